@@ -1,0 +1,105 @@
+//! Password hashing with argon2id at OWASP's recommended minimum (19 MiB, t=2, p=1).
+//! Hashing is deliberately slow, so callers run it off the async workers.
+
+use std::sync::LazyLock;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::ApiError;
+
+/// OWASP Password Storage Cheat Sheet: argon2id, m=19456 KiB, t=2, p=1.
+fn hasher() -> Argon2<'static> {
+    let params = Params::new(19_456, 2, 1, None).expect("constant argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// A password that passed the policy. Kept secret so it never lands in a log.
+#[derive(Clone)]
+pub struct Password(SecretString);
+
+impl Password {
+    pub const MIN_LEN: usize = 8;
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let chars = raw.chars().count();
+        if chars < Self::MIN_LEN {
+            return Err(ApiError::validation(format!(
+                "password must have at least {} characters",
+                Self::MIN_LEN
+            )));
+        }
+        if chars > Self::MAX_LEN {
+            return Err(ApiError::validation(format!("password must have at most {} characters", Self::MAX_LEN)));
+        }
+        Ok(Password(SecretString::from(raw.to_owned())))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
+pub fn hash(password: &Password) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(hasher()
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?
+        .to_string())
+}
+
+/// A hash of nothing anyone knows, verified against when the username is unknown so
+/// that both cases take the same time and reveal nothing.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    let random = hex::encode(crate::secrets::random_bytes::<16>());
+    hash(&Password::parse(&random).expect("32 hex chars pass the policy")).expect("hashing works")
+});
+
+/// Verifies `password` against `stored`, or against a dummy hash when there is no user.
+pub fn verify(password: &str, stored: Option<&str>) -> bool {
+    let (phc, real) = match stored {
+        Some(s) => (s, true),
+        None => (DUMMY_HASH.as_str(), false),
+    };
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    hasher().verify_password(password.as_bytes(), &parsed).is_ok() && real
+}
+
+/// Warms the dummy hash at start-up so the first unknown-user login is not faster.
+pub fn warm_up() {
+    LazyLock::force(&DUMMY_HASH);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
+        let pw = Password::parse("correct horse").unwrap();
+        let phc = hash(&pw).unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify("correct horse", Some(&phc)));
+        assert!(!verify("wrong horse", Some(&phc)));
+        assert!(!verify("correct horse", None));
+    }
+
+    #[test]
+    fn short_and_long_passwords_are_refused() {
+        assert!(Password::parse("short").is_err());
+        assert!(Password::parse(&"x".repeat(129)).is_err());
+        assert!(Password::parse("long enough").is_ok());
+    }
+}

@@ -1,0 +1,219 @@
+//! Who is calling, and what they may touch — decided here and nowhere else.
+//!
+//! [`Principal`] is extracted from a Bearer header or the HttpOnly session cookie; the
+//! user row is re-read on every request so a disabled account, a logout or a password
+//! change ends its tokens at once. [`Auth<R>`] adds a role check named in the handler's
+//! signature; the `ensure_*` methods are the ownership checks.
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+use crate::auth::{Role, token};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::users;
+
+pub const SESSION_COOKIE: &str = "tc_session";
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub merchant_id: Option<i64>,
+    pub talent_id: Option<i64>,
+}
+
+impl Principal {
+    pub fn is_official(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Auditor)
+    }
+
+    /// The merchant a merchant owner or cashier acts for.
+    pub fn merchant_scope(&self) -> Option<i64> {
+        match self.role {
+            Role::Merchant | Role::Cashier => self.merchant_id,
+            _ => None,
+        }
+    }
+
+    /// Officials see every merchant; staff only their own.
+    pub fn ensure_can_view_merchant(&self, merchant_id: i64) -> ApiResult<()> {
+        if self.is_official() || self.merchant_scope() == Some(merchant_id) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("This belongs to another merchant."))
+        }
+    }
+
+    /// Only the owner account of this very merchant.
+    pub fn ensure_merchant_owner(&self, merchant_id: i64) -> ApiResult<()> {
+        if self.role == Role::Merchant && self.merchant_id == Some(merchant_id) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Only the owner account of this merchant may do this."))
+        }
+    }
+
+    /// Officials see every talent; a talent only themself.
+    pub fn ensure_can_view_talent(&self, talent_id: i64) -> ApiResult<()> {
+        if self.is_official() || (self.role == Role::Talent && self.talent_id == Some(talent_id)) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("This belongs to another talent."))
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor { user_id: Some(self.user_id), name: self.username.clone() }
+    }
+}
+
+/// Who an audit entry names as having made a change.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: Option<i64>,
+    pub name: String,
+}
+
+impl Actor {
+    /// A change made by the system itself or a command-line tool, e.g. `system:cli`.
+    pub fn system(what: &str) -> Self {
+        Actor { user_id: None, name: format!("system:{what}") }
+    }
+
+    /// A change requested without login (a merchant's public application).
+    pub fn anonymous() -> Self {
+        Actor { user_id: None, name: "anonymous".into() }
+    }
+}
+
+fn token_from_request(req: &HttpRequest) -> Option<String> {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_owned());
+    bearer.or_else(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()))
+}
+
+async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> ApiResult<Principal> {
+    let token = token.ok_or_else(|| ApiError::unauthorized("Log in first: no access token was sent."))?;
+    let claims = token::decode(&state.secrets.jwt, &token)?;
+    let user_id: i64 = claims
+        .sub
+        .parse()
+        .map_err(|_| ApiError::unauthorized("The access token is invalid; log in again."))?;
+    let user = state.db.run(move |conn| users::find_by_id(conn, user_id)).await?;
+    match user {
+        Some(u) if u.active && u.token_version == claims.ver => Ok(Principal {
+            user_id: u.id,
+            role: u.role()?,
+            username: u.username,
+            merchant_id: u.merchant_id,
+            talent_id: u.talent_id,
+        }),
+        _ => Err(ApiError::unauthorized("This session has ended; log in again.")),
+    }
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(known) = req.extensions().get::<Principal>() {
+            let known = known.clone();
+            return Box::pin(async move { Ok(known) });
+        }
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = token_from_request(req);
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
+            let principal = authenticate(state, token).await?;
+            req.extensions_mut().insert(principal.clone());
+            Ok(principal)
+        })
+    }
+}
+
+/// A set of roles allowed to call a handler.
+pub trait RoleSet {
+    const ROLES: &'static [Role];
+    /// Who may, for the 403 detail.
+    const WHO: &'static str;
+}
+
+macro_rules! role_set {
+    ($(#[$doc:meta])* $name:ident, $who:literal, [$($role:ident),+]) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+        impl RoleSet for $name {
+            const ROLES: &'static [Role] = &[$(Role::$role),+];
+            const WHO: &'static str = $who;
+        }
+    };
+}
+
+role_set!(
+    /// Administrators (officials of the talent office).
+    Admin, "an administrator", [Admin]);
+role_set!(
+    /// Administrators and auditors: read access to everything.
+    Official, "an official or auditor", [Admin, Auditor]);
+role_set!(
+    /// A merchant's owner account.
+    MerchantOwner, "a merchant owner", [Merchant]);
+role_set!(
+    /// Anyone working for a merchant: owner or cashier.
+    MerchantStaff, "a merchant owner or cashier", [Merchant, Cashier]);
+role_set!(
+    /// A card holder.
+    TalentRole, "a talent", [Talent]);
+role_set!(
+    /// Any logged-in account.
+    AnyRole, "a logged-in user", [Admin, Auditor, Merchant, Cashier, Talent]);
+
+/// A [`Principal`] whose role is in `R`; anyone else gets 403 before the handler runs.
+#[derive(Debug)]
+pub struct Auth<R: RoleSet>(pub Principal, PhantomData<R>);
+
+impl<R: RoleSet> Auth<R> {
+    pub fn into_inner(self) -> Principal {
+        self.0
+    }
+}
+
+impl<R: RoleSet> Deref for Auth<R> {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl<R: RoleSet + 'static> FromRequest for Auth<R> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let principal = Principal::from_request(req, payload);
+        Box::pin(async move {
+            let principal = principal.await?;
+            if R::ROLES.contains(&principal.role) {
+                Ok(Auth(principal, PhantomData))
+            } else {
+                Err(ApiError::forbidden(format!("Only {} may do this.", R::WHO)))
+            }
+        })
+    }
+}

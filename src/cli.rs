@@ -1,0 +1,139 @@
+//! The `talentcard` command line.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::auth::password::Password;
+use crate::auth::{Actor, Role};
+use crate::config::Config;
+use crate::db::{Db, write_tx};
+use crate::secrets::Secrets;
+use crate::startup::Application;
+use crate::users::{self, NewAccount, Username};
+
+#[derive(Debug, Parser)]
+#[command(name = "talentcard", version, about = "遂州英才卡 — talent card merchant benefits platform")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the web pages (migrations are applied first).
+    Serve {
+        /// Load demo accounts and data into an empty database and print the logins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create an account (e.g. the first administrator).
+    CreateUser {
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        username: String,
+        /// The password; prefer the TALENTCARD_PASSWORD environment variable, which does
+        /// not show up in the process list.
+        #[arg(long, env = "TALENTCARD_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Verify the audit hash chain; exits with status 1 if it is broken.
+    AuditVerify,
+    /// Add a new signing key and make it current; old keys keep verifying until their
+    /// tokens or codes expire. Restart the instances afterwards.
+    RotateKey {
+        /// `jwt` (access tokens) or `code` (talents' rolling codes).
+        #[arg(long)]
+        purpose: String,
+    },
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::telemetry::init();
+    let config = Config::from_env()?;
+    match cli.command {
+        Command::Serve { demo } => serve(config, demo),
+        Command::Migrate => {
+            let db = Db::connect(&config.database_url, 1, true)?;
+            println!("migrations applied ({} database)", db.backend());
+            Ok(())
+        }
+        Command::CreateUser { role, username, password } => {
+            let db = Db::connect(&config.database_url, 1, true)?;
+            let username = Username::parse(&username).map_err(|e| anyhow::anyhow!(e.problem().detail))?;
+            if !matches!(role, Role::Admin | Role::Auditor) {
+                bail!("create-user makes admin and auditor accounts; merchants and talents get theirs through the API");
+            }
+            let password = Password::parse(&password).map_err(|e| anyhow::anyhow!(e.problem().detail))?;
+            let hash = users::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let user = write_tx(&mut conn, |conn| {
+                users::create(
+                    conn,
+                    &Actor::system("cli"),
+                    NewAccount {
+                        username: &username,
+                        password_hash: hash,
+                        role,
+                        display_name: "",
+                        merchant_id: None,
+                        talent_id: None,
+                        active: true,
+                    },
+                )
+            })
+            .map_err(|e| anyhow::anyhow!("{}", e.problem().detail))?;
+            crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created {} account {:?} (id {})", user.role, user.username, user.id);
+            Ok(())
+        }
+        Command::AuditVerify => {
+            let db = Db::connect(&config.database_url, 1, false)?;
+            let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let started = std::time::Instant::now();
+            let report = crate::audit::verify(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            eprintln!("verified {} entries in {:.2?}", report.checked, started.elapsed());
+            if !report.ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::RotateKey { purpose } => {
+            let mut secrets = Secrets::load_or_create(&config.secret_key_file)?;
+            let kid = match purpose.as_str() {
+                "jwt" => secrets.jwt.rotate("jwt-"),
+                "code" => secrets.code.rotate(""),
+                other => bail!("unknown key purpose {other:?}: use jwt or code"),
+            };
+            secrets.save(&config.secret_key_file)?;
+            println!("new {purpose} key {kid} is current; restart every instance to use it");
+            Ok(())
+        }
+    }
+}
+
+#[actix_web::main]
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    if config.database_url.backend() == crate::db::Backend::Sqlite && config.data_dir.as_os_str() != "" {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating DATA_DIR {}", config.data_dir.display()))?;
+    }
+    let app = Application::build(config.clone())?;
+    if demo {
+        let state = app.state().clone();
+        let logins = state.db.run(move |conn| crate::demo::seed(conn, &state.config)).await?;
+        crate::demo::print_logins(&logins, app.port());
+    }
+    tracing::info!(
+        port = app.port(),
+        database = %config.database_url.redacted(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "talentcard listening"
+    );
+    app.run_until_stopped().await?;
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! Configuration from environment variables, with safe defaults: with nothing set the
+//! service uses an SQLite file under `./data/` and listens on 127.0.0.1:8080 only.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::db::{Backend, DatabaseUrl};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    /// Optional read replica for reports; falls back to `database_url`.
+    pub replica_database_url: Option<DatabaseUrl>,
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub secret_key_file: PathBuf,
+    pub db_pool_size: u32,
+    pub workers: usize,
+    /// Lifetime of an access token; short so a stolen token is worth little.
+    pub token_ttl: Duration,
+    /// Set the `Secure` flag on the session cookie (on whenever served over HTTPS).
+    pub cookie_secure: bool,
+    /// Maximum JSON request body.
+    pub json_limit_bytes: usize,
+    /// How often the audit sealer links newly committed entries into the chain.
+    pub audit_seal_interval: Duration,
+}
+
+fn env_opt(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match env_opt(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{name}={v:?} is not valid: {e}")),
+    }
+}
+
+fn env_bool(name: &str, default: bool) -> anyhow::Result<bool> {
+    match env_opt(name).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => bail!("{name}={v:?} is not a boolean (true/false)"),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let data_dir = PathBuf::from(env_opt("DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = match env_opt("DATABASE_URL") {
+            Some(raw) => DatabaseUrl::parse(&raw).map_err(anyhow::Error::msg)?,
+            None => DatabaseUrl::sqlite(&data_dir.join("talentcard.db")),
+        };
+        let replica_database_url = env_opt("REPLICA_DATABASE_URL")
+            .map(|raw| DatabaseUrl::parse(&raw).map_err(anyhow::Error::msg))
+            .transpose()
+            .context("REPLICA_DATABASE_URL")?;
+        let default_pool = match database_url.backend() {
+            Backend::Postgres => 16,
+            // SQLite has one writer at a time; more connections only queue on its lock.
+            Backend::Sqlite => 8,
+        };
+        let secret_key_file = env_opt("SECRET_KEY_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("secrets.json"));
+        let config = Config {
+            database_url,
+            replica_database_url,
+            bind: env_opt("BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            data_dir,
+            secret_key_file,
+            db_pool_size: env_parse("DB_POOL_SIZE", default_pool)?,
+            workers: env_parse("WORKERS", std::thread::available_parallelism().map_or(2, |n| n.get()))?,
+            token_ttl: Duration::from_secs(env_parse("TOKEN_TTL_SECS", 15 * 60)?),
+            cookie_secure: env_bool("COOKIE_SECURE", false)?,
+            json_limit_bytes: env_parse("JSON_LIMIT_BYTES", 64 * 1024)?,
+            audit_seal_interval: Duration::from_millis(env_parse("AUDIT_SEAL_INTERVAL_MS", 1000)?),
+        };
+        if config.db_pool_size == 0 {
+            bail!("DB_POOL_SIZE must be at least 1");
+        }
+        if config.token_ttl < Duration::from_secs(60) || config.token_ttl > Duration::from_secs(12 * 3600) {
+            bail!("TOKEN_TTL_SECS must be between 60 and 43200");
+        }
+        Ok(config)
+    }
+
+    /// A configuration for tests and tools: everything explicit, nothing from the environment.
+    pub fn for_database(database_url: DatabaseUrl, data_dir: PathBuf) -> Self {
+        Config {
+            secret_key_file: data_dir.join("secrets.json"),
+            database_url,
+            replica_database_url: None,
+            bind: "127.0.0.1:0".into(),
+            data_dir,
+            db_pool_size: 8,
+            workers: 2,
+            token_ttl: Duration::from_secs(15 * 60),
+            cookie_secure: false,
+            json_limit_bytes: 64 * 1024,
+            audit_seal_interval: Duration::from_millis(200),
+        }
+    }
+}

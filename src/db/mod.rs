@@ -1,0 +1,200 @@
+//! Database access: one code path over PostgreSQL (production) and SQLite (the embedded
+//! default), chosen at run time from `DATABASE_URL`.
+//!
+//! Query functions take `&mut DbConnection`, never the pool, so they compose inside one
+//! transaction. Blocking diesel work runs on actix's blocking pool via [`Db::run`].
+
+mod url;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use url::{Backend, DatabaseUrl};
+
+use crate::error::ApiError;
+
+/// One connection type for both backends; where they differ we branch on the variant.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgresql");
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// How long a SQLite writer waits for the lock before giving up with "database is locked".
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// r2d2 manager that dispatches on the URL scheme itself: diesel's generic
+/// `MultiConnection::establish` tries every backend in turn, so a mistyped PostgreSQL URL
+/// would silently create an empty SQLite file.
+#[derive(Debug, Clone)]
+pub struct DbManager {
+    url: DatabaseUrl,
+}
+
+impl DbManager {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+impl ManageConnection for DbManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        establish(&self.url).map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+/// Opens one connection and applies the per-connection settings.
+pub fn establish(url: &DatabaseUrl) -> diesel::ConnectionResult<DbConnection> {
+    match url.backend() {
+        Backend::Postgres => Ok(DbConnection::Pg(PgConnection::establish(url.as_str())?)),
+        Backend::Sqlite => {
+            let mut conn = SqliteConnection::establish(url.sqlite_path())?;
+            // WAL lets readers run beside the writer; foreign keys are off by default in
+            // SQLite; NORMAL sync is durable across application crashes in WAL mode.
+            conn.batch_execute(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL;"
+            ))
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            Ok(DbConnection::Sqlite(conn))
+        }
+    }
+}
+
+/// Applies the embedded migrations of the connection's backend. Safe to run repeatedly.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
+    let source = match conn {
+        DbConnection::Pg(_) => PG_MIGRATIONS,
+        DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
+    };
+    let applied = conn
+        .run_pending_migrations(source)
+        .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
+    Ok(applied.len())
+}
+
+/// Runs `f` inside a write transaction.
+///
+/// On SQLite the transaction starts with `BEGIN IMMEDIATE`: a deferred transaction that
+/// later upgrades to a writer fails with SQLITE_BUSY at once, whatever the busy timeout,
+/// when another writer got there first. Nested calls inside `f` become savepoints.
+pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    let already_in_tx = matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth(),
+        Ok(Some(_))
+    );
+    if already_in_tx {
+        return conn.transaction(f);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The original error matters more than a failed rollback; the connection is
+            // marked broken by diesel in that case and r2d2 discards it.
+            let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+            Err(e)
+        }
+    }
+}
+
+/// The connection pool plus the backend it talks to.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<DbManager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Builds the pool. Migrations are applied first on a dedicated connection so a
+    /// half-migrated schema is never served.
+    pub fn connect(url: &DatabaseUrl, pool_size: u32, migrate: bool) -> anyhow::Result<Self> {
+        let mut conn = establish(url).with_context(|| format!("connecting to {}", url.redacted()))?;
+        if migrate {
+            let applied = run_migrations(&mut conn)?;
+            if applied > 0 {
+                tracing::info!(applied, "database migrations applied");
+            }
+        }
+        drop(conn);
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(5))
+            .build(DbManager::new(url.clone()))
+            .context("building the connection pool")?;
+        Ok(Self { pool, backend: url.backend() })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A pooled connection for synchronous callers (CLI, background jobs in blocking threads).
+    pub fn get(&self) -> Result<r2d2::PooledConnection<DbManager>, ApiError> {
+        self.pool.get().map_err(ApiError::from)
+    }
+
+    /// Runs blocking database work off the async workers.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get().map_err(ApiError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Like [`Db::run`] inside a write transaction (see [`write_tx`]).
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| write_tx(conn, f)).await
+    }
+
+    /// Readiness probe: can we reach the database right now?
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.run(|conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,111 @@
+//! Demo data for `serve --demo`: accounts for every face of the product, so a newcomer
+//! can try them at once. Passwords are generated on first seed (never hard-coded) and
+//! kept in `DATA_DIR/demo-logins.txt` so they can be printed again on every start.
+
+use std::path::Path;
+
+use crate::auth::password::Password;
+use crate::auth::{Actor, Role};
+use crate::config::Config;
+use crate::db::{DbConnection, write_tx};
+use crate::error::{ApiError, ApiResult};
+use crate::users::{self, NewAccount, Username};
+
+#[derive(Debug, Clone)]
+pub struct DemoLogin {
+    pub role: Role,
+    pub username: String,
+    pub password: String,
+    pub note: String,
+}
+
+const LOGINS_FILE: &str = "demo-logins.txt";
+
+fn demo_password() -> String {
+    // 12 hex characters: easy to type from the terminal, far from guessable.
+    hex::encode(crate::secrets::random_bytes::<6>())
+}
+
+/// Seeds the demo data once; later starts just return the stored logins.
+pub fn seed(conn: &mut DbConnection, config: &Config) -> ApiResult<Vec<DemoLogin>> {
+    let path = config.data_dir.join(LOGINS_FILE);
+    if users::find_by_username(conn, "admin")?.is_some() {
+        return read_logins(&path);
+    }
+    let actor = Actor::system("demo");
+    let mut logins = Vec::new();
+    for (role, username, note) in [
+        (Role::Admin, "admin", "official: approvals, cards, verifies settlements"),
+        (Role::Admin, "admin2", "second official: approves what admin verified (four eyes)"),
+        (Role::Auditor, "auditor", "audit bureau: read-only, reports, chain verify"),
+    ] {
+        let password = demo_password();
+        let hash = users::hash_password(&Password::parse(&password)?)?;
+        let username_parsed = Username::parse(username)?;
+        write_tx(conn, |conn| {
+            users::create(
+                conn,
+                &actor,
+                NewAccount {
+                    username: &username_parsed,
+                    password_hash: hash,
+                    role,
+                    display_name: "",
+                    merchant_id: None,
+                    talent_id: None,
+                    active: true,
+                },
+            )
+        })?;
+        logins.push(DemoLogin { role, username: username.into(), password, note: note.into() });
+    }
+    write_logins(&path, &logins)?;
+    Ok(logins)
+}
+
+fn write_logins(path: &Path, logins: &[DemoLogin]) -> ApiResult<()> {
+    let text: String = logins
+        .iter()
+        .map(|l| format!("{}\t{}\t{}\t{}\n", l.role, l.username, l.password, l.note))
+        .collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(ApiError::internal)?;
+    }
+    std::fs::write(path, text).map_err(ApiError::internal)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(ApiError::internal)?;
+    }
+    Ok(())
+}
+
+fn read_logins(path: &Path) -> ApiResult<Vec<DemoLogin>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(Vec::new());
+    };
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(4, '\t');
+            Some(DemoLogin {
+                role: parts.next()?.parse().ok()?,
+                username: parts.next()?.to_owned(),
+                password: parts.next()?.to_owned(),
+                note: parts.next().unwrap_or_default().to_owned(),
+            })
+        })
+        .collect())
+}
+
+pub fn print_logins(logins: &[DemoLogin], port: u16) {
+    println!();
+    println!("  遂州英才卡 demo — open http://127.0.0.1:{port}/");
+    if logins.is_empty() {
+        println!("  (demo logins file missing: this database was seeded elsewhere)");
+    }
+    for l in logins {
+        println!("  {:<8} {:<14} {:<14} {}", l.role, l.username, l.password, l.note);
+    }
+    println!();
+}

@@ -1,0 +1,164 @@
+//! The one error type of the HTTP boundary.
+//!
+//! Handlers and query functions return [`ApiError`]. Clients get an RFC 9457
+//! `application/problem+json` body with a stable machine `code` and a human `detail`;
+//! the cause chain of unexpected failures goes to the log, never to the client.
+//! Diesel and pool errors convert in one place ([`From<diesel::result::Error>`]):
+//! not found → 404, unique violation → 409, unavailable database → 503.
+
+use std::borrow::Cow;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// RFC 9457 problem document, as sent to clients.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: `code` is the stable identifier clients switch on.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    /// Stable machine-readable code, e.g. `code_used`, `validation`, `forbidden`.
+    pub code: String,
+    /// What went wrong, for a person.
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A client-facing refusal with its status, stable code and detail.
+    #[error("{code}: {detail}")]
+    Problem { status: StatusCode, code: &'static str, detail: Cow<'static, str> },
+    /// Something we did not expect; logged with its cause chain, answered as a bare 500.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::Problem { status, code, detail: detail.into() }
+    }
+
+    pub fn validation(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail)
+    }
+
+    pub fn bad_request(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub fn conflict(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    /// A workflow step that is not allowed in the current state.
+    pub fn invalid_transition(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::CONFLICT, "invalid_transition", detail)
+    }
+
+    pub fn unavailable(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(e.into())
+    }
+
+    /// The stable code, also used as a metrics label.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Problem { code, .. } => code,
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let (code, detail) = match self {
+            ApiError::Problem { code, detail, .. } => (*code, detail.to_string()),
+            ApiError::Internal(_) => ("internal", "An unexpected error occurred; it has been logged.".to_owned()),
+        };
+        Problem {
+            type_: "about:blank".to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            code: code.to_owned(),
+            detail,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Problem { status, .. } => *status,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(e) = self {
+            tracing::error!(error = format!("{e:#}"), "request failed");
+        }
+        let mut builder = HttpResponse::build(self.status_code());
+        builder.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        builder.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<DieselError> for ApiError {
+    fn from(e: DieselError) -> Self {
+        match &e {
+            DieselError::NotFound => ApiError::not_found("No such record."),
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                tracing::debug!(constraint = info.constraint_name(), "unique violation");
+                ApiError::conflict("A record with the same unique value already exists.")
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                ApiError::conflict("The change refers to a record that does not exist or is still in use.")
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
+                ApiError::validation(format!("A value is out of range ({}).", info.constraint_name().unwrap_or("check")))
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                ApiError::unavailable("The database was busy with a conflicting change; retry the request.")
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                ApiError::unavailable("The database connection was lost; retry the request.")
+            }
+            // SQLite reports lock time-outs as a generic error with this text.
+            DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
+                ApiError::unavailable("The database is busy; retry the request.")
+            }
+            _ => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        tracing::warn!(error = %e, "database pool unavailable");
+        ApiError::unavailable("The database is unavailable; retry shortly.")
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,24 @@
+//! 遂州英才卡 — the talent card merchant benefits platform.
+//!
+//! Domain areas each keep their model, queries and HTTP handlers side by side
+//! (`auth`, `users`, `audit`, …); cross-cutting pieces (`db`, `error`, `config`,
+//! `http`, `telemetry`) sit beside them. `startup` wires everything into one app.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod pagination;
+pub mod schema;
+pub mod secrets;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod time;
+pub mod users;
+pub mod web;

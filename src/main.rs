@@ -1,0 +1,5 @@
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    talentcard::cli::run(talentcard::cli::Cli::parse())
+}

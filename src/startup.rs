@@ -1,0 +1,123 @@
+//! Builds the application: keys, database, routes, middleware, listener.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, scope};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::http::{self, health, middleware, openapi::ApiDoc};
+use crate::metrics::Metrics;
+use crate::secrets::Secrets;
+use crate::state::AppState;
+use crate::{audit, auth, users};
+
+/// Every `/api/v1` route, registered through utoipa so the OpenAPI document follows.
+fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    auth::routes::configure(cfg);
+    users::routes::configure(cfg);
+    audit::routes::configure(cfg);
+}
+
+/// The OpenAPI document as the running app serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(scope::scope("/api/v1").configure(api_routes))
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
+        .split_for_parts();
+    api
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the database (applying migrations), loads or creates the keys and binds
+    /// the listener. Call [`Application::run_until_stopped`] to serve.
+    pub fn build(config: Config) -> anyhow::Result<Self> {
+        let secrets = Secrets::load_or_create(&config.secret_key_file)?;
+        let db = Db::connect(&config.database_url, config.db_pool_size, true)?;
+        Self::build_with(config, db, secrets)
+    }
+
+    pub fn build_with(config: Config, db: Db, secrets: Secrets) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let workers = config.workers;
+        let state = AppState {
+            config: Arc::new(config),
+            db,
+            secrets: Arc::new(secrets),
+            metrics: Arc::new(Metrics::new()),
+        };
+        crate::auth::password::warm_up();
+        let app_state = state.clone();
+        let api = openapi_document();
+        let server = HttpServer::new(move || {
+            let json_limit = app_state.config.json_limit_bytes;
+            let api = api.clone();
+            App::new()
+                .app_data(web::Data::new(app_state.clone()))
+                .app_data(http::json_config(json_limit))
+                .app_data(http::query_config())
+                .app_data(http::path_config())
+                .wrap(from_fn(middleware::problem_for_bare_errors))
+                .wrap(from_fn(middleware::catch_panics))
+                .wrap(from_fn(middleware::observe))
+                .wrap(TracingLogger::default())
+                .service(health::healthz)
+                .service(health::readyz)
+                .service(health::metrics)
+                .route("/api/v1/openapi.json", web::get().to(move || {
+                    let api = api.clone();
+                    async move { HttpResponse::Ok().json(api) }
+                }))
+                .service(
+                    web::scope("/api/v1")
+                        .configure(|cfg| {
+                            let mut utoipa_cfg = utoipa_actix_web::service_config::ServiceConfig::new(cfg);
+                            api_routes(&mut utoipa_cfg);
+                        })
+                        .default_service(web::to(http::not_found)),
+                )
+                .configure(crate::web::configure)
+                .default_service(web::to(http::not_found))
+        })
+        .workers(workers)
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped, sealing the audit chain in the background.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        audit::sealer::spawn(self.state.db.clone(), self.state.config.audit_seal_interval);
+        self.server.await
+    }
+}

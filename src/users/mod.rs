@@ -1,0 +1,178 @@
+//! Accounts: the user table, its queries and the admin endpoints that create officials
+//! and auditors. Merchant, cashier and talent accounts are created by their own modules
+//! through [`create`], in the same transaction as the record they belong to.
+
+pub mod routes;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::audit;
+use crate::auth::password::{self, Password};
+use crate::auth::{Actor, Role};
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult};
+use crate::schema::users;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub display_name: String,
+    pub merchant_id: Option<i64>,
+    pub talent_id: Option<i64>,
+    pub active: bool,
+    pub token_version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl User {
+    pub fn role(&self) -> ApiResult<Role> {
+        self.role
+            .parse()
+            .map_err(|e: String| ApiError::internal(anyhow::anyhow!("user {}: {e}", self.id)))
+    }
+
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id,
+            username: self.username.clone(),
+            role: self.role.clone(),
+            display_name: self.display_name.clone(),
+            merchant_id: self.merchant_id,
+            talent_id: self.talent_id,
+            active: self.active,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// An account as shown to clients: never the password hash.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub display_name: String,
+    pub merchant_id: Option<i64>,
+    pub talent_id: Option<i64>,
+    pub active: bool,
+    #[serde(serialize_with = "crate::time::rfc3339_local::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: NaiveDateTime,
+}
+
+/// A login name: 3–64 characters of letters, digits and `_ . @ -` (talents use their
+/// mobile number). Compared case-insensitively by storing it lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> ApiResult<Self> {
+        let name = raw.trim().to_lowercase();
+        let ok_len = (3..=64).contains(&name.chars().count());
+        let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || "_.@-".contains(c));
+        if ok_len && ok_chars {
+            Ok(Username(name))
+        } else {
+            Err(ApiError::validation(
+                "username must be 3 to 64 characters: letters, digits, '_', '.', '@' or '-'",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new account; `password_hash` is computed by the caller off the async workers.
+pub struct NewAccount<'a> {
+    pub username: &'a Username,
+    pub password_hash: String,
+    pub role: Role,
+    pub display_name: &'a str,
+    pub merchant_id: Option<i64>,
+    pub talent_id: Option<i64>,
+    pub active: bool,
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: i64) -> ApiResult<Option<User>> {
+    Ok(users::table.find(id).select(User::as_select()).first(conn).optional()?)
+}
+
+pub fn find_by_username(conn: &mut DbConnection, username: &str) -> ApiResult<Option<User>> {
+    Ok(users::table
+        .filter(users::username.eq(username.to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Creates an account and audits it. A taken username is a 409.
+pub fn create(conn: &mut DbConnection, actor: &Actor, new: NewAccount<'_>) -> ApiResult<User> {
+    let now = crate::time::now();
+    let user = diesel::insert_into(users::table)
+        .values((
+            users::username.eq(new.username.as_str()),
+            users::password_hash.eq(&new.password_hash),
+            users::role.eq(new.role.as_str()),
+            users::display_name.eq(new.display_name),
+            users::merchant_id.eq(new.merchant_id),
+            users::talent_id.eq(new.talent_id),
+            users::active.eq(new.active),
+            users::created_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        // `as_returning()` does not compile for the multi-backend connection; the column
+        // tuple does, and `User` lists its fields in table order.
+        .returning(users::all_columns)
+        .get_result::<User>(conn)
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::Problem { code: "conflict", .. } => {
+                ApiError::conflict(format!("The username {:?} is already taken.", new.username.as_str()))
+            }
+            other => other,
+        })?;
+    audit::record(conn, actor, "user.create", "user", user.id, None::<&()>, Some(&user.view()))?;
+    Ok(user)
+}
+
+/// Hashes a password on the current (blocking) thread.
+pub fn hash_password(password: &Password) -> ApiResult<String> {
+    password::hash(password).map_err(ApiError::internal)
+}
+
+/// Ends every token of the user (logout, password change, deactivation).
+pub fn bump_token_version(conn: &mut DbConnection, user_id: i64) -> ApiResult<i32> {
+    Ok(diesel::update(users::table.find(user_id))
+        .set((users::token_version.eq(users::token_version + 1), users::updated_at.eq(crate::time::now())))
+        .returning(users::token_version)
+        .get_result(conn)?)
+}
+
+pub fn set_password(conn: &mut DbConnection, actor: &Actor, user_id: i64, password_hash: &str) -> ApiResult<i32> {
+    diesel::update(users::table.find(user_id))
+        .set(users::password_hash.eq(password_hash))
+        .execute(conn)?;
+    let version = bump_token_version(conn, user_id)?;
+    audit::record(conn, actor, "user.password_change", "user", user_id, None::<&()>, None::<&()>)?;
+    Ok(version)
+}
+
+/// Enables or disables every account of a merchant (approval, suspension).
+pub fn set_merchant_accounts_active(conn: &mut DbConnection, merchant_id: i64, active: bool) -> ApiResult<usize> {
+    Ok(diesel::update(users::table.filter(users::merchant_id.eq(merchant_id)))
+        .set((
+            users::active.eq(active),
+            users::token_version.eq(users::token_version + 1),
+            users::updated_at.eq(crate::time::now()),
+        ))
+        .execute(conn)?)
+}
