@@ -12,7 +12,11 @@ use crate::startup::Application;
 use crate::users::{self, NewAccount, Username};
 
 #[derive(Debug, Parser)]
-#[command(name = "talentcard", version, about = "遂州英才卡 — talent card merchant benefits platform")]
+#[command(
+    name = "talentcard",
+    version,
+    about = "遂州英才卡 — talent card merchant benefits platform"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -60,13 +64,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied ({} database)", db.backend());
             Ok(())
         }
-        Command::CreateUser { role, username, password } => {
+        Command::CreateUser {
+            role,
+            username,
+            password,
+        } => {
             let db = Db::connect(&config.database_url, 1, true)?;
-            let username = Username::parse(&username).map_err(|e| anyhow::anyhow!(e.problem().detail))?;
+            let username =
+                Username::parse(&username).map_err(|e| anyhow::anyhow!(e.problem().detail))?;
             if !matches!(role, Role::Admin | Role::Auditor) {
-                bail!("create-user makes admin and auditor accounts; merchants and talents get theirs through the API");
+                bail!(
+                    "create-user makes admin and auditor accounts; merchants and talents get theirs through the API"
+                );
             }
-            let password = Password::parse(&password).map_err(|e| anyhow::anyhow!(e.problem().detail))?;
+            let password =
+                Password::parse(&password).map_err(|e| anyhow::anyhow!(e.problem().detail))?;
             let hash = users::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
             let user = write_tx(&mut conn, |conn| {
@@ -86,7 +98,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .map_err(|e| anyhow::anyhow!("{}", e.problem().detail))?;
             crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("created {} account {:?} (id {})", user.role, user.username, user.id);
+            println!(
+                "created {} account {:?} (id {})",
+                user.role, user.username, user.id
+            );
             Ok(())
         }
         Command::AuditVerify => {
@@ -95,7 +110,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let report = crate::audit::verify(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
-            eprintln!("verified {} entries in {:.2?}", report.checked, started.elapsed());
+            eprintln!(
+                "verified {} entries in {:.2?}",
+                report.checked,
+                started.elapsed()
+            );
             if !report.ok {
                 std::process::exit(1);
             }
@@ -118,14 +137,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 #[actix_web::main]
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    if config.database_url.backend() == crate::db::Backend::Sqlite && config.data_dir.as_os_str() != "" {
+    if config.database_url.backend() == crate::db::Backend::Sqlite
+        && config.data_dir.as_os_str() != ""
+    {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating DATA_DIR {}", config.data_dir.display()))?;
     }
     let app = Application::build(config.clone())?;
     if demo {
         let state = app.state().clone();
-        let logins = state.db.run(move |conn| crate::demo::seed(conn, &state.config)).await?;
+        let logins = state
+            .db
+            .run(move |conn| crate::demo::seed(conn, &state.config))
+            .await?;
         crate::demo::print_logins(&logins, app.port());
     }
     tracing::info!(

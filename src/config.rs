@@ -29,7 +29,10 @@ pub struct Config {
 }
 
 fn env_opt(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
@@ -38,7 +41,9 @@ where
 {
     match env_opt(name) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{name}={v:?} is not valid: {e}")),
+        Some(v) => v
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?} is not valid: {e}")),
     }
 }
 
@@ -77,7 +82,10 @@ impl Config {
             data_dir,
             secret_key_file,
             db_pool_size: env_parse("DB_POOL_SIZE", default_pool)?,
-            workers: env_parse("WORKERS", std::thread::available_parallelism().map_or(2, |n| n.get()))?,
+            workers: env_parse(
+                "WORKERS",
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )?,
             token_ttl: Duration::from_secs(env_parse("TOKEN_TTL_SECS", 15 * 60)?),
             cookie_secure: env_bool("COOKIE_SECURE", false)?,
             json_limit_bytes: env_parse("JSON_LIMIT_BYTES", 64 * 1024)?,
@@ -86,7 +94,9 @@ impl Config {
         if config.db_pool_size == 0 {
             bail!("DB_POOL_SIZE must be at least 1");
         }
-        if config.token_ttl < Duration::from_secs(60) || config.token_ttl > Duration::from_secs(12 * 3600) {
+        if config.token_ttl < Duration::from_secs(60)
+            || config.token_ttl > Duration::from_secs(12 * 3600)
+        {
             bail!("TOKEN_TTL_SECS must be between 60 and 43200");
         }
         Ok(config)

@@ -35,9 +35,21 @@ pub fn seed(conn: &mut DbConnection, config: &Config) -> ApiResult<Vec<DemoLogin
     let actor = Actor::system("demo");
     let mut logins = Vec::new();
     for (role, username, note) in [
-        (Role::Admin, "admin", "official: approvals, cards, verifies settlements"),
-        (Role::Admin, "admin2", "second official: approves what admin verified (four eyes)"),
-        (Role::Auditor, "auditor", "audit bureau: read-only, reports, chain verify"),
+        (
+            Role::Admin,
+            "admin",
+            "official: approvals, cards, verifies settlements",
+        ),
+        (
+            Role::Admin,
+            "admin2",
+            "second official: approves what admin verified (four eyes)",
+        ),
+        (
+            Role::Auditor,
+            "auditor",
+            "audit bureau: read-only, reports, chain verify",
+        ),
     ] {
         let password = demo_password();
         let hash = users::hash_password(&Password::parse(&password)?)?;
@@ -57,7 +69,12 @@ pub fn seed(conn: &mut DbConnection, config: &Config) -> ApiResult<Vec<DemoLogin
                 },
             )
         })?;
-        logins.push(DemoLogin { role, username: username.into(), password, note: note.into() });
+        logins.push(DemoLogin {
+            role,
+            username: username.into(),
+            password,
+            note: note.into(),
+        });
     }
     write_logins(&path, &logins)?;
     Ok(logins)
@@ -75,7 +92,8 @@ fn write_logins(path: &Path, logins: &[DemoLogin]) -> ApiResult<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(ApiError::internal)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(ApiError::internal)?;
     }
     Ok(())
 }
@@ -105,7 +123,10 @@ pub fn print_logins(logins: &[DemoLogin], port: u16) {
         println!("  (demo logins file missing: this database was seeded elsewhere)");
     }
     for l in logins {
-        println!("  {:<8} {:<14} {:<14} {}", l.role, l.username, l.password, l.note);
+        println!(
+            "  {:<8} {:<14} {:<14} {}",
+            l.role, l.username, l.password, l.note
+        );
     }
     println!();
 }

@@ -32,15 +32,27 @@ pub struct Problem {
 pub enum ApiError {
     /// A client-facing refusal with its status, stable code and detail.
     #[error("{code}: {detail}")]
-    Problem { status: StatusCode, code: &'static str, detail: Cow<'static, str> },
+    Problem {
+        status: StatusCode,
+        code: &'static str,
+        detail: Cow<'static, str>,
+    },
     /// Something we did not expect; logged with its cause chain, answered as a bare 500.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
-        ApiError::Problem { status, code, detail: detail.into() }
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        ApiError::Problem {
+            status,
+            code,
+            detail: detail.into(),
+        }
     }
 
     pub fn validation(detail: impl Into<Cow<'static, str>>) -> Self {
@@ -92,7 +104,10 @@ impl ApiError {
         let status = self.status_code();
         let (code, detail) = match self {
             ApiError::Problem { code, detail, .. } => (*code, detail.to_string()),
-            ApiError::Internal(_) => ("internal", "An unexpected error occurred; it has been logged.".to_owned()),
+            ApiError::Internal(_) => (
+                "internal",
+                "An unexpected error occurred; it has been logged.".to_owned(),
+            ),
         };
         Problem {
             type_: "about:blank".to_owned(),
@@ -134,19 +149,28 @@ impl From<DieselError> for ApiError {
                 ApiError::conflict("A record with the same unique value already exists.")
             }
             DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                ApiError::conflict("The change refers to a record that does not exist or is still in use.")
+                ApiError::conflict(
+                    "The change refers to a record that does not exist or is still in use.",
+                )
             }
             DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
-                ApiError::validation(format!("A value is out of range ({}).", info.constraint_name().unwrap_or("check")))
+                ApiError::validation(format!(
+                    "A value is out of range ({}).",
+                    info.constraint_name().unwrap_or("check")
+                ))
             }
             DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-                ApiError::unavailable("The database was busy with a conflicting change; retry the request.")
+                ApiError::unavailable(
+                    "The database was busy with a conflicting change; retry the request.",
+                )
             }
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 ApiError::unavailable("The database connection was lost; retry the request.")
             }
             // SQLite reports lock time-outs as a generic error with this text.
-            DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("database is locked") =>
+            {
                 ApiError::unavailable("The database is busy; retry the request.")
             }
             _ => ApiError::internal(e),

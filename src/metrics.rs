@@ -1,6 +1,8 @@
 //! Prometheus metrics, served at `GET /metrics`.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 pub struct Metrics {
     registry: Registry,
@@ -16,21 +18,34 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("talentcard".into()), None).expect("valid prefix");
         let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by method, route and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by method, route and status",
+            ),
             &["method", "route", "status"],
         )
         .expect("valid metric");
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route").buckets(vec![
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
             ]),
             &["method", "route"],
         )
         .expect("valid metric");
-        let redemptions = IntCounterVec::new(Opts::new("redemptions_total", "Redemptions made"), &["category"])
-            .expect("valid metric");
+        let redemptions = IntCounterVec::new(
+            Opts::new("redemptions_total", "Redemptions made"),
+            &["category"],
+        )
+        .expect("valid metric");
         let refusals = IntCounterVec::new(
-            Opts::new("redemption_refusals_total", "Quotes and redemptions refused, by problem code"),
+            Opts::new(
+                "redemption_refusals_total",
+                "Quotes and redemptions refused, by problem code",
+            ),
             &["code"],
         )
         .expect("valid metric");
@@ -42,12 +57,20 @@ impl Metrics {
         ] {
             registry.register(m).expect("metric registered once");
         }
-        Metrics { registry, http_requests, http_duration, redemptions, refusals }
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            redemptions,
+            refusals,
+        }
     }
 
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut buf).expect("text encoding cannot fail");
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding cannot fail");
         String::from_utf8(buf).unwrap_or_default()
     }
 }

@@ -36,11 +36,13 @@ impl TryFrom<PageQuery> for Page {
     fn try_from(q: PageQuery) -> Result<Self, ApiError> {
         let page = q.page.unwrap_or(1);
         let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE);
-        if page < 1 || page > 1_000_000 {
+        if !(1..=1_000_000).contains(&page) {
             return Err(ApiError::validation("page must be between 1 and 1000000"));
         }
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(ApiError::validation(format!("per_page must be between 1 and {MAX_PER_PAGE}")));
+            return Err(ApiError::validation(format!(
+                "per_page must be between 1 and {MAX_PER_PAGE}"
+            )));
         }
         Ok(Page { page, per_page })
     }
@@ -56,6 +58,11 @@ pub struct Paginated<T> {
 
 impl<T> Paginated<T> {
     pub fn new(items: Vec<T>, total: i64, page: Page) -> Self {
-        Self { items, total, page: page.page, per_page: page.per_page }
+        Self {
+            items,
+            total,
+            page: page.page,
+            per_page: page.per_page,
+        }
     }
 }

@@ -25,7 +25,10 @@ pub struct KeySet {
 
 impl KeySet {
     fn generate(prefix: &str) -> Self {
-        let mut set = KeySet { current: String::new(), keys: BTreeMap::new() };
+        let mut set = KeySet {
+            current: String::new(),
+            keys: BTreeMap::new(),
+        };
         set.rotate(prefix);
         set
     }
@@ -39,7 +42,8 @@ impl KeySet {
             .max()
             .map_or(1, |n| n + 1);
         let kid = format!("{prefix}{next}");
-        self.keys.insert(kid.clone(), B64.encode(random_bytes::<32>()));
+        self.keys
+            .insert(kid.clone(), B64.encode(random_bytes::<32>()));
         self.current = kid.clone();
         kid
     }
@@ -49,7 +53,9 @@ impl KeySet {
     }
 
     pub fn current_key(&self) -> (String, Vec<u8>) {
-        let key = self.get(&self.current).expect("current key exists: checked on load");
+        let key = self
+            .get(&self.current)
+            .expect("current key exists: checked on load");
         (self.current.clone(), key)
     }
 
@@ -110,7 +116,10 @@ impl Secrets {
                 bail!("secrets: the current {name} key is missing or shorter than 32 bytes");
             }
         }
-        for (name, key) in [("pii_encryption", &self.pii_encryption), ("pii_index", &self.pii_index)] {
+        for (name, key) in [
+            ("pii_encryption", &self.pii_encryption),
+            ("pii_index", &self.pii_index),
+        ] {
             if B64.decode(key).map(|k| k.len()).unwrap_or(0) != 32 {
                 bail!("secrets: {name} must be 32 bytes, base64");
             }
@@ -139,7 +148,8 @@ impl Secrets {
     }
 
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let secrets: Secrets =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         secrets.validate()?;

@@ -55,7 +55,8 @@ impl Application {
     }
 
     pub fn build_with(config: Config, db: Db, secrets: Secrets) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
+        let listener =
+            TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let workers = config.workers;
         let state = AppState {
@@ -82,14 +83,18 @@ impl Application {
                 .service(health::healthz)
                 .service(health::readyz)
                 .service(health::metrics)
-                .route("/api/v1/openapi.json", web::get().to(move || {
-                    let api = api.clone();
-                    async move { HttpResponse::Ok().json(api) }
-                }))
+                .route(
+                    "/api/v1/openapi.json",
+                    web::get().to(move || {
+                        let api = api.clone();
+                        async move { HttpResponse::Ok().json(api) }
+                    }),
+                )
                 .service(
                     web::scope("/api/v1")
                         .configure(|cfg| {
-                            let mut utoipa_cfg = utoipa_actix_web::service_config::ServiceConfig::new(cfg);
+                            let mut utoipa_cfg =
+                                utoipa_actix_web::service_config::ServiceConfig::new(cfg);
                             api_routes(&mut utoipa_cfg);
                         })
                         .default_service(web::to(http::not_found)),
@@ -100,7 +105,11 @@ impl Application {
         .workers(workers)
         .listen(listener)?
         .run();
-        Ok(Application { port, server, state })
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -40,7 +40,9 @@ pub fn parse_filter(value: &str, end_of_day: bool) -> Result<NaiveDateTime, Stri
     match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         Ok(d) if end_of_day => Ok(local_day_start(d) + Duration::days(1)),
         Ok(d) => Ok(local_day_start(d)),
-        Err(_) => Err(format!("{value:?} is neither RFC 3339 nor a date YYYY-MM-DD")),
+        Err(_) => Err(format!(
+            "{value:?} is neither RFC 3339 nor a date YYYY-MM-DD"
+        )),
     }
 }
 
@@ -57,7 +59,10 @@ pub mod rfc3339_local {
         use chrono::NaiveDateTime;
         use serde::Serializer;
 
-        pub fn serialize<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            t: &Option<NaiveDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => super::serialize(t, s),
                 None => s.serialize_none(),
@@ -74,9 +79,20 @@ mod tests {
     fn local_dates_start_at_shanghai_midnight() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
         assert_eq!(local_day_start(d).to_string(), "2026-10-31 16:00:00");
-        assert_eq!(parse_filter("2026-11-01", false).unwrap().to_string(), "2026-10-31 16:00:00");
-        assert_eq!(parse_filter("2026-11-01", true).unwrap().to_string(), "2026-11-01 16:00:00");
-        assert_eq!(parse_filter("2026-11-01T08:00:00+08:00", false).unwrap().to_string(), "2026-11-01 00:00:00");
+        assert_eq!(
+            parse_filter("2026-11-01", false).unwrap().to_string(),
+            "2026-10-31 16:00:00"
+        );
+        assert_eq!(
+            parse_filter("2026-11-01", true).unwrap().to_string(),
+            "2026-11-01 16:00:00"
+        );
+        assert_eq!(
+            parse_filter("2026-11-01T08:00:00+08:00", false)
+                .unwrap()
+                .to_string(),
+            "2026-11-01 00:00:00"
+        );
         assert!(parse_filter("01/11/2026", false).is_err());
     }
 

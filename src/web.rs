@@ -12,7 +12,8 @@ use crate::error::ApiError;
 struct Assets;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index)).route("/{path:.*}", web::get().to(asset));
+    cfg.route("/", web::get().to(index))
+        .route("/{path:.*}", web::get().to(asset));
 }
 
 async fn index() -> Result<HttpResponse, ApiError> {
@@ -28,7 +29,8 @@ async fn asset(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 fn serve(path: &str) -> Result<HttpResponse, ApiError> {
-    let file = Assets::get(path).ok_or_else(|| ApiError::not_found(format!("There is no page /{path}.")))?;
+    let file = Assets::get(path)
+        .ok_or_else(|| ApiError::not_found(format!("There is no page /{path}.")))?;
     let mime = file.metadata.mimetype();
     // Pages and the service worker must revalidate so a deploy reaches phones; the app's
     // offline copy lives in the service worker's cache, not the HTTP cache.

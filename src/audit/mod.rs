@@ -39,8 +39,14 @@ pub fn record<B: Serialize + ?Sized, A: Serialize + ?Sized>(
     before: Option<&B>,
     after: Option<&A>,
 ) -> ApiResult<()> {
-    let before = before.map(serde_json::to_string).transpose().map_err(ApiError::internal)?;
-    let after = after.map(serde_json::to_string).transpose().map_err(ApiError::internal)?;
+    let before = before
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(ApiError::internal)?;
+    let after = after
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(ApiError::internal)?;
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::at.eq(crate::time::now()),

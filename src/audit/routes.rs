@@ -49,8 +49,17 @@ pub async fn list_events(
 ) -> ApiResult<web::Json<Paginated<AuditEvent>>> {
     let page = Page::try_from(page.into_inner())?;
     let f = filter.into_inner();
-    let from = f.from.as_deref().map(|v| crate::time::parse_filter(v, false)).transpose().map_err(ApiError::validation)?;
-    let to = f.to.as_deref().map(|v| crate::time::parse_filter(v, true)).transpose().map_err(ApiError::validation)?;
+    let from = f
+        .from
+        .as_deref()
+        .map(|v| crate::time::parse_filter(v, false))
+        .transpose()
+        .map_err(ApiError::validation)?;
+    let to =
+        f.to.as_deref()
+            .map(|v| crate::time::parse_filter(v, true))
+            .transpose()
+            .map_err(ApiError::validation)?;
     let result = state
         .db
         .run(move |conn| {
@@ -67,7 +76,9 @@ pub async fn list_events(
                 }
                 if let Some(action) = &f.action {
                     q = match action.strip_suffix('.') {
-                        Some(prefix) => q.filter(audit_events::action.like(format!("{}.%", escape_like(prefix)))),
+                        Some(prefix) => q.filter(
+                            audit_events::action.like(format!("{}.%", escape_like(prefix))),
+                        ),
                         None => q.filter(audit_events::action.eq(action.clone())),
                     };
                 }
@@ -93,7 +104,9 @@ pub async fn list_events(
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Verify the audit hash chain: every sealed entry intact, nothing removed.
@@ -103,6 +116,9 @@ fn escape_like(s: &str) -> String {
     security(("bearer" = []))
 )]
 #[get("/audit/verify")]
-pub async fn verify_chain(_auth: Auth<Official>, state: web::Data<AppState>) -> ApiResult<web::Json<VerifyReport>> {
+pub async fn verify_chain(
+    _auth: Auth<Official>,
+    state: web::Data<AppState>,
+) -> ApiResult<web::Json<VerifyReport>> {
     Ok(web::Json(state.db.run(super::verify).await?))
 }

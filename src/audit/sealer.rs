@@ -27,10 +27,11 @@ pub fn seal_pending(conn: &mut DbConnection) -> ApiResult<usize> {
 fn seal_batch(conn: &mut DbConnection) -> ApiResult<usize> {
     // Taking the head row's lock makes this the only sealer across instances; writers of
     // entries never touch this row, so they are never blocked by it.
-    let (mut last_seq, mut last_hash): (i64, String) = diesel::update(audit_chain_head::table.find(1))
-        .set(audit_chain_head::sealed_at.eq(audit_chain_head::sealed_at))
-        .returning((audit_chain_head::last_seq, audit_chain_head::last_hash))
-        .get_result(conn)?;
+    let (mut last_seq, mut last_hash): (i64, String) =
+        diesel::update(audit_chain_head::table.find(1))
+            .set(audit_chain_head::sealed_at.eq(audit_chain_head::sealed_at))
+            .returning((audit_chain_head::last_seq, audit_chain_head::last_hash))
+            .get_result(conn)?;
     let pending: Vec<AuditEvent> = audit_events::table
         .filter(audit_events::seq.is_null())
         .order(audit_events::id)

@@ -40,8 +40,18 @@ pub fn verify(conn: &mut DbConnection) -> ApiResult<VerifyReport> {
         .find(1)
         .select((audit_chain_head::last_seq, audit_chain_head::last_hash))
         .first(conn)?;
-    let unsealed: i64 = audit_events::table.filter(audit_events::seq.is_null()).count().get_result(conn)?;
-    let mut report = VerifyReport { ok: true, checked: 0, first_broken: None, unsealed, head_seq, head_hash };
+    let unsealed: i64 = audit_events::table
+        .filter(audit_events::seq.is_null())
+        .count()
+        .get_result(conn)?;
+    let mut report = VerifyReport {
+        ok: true,
+        checked: 0,
+        first_broken: None,
+        unsealed,
+        head_seq,
+        head_hash,
+    };
     let mut expected_seq = 1;
     let mut prev_hash = GENESIS_HASH.to_owned();
     'pages: loop {
@@ -54,11 +64,23 @@ pub fn verify(conn: &mut DbConnection) -> ApiResult<VerifyReport> {
         for entry in &page {
             let seq = entry.seq.unwrap_or_default();
             let broken = if seq != expected_seq {
-                Some((expected_seq, None, format!("entry at position {expected_seq} is missing")))
+                Some((
+                    expected_seq,
+                    None,
+                    format!("entry at position {expected_seq} is missing"),
+                ))
             } else if entry.prev_hash.as_deref() != Some(prev_hash.as_str()) {
-                Some((seq, Some(entry.id), "prev_hash does not match the entry before it".to_owned()))
+                Some((
+                    seq,
+                    Some(entry.id),
+                    "prev_hash does not match the entry before it".to_owned(),
+                ))
             } else if entry.hash.as_deref() != Some(entry_hash(entry, seq, &prev_hash).as_str()) {
-                Some((seq, Some(entry.id), "content does not match its hash (entry altered)".to_owned()))
+                Some((
+                    seq,
+                    Some(entry.id),
+                    "content does not match its hash (entry altered)".to_owned(),
+                ))
             } else {
                 None
             };

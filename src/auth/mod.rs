@@ -29,7 +29,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Admin, Role::Auditor, Role::Merchant, Role::Cashier, Role::Talent];
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Auditor,
+        Role::Merchant,
+        Role::Cashier,
+        Role::Talent,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -55,6 +61,10 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role {s:?}; expected one of admin, auditor, merchant, cashier, talent"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown role {s:?}; expected one of admin, auditor, merchant, cashier, talent"
+                )
+            })
     }
 }

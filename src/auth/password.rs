@@ -33,7 +33,10 @@ impl Password {
             )));
         }
         if chars > Self::MAX_LEN {
-            return Err(ApiError::validation(format!("password must have at most {} characters", Self::MAX_LEN)));
+            return Err(ApiError::validation(format!(
+                "password must have at most {} characters",
+                Self::MAX_LEN
+            )));
         }
         Ok(Password(SecretString::from(raw.to_owned())))
     }
@@ -74,7 +77,10 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
-    hasher().verify_password(password.as_bytes(), &parsed).is_ok() && real
+    hasher()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+        && real
 }
 
 /// Warms the dummy hash at start-up so the first unknown-user login is not faster.

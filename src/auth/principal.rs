@@ -57,7 +57,9 @@ impl Principal {
         if self.role == Role::Merchant && self.merchant_id == Some(merchant_id) {
             Ok(())
         } else {
-            Err(ApiError::forbidden("Only the owner account of this merchant may do this."))
+            Err(ApiError::forbidden(
+                "Only the owner account of this merchant may do this.",
+            ))
         }
     }
 
@@ -71,7 +73,10 @@ impl Principal {
     }
 
     pub fn actor(&self) -> Actor {
-        Actor { user_id: Some(self.user_id), name: self.username.clone() }
+        Actor {
+            user_id: Some(self.user_id),
+            name: self.username.clone(),
+        }
     }
 }
 
@@ -85,12 +90,18 @@ pub struct Actor {
 impl Actor {
     /// A change made by the system itself or a command-line tool, e.g. `system:cli`.
     pub fn system(what: &str) -> Self {
-        Actor { user_id: None, name: format!("system:{what}") }
+        Actor {
+            user_id: None,
+            name: format!("system:{what}"),
+        }
     }
 
     /// A change requested without login (a merchant's public application).
     pub fn anonymous() -> Self {
-        Actor { user_id: None, name: "anonymous".into() }
+        Actor {
+            user_id: None,
+            name: "anonymous".into(),
+        }
     }
 }
 
@@ -99,19 +110,26 @@ fn token_from_request(req: &HttpRequest) -> Option<String> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(|t| t.trim().to_owned());
     bearer.or_else(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()))
 }
 
 async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> ApiResult<Principal> {
-    let token = token.ok_or_else(|| ApiError::unauthorized("Log in first: no access token was sent."))?;
+    let token =
+        token.ok_or_else(|| ApiError::unauthorized("Log in first: no access token was sent."))?;
     let claims = token::decode(&state.secrets.jwt, &token)?;
     let user_id: i64 = claims
         .sub
         .parse()
         .map_err(|_| ApiError::unauthorized("The access token is invalid; log in again."))?;
-    let user = state.db.run(move |conn| users::find_by_id(conn, user_id)).await?;
+    let user = state
+        .db
+        .run(move |conn| users::find_by_id(conn, user_id))
+        .await?;
     match user {
         Some(u) if u.active && u.token_version == claims.ver => Ok(Principal {
             user_id: u.id,
@@ -120,7 +138,9 @@ async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> ApiR
             merchant_id: u.merchant_id,
             talent_id: u.talent_id,
         }),
-        _ => Err(ApiError::unauthorized("This session has ended; log in again.")),
+        _ => Err(ApiError::unauthorized(
+            "This session has ended; log in again.",
+        )),
     }
 }
 
@@ -137,7 +157,8 @@ impl FromRequest for Principal {
         let token = token_from_request(req);
         let req = req.clone();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
+            let state =
+                state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
             let principal = authenticate(state, token).await?;
             req.extensions_mut().insert(principal.clone());
             Ok(principal)

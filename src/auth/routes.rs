@@ -16,7 +16,10 @@ use crate::state::AppState;
 use crate::users::{self, UserView};
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(login).service(logout).service(me).service(change_password);
+    cfg.service(login)
+        .service(logout)
+        .service(me)
+        .service(change_password);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,19 +46,29 @@ fn session_cookie(state: &AppState, token: &str) -> Cookie<'static> {
         .same_site(SameSite::Strict)
         .secure(state.config.cookie_secure)
         .path("/")
-        .max_age(CookieDuration::seconds(state.config.token_ttl.as_secs() as i64))
+        .max_age(CookieDuration::seconds(
+            state.config.token_ttl.as_secs() as i64
+        ))
         .finish()
 }
 
-fn token_response(state: &AppState, user_id: i64, role: Role, version: i32) -> ApiResult<HttpResponse> {
+fn token_response(
+    state: &AppState,
+    user_id: i64,
+    role: Role,
+    version: i32,
+) -> ApiResult<HttpResponse> {
     let ttl = state.config.token_ttl.as_secs() as i64;
-    let access_token = token::issue(&state.secrets.jwt, user_id, role, version, ttl).map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().cookie(session_cookie(state, &access_token)).json(LoginResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: ttl,
-        role,
-    }))
+    let access_token = token::issue(&state.secrets.jwt, user_id, role, version, ttl)
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .cookie(session_cookie(state, &access_token))
+        .json(LoginResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: ttl,
+            role,
+        }))
 }
 
 enum LoginOutcome {
@@ -75,7 +88,10 @@ enum LoginOutcome {
     )
 )]
 #[post("/auth/login")]
-pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> ApiResult<HttpResponse> {
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
     let LoginRequest { username, password } = body.into_inner();
     let username = username.trim().to_lowercase();
     if username.is_empty() || username.len() > 64 || password.len() > Password::MAX_LEN * 4 {
@@ -97,7 +113,8 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) ->
             }
             let user = users::find_by_username(conn, &username)?;
             // Verified against a dummy hash when the user is unknown: same work, same answer.
-            let valid = password::verify(&password, user.as_ref().map(|u| u.password_hash.as_str()));
+            let valid =
+                password::verify(&password, user.as_ref().map(|u| u.password_hash.as_str()));
             match user {
                 Some(user) if valid => {
                     throttle::clear(conn, &username)?;
@@ -129,7 +146,10 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) ->
 #[post("/auth/logout")]
 pub async fn logout(auth: Auth<AnyRole>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let user_id = auth.user_id;
-    state.db.write(move |conn| users::bump_token_version(conn, user_id)).await?;
+    state
+        .db
+        .write(move |conn| users::bump_token_version(conn, user_id))
+        .await?;
     let mut gone = session_cookie(&state, "");
     gone.make_removal();
     Ok(HttpResponse::NoContent().cookie(gone).finish())
@@ -142,7 +162,9 @@ pub async fn me(auth: Auth<AnyRole>, state: web::Data<AppState>) -> ApiResult<we
     let user_id = auth.user_id;
     let user = state
         .db
-        .run(move |conn| users::find_by_id(conn, user_id)?.ok_or_else(|| ApiError::not_found("No such user.")))
+        .run(move |conn| {
+            users::find_by_id(conn, user_id)?.ok_or_else(|| ApiError::not_found("No such user."))
+        })
         .await?;
     Ok(web::Json(user.view()))
 }
@@ -169,7 +191,10 @@ pub async fn change_password(
     state: web::Data<AppState>,
     body: web::Json<ChangePassword>,
 ) -> ApiResult<HttpResponse> {
-    let ChangePassword { current_password, new_password } = body.into_inner();
+    let ChangePassword {
+        current_password,
+        new_password,
+    } = body.into_inner();
     let new_password = Password::parse(&new_password)?;
     let principal = auth.into_inner();
     let actor = principal.actor();
@@ -177,12 +202,15 @@ pub async fn change_password(
     let version = state
         .db
         .run(move |conn| {
-            let user = users::find_by_id(conn, user_id)?.ok_or_else(|| ApiError::not_found("No such user."))?;
+            let user = users::find_by_id(conn, user_id)?
+                .ok_or_else(|| ApiError::not_found("No such user."))?;
             if !password::verify(&current_password, Some(&user.password_hash)) {
                 return Err(ApiError::unauthorized("The current password is wrong."));
             }
             let hash = users::hash_password(&new_password)?;
-            write_tx(conn, |conn| users::set_password(conn, &actor, user_id, &hash))
+            write_tx(conn, |conn| {
+                users::set_password(conn, &actor, user_id, &hash)
+            })
         })
         .await?;
     token_response(&state, user_id, principal.role, version)

@@ -14,7 +14,11 @@ pub const WINDOW_MINUTES: i64 = 15;
 pub const LOCK_MINUTES: i64 = 15;
 
 /// When the username is locked, until when.
-pub fn locked_until(conn: &mut DbConnection, username: &str, now: NaiveDateTime) -> ApiResult<Option<NaiveDateTime>> {
+pub fn locked_until(
+    conn: &mut DbConnection,
+    username: &str,
+    now: NaiveDateTime,
+) -> ApiResult<Option<NaiveDateTime>> {
     let until: Option<Option<NaiveDateTime>> = login_throttle::table
         .find(username)
         .select(login_throttle::locked_until)
@@ -24,7 +28,11 @@ pub fn locked_until(conn: &mut DbConnection, username: &str, now: NaiveDateTime)
 }
 
 /// Counts a failed login (inside a write transaction).
-pub fn record_failure(conn: &mut DbConnection, username: &str, now: NaiveDateTime) -> ApiResult<()> {
+pub fn record_failure(
+    conn: &mut DbConnection,
+    username: &str,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
     let row: Option<(i32, NaiveDateTime)> = login_throttle::table
         .find(username)
         .select((login_throttle::failures, login_throttle::window_start))

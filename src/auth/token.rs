@@ -24,7 +24,13 @@ pub struct Claims {
     pub iss: String,
 }
 
-pub fn issue(keys: &KeySet, user_id: i64, role: Role, version: i32, ttl_secs: i64) -> anyhow::Result<String> {
+pub fn issue(
+    keys: &KeySet,
+    user_id: i64,
+    role: Role,
+    version: i32,
+    ttl_secs: i64,
+) -> anyhow::Result<String> {
     let now = chrono::Utc::now().timestamp();
     let claims = Claims {
         sub: user_id.to_string(),
@@ -35,8 +41,15 @@ pub fn issue(keys: &KeySet, user_id: i64, role: Role, version: i32, ttl_secs: i6
         iss: ISSUER.to_owned(),
     };
     let (kid, key) = keys.current_key();
-    let header = Header { kid: Some(kid), ..Header::new(Algorithm::HS256) };
-    Ok(jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&key))?)
+    let header = Header {
+        kid: Some(kid),
+        ..Header::new(Algorithm::HS256)
+    };
+    Ok(jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(&key),
+    )?)
 }
 
 /// Checks signature, key id, issuer and expiry. Every failure is the same 401 to the

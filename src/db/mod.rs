@@ -56,7 +56,8 @@ impl ManageConnection for DbManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
@@ -140,7 +141,8 @@ impl Db {
     /// Builds the pool. Migrations are applied first on a dedicated connection so a
     /// half-migrated schema is never served.
     pub fn connect(url: &DatabaseUrl, pool_size: u32, migrate: bool) -> anyhow::Result<Self> {
-        let mut conn = establish(url).with_context(|| format!("connecting to {}", url.redacted()))?;
+        let mut conn =
+            establish(url).with_context(|| format!("connecting to {}", url.redacted()))?;
         if migrate {
             let applied = run_migrations(&mut conn)?;
             if applied > 0 {
@@ -153,7 +155,10 @@ impl Db {
             .connection_timeout(Duration::from_secs(5))
             .build(DbManager::new(url.clone()))
             .context("building the connection pool")?;
-        Ok(Self { pool, backend: url.backend() })
+        Ok(Self {
+            pool,
+            backend: url.backend(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

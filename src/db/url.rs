@@ -38,11 +38,18 @@ impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Ok(Self { raw: raw.to_owned(), backend: Backend::Postgres, sqlite_path: None });
+            return Ok(Self {
+                raw: raw.to_owned(),
+                backend: Backend::Postgres,
+                sqlite_path: None,
+            });
         }
         if let Some(path) = raw.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err("DATABASE_URL sqlite:// needs a file path, e.g. sqlite://data/talentcard.db".into());
+                return Err(
+                    "DATABASE_URL sqlite:// needs a file path, e.g. sqlite://data/talentcard.db"
+                        .into(),
+                );
             }
             if path == ":memory:" {
                 return Err("an in-memory SQLite database is not shared between pool connections; use a file".into());
@@ -78,7 +85,10 @@ impl DatabaseUrl {
 
     /// The file path of a SQLite URL ("" for PostgreSQL).
     pub fn sqlite_path(&self) -> &str {
-        self.sqlite_path.as_deref().and_then(Path::to_str).unwrap_or_default()
+        self.sqlite_path
+            .as_deref()
+            .and_then(Path::to_str)
+            .unwrap_or_default()
     }
 
     /// The URL with any password removed, for logs.
@@ -102,8 +112,14 @@ mod tests {
 
     #[test]
     fn scheme_selects_the_backend() {
-        assert_eq!(DatabaseUrl::parse("postgres://u@h/db").unwrap().backend(), Backend::Postgres);
-        assert_eq!(DatabaseUrl::parse("postgresql:///db").unwrap().backend(), Backend::Postgres);
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap().backend(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql:///db").unwrap().backend(),
+            Backend::Postgres
+        );
         let rel = DatabaseUrl::parse("sqlite://data/rel.db").unwrap();
         assert_eq!(rel.sqlite_path(), "data/rel.db");
         let abs = DatabaseUrl::parse("sqlite:///abs/path.db").unwrap();

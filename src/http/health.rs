@@ -16,12 +16,15 @@ pub async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::error::ApiError> {
     state.db.ping().await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready", "database": state.db.backend().to_string()})))
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"status": "ready", "database": state.db.backend().to_string()})))
 }
 
 /// Prometheus text exposition.
 #[utoipa::path(tag = "ops", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
 }

@@ -47,10 +47,17 @@ pub async fn observe(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
     let mut res = next.call(req).await?;
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
     if let Some(state) = state {
         let status = res.status().as_u16().to_string();
-        state.metrics.http_requests.with_label_values(&[&method, &route, &status]).inc();
+        state
+            .metrics
+            .http_requests
+            .with_label_values(&[&method, &route, &status])
+            .inc();
         state
             .metrics
             .http_duration
@@ -71,17 +78,41 @@ pub async fn problem_for_bare_errors(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let res = next.call(req).await?.map_into_boxed_body();
     let status = res.status();
-    let has_type = res.headers().contains_key(actix_web::http::header::CONTENT_TYPE);
+    let has_type = res
+        .headers()
+        .contains_key(actix_web::http::header::CONTENT_TYPE);
     if !status.is_client_error() && !status.is_server_error() || has_type {
         return Ok(res);
     }
     let (code, detail) = match status.as_u16() {
         404 => ("not_found", "There is no such resource.".to_owned()),
-        405 => ("method_not_allowed", format!("{} is not allowed on {}.", res.request().method(), res.request().path())),
-        413 => ("payload_too_large", "The request body is too large.".to_owned()),
-        s if s >= 500 => ("internal", "An unexpected error occurred; it has been logged.".to_owned()),
-        _ => ("bad_request", status.canonical_reason().unwrap_or("Bad request").to_owned()),
+        405 => (
+            "method_not_allowed",
+            format!(
+                "{} is not allowed on {}.",
+                res.request().method(),
+                res.request().path()
+            ),
+        ),
+        413 => (
+            "payload_too_large",
+            "The request body is too large.".to_owned(),
+        ),
+        s if s >= 500 => (
+            "internal",
+            "An unexpected error occurred; it has been logged.".to_owned(),
+        ),
+        _ => (
+            "bad_request",
+            status
+                .canonical_reason()
+                .unwrap_or("Bad request")
+                .to_owned(),
+        ),
     };
     let (req, _) = res.into_parts();
-    Ok(ServiceResponse::new(req, ApiError::new(status, code, detail).error_response()))
+    Ok(ServiceResponse::new(
+        req,
+        ApiError::new(status, code, detail).error_response(),
+    ))
 }

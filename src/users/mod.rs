@@ -77,7 +77,9 @@ impl Username {
     pub fn parse(raw: &str) -> ApiResult<Self> {
         let name = raw.trim().to_lowercase();
         let ok_len = (3..=64).contains(&name.chars().count());
-        let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || "_.@-".contains(c));
+        let ok_chars = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.@-".contains(c));
         if ok_len && ok_chars {
             Ok(Username(name))
         } else {
@@ -104,7 +106,11 @@ pub struct NewAccount<'a> {
 }
 
 pub fn find_by_id(conn: &mut DbConnection, id: i64) -> ApiResult<Option<User>> {
-    Ok(users::table.find(id).select(User::as_select()).first(conn).optional()?)
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> ApiResult<Option<User>> {
@@ -135,12 +141,23 @@ pub fn create(conn: &mut DbConnection, actor: &Actor, new: NewAccount<'_>) -> Ap
         .returning(users::all_columns)
         .get_result::<User>(conn)
         .map_err(|e| match ApiError::from(e) {
-            ApiError::Problem { code: "conflict", .. } => {
-                ApiError::conflict(format!("The username {:?} is already taken.", new.username.as_str()))
-            }
+            ApiError::Problem {
+                code: "conflict", ..
+            } => ApiError::conflict(format!(
+                "The username {:?} is already taken.",
+                new.username.as_str()
+            )),
             other => other,
         })?;
-    audit::record(conn, actor, "user.create", "user", user.id, None::<&()>, Some(&user.view()))?;
+    audit::record(
+        conn,
+        actor,
+        "user.create",
+        "user",
+        user.id,
+        None::<&()>,
+        Some(&user.view()),
+    )?;
     Ok(user)
 }
 
@@ -152,27 +169,49 @@ pub fn hash_password(password: &Password) -> ApiResult<String> {
 /// Ends every token of the user (logout, password change, deactivation).
 pub fn bump_token_version(conn: &mut DbConnection, user_id: i64) -> ApiResult<i32> {
     Ok(diesel::update(users::table.find(user_id))
-        .set((users::token_version.eq(users::token_version + 1), users::updated_at.eq(crate::time::now())))
+        .set((
+            users::token_version.eq(users::token_version + 1),
+            users::updated_at.eq(crate::time::now()),
+        ))
         .returning(users::token_version)
         .get_result(conn)?)
 }
 
-pub fn set_password(conn: &mut DbConnection, actor: &Actor, user_id: i64, password_hash: &str) -> ApiResult<i32> {
+pub fn set_password(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user_id: i64,
+    password_hash: &str,
+) -> ApiResult<i32> {
     diesel::update(users::table.find(user_id))
         .set(users::password_hash.eq(password_hash))
         .execute(conn)?;
     let version = bump_token_version(conn, user_id)?;
-    audit::record(conn, actor, "user.password_change", "user", user_id, None::<&()>, None::<&()>)?;
+    audit::record(
+        conn,
+        actor,
+        "user.password_change",
+        "user",
+        user_id,
+        None::<&()>,
+        None::<&()>,
+    )?;
     Ok(version)
 }
 
 /// Enables or disables every account of a merchant (approval, suspension).
-pub fn set_merchant_accounts_active(conn: &mut DbConnection, merchant_id: i64, active: bool) -> ApiResult<usize> {
-    Ok(diesel::update(users::table.filter(users::merchant_id.eq(merchant_id)))
-        .set((
-            users::active.eq(active),
-            users::token_version.eq(users::token_version + 1),
-            users::updated_at.eq(crate::time::now()),
-        ))
-        .execute(conn)?)
+pub fn set_merchant_accounts_active(
+    conn: &mut DbConnection,
+    merchant_id: i64,
+    active: bool,
+) -> ApiResult<usize> {
+    Ok(
+        diesel::update(users::table.filter(users::merchant_id.eq(merchant_id)))
+            .set((
+                users::active.eq(active),
+                users::token_version.eq(users::token_version + 1),
+                users::updated_at.eq(crate::time::now()),
+            ))
+            .execute(conn)?,
+    )
 }

@@ -55,7 +55,9 @@ pub async fn create_user(
     let password = Password::parse(&body.password)?;
     let display_name = body.display_name.unwrap_or_default();
     if display_name.chars().count() > 100 {
-        return Err(ApiError::validation("display_name must have at most 100 characters"));
+        return Err(ApiError::validation(
+            "display_name must have at most 100 characters",
+        ));
     }
     let actor = auth.actor();
     let user = state
@@ -63,19 +65,21 @@ pub async fn create_user(
         .run(move |conn| {
             // Hash before taking the write lock: argon2 takes tens of milliseconds.
             let password_hash = super::hash_password(&password)?;
-            write_tx(conn, |conn| super::create(
-                conn,
-                &actor,
-                NewAccount {
-                    username: &username,
-                    password_hash,
-                    role: body.role,
-                    display_name: &display_name,
-                    merchant_id: None,
-                    talent_id: None,
-                    active: true,
-                },
-            ))
+            write_tx(conn, |conn| {
+                super::create(
+                    conn,
+                    &actor,
+                    NewAccount {
+                        username: &username,
+                        password_hash,
+                        role: body.role,
+                        display_name: &display_name,
+                        merchant_id: None,
+                        talent_id: None,
+                        active: true,
+                    },
+                )
+            })
         })
         .await?;
     Ok(HttpResponse::Created().json(user.view()))
@@ -118,7 +122,11 @@ pub async fn list_users(
                 .offset(page.offset())
                 .select(User::as_select())
                 .load(conn)?;
-            Ok(Paginated::new(items.iter().map(User::view).collect(), total, page))
+            Ok(Paginated::new(
+                items.iter().map(User::view).collect(),
+                total,
+                page,
+            ))
         })
         .await?;
     Ok(web::Json(result))

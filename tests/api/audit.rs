@@ -1,0 +1,198 @@
+use diesel::RunQueryDsl;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp};
+
+async fn every_change_is_audited_and_listed(app: TestApp) {
+    let token = app.admin_token().await;
+    let (status, created) = app
+        .post(
+            "/api/v1/users",
+            &token,
+            json!({"username": "auditor1", "password": "auditor-pass", "role": "auditor"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, page) = app
+        .get(
+            "/api/v1/audit/events?entity_type=user&action=user.create&actor=admin",
+            &token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 1, "{page}");
+    let event = &page["items"][0];
+    assert_eq!(event["entity_id"], created["id"].to_string());
+    let after: serde_json::Value =
+        serde_json::from_str(event["after_json"].as_str().unwrap()).unwrap();
+    assert_eq!(after["username"], "auditor1");
+    assert!(
+        !event["after_json"].as_str().unwrap().contains("argon2"),
+        "no password hash in the audit log"
+    );
+    let (_, by_prefix) = app
+        .get("/api/v1/audit/events?action=user.&per_page=1", &token)
+        .await;
+    assert!(by_prefix["total"].as_i64().unwrap() >= 2, "{by_prefix}");
+    assert_eq!(by_prefix["items"].as_array().unwrap().len(), 1);
+}
+
+async fn chain_verifies_after_many_concurrent_writes(app: TestApp) {
+    let token = app.admin_token().await;
+    let writers = (0..40).map(|i| {
+        let body = json!({"username": format!("official{i}"), "password": "official-pass", "role": "auditor"});
+        app.post("/api/v1/users", &token, body)
+    });
+    // The background sealer runs meanwhile; a second sealer races it on purpose.
+    let sealing = async {
+        for _ in 0..5 {
+            app.seal_audit().await;
+        }
+    };
+    let (results, ()) =
+        futures_util::future::join(futures_util::future::join_all(writers), sealing).await;
+    assert!(
+        results.iter().all(|(s, _)| *s == StatusCode::CREATED),
+        "{results:?}"
+    );
+    app.seal_audit().await;
+    let (status, report) = app.get("/api/v1/audit/verify", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["unsealed"], 0, "{report}");
+    // 1 admin + 40 officials, each audited once.
+    assert_eq!(report["checked"], 41, "{report}");
+    assert_eq!(report["head_seq"], 41, "{report}");
+}
+
+fn drop_append_only_guard(conn: &mut talentcard::db::DbConnection, backend: Backend) {
+    let sql = match backend {
+        Backend::Postgres => vec!["DROP TRIGGER audit_events_append_only ON audit_events"],
+        Backend::Sqlite => vec![
+            "DROP TRIGGER audit_events_no_delete",
+            "DROP TRIGGER audit_events_seal_once",
+        ],
+    };
+    for s in sql {
+        diesel::sql_query(s).execute(conn).unwrap();
+    }
+}
+
+async fn the_database_refuses_to_edit_or_delete_sealed_entries(app: TestApp) {
+    app.create_account(talentcard::auth::Role::Auditor, "someone", "someone-pass")
+        .await;
+    app.seal_audit().await;
+    let (edit, delete) = app
+        .with_conn(|conn| {
+            let edit = diesel::sql_query("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1")
+                .execute(conn);
+            let delete = diesel::sql_query("DELETE FROM audit_events WHERE seq = 2").execute(conn);
+            (edit.is_err(), delete.is_err())
+        })
+        .await;
+    assert!(
+        edit && delete,
+        "append-only triggers must refuse edits ({edit}) and deletes ({delete})"
+    );
+}
+
+async fn verify_finds_an_entry_edited_behind_its_back(app: TestApp) {
+    let token = app.admin_token().await;
+    for i in 0..5 {
+        app.create_account(
+            talentcard::auth::Role::Auditor,
+            &format!("aud{i}"),
+            "auditor-pass",
+        )
+        .await;
+    }
+    app.seal_audit().await;
+    let backend = app.backend;
+    app.with_conn(move |conn| {
+        drop_append_only_guard(conn, backend);
+        diesel::sql_query(
+            "UPDATE audit_events SET after_json = '{\"username\":\"mallory\"}' WHERE seq = 3",
+        )
+        .execute(conn)
+        .unwrap();
+    })
+    .await;
+    let (_, report) = app.get("/api/v1/audit/verify", &token).await;
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["first_broken"]["seq"], 3, "{report}");
+    assert!(
+        report["first_broken"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("altered"),
+        "{report}"
+    );
+}
+
+async fn verify_finds_a_deleted_entry(app: TestApp) {
+    let token = app.admin_token().await;
+    for i in 0..5 {
+        app.create_account(
+            talentcard::auth::Role::Auditor,
+            &format!("aud{i}"),
+            "auditor-pass",
+        )
+        .await;
+    }
+    app.seal_audit().await;
+    let backend = app.backend;
+    app.with_conn(move |conn| {
+        drop_append_only_guard(conn, backend);
+        diesel::sql_query("DELETE FROM audit_events WHERE seq = 4")
+            .execute(conn)
+            .unwrap();
+    })
+    .await;
+    let (_, report) = app.get("/api/v1/audit/verify", &token).await;
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["first_broken"]["seq"], 4, "{report}");
+    assert!(
+        report["first_broken"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("missing"),
+        "{report}"
+    );
+}
+
+async fn verify_finds_entries_cut_from_the_end(app: TestApp) {
+    let token = app.admin_token().await;
+    app.create_account(talentcard::auth::Role::Auditor, "aud", "auditor-pass")
+        .await;
+    app.seal_audit().await;
+    let backend = app.backend;
+    app.with_conn(move |conn| {
+        drop_append_only_guard(conn, backend);
+        diesel::sql_query(
+            "DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)",
+        )
+        .execute(conn)
+        .unwrap();
+    })
+    .await;
+    let (_, report) = app.get("/api/v1/audit/verify", &token).await;
+    assert_eq!(report["ok"], false, "{report}");
+    assert!(
+        report["first_broken"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("removed"),
+        "{report}"
+    );
+}
+
+both_backends!(
+    every_change_is_audited_and_listed,
+    chain_verifies_after_many_concurrent_writes,
+    the_database_refuses_to_edit_or_delete_sealed_entries,
+    verify_finds_an_entry_edited_behind_its_back,
+    verify_finds_a_deleted_entry,
+    verify_finds_entries_cut_from_the_end,
+);

@@ -1,0 +1,299 @@
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use talentcard::auth::{Role, token};
+
+use crate::both_backends;
+use crate::helpers::{ADMIN_PASSWORD, TestApp, assert_problem};
+
+async fn login_returns_a_bearer_token_and_an_httponly_cookie(app: TestApp) {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.address))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("tc_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["role"], "admin");
+    assert_eq!(body["expires_in"], 900);
+
+    // The same token works as a cookie.
+    let token = body["access_token"].as_str().unwrap();
+    let res = app
+        .client
+        .get(format!("{}/api/v1/me", app.address))
+        .header("cookie", format!("tc_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let me: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(me["username"], "admin");
+    assert!(me.get("password_hash").is_none());
+}
+
+async fn wrong_password_and_unknown_user_get_the_same_answer(app: TestApp) {
+    let wrong = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "admin", "password": "not-the-password"})),
+        )
+        .await;
+    let unknown = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "nobody", "password": "not-the-password"})),
+        )
+        .await;
+    assert_problem(&wrong, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_eq!(
+        wrong, unknown,
+        "an unknown user must be indistinguishable from a wrong password"
+    );
+}
+
+async fn repeated_failures_lock_the_username_known_or_not(app: TestApp) {
+    for username in ["admin", "ghost"] {
+        for _ in 0..5 {
+            let r = app
+                .request(
+                    Method::POST,
+                    "/api/v1/auth/login",
+                    None,
+                    Some(json!({"username": username, "password": "guess-guess"})),
+                )
+                .await;
+            assert_problem(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+        }
+        // Now even the right password is refused for a while.
+        let password = if username == "admin" {
+            ADMIN_PASSWORD
+        } else {
+            "guess-guess"
+        };
+        let r = app
+            .request(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_problem(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    }
+}
+
+async fn expired_tampered_and_foreign_tokens_are_rejected(app: TestApp) {
+    let token = app.admin_token().await;
+    assert_eq!(app.get("/api/v1/me", &token).await.0, StatusCode::OK);
+
+    let expired = token::issue(&app.state.secrets.jwt, 1, Role::Admin, 0, -120).unwrap();
+    assert_problem(
+        &app.get("/api/v1/me", &expired).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+
+    // Change the payload (claim another user) without re-signing.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&engine.decode(&parts[1]).unwrap()).unwrap();
+    claims["sub"] = json!("2");
+    parts[1] = engine.encode(claims.to_string());
+    assert_problem(
+        &app.get("/api/v1/me", &parts.join(".")).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+
+    // Signed by a key this server never had.
+    let mut other = app.state.secrets.jwt.clone();
+    other.rotate("foreign-");
+    let foreign = token::issue(&other, 1, Role::Admin, 0, 600).unwrap();
+    assert_problem(
+        &app.get("/api/v1/me", &foreign).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+
+    assert_problem(
+        &app.get("/api/v1/me", "not-a-jwt").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    assert_problem(
+        &app.request(Method::GET, "/api/v1/me", None, None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+}
+
+async fn logout_ends_the_session(app: TestApp) {
+    let token = app.admin_token().await;
+    let (status, _) = app
+        .request(Method::POST, "/api/v1/auth/logout", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_problem(
+        &app.get("/api/v1/me", &token).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+}
+
+async fn password_change_needs_the_old_one_and_ends_other_sessions(app: TestApp) {
+    let first = app.admin_token().await;
+    let second = app.admin_token().await;
+    let wrong = app
+        .post(
+            "/api/v1/me/password",
+            &first,
+            json!({"current_password": "nope-nope", "new_password": "brand-new-pass"}),
+        )
+        .await;
+    assert_problem(&wrong, StatusCode::UNAUTHORIZED, "unauthorized");
+    let weak = app
+        .post(
+            "/api/v1/me/password",
+            &first,
+            json!({"current_password": ADMIN_PASSWORD, "new_password": "short"}),
+        )
+        .await;
+    assert_problem(&weak, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let (status, body) = app
+        .post(
+            "/api/v1/me/password",
+            &first,
+            json!({"current_password": ADMIN_PASSWORD, "new_password": "brand-new-pass"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fresh = body["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/api/v1/me", fresh).await.0, StatusCode::OK);
+    assert_problem(
+        &app.get("/api/v1/me", &second).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    app.login("admin", "brand-new-pass").await;
+}
+
+async fn admins_create_officials_and_auditors_only(app: TestApp) {
+    let token = app.admin_token().await;
+    let (status, body) = app
+        .post(
+            "/api/v1/users",
+            &token,
+            json!({"username": "Auditor.Li", "password": "auditor-pass", "role": "auditor"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["username"], "auditor.li");
+    app.login("AUDITOR.LI", "auditor-pass").await;
+
+    let dup = app
+        .post(
+            "/api/v1/users",
+            &token,
+            json!({"username": "auditor.li", "password": "auditor-pass", "role": "admin"}),
+        )
+        .await;
+    assert_problem(&dup, StatusCode::CONFLICT, "conflict");
+    let talent = app
+        .post(
+            "/api/v1/users",
+            &token,
+            json!({"username": "someone", "password": "talent-pass", "role": "talent"}),
+        )
+        .await;
+    assert_problem(&talent, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let bad_role = app
+        .post(
+            "/api/v1/users",
+            &token,
+            json!({"username": "someone", "password": "talent-pass", "role": "root"}),
+        )
+        .await;
+    assert_problem(&bad_role, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let bad_name = app
+        .post(
+            "/api/v1/users",
+            &token,
+            json!({"username": "a b", "password": "talent-pass", "role": "admin"}),
+        )
+        .await;
+    assert_problem(&bad_name, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+}
+
+/// Who may call what, for the endpoints of the foundation.
+async fn role_matrix_is_enforced(app: TestApp) {
+    let mut tokens = vec![("admin", app.admin_token().await)];
+    for (role, name) in [
+        (Role::Auditor, "auditor"),
+        (Role::Merchant, "owner"),
+        (Role::Cashier, "cashier"),
+        (Role::Talent, "talent"),
+    ] {
+        tokens.push((name, app.official_token(role, name).await));
+    }
+    let matrix: &[(&str, &[&str])] = &[
+        (
+            "/api/v1/me",
+            &["admin", "auditor", "owner", "cashier", "talent"],
+        ),
+        ("/api/v1/users", &["admin"]),
+        ("/api/v1/audit/events", &["admin", "auditor"]),
+        ("/api/v1/audit/verify", &["admin", "auditor"]),
+    ];
+    for (path, allowed) in matrix {
+        for (who, token) in &tokens {
+            let response = app.get(path, token).await;
+            if allowed.contains(who) {
+                assert_eq!(
+                    response.0,
+                    StatusCode::OK,
+                    "{who} should reach {path}: {}",
+                    response.1
+                );
+            } else {
+                assert_problem(&response, StatusCode::FORBIDDEN, "forbidden");
+            }
+        }
+        assert_problem(
+            &app.request(Method::GET, path, None, None).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
+    }
+    let create = json!({"username": "x-official", "password": "official-pass", "role": "admin"});
+    for (who, token) in &tokens[1..] {
+        let response = app.post("/api/v1/users", token, create.clone()).await;
+        assert_problem(&response, StatusCode::FORBIDDEN, "forbidden");
+        let _ = who;
+    }
+}
+
+both_backends!(
+    login_returns_a_bearer_token_and_an_httponly_cookie,
+    wrong_password_and_unknown_user_get_the_same_answer,
+    repeated_failures_lock_the_username_known_or_not,
+    expired_tampered_and_foreign_tokens_are_rejected,
+    logout_ends_the_session,
+    password_change_needs_the_old_one_and_ends_other_sessions,
+    admins_create_officials_and_auditors_only,
+    role_matrix_is_enforced,
+);

@@ -1,0 +1,107 @@
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, assert_problem};
+
+async fn malformed_json_is_a_400_problem(app: TestApp) {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.address))
+        .header("content-type", "application/json")
+        .body("{\"username\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "malformed_json");
+}
+
+async fn unknown_fields_are_a_422_problem(app: TestApp) {
+    let token = app.admin_token().await;
+    let response = app
+        .post("/api/v1/users", &token, json!({"username": "newone", "password": "long enough", "role": "auditor", "is_root": true}))
+        .await;
+    assert_problem(&response, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert!(
+        response.1["detail"].as_str().unwrap().contains("is_root"),
+        "{}",
+        response.1
+    );
+}
+
+async fn oversized_bodies_are_a_413_problem(app: TestApp) {
+    let big = "x".repeat(app.config.json_limit_bytes + 1);
+    let res = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.address))
+        .json(&json!({"username": big, "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "payload_too_large");
+}
+
+async fn wrong_content_type_is_a_415_problem(app: TestApp) {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.address))
+        .header("content-type", "text/plain")
+        .body("username=admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+async fn unknown_routes_and_methods_are_problems(app: TestApp) {
+    let response = app
+        .request(Method::GET, "/api/v1/no-such-thing", None, None)
+        .await;
+    assert_problem(&response, StatusCode::NOT_FOUND, "not_found");
+    let response = app
+        .request(Method::DELETE, "/api/v1/auth/login", None, None)
+        .await;
+    assert!(response.0.is_client_error(), "{response:?}");
+    let response = app
+        .request(Method::GET, "/no-such-page.html", None, None)
+        .await;
+    assert_problem(&response, StatusCode::NOT_FOUND, "not_found");
+}
+
+async fn bad_query_parameters_are_a_problem(app: TestApp) {
+    let token = app.admin_token().await;
+    let response = app.get("/api/v1/audit/events?per_page=1000", &token).await;
+    assert_problem(&response, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let response = app.get("/api/v1/audit/events?page=abc", &token).await;
+    assert_problem(&response, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let response = app.get("/api/v1/audit/events?from=yesterday", &token).await;
+    assert_problem(&response, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+}
+
+/// PostgreSQL only: SQLite is a file the process holds open and cannot "go away".
+async fn an_unreachable_database_is_a_503_not_a_500(app: TestApp) {
+    if app.backend != Backend::Postgres {
+        return;
+    }
+    let token = app.admin_token().await;
+    app.make_database_unreachable();
+    let response = app.request(Method::GET, "/readyz", None, None).await;
+    assert_problem(&response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    let response = app.get("/api/v1/audit/verify", &token).await;
+    assert_problem(&response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+}
+
+both_backends!(
+    malformed_json_is_a_400_problem,
+    unknown_fields_are_a_422_problem,
+    oversized_bodies_are_a_413_problem,
+    wrong_content_type_is_a_415_problem,
+    unknown_routes_and_methods_are_problems,
+    bad_query_parameters_are_a_problem,
+    an_unreachable_database_is_a_503_not_a_500,
+);

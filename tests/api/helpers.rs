@@ -1,0 +1,322 @@
+#![allow(dead_code)] // Shared by test modules; not every module uses every helper.
+//! Test harness: every API test starts the real application in-process on a random port
+//! against its own database — a temp SQLite file, or a fresh PostgreSQL database — so
+//! tests run in parallel and never share state.
+//!
+//! PostgreSQL comes from `TEST_DATABASE_URL` (default `postgres:///postgres`, the local
+//! socket). Without it the PostgreSQL variants print a notice and pass, except under
+//! `CI=true`, where a missing PostgreSQL fails the run.
+
+use std::sync::OnceLock;
+
+use diesel::{Connection, RunQueryDsl};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use talentcard::auth::password::Password;
+use talentcard::auth::{Actor, Role};
+use talentcard::config::Config;
+use talentcard::db::{DatabaseUrl, Db, DbConnection, write_tx};
+use talentcard::secrets::Secrets;
+use talentcard::startup::Application;
+use talentcard::state::AppState;
+use talentcard::users::{self, NewAccount, Username};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(TestApp)` once per backend, as `sqlite::name` and
+/// `postgres::name`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub backend: Backend,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub config: Config,
+    handle: actix_web::dev::ServerHandle,
+    pg_database: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+fn pg_base_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres:///postgres".into())
+}
+
+/// The same URL pointing at another database.
+fn with_database(base: &str, name: &str) -> String {
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h, format!("?{q}")),
+        None => (base, String::new()),
+    };
+    let scheme_end = head.find("://").map_or(0, |i| i + 3);
+    let prefix = match head[scheme_end..].rfind('/') {
+        Some(i) => &head[..scheme_end + i],
+        None => head,
+    };
+    format!("{prefix}/{name}{query}")
+}
+
+fn pg_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| match diesel::PgConnection::establish(&pg_base_url()) {
+        Ok(_) => true,
+        Err(e) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but PostgreSQL at {} is unreachable: {e}", pg_base_url());
+            }
+            eprintln!("NOTICE: PostgreSQL unreachable ({e}); PostgreSQL test variants are skipped. Set TEST_DATABASE_URL or start PostgreSQL.");
+            false
+        }
+    })
+}
+
+impl TestApp {
+    /// Starts the app on a fresh database; `None` (after a notice) when the backend is
+    /// PostgreSQL and it is not available outside CI.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, pg_database) = match backend {
+            Backend::Sqlite => (DatabaseUrl::sqlite(&dir.path().join("test.db")), None),
+            Backend::Postgres => {
+                if !pg_available() {
+                    return None;
+                }
+                let name = format!("tc_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin =
+                    diesel::PgConnection::establish(&pg_base_url()).expect("PostgreSQL connect");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create test database");
+                let url = with_database(&pg_base_url(), &name);
+                (
+                    DatabaseUrl::parse(&url).expect("valid url"),
+                    Some((pg_base_url(), name)),
+                )
+            }
+        };
+        let mut config = Config::for_database(url, dir.path().to_owned());
+        tweak(&mut config);
+        let secrets = Secrets::load_or_create(&config.secret_key_file).expect("secrets");
+        let db = Db::connect(&config.database_url, config.db_pool_size, true).expect("database");
+        let app = Application::build_with(config.clone(), db, secrets).expect("app builds");
+        let port = app.port();
+        let state = app.state().clone();
+        let handle = app.handle();
+        actix_web::rt::spawn(app.run_until_stopped());
+        let test_app = TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            backend,
+            client: reqwest::Client::new(),
+            state,
+            config,
+            handle,
+            pg_database,
+            _dir: dir,
+        };
+        test_app
+            .create_account(Role::Admin, "admin", ADMIN_PASSWORD)
+            .await;
+        Some(test_app)
+    }
+
+    /// Creates an account directly (as the CLI does).
+    pub async fn create_account(&self, role: Role, username: &str, password: &str) -> i64 {
+        let username = Username::parse(username).unwrap();
+        let password = Password::parse(password).unwrap();
+        self.state
+            .db
+            .run(move |conn| {
+                let hash = users::hash_password(&password)?;
+                write_tx(conn, |conn| {
+                    users::create(
+                        conn,
+                        &Actor::system("test"),
+                        NewAccount {
+                            username: &username,
+                            password_hash: hash,
+                            role,
+                            display_name: "",
+                            merchant_id: None,
+                            talent_id: None,
+                            active: true,
+                        },
+                    )
+                })
+            })
+            .await
+            .expect("account created")
+            .id
+    }
+
+    /// Runs blocking database work directly (set-up and tampering in tests).
+    pub async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> T + Send + 'static,
+    ) -> T {
+        let db = self.state.db.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.get().expect("connection");
+            f(&mut conn)
+        })
+        .await
+        .expect("blocking task")
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let (status, body) = self
+            .request(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login as {username} failed: {body}");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// A logged-in account of `role` (officials made directly; others by the caller).
+    pub async fn official_token(&self, role: Role, username: &str) -> String {
+        self.create_account(role, username, "official-password")
+            .await;
+        self.login(username, "official-password").await
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let is_problem = res.headers().get("content-type").is_some_and(|v| {
+            v.to_str()
+                .unwrap_or_default()
+                .starts_with("application/problem+json")
+        });
+        let text = res.text().await.expect("body");
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_client_error() || status.is_server_error() {
+            assert!(is_problem, "{status} without problem+json: {value}");
+            assert!(
+                value["code"].is_string() && value["detail"].is_string(),
+                "problem lacks code/detail: {value}"
+            );
+        }
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Waits until the sealer has linked every committed audit entry.
+    pub async fn seal_audit(&self) {
+        self.with_conn(|conn| talentcard::audit::seal_pending(conn).expect("sealing"))
+            .await;
+    }
+
+    /// PostgreSQL only: forbids new connections to this test's database and ends the
+    /// pool's current ones, as when the database server goes away.
+    pub fn make_database_unreachable(&self) {
+        let (base, name) = self.pg_database.as_ref().expect("a PostgreSQL test");
+        let mut conn = diesel::PgConnection::establish(base).expect("PostgreSQL connect");
+        diesel::sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+            .execute(&mut conn)
+            .unwrap();
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+
+    pub fn stop(&self) -> impl std::future::Future<Output = ()> {
+        self.handle.stop(true)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting work, then drop the PostgreSQL database (FORCE ends the pool's
+        // connections that the stopping server still holds).
+        drop(self.handle.stop(false));
+        if let Some((base, name)) = self.pg_database.take()
+            && let Ok(mut conn) = diesel::PgConnection::establish(&base)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn);
+        }
+    }
+}
+
+/// Asserts a problem response with the given status and code.
+#[track_caller]
+pub fn assert_problem(response: &(StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(
+        response.0, status,
+        "unexpected status; body: {}",
+        response.1
+    );
+    assert_eq!(
+        response.1["code"], code,
+        "unexpected problem code; body: {}",
+        response.1
+    );
+}

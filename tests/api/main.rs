@@ -1,0 +1,8 @@
+//! One integration-test binary: every module's tests run on SQLite and PostgreSQL.
+
+mod helpers;
+
+mod audit;
+mod auth;
+mod errors;
+mod ops;
