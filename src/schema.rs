@@ -51,3 +51,37 @@ diesel::table! {
         sealed_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    budgets (year) {
+        year -> Integer,
+        total_fen -> BigInt,
+        merchant_monthly_cap_fen -> Nullable<BigInt>,
+        reserved_fen -> BigInt,
+        settled_fen -> BigInt,
+        paid_fen -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    budget_envelopes (year, category) {
+        year -> Integer,
+        category -> Text,
+        total_fen -> BigInt,
+        reserved_fen -> BigInt,
+        settled_fen -> BigInt,
+        paid_fen -> BigInt,
+    }
+}
+
+diesel::table! {
+    merchant_month_subsidy (merchant_id, period) {
+        merchant_id -> BigInt,
+        period -> Text,
+        subsidy_fen -> BigInt,
+    }
+}
+
+diesel::joinable!(budget_envelopes -> budgets (year));
+diesel::allow_tables_to_appear_in_same_query!(budgets, budget_envelopes);

@@ -17,13 +17,14 @@ use crate::http::{self, health, middleware, openapi::ApiDoc};
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
 use crate::state::AppState;
-use crate::{audit, auth, users};
+use crate::{audit, auth, budgets, users};
 
 /// Every `/api/v1` route, registered through utoipa so the OpenAPI document follows.
 fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     auth::routes::configure(cfg);
     users::routes::configure(cfg);
     audit::routes::configure(cfg);
+    budgets::routes::configure(cfg);
 }
 
 /// The OpenAPI document as the running app serves it.

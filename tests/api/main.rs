@@ -4,5 +4,6 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod budgets;
 mod errors;
 mod ops;

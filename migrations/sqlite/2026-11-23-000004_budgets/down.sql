@@ -1,0 +1,3 @@
+DROP TABLE merchant_month_subsidy;
+DROP TABLE budget_envelopes;
+DROP TABLE budgets;

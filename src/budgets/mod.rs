@@ -1,0 +1,332 @@
+//! Subsidy budgets: a total per year, optional envelopes per merchant category and an
+//! optional monthly cap per merchant.
+//!
+//! Every subsidised redemption reserves its subsidy with conditional `UPDATE … WHERE
+//! committed + amount <= total` statements inside the redemption's transaction, so the
+//! budget cannot be overdrawn however many counters redeem at once, on however many
+//! instances; CHECK constraints in the schema back this up. Rows are always touched in
+//! the same order (merchant month → envelope → year) so concurrent transactions cannot
+//! deadlock. The money moves reserved → settled (settlement approved) → paid (payout
+//! recorded); `remaining = total − reserved − settled − paid` always.
+
+pub mod routes;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult};
+use crate::schema::{budget_envelopes, budgets, merchant_month_subsidy};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = budgets)]
+pub struct Budget {
+    pub year: i32,
+    pub total_fen: i64,
+    pub merchant_monthly_cap_fen: Option<i64>,
+    pub reserved_fen: i64,
+    pub settled_fen: i64,
+    pub paid_fen: i64,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Budget {
+    pub fn committed_fen(&self) -> i64 {
+        self.reserved_fen + self.settled_fen + self.paid_fen
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = budget_envelopes)]
+pub struct Envelope {
+    pub year: i32,
+    pub category: String,
+    pub total_fen: i64,
+    pub reserved_fen: i64,
+    pub settled_fen: i64,
+    pub paid_fen: i64,
+}
+
+impl Envelope {
+    pub fn committed_fen(&self) -> i64 {
+        self.reserved_fen + self.settled_fen + self.paid_fen
+    }
+}
+
+/// A budget as reported: the parts always add up to the total.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct BudgetView {
+    pub year: i32,
+    pub total_fen: i64,
+    pub reserved_fen: i64,
+    pub settled_fen: i64,
+    pub paid_fen: i64,
+    pub remaining_fen: i64,
+    pub merchant_monthly_cap_fen: Option<i64>,
+    pub categories: Vec<EnvelopeView>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct EnvelopeView {
+    pub category: String,
+    pub total_fen: i64,
+    pub reserved_fen: i64,
+    pub settled_fen: i64,
+    pub paid_fen: i64,
+    pub remaining_fen: i64,
+}
+
+pub fn find(conn: &mut DbConnection, year: i32) -> ApiResult<Option<Budget>> {
+    Ok(budgets::table
+        .find(year)
+        .select(Budget::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn envelopes(conn: &mut DbConnection, year: i32) -> ApiResult<Vec<Envelope>> {
+    Ok(budget_envelopes::table
+        .filter(budget_envelopes::year.eq(year))
+        .order(budget_envelopes::category)
+        .select(Envelope::as_select())
+        .load(conn)?)
+}
+
+pub fn view(conn: &mut DbConnection, year: i32) -> ApiResult<Option<BudgetView>> {
+    let Some(b) = find(conn, year)? else {
+        return Ok(None);
+    };
+    let categories = envelopes(conn, year)?
+        .into_iter()
+        .map(|e| EnvelopeView {
+            remaining_fen: e.total_fen - e.committed_fen(),
+            category: e.category,
+            total_fen: e.total_fen,
+            reserved_fen: e.reserved_fen,
+            settled_fen: e.settled_fen,
+            paid_fen: e.paid_fen,
+        })
+        .collect();
+    Ok(Some(BudgetView {
+        year: b.year,
+        total_fen: b.total_fen,
+        reserved_fen: b.reserved_fen,
+        settled_fen: b.settled_fen,
+        paid_fen: b.paid_fen,
+        remaining_fen: b.total_fen - b.committed_fen(),
+        merchant_monthly_cap_fen: b.merchant_monthly_cap_fen,
+        categories,
+    }))
+}
+
+/// Why a subsidy could not be reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No budget was set for the year: nothing can be reserved.
+    NoBudget,
+    YearExhausted,
+    EnvelopeExhausted,
+    MerchantCapReached,
+}
+
+impl Refusal {
+    pub fn detail(self) -> &'static str {
+        match self {
+            Refusal::NoBudget => {
+                "No subsidy budget is set for this year, so no subsidy can be granted."
+            }
+            Refusal::YearExhausted => "This year's subsidy budget is exhausted.",
+            Refusal::EnvelopeExhausted => {
+                "The subsidy budget for this merchant category is exhausted."
+            }
+            Refusal::MerchantCapReached => "This merchant has reached its monthly subsidy cap.",
+        }
+    }
+}
+
+/// Where a subsidy is booked: the local year and month of the redemption, the
+/// merchant and its category.
+#[derive(Debug, Clone)]
+pub struct Booking<'a> {
+    pub year: i32,
+    /// Local month `YYYY-MM`.
+    pub period: &'a str,
+    pub merchant_id: i64,
+    pub category: &'a str,
+    pub amount_fen: i64,
+}
+
+/// Reserves `booking.amount_fen` against the merchant cap, the category envelope (if the
+/// year has one for this category) and the year — all or nothing: a refusal leaves no
+/// trace, so the caller may go on (e.g. redeem without subsidy).
+pub fn reserve(conn: &mut DbConnection, booking: &Booking<'_>) -> ApiResult<Result<(), Refusal>> {
+    debug_assert!(booking.amount_fen > 0);
+    let Some(budget) = find(conn, booking.year)? else {
+        return Ok(Err(Refusal::NoBudget));
+    };
+    let has_envelope =
+        diesel::select(diesel::dsl::exists(envelope_row(booking))).get_result::<bool>(conn)?;
+    if budget.merchant_monthly_cap_fen.is_none() && !has_envelope {
+        // One row to touch: no savepoint needed to undo a partial reservation.
+        return reserve_year(conn, booking);
+    }
+    let outcome = conn.transaction(|conn| {
+        // Any refusal rolls the savepoint back: nothing of this reservation stays.
+        if let Some(cap) = budget.merchant_monthly_cap_fen {
+            reserve_merchant_month(conn, booking, cap)?.map_err(Step::Refused)?;
+        }
+        if has_envelope {
+            reserve_envelope(conn, booking)?.map_err(Step::Refused)?;
+        }
+        reserve_year(conn, booking)?.map_err(Step::Refused)
+    });
+    match outcome {
+        Ok(()) => Ok(Ok(())),
+        Err(Step::Refused(refusal)) => Ok(Err(refusal)),
+        Err(Step::Failed(e)) => Err(e),
+    }
+}
+
+/// A reservation step inside the savepoint: refused (roll back, not an error) or failed.
+enum Step {
+    Refused(Refusal),
+    Failed(ApiError),
+}
+
+impl From<diesel::result::Error> for Step {
+    fn from(e: diesel::result::Error) -> Self {
+        Step::Failed(e.into())
+    }
+}
+
+impl From<ApiError> for Step {
+    fn from(e: ApiError) -> Self {
+        Step::Failed(e)
+    }
+}
+
+fn envelope_row(
+    booking: &Booking<'_>,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<budget_envelopes::table, diesel::dsl::Eq<budget_envelopes::year, i32>>,
+    diesel::dsl::Eq<budget_envelopes::category, String>,
+> {
+    budget_envelopes::table
+        .filter(budget_envelopes::year.eq(booking.year))
+        .filter(budget_envelopes::category.eq(booking.category.to_owned()))
+}
+
+fn reserve_merchant_month(
+    conn: &mut DbConnection,
+    booking: &Booking<'_>,
+    cap: i64,
+) -> ApiResult<Result<(), Refusal>> {
+    let amount = booking.amount_fen;
+    if amount > cap {
+        return Ok(Err(Refusal::MerchantCapReached));
+    }
+    let key = merchant_month_subsidy::table
+        .filter(merchant_month_subsidy::merchant_id.eq(booking.merchant_id))
+        .filter(merchant_month_subsidy::period.eq(booking.period));
+    let add = || {
+        diesel::update(key.filter(merchant_month_subsidy::subsidy_fen.le(cap - amount))).set(
+            merchant_month_subsidy::subsidy_fen.eq(merchant_month_subsidy::subsidy_fen + amount),
+        )
+    };
+    if add().execute(conn)? == 1 {
+        return Ok(Ok(()));
+    }
+    if diesel::select(diesel::dsl::exists(key)).get_result::<bool>(conn)? {
+        return Ok(Err(Refusal::MerchantCapReached));
+    }
+    // The merchant's first subsidy this month. A concurrent first insert wins the
+    // primary key; then ours (in its own savepoint) fails and we add to the row it made.
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(merchant_month_subsidy::table)
+            .values((
+                merchant_month_subsidy::merchant_id.eq(booking.merchant_id),
+                merchant_month_subsidy::period.eq(booking.period),
+                merchant_month_subsidy::subsidy_fen.eq(amount),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(Ok(())),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(if add().execute(conn)? == 1 {
+            Ok(())
+        } else {
+            Err(Refusal::MerchantCapReached)
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn reserve_envelope(
+    conn: &mut DbConnection,
+    booking: &Booking<'_>,
+) -> ApiResult<Result<(), Refusal>> {
+    let amount = booking.amount_fen;
+    let updated = diesel::update(
+        envelope_row(booking).filter(
+            (budget_envelopes::reserved_fen
+                + budget_envelopes::settled_fen
+                + budget_envelopes::paid_fen
+                + amount)
+                .le(budget_envelopes::total_fen),
+        ),
+    )
+    .set(budget_envelopes::reserved_fen.eq(budget_envelopes::reserved_fen + amount))
+    .execute(conn)?;
+    Ok(if updated == 1 {
+        Ok(())
+    } else {
+        Err(Refusal::EnvelopeExhausted)
+    })
+}
+
+/// The year row is the hottest row of all: touched last, so its lock is held only
+/// until the caller commits.
+fn reserve_year(conn: &mut DbConnection, booking: &Booking<'_>) -> ApiResult<Result<(), Refusal>> {
+    let amount = booking.amount_fen;
+    let updated = diesel::update(
+        budgets::table.find(booking.year).filter(
+            (budgets::reserved_fen + budgets::settled_fen + budgets::paid_fen + amount)
+                .le(budgets::total_fen),
+        ),
+    )
+    .set(budgets::reserved_fen.eq(budgets::reserved_fen + amount))
+    .execute(conn)?;
+    Ok(if updated == 1 {
+        Ok(())
+    } else {
+        Err(Refusal::YearExhausted)
+    })
+}
+
+/// Gives a reservation back (a reversal before settlement).
+pub fn release(conn: &mut DbConnection, booking: &Booking<'_>) -> ApiResult<()> {
+    let amount = booking.amount_fen;
+    diesel::update(
+        merchant_month_subsidy::table
+            .filter(merchant_month_subsidy::merchant_id.eq(booking.merchant_id))
+            .filter(merchant_month_subsidy::period.eq(booking.period)),
+    )
+    .set(merchant_month_subsidy::subsidy_fen.eq(merchant_month_subsidy::subsidy_fen - amount))
+    .execute(conn)?;
+    diesel::update(
+        budget_envelopes::table
+            .filter(budget_envelopes::year.eq(booking.year))
+            .filter(budget_envelopes::category.eq(booking.category)),
+    )
+    .set(budget_envelopes::reserved_fen.eq(budget_envelopes::reserved_fen - amount))
+    .execute(conn)?;
+    diesel::update(budgets::table.find(booking.year))
+        .set(budgets::reserved_fen.eq(budgets::reserved_fen - amount))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,286 @@
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use talentcard::auth::Role;
+use talentcard::budgets::{self, Booking, Refusal};
+use talentcard::db::write_tx;
+
+use crate::both_backends;
+use crate::helpers::{TestApp, assert_problem};
+
+fn booking(amount: i64) -> Booking<'static> {
+    Booking {
+        year: 2026,
+        period: "2026-11",
+        merchant_id: 7,
+        category: "food",
+        amount_fen: amount,
+    }
+}
+
+async fn reserve(app: &TestApp, amount: i64) -> Result<(), Refusal> {
+    app.with_conn(move |conn| {
+        write_tx(
+            conn,
+            |conn| -> Result<Result<(), Refusal>, talentcard::error::ApiError> {
+                let outcome = budgets::reserve(conn, &booking(amount))?;
+                Ok(outcome)
+            },
+        )
+        .expect("reservation transaction")
+    })
+    .await
+}
+
+#[track_caller]
+fn assert_parts_add_up(view: &serde_json::Value) {
+    let part = |k: &str| view[k].as_i64().unwrap();
+    assert_eq!(
+        part("reserved_fen") + part("settled_fen") + part("paid_fen") + part("remaining_fen"),
+        part("total_fen"),
+        "{view}"
+    );
+    for c in view["categories"].as_array().unwrap() {
+        let p = |k: &str| c[k].as_i64().unwrap();
+        assert_eq!(
+            p("reserved_fen") + p("settled_fen") + p("paid_fen") + p("remaining_fen"),
+            p("total_fen"),
+            "{c}"
+        );
+    }
+}
+
+async fn admins_set_budgets_and_the_parts_add_up(app: TestApp) {
+    let token = app.admin_token().await;
+    let (status, view) = app
+        .request(
+            Method::PUT,
+            "/api/v1/budgets/2026",
+            Some(&token),
+            Some(json!({"total_fen": 1_000_000, "categories": {"food": 300_000, "transport": 200_000}, "merchant_monthly_cap_fen": 50_000})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["remaining_fen"], 1_000_000);
+    assert_eq!(view["categories"].as_array().unwrap().len(), 2);
+    assert_parts_add_up(&view);
+
+    reserve(&app, 1_234).await.expect("room for it");
+    let (_, view) = app.get("/api/v1/budgets/2026", &token).await;
+    assert_eq!(view["reserved_fen"], 1_234);
+    assert_eq!(view["remaining_fen"], 1_000_000 - 1_234);
+    assert_eq!(view["categories"][0]["category"], "food");
+    assert_eq!(view["categories"][0]["reserved_fen"], 1_234);
+    assert_parts_add_up(&view);
+
+    let (status, list) = app.get("/api/v1/budgets", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list[0]["year"], 2026);
+
+    let audited = app
+        .get("/api/v1/audit/events?action=budget.set", &token)
+        .await
+        .1;
+    assert_eq!(audited["total"], 1);
+}
+
+async fn budgets_cannot_drop_below_what_is_committed(app: TestApp) {
+    let token = app.admin_token().await;
+    let put = |body: serde_json::Value| {
+        app.request(
+            Method::PUT,
+            "/api/v1/budgets/2026",
+            Some(&token),
+            Some(body),
+        )
+    };
+    assert_eq!(
+        put(json!({"total_fen": 10_000, "categories": {"food": 5_000}}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    reserve(&app, 4_000).await.unwrap();
+    assert_problem(
+        &put(json!({"total_fen": 3_999})).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
+    assert_problem(
+        &put(json!({"total_fen": 10_000, "categories": {"food": 3_000}})).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
+    assert_problem(
+        &put(json!({"total_fen": 10_000, "categories": {}})).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
+    // Raising and keeping are fine, and nothing half-applied by the refusals above.
+    let (status, view) = put(json!({"total_fen": 4_000})).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["remaining_fen"], 0);
+    assert_eq!(view["categories"][0]["total_fen"], 5_000);
+}
+
+async fn bad_budget_input_is_refused_clearly(app: TestApp) {
+    let token = app.admin_token().await;
+    for (path, body) in [
+        ("/api/v1/budgets/2026", json!({"total_fen": -1})),
+        (
+            "/api/v1/budgets/2026",
+            json!({"total_fen": 100, "categories": {"food": 101}}),
+        ),
+        (
+            "/api/v1/budgets/2026",
+            json!({"total_fen": 100, "categories": {"spaceships": 1}}),
+        ),
+        (
+            "/api/v1/budgets/2026",
+            json!({"total_fen": 100, "merchant_monthly_cap_fen": -5}),
+        ),
+        ("/api/v1/budgets/1999", json!({"total_fen": 100})),
+        ("/api/v1/budgets/2026", json!({"total_fen": "lots"})),
+        ("/api/v1/budgets/2026", json!({"total_fen": 1.5})),
+    ] {
+        let response = app
+            .request(Method::PUT, path, Some(&token), Some(body.clone()))
+            .await;
+        assert_problem(&response, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    }
+    assert_problem(
+        &app.get("/api/v1/budgets/2031", &token).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_problem(
+        &app.get("/api/v1/budgets/notayear", &token).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+}
+
+async fn without_a_budget_nothing_is_reserved(app: TestApp) {
+    assert_eq!(reserve(&app, 1).await, Err(Refusal::NoBudget));
+}
+
+async fn concurrent_reservations_never_overdraw(app: TestApp) {
+    let token = app.admin_token().await;
+    let (status, _) = app
+        .request(
+            Method::PUT,
+            "/api/v1/budgets/2026",
+            Some(&token),
+            Some(json!({"total_fen": 300})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let outcomes = futures_util::future::join_all((0..20).map(|_| reserve(&app, 100))).await;
+    let granted = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(granted, 3, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .filter(|o| o.is_err())
+            .all(|o| *o == Err(Refusal::YearExhausted))
+    );
+    let (_, view) = app.get("/api/v1/budgets/2026", &token).await;
+    assert_eq!(view["reserved_fen"], 300);
+    assert_eq!(view["remaining_fen"], 0);
+}
+
+async fn the_merchant_cap_and_envelopes_hold(app: TestApp) {
+    let token = app.admin_token().await;
+    app.request(
+        Method::PUT,
+        "/api/v1/budgets/2026",
+        Some(&token),
+        Some(json!({"total_fen": 100_000, "categories": {"food": 250}, "merchant_monthly_cap_fen": 1_000})),
+    )
+    .await;
+    let outcomes = futures_util::future::join_all((0..6).map(|_| reserve(&app, 100))).await;
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        2,
+        "envelope of 250 holds two of 100: {outcomes:?}"
+    );
+    app.request(
+        Method::PUT,
+        "/api/v1/budgets/2026",
+        Some(&token),
+        Some(json!({"total_fen": 100_000, "categories": {"food": 90_000}, "merchant_monthly_cap_fen": 1_000})),
+    )
+    .await;
+    let outcomes = futures_util::future::join_all((0..12).map(|_| reserve(&app, 100))).await;
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        8,
+        "cap of 1000 holds eight more: {outcomes:?}"
+    );
+    assert!(outcomes.contains(&Err(Refusal::MerchantCapReached)));
+}
+
+async fn budget_role_matrix(app: TestApp) {
+    let admin = app.admin_token().await;
+    app.request(
+        Method::PUT,
+        "/api/v1/budgets/2026",
+        Some(&admin),
+        Some(json!({"total_fen": 5})),
+    )
+    .await;
+    let auditor = app.official_token(Role::Auditor, "auditor").await;
+    assert_eq!(
+        app.get("/api/v1/budgets/2026", &auditor).await.0,
+        StatusCode::OK
+    );
+    assert_problem(
+        &app.request(
+            Method::PUT,
+            "/api/v1/budgets/2026",
+            Some(&auditor),
+            Some(json!({"total_fen": 9})),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    for (role, name) in [
+        (Role::Merchant, "owner"),
+        (Role::Cashier, "cashier"),
+        (Role::Talent, "talent"),
+    ] {
+        let token = app.official_token(role, name).await;
+        assert_problem(
+            &app.get("/api/v1/budgets/2026", &token).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        );
+        assert_problem(
+            &app.request(
+                Method::PUT,
+                "/api/v1/budgets/2026",
+                Some(&token),
+                Some(json!({"total_fen": 9})),
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        );
+    }
+    assert_problem(
+        &app.request(Method::GET, "/api/v1/budgets/2026", None, None)
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+}
+
+both_backends!(
+    admins_set_budgets_and_the_parts_add_up,
+    budgets_cannot_drop_below_what_is_committed,
+    bad_budget_input_is_refused_clearly,
+    without_a_budget_nothing_is_reserved,
+    concurrent_reservations_never_overdraw,
+    the_merchant_cap_and_envelopes_hold,
+    budget_role_matrix,
+);
