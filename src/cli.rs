@@ -45,6 +45,13 @@ pub enum Command {
     },
     /// Verify the audit hash chain; exits with status 1 if it is broken.
     AuditVerify,
+    /// Move this installation's SQLite database (DATABASE_URL) into an empty PostgreSQL
+    /// database, keeping every row and id; then point DATABASE_URL at PostgreSQL.
+    MoveToPostgres {
+        /// e.g. postgres://talentcard@db/talentcard
+        #[arg(long)]
+        target: String,
+    },
     /// Add a new signing key and make it current; old keys keep verifying until their
     /// tokens or codes expire. Restart the instances afterwards.
     RotateKey {
@@ -118,6 +125,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             if !report.ok {
                 std::process::exit(1);
             }
+            Ok(())
+        }
+        Command::MoveToPostgres { target } => {
+            let target = crate::db::DatabaseUrl::parse(&target).map_err(anyhow::Error::msg)?;
+            let started = std::time::Instant::now();
+            let report = crate::transfer::sqlite_to_postgres(&config.database_url, &target)?;
+            for (table, rows) in &report.tables {
+                println!("{table:<28} {rows:>10} rows");
+            }
+            println!(
+                "moved to {} in {:.1?}; set DATABASE_URL to it and restart",
+                target.redacted(),
+                started.elapsed()
+            );
             Ok(())
         }
         Command::RotateKey { purpose } => {

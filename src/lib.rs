@@ -21,5 +21,6 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod time;
+pub mod transfer;
 pub mod users;
 pub mod web;

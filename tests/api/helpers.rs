@@ -65,7 +65,7 @@ pub struct TestApp {
     pub state: AppState,
     pub config: Config,
     handle: actix_web::dev::ServerHandle,
-    pg_database: Option<(String, String)>,
+    pg_database: Option<PgDatabase>,
     _dir: tempfile::TempDir,
 }
 
@@ -112,22 +112,10 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, pg_database) = match backend {
             Backend::Sqlite => (DatabaseUrl::sqlite(&dir.path().join("test.db")), None),
-            Backend::Postgres => {
-                if !pg_available() {
-                    return None;
-                }
-                let name = format!("tc_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin =
-                    diesel::PgConnection::establish(&pg_base_url()).expect("PostgreSQL connect");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .expect("create test database");
-                let url = with_database(&pg_base_url(), &name);
-                (
-                    DatabaseUrl::parse(&url).expect("valid url"),
-                    Some((pg_base_url(), name)),
-                )
-            }
+            Backend::Postgres => match PgDatabase::create() {
+                Some(db) => (db.url(), Some(db)),
+                None => return None,
+            },
         };
         let mut config = Config::for_database(url, dir.path().to_owned());
         tweak(&mut config);
@@ -275,7 +263,7 @@ impl TestApp {
     /// PostgreSQL only: forbids new connections to this test's database and ends the
     /// pool's current ones, as when the database server goes away.
     pub fn make_database_unreachable(&self) {
-        let (base, name) = self.pg_database.as_ref().expect("a PostgreSQL test");
+        let PgDatabase { base, name } = self.pg_database.as_ref().expect("a PostgreSQL test");
         let mut conn = diesel::PgConnection::establish(base).expect("PostgreSQL connect");
         diesel::sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
             .execute(&mut conn)
@@ -294,14 +282,48 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Stop accepting work, then drop the PostgreSQL database (FORCE ends the pool's
-        // connections that the stopping server still holds).
+        // Stop accepting work; the PostgreSQL database is dropped with `pg_database`.
         drop(self.handle.stop(false));
-        if let Some((base, name)) = self.pg_database.take()
-            && let Ok(mut conn) = diesel::PgConnection::establish(&base)
-        {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn);
+    }
+}
+
+/// A fresh, empty PostgreSQL database, dropped (with any connections left) on drop.
+pub struct PgDatabase {
+    base: String,
+    pub name: String,
+}
+
+impl PgDatabase {
+    /// `None` (after a notice) when PostgreSQL is unavailable outside CI.
+    pub fn create() -> Option<Self> {
+        if !pg_available() {
+            return None;
+        }
+        let name = format!("tc_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin =
+            diesel::PgConnection::establish(&pg_base_url()).expect("PostgreSQL connect");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("create test database");
+        Some(PgDatabase {
+            base: pg_base_url(),
+            name,
+        })
+    }
+
+    pub fn url(&self) -> DatabaseUrl {
+        DatabaseUrl::parse(&with_database(&self.base, &self.name)).expect("valid url")
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = diesel::PgConnection::establish(&self.base) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
         }
     }
 }

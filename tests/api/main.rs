@@ -7,3 +7,4 @@ mod auth;
 mod budgets;
 mod errors;
 mod ops;
+mod transfer;

@@ -1,0 +1,134 @@
+//! Moving an installation from the embedded SQLite database to PostgreSQL
+//! (`talentcard move-to-postgres`): every row of every table, nothing retyped.
+//!
+//! The copy is generic over the schema so it never falls behind a new migration: SQLite
+//! serialises each batch of rows as one JSON array (`json_object` per row) and
+//! PostgreSQL turns it back into typed rows with `json_populate_recordset`, which
+//! converts SQLite's text timestamps and 0/1 booleans by the target column types.
+//! Tables are copied in creation order, which is foreign-key order. Ids are kept, so
+//! the audit chain's hashes stay valid; the sequences are moved past the copied ids.
+
+use anyhow::{Context, bail};
+use diesel::RunQueryDsl;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::db::{self, DatabaseUrl, DbConnection};
+
+const BATCH: i64 = 5_000;
+
+#[derive(diesel::QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Json {
+    #[diesel(sql_type = Text)]
+    rows: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// What was copied, per table.
+#[derive(Debug)]
+pub struct Report {
+    pub tables: Vec<(String, i64)>,
+}
+
+/// Copies everything from the SQLite database `from` into the empty PostgreSQL database
+/// `to` (migrated first), in one PostgreSQL transaction: all or nothing.
+pub fn sqlite_to_postgres(from: &DatabaseUrl, to: &DatabaseUrl) -> anyhow::Result<Report> {
+    if from.backend() != db::Backend::Sqlite || to.backend() != db::Backend::Postgres {
+        bail!("the move goes from a sqlite:// database to a postgres:// database");
+    }
+    let mut source = db::establish(from).context("opening the SQLite database")?;
+    db::run_migrations(&mut source).context("bringing the SQLite database up to date first")?;
+    let mut target = db::establish(to).context("connecting to PostgreSQL")?;
+    db::run_migrations(&mut target).context("migrating PostgreSQL")?;
+    ensure_empty(&mut target)?;
+
+    let tables: Vec<String> = diesel::sql_query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY rowid",
+    )
+    .load::<Name>(&mut source)?
+    .into_iter()
+    .map(|n| n.name)
+    .collect();
+
+    db::write_tx(&mut target, |target| -> anyhow::Result<Report> {
+        let mut report = Report { tables: Vec::new() };
+        for table in &tables {
+            let ident = quote_ident(table);
+            // Rows the migrations themselves insert (e.g. the audit chain head) are
+            // replaced by the source's.
+            diesel::sql_query(format!("DELETE FROM {ident}")).execute(target)?;
+            let columns: Vec<String> =
+                diesel::sql_query(format!("SELECT name FROM pragma_table_info('{table}')"))
+                    .load::<Name>(&mut source)?
+                    .into_iter()
+                    .map(|c| c.name)
+                    .collect();
+            let object = columns
+                .iter()
+                .map(|c| format!("'{c}', {}", quote_ident(c)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut copied = 0;
+            loop {
+                let batch = diesel::sql_query(format!(
+                    "SELECT COALESCE(json_group_array(json_object({object})), '[]') AS rows \
+                     FROM (SELECT * FROM {ident} ORDER BY rowid LIMIT {BATCH} OFFSET {copied})"
+                ))
+                .get_result::<Json>(&mut source)?;
+                let inserted = diesel::sql_query(format!(
+                    "INSERT INTO {ident} SELECT * FROM json_populate_recordset(NULL::{ident}, $1::json)"
+                ))
+                .bind::<Text, _>(&batch.rows)
+                .execute(target)
+                .with_context(|| format!("copying {table}"))? as i64;
+                copied += inserted;
+                if inserted < BATCH {
+                    break;
+                }
+            }
+            if columns.iter().any(|c| c == "id") {
+                // Tables whose id is not generated have no sequence: no row, no setval.
+                diesel::sql_query(format!(
+                    "SELECT setval(seq, GREATEST((SELECT MAX(id) FROM {ident}), 1)) AS n \
+                     FROM (SELECT pg_get_serial_sequence('{table}', 'id') AS seq) s WHERE seq IS NOT NULL"
+                ))
+                .load::<Count>(target)?;
+            }
+            let source_rows = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {ident}"))
+                .get_result::<Count>(&mut source)?;
+            if source_rows.n != copied {
+                bail!(
+                    "{table}: copied {copied} rows but the source has {}",
+                    source_rows.n
+                );
+            }
+            report.tables.push((table.clone(), copied));
+        }
+        Ok(report)
+    })
+}
+
+/// Refuses to copy into a database that already holds data (other than what the
+/// migrations put there).
+fn ensure_empty(conn: &mut DbConnection) -> anyhow::Result<()> {
+    let users = diesel::sql_query("SELECT COUNT(*) AS n FROM users").get_result::<Count>(conn)?;
+    if users.n > 0 {
+        bail!("the target database already has accounts; move into an empty database");
+    }
+    Ok(())
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
