@@ -52,12 +52,29 @@ pub enum Command {
         #[arg(long)]
         target: String,
     },
+    /// Benchmarks that print numbers, against a scratch database.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
     /// Add a new signing key and make it current; old keys keep verifying until their
     /// tokens or codes expire. Restart the instances afterwards.
     RotateKey {
         /// `jwt` (access tokens) or `code` (talents' rolling codes).
         #[arg(long)]
         purpose: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Seed N audit entries, then time sealing and verifying the chain.
+    Audit {
+        /// A database without accounts; it is written to.
+        #[arg(long)]
+        scratch_database: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: i64,
     },
 }
 
@@ -141,6 +158,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Bench { which } => match which {
+            BenchCommand::Audit {
+                scratch_database,
+                entries,
+            } => {
+                let url =
+                    crate::db::DatabaseUrl::parse(&scratch_database).map_err(anyhow::Error::msg)?;
+                crate::bench::audit(&url, entries)
+            }
+        },
         Command::RotateKey { purpose } => {
             let mut secrets = Secrets::load_or_create(&config.secret_key_file)?;
             let kid = match purpose.as_str() {

@@ -12,6 +12,50 @@ use crate::schema::{audit_chain_head, audit_events};
 /// Entries sealed per transaction; bounds how long the head lock is held.
 const BATCH: i64 = 5_000;
 
+/// Rows linked per UPDATE statement: 4 parameters each, well below SQLite's limit of
+/// 32 766 bound parameters and PostgreSQL's 65 535.
+const LINKS_PER_STATEMENT: usize = 1_000;
+
+/// Writes `(id, seq, prev_hash, hash)` for many entries in one set-based UPDATE; a
+/// statement per row made sealing the bottleneck (about 4 000 entries/s).
+fn link(conn: &mut DbConnection, links: &[(i64, i64, String, String)]) -> ApiResult<()> {
+    use diesel::sql_types::{BigInt, Text};
+    // VALUES columns are called column1… on both backends; UPDATE … FROM works on both.
+    let rows = (0..links.len())
+        .map(|i| {
+            let p = i * 4;
+            format!(
+                "(CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS TEXT), CAST(${} AS TEXT))",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE audit_events SET seq = v.column2, prev_hash = v.column3, hash = v.column4 \
+         FROM (VALUES {rows}) AS v WHERE audit_events.id = v.column1"
+    );
+    let mut query = diesel::sql_query(sql).into_boxed::<crate::db::MultiBackend>();
+    for (id, seq, prev, hash) in links {
+        query = query
+            .bind::<BigInt, _>(*id)
+            .bind::<BigInt, _>(*seq)
+            .bind::<Text, _>(prev.clone())
+            .bind::<Text, _>(hash.clone());
+    }
+    let updated = query.execute(conn)?;
+    if updated != links.len() {
+        return Err(crate::error::ApiError::internal(anyhow::anyhow!(
+            "sealing linked {updated} of {} audit entries",
+            links.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Seals every entry committed so far; returns how many it sealed.
 pub fn seal_pending(conn: &mut DbConnection) -> ApiResult<usize> {
     let mut total = 0;
@@ -38,18 +82,20 @@ fn seal_batch(conn: &mut DbConnection) -> ApiResult<usize> {
         .limit(BATCH)
         .select(AuditEvent::as_select())
         .load(conn)?;
+    let mut links = Vec::with_capacity(pending.len());
     for entry in &pending {
         let seq = last_seq + 1;
         let hash = entry_hash(entry, seq, &last_hash);
-        diesel::update(audit_events::table.find(entry.id))
-            .set((
-                audit_events::seq.eq(seq),
-                audit_events::prev_hash.eq(&last_hash),
-                audit_events::hash.eq(&hash),
-            ))
-            .execute(conn)?;
+        links.push((
+            entry.id,
+            seq,
+            std::mem::replace(&mut last_hash, hash.clone()),
+            hash,
+        ));
         last_seq = seq;
-        last_hash = hash;
+    }
+    for chunk in links.chunks(LINKS_PER_STATEMENT) {
+        link(conn, chunk)?;
     }
     if !pending.is_empty() {
         diesel::update(audit_chain_head::table.find(1))
