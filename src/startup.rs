@@ -60,7 +60,15 @@ impl Application {
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let workers = config.workers;
+        // The replica is read-only: never migrated from here.
+        let replica = config
+            .replica_database_url
+            .as_ref()
+            .map(|url| Db::connect(url, config.db_pool_size, false))
+            .transpose()
+            .context("connecting to REPLICA_DATABASE_URL")?;
         let state = AppState {
+            replica,
             config: Arc::new(config),
             db,
             secrets: Arc::new(secrets),

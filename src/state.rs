@@ -13,4 +13,13 @@ pub struct AppState {
     pub db: Db,
     pub secrets: Arc<Secrets>,
     pub metrics: Arc<Metrics>,
+    /// Read replica for reports (`REPLICA_DATABASE_URL`), when configured.
+    pub replica: Option<Db>,
+}
+
+impl AppState {
+    /// Where reports read from: the replica when there is one.
+    pub fn reports_db(&self) -> &Db {
+        self.replica.as_ref().unwrap_or(&self.db)
+    }
 }

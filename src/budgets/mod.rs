@@ -330,3 +330,61 @@ pub fn release(conn: &mut DbConnection, booking: &Booking<'_>) -> ApiResult<()> 
         .execute(conn)?;
     Ok(())
 }
+
+/// A change to the parts of a budget (fen; negative takes away).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deltas {
+    pub reserved: i64,
+    pub settled: i64,
+    pub paid: i64,
+}
+
+impl Deltas {
+    pub fn is_zero(&self) -> bool {
+        *self == Deltas::default()
+    }
+}
+
+/// Applies `deltas` to a year's budget and to its envelope for `category`, if any.
+/// Used by settlement: reserved → settled on approval, settled → paid on payout. The
+/// CHECK constraints refuse any move that would overdraw a part.
+pub fn adjust(conn: &mut DbConnection, year: i32, category: &str, deltas: Deltas) -> ApiResult<()> {
+    if deltas.is_zero() {
+        return Ok(());
+    }
+    diesel::update(
+        budget_envelopes::table
+            .filter(budget_envelopes::year.eq(year))
+            .filter(budget_envelopes::category.eq(category)),
+    )
+    .set((
+        budget_envelopes::reserved_fen.eq(budget_envelopes::reserved_fen + deltas.reserved),
+        budget_envelopes::settled_fen.eq(budget_envelopes::settled_fen + deltas.settled),
+        budget_envelopes::paid_fen.eq(budget_envelopes::paid_fen + deltas.paid),
+    ))
+    .execute(conn)?;
+    let updated = diesel::update(budgets::table.find(year))
+        .set((
+            budgets::reserved_fen.eq(budgets::reserved_fen + deltas.reserved),
+            budgets::settled_fen.eq(budgets::settled_fen + deltas.settled),
+            budgets::paid_fen.eq(budgets::paid_fen + deltas.paid),
+            budgets::updated_at.eq(crate::time::now()),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(ApiError::internal(anyhow::anyhow!("budget {year} missing while moving subsidy")));
+    }
+    Ok(())
+}
+
+/// Takes subsidy off a merchant's monthly total (a reversal that was settled first).
+pub fn uncount_merchant_month(conn: &mut DbConnection, merchant_id: i64, period: &str, amount: i64) -> ApiResult<()> {
+    diesel::update(
+        merchant_month_subsidy::table
+            .filter(merchant_month_subsidy::merchant_id.eq(merchant_id))
+            .filter(merchant_month_subsidy::period.eq(period)),
+    )
+    .set(merchant_month_subsidy::subsidy_fen.eq(merchant_month_subsidy::subsidy_fen - amount))
+    .execute(conn)?;
+    Ok(())
+}
