@@ -6,7 +6,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cards;
 pub mod cli;
+pub mod codes;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -18,6 +20,7 @@ pub mod schema;
 pub mod secrets;
 pub mod startup;
 pub mod state;
+pub mod talents;
 pub mod telemetry;
 pub mod time;
 pub mod users;

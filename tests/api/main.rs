@@ -4,5 +4,8 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod cards;
+mod codes;
 mod errors;
 mod ops;
+mod talents;
