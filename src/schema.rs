@@ -86,5 +86,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    code_guess_throttle (user_id) {
+        user_id -> BigInt,
+        failures -> Integer,
+        window_start -> Timestamp,
+    }
+}
+
 diesel::joinable!(cards -> talents (talent_id));
 diesel::allow_tables_to_appear_in_same_query!(talents, cards);

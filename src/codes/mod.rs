@@ -43,8 +43,9 @@
 //!   and the 64-bit → 10^8 reduction bias is below 10^-11). The key-id digit and the
 //!   Damm digit add no secrecy.
 //! * Guessing is bounded by who can submit codes: only logged-in merchant staff reach
-//!   verification, and the consuming endpoints must refuse a staff account after
-//!   [`MAX_FAILED_VERIFICATIONS_PER_HOUR`] failed codes an hour. At that rate one
+//!   verification, and [`guard::verify_as_staff`] refuses a staff account for the rest
+//!   of the hour after [`MAX_FAILED_VERIFICATIONS_PER_HOUR`] codes with a wrong
+//!   signature (typos, caught by the check digit, do not count). At that rate one
 //!   account needs 10^8 / 30 ≈ 3.3 million hours (≈ 380 years) for an even chance
 //!   at one forged redemption — which is still tied to a real active card, audited and
 //!   disputable by its holder.
@@ -57,6 +58,7 @@
 //! * A window older than ~50 minutes aliases (WW is mod 100) to a different window,
 //!   whose MAC does not match: such a stale code is refused as not genuine.
 
+pub mod guard;
 pub mod qr;
 pub mod routes;
 
@@ -323,7 +325,9 @@ pub struct VerifiedCode {
 
 /// THE verification of a talent's code, for every caller (quote, redeem, …): format,
 /// payment-code shape, signature, window, then the card row. Consumers then `INSERT`
-/// `verified.id` into their used-codes table to make it single-use.
+/// `verified.id` into their used-codes table to make it single-use. Endpoints where
+/// merchant staff submit codes go through [`guard::verify_as_staff`] first, which adds
+/// the guessing limit around this same check.
 pub fn verify(
     conn: &mut DbConnection,
     secrets: &Secrets,
@@ -346,6 +350,15 @@ pub fn verify_with(
     now: NaiveDateTime,
 ) -> ApiResult<VerifiedCode> {
     let id = decode(keys, input, now).map_err(|e| e.to_api())?;
+    check_card(lookup, id, now)
+}
+
+/// The card step of verification: the code's card must be active now.
+fn check_card(
+    lookup: impl FnOnce(i64) -> ApiResult<Option<Card>>,
+    id: CodeId,
+    now: NaiveDateTime,
+) -> ApiResult<VerifiedCode> {
     // A genuine code names a card row that exists: rows are never deleted.
     let card = lookup(id.card_id)?.ok_or_else(|| CodeError::Signature.to_api())?;
     match card.status_at(now) {

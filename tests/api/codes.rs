@@ -326,7 +326,85 @@ async fn only_talents_fetch_codes(app: TestApp) {
     }
 }
 
+async fn forgery_guesses_are_rate_limited_per_staff_account(app: TestApp) {
+    let (_, _, token) = talent_with_card(&app, 10, "A").await;
+    let genuine = fetch(&app, &token, "?count=1").await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let numeric = genuine[4..].to_owned();
+    // A forger's guess: other MAC digits, check digit repaired.
+    let forge = |i: u32| {
+        let mut f = format!(
+            "{}{:08}",
+            &numeric[..11],
+            (numeric[11..19].parse::<u32>().unwrap() + 1 + i) % 100_000_000
+        );
+        let check = talentcard::cards::card_no::damm_digit(f.as_bytes());
+        f.push(char::from(b'0' + check));
+        f
+    };
+    let secrets = app.state.secrets.clone();
+    let t = now();
+    let attempt = move |user: i64, input: String, at: NaiveDateTime| {
+        let secrets = secrets.clone();
+        app_verify_as_staff(secrets, user, input, at)
+    };
+    let limit = codes::MAX_FAILED_VERIFICATIONS_PER_HOUR;
+    for i in 0..limit {
+        let err = app.with_conn(attempt(7, forge(i), t)).await.unwrap_err();
+        assert_eq!(err, "code_invalid");
+    }
+    // Typos and payment codes do not count against an honest cashier.
+    let mut typo = numeric.clone().into_bytes();
+    typo[2] = b'0' + (typo[2] - b'0' + 1) % 10;
+    let typo = String::from_utf8(typo).unwrap();
+    for _ in 0..limit + 5 {
+        let err = app
+            .with_conn(attempt(9, typo.clone(), t))
+            .await
+            .unwrap_err();
+        assert_eq!(err, "code_invalid");
+        let err = app
+            .with_conn(attempt(9, "134567890123456789".into(), t))
+            .await
+            .unwrap_err();
+        assert_eq!(err, "code_invalid");
+    }
+    assert!(app.with_conn(attempt(9, genuine.clone(), t)).await.is_ok());
+    // Now even the genuine code is refused for this account, but not for another.
+    assert_eq!(
+        app.with_conn(attempt(7, genuine.clone(), t))
+            .await
+            .unwrap_err(),
+        "too_many_attempts"
+    );
+    assert!(app.with_conn(attempt(8, genuine.clone(), t)).await.is_ok());
+    // An hour later the account may try again.
+    let later = t + Duration::minutes(61);
+    assert_eq!(
+        app.with_conn(attempt(7, forge(99), later))
+            .await
+            .unwrap_err(),
+        "code_invalid"
+    );
+}
+
+fn app_verify_as_staff(
+    secrets: Arc<Secrets>,
+    user: i64,
+    input: String,
+    at: NaiveDateTime,
+) -> impl FnOnce(&mut talentcard::db::DbConnection) -> Result<i64, String> + Send + 'static {
+    move |conn| {
+        codes::guard::verify_as_staff(conn, &secrets, user, &input, at)
+            .map(|v| v.card.id)
+            .map_err(|e| e.code().to_owned())
+    }
+}
+
 both_backends!(
+    forgery_guesses_are_rate_limited_per_staff_account,
     a_talent_fetches_codes_covering_ten_minutes_offline,
     every_slot_and_both_forms_verify_with_precise_refusals,
     a_code_of_one_card_never_verifies_as_another,

@@ -43,3 +43,11 @@ CREATE TABLE cards (
 CREATE UNIQUE INDEX cards_one_live_per_talent ON cards (talent_id) WHERE status IN ('active', 'suspended');
 CREATE INDEX cards_talent ON cards (talent_id);
 CREATE INDEX cards_status ON cards (status, expires_at);
+
+-- Codes with a wrong signature per merchant staff account in the current hour: bounds
+-- how many guesses anyone can make at forging a code (see codes::guard).
+CREATE TABLE code_guess_throttle (
+    user_id BIGINT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    window_start TIMESTAMP NOT NULL
+);
