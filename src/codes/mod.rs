@@ -46,9 +46,9 @@
 //!   verification, and [`guard::verify_as_staff`] refuses a staff account for the rest
 //!   of the hour after [`MAX_FAILED_VERIFICATIONS_PER_HOUR`] codes with a wrong
 //!   signature (typos, caught by the check digit, do not count). At that rate one
-//!   account needs 10^8 / 30 ≈ 3.3 million hours (≈ 380 years) for an even chance
-//!   at one forged redemption — which is still tied to a real active card, audited and
-//!   disputable by its holder.
+//!   account expects 10^8 / 30 ≈ 3.3 million hours (≈ 380 years) per forged code
+//!   (an even chance takes ≈ 260 years) — and a forged code still only works on a
+//!   real active card, once, audited and disputable by its holder.
 //! * Replay: a code works only in its window (≤ 70 s with skew) and once per slot.
 //! * Revocation: the MAC binds the card *id*; verification reads that card row, so a
 //!   suspended, revoked or expired card refuses every outstanding code at once, and a

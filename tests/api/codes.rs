@@ -414,30 +414,35 @@ both_backends!(
     only_talents_fetch_codes,
 );
 
-/// Full verification including the card row, on SQLite:
+/// Full verification including the card row, on both backends:
 /// `cargo test --test api codes::bench_verify_with_card_lookup -- --ignored --nocapture`
 #[actix_web::test]
 #[ignore = "micro-benchmark; run on demand"]
 async fn bench_verify_with_card_lookup() {
-    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .unwrap();
-    let (_, _, token) = talent_with_card(&app, 1, "A").await;
-    let code = fetch(&app, &token, "?count=1").await[0]["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let secrets = app.state.secrets.clone();
-    let per = app
-        .with_conn(move |conn| {
-            let t = talentcard::time::now();
-            let rounds = 20_000u32;
-            let start = std::time::Instant::now();
-            for _ in 0..rounds {
-                codes::verify(conn, &secrets, &code, t).unwrap();
-            }
-            start.elapsed() / rounds
-        })
-        .await;
-    println!("codes::verify incl. card row (SQLite, pooled connection): {per:?} per code");
+    for backend in [
+        crate::helpers::Backend::Sqlite,
+        crate::helpers::Backend::Postgres,
+    ] {
+        let Some(app) = TestApp::spawn(backend).await else {
+            continue;
+        };
+        let (_, _, token) = talent_with_card(&app, 1, "A").await;
+        let code = fetch(&app, &token, "?count=1").await[0]["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let secrets = app.state.secrets.clone();
+        let per = app
+            .with_conn(move |conn| {
+                let t = talentcard::time::now();
+                let rounds = 5_000u32;
+                let start = std::time::Instant::now();
+                for _ in 0..rounds {
+                    codes::verify(conn, &secrets, &code, t).unwrap();
+                }
+                start.elapsed() / rounds
+            })
+            .await;
+        println!("codes::verify incl. card row ({backend:?}, one connection): {per:?} per code");
+    }
 }
