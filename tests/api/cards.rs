@@ -424,7 +424,32 @@ async fn card_endpoints_enforce_roles(app: TestApp) {
     let _ = Role::Admin;
 }
 
+async fn concurrent_issues_leave_exactly_one_live_card(app: TestApp) {
+    let admin = app.admin_token().await;
+    let talent = create_talent(&app, &admin, 60, "B").await;
+    let path = format!("/api/v1/talents/{}/cards", talent["id"]);
+    let attempts = (0..10).map(|_| app.post(&path, &admin, json!({})));
+    let results = futures_util::future::join_all(attempts).await;
+    let created = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{results:?}");
+    for (status, body) in &results {
+        assert!(
+            *status == StatusCode::CREATED || body["code"] == "conflict",
+            "{status} {body}"
+        );
+    }
+    let (_, cards) = app
+        .get(&format!("/api/v1/cards?talent_id={}", talent["id"]), &admin)
+        .await;
+    assert_eq!(cards["total"], 1);
+    assert_eq!(audit_count(&app, &admin, "card.issue").await, 1);
+}
+
 both_backends!(
+    concurrent_issues_leave_exactly_one_live_card,
     a_card_goes_through_its_lifecycle_and_every_step_is_audited,
     a_mistyped_card_number_is_refused_before_any_lookup,
     reissue_revokes_the_old_card_and_issues_a_new_number,
