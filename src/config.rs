@@ -26,6 +26,8 @@ pub struct Config {
     pub json_limit_bytes: usize,
     /// How often the audit sealer links newly committed entries into the chain.
     pub audit_seal_interval: Duration,
+    /// Default validity of a newly issued card, in years (`CARD_VALIDITY_YEARS`).
+    pub card_validity_years: u32,
 }
 
 fn env_opt(name: &str) -> Option<String> {
@@ -90,7 +92,11 @@ impl Config {
             cookie_secure: env_bool("COOKIE_SECURE", false)?,
             json_limit_bytes: env_parse("JSON_LIMIT_BYTES", 64 * 1024)?,
             audit_seal_interval: Duration::from_millis(env_parse("AUDIT_SEAL_INTERVAL_MS", 1000)?),
+            card_validity_years: env_parse("CARD_VALIDITY_YEARS", 3)?,
         };
+        if !(1..=20).contains(&config.card_validity_years) {
+            bail!("CARD_VALIDITY_YEARS must be between 1 and 20");
+        }
         if config.db_pool_size == 0 {
             bail!("DB_POOL_SIZE must be at least 1");
         }
@@ -116,6 +122,7 @@ impl Config {
             cookie_secure: false,
             json_limit_bytes: 64 * 1024,
             audit_seal_interval: Duration::from_millis(200),
+            card_validity_years: 3,
         }
     }
 }

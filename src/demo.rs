@@ -76,6 +76,15 @@ pub fn seed(conn: &mut DbConnection, config: &Config) -> ApiResult<Vec<DemoLogin
             note: note.into(),
         });
     }
+    // The app created the key file before seeding; talents need its PII keys.
+    let secrets =
+        crate::secrets::Secrets::load(&config.secret_key_file).map_err(ApiError::internal)?;
+    let vault = crate::talents::PiiVault::new(&secrets);
+    logins.extend(crate::talents::seed_demo(
+        conn,
+        &vault,
+        config.card_validity_years,
+    )?);
     write_logins(&path, &logins)?;
     Ok(logins)
 }

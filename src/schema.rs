@@ -85,3 +85,48 @@ diesel::table! {
 
 diesel::joinable!(budget_envelopes -> budgets (year));
 diesel::allow_tables_to_appear_in_same_query!(budgets, budget_envelopes);
+
+diesel::table! {
+    talents (id) {
+        id -> BigInt,
+        name -> Text,
+        id_number_enc -> Text,
+        id_number_index -> Text,
+        id_number_masked -> Text,
+        phone_enc -> Text,
+        phone_index -> Text,
+        phone_masked -> Text,
+        employer -> Text,
+        tier -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cards (id) {
+        id -> BigInt,
+        card_no -> Text,
+        talent_id -> BigInt,
+        tier -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        status_changed_at -> Timestamp,
+        replaced_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    code_guess_throttle (user_id) {
+        user_id -> BigInt,
+        failures -> Integer,
+        window_start -> Timestamp,
+    }
+}
+
+diesel::joinable!(cards -> talents (talent_id));
+diesel::allow_tables_to_appear_in_same_query!(talents, cards);

@@ -25,6 +25,9 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     users::routes::configure(cfg);
     audit::routes::configure(cfg);
     budgets::routes::configure(cfg);
+    crate::talents::routes::configure(cfg);
+    crate::cards::routes::configure(cfg);
+    crate::codes::routes::configure(cfg);
 }
 
 /// The OpenAPI document as the running app serves it.

@@ -372,13 +372,20 @@ pub fn adjust(conn: &mut DbConnection, year: i32, category: &str, deltas: Deltas
         ))
         .execute(conn)?;
     if updated == 0 {
-        return Err(ApiError::internal(anyhow::anyhow!("budget {year} missing while moving subsidy")));
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "budget {year} missing while moving subsidy"
+        )));
     }
     Ok(())
 }
 
 /// Takes subsidy off a merchant's monthly total (a reversal that was settled first).
-pub fn uncount_merchant_month(conn: &mut DbConnection, merchant_id: i64, period: &str, amount: i64) -> ApiResult<()> {
+pub fn uncount_merchant_month(
+    conn: &mut DbConnection,
+    merchant_id: i64,
+    period: &str,
+    amount: i64,
+) -> ApiResult<()> {
     diesel::update(
         merchant_month_subsidy::table
             .filter(merchant_month_subsidy::merchant_id.eq(merchant_id))

@@ -1,0 +1,3 @@
+DROP TABLE code_guess_throttle;
+DROP TABLE cards;
+DROP TABLE talents;

@@ -1,0 +1,292 @@
+//! Card endpoints: issue, look up, lifecycle (admin), and the talent's own card.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{CardNo, CardStatus, CardView, Transition};
+use crate::auth::Auth;
+use crate::auth::principal::{Admin, Official, TalentRole};
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Page, PageQuery, Paginated};
+use crate::schema::cards;
+use crate::state::AppState;
+use crate::talents::Tier;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(issue_card)
+        .service(list_cards)
+        .service(get_card)
+        .service(suspend_card)
+        .service(resume_card)
+        .service(revoke_card)
+        .service(reissue_card)
+        .service(my_card);
+}
+
+/// A JSON body that may be left out entirely (an empty body means all defaults);
+/// anything sent must still parse strictly.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::validation(format!("invalid JSON body: {e}")))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueCard {
+    /// Last valid local day (`YYYY-MM-DD`); default: the configured number of years.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_until: Option<NaiveDate>,
+}
+
+/// Issue a card to a talent who has no live card.
+#[utoipa::path(
+    tag = "cards",
+    request_body = IssueCard,
+    responses((status = 201, body = CardView), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[post("/talents/{id}/cards")]
+pub async fn issue_card(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let talent_id = path.into_inner();
+    let body = optional_json::<IssueCard>(&body)?;
+    let now = crate::time::now();
+    let expires_at = super::expiry_for(body.valid_until, state.config.card_validity_years, now)?;
+    let actor = auth.actor();
+    let card = state
+        .db
+        .write(move |conn| super::issue(conn, &actor, talent_id, expires_at, now))
+        .await?;
+    Ok(HttpResponse::Created().json(card.view(now)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CardFilter {
+    /// Effective status (a card past its validity is `expired`).
+    pub status: Option<CardStatus>,
+    pub tier: Option<Tier>,
+    pub talent_id: Option<i64>,
+}
+
+/// List cards (officials and auditors), newest first.
+#[utoipa::path(
+    tag = "cards",
+    params(PageQuery, CardFilter),
+    responses((status = 200, body = Paginated<CardView>)),
+    security(("bearer" = []))
+)]
+#[get("/cards")]
+pub async fn list_cards(
+    _auth: Auth<Official>,
+    state: web::Data<AppState>,
+    page: web::Query<PageQuery>,
+    filter: web::Query<CardFilter>,
+) -> ApiResult<web::Json<Paginated<CardView>>> {
+    let page = Page::try_from(page.into_inner())?;
+    let f = filter.into_inner();
+    let now = crate::time::now();
+    let result = state
+        .db
+        .run(move |conn| {
+            let build = || {
+                let mut q = cards::table.into_boxed();
+                if let Some(status) = f.status {
+                    q = q.filter(super::status_filter(status, now));
+                }
+                if let Some(tier) = f.tier {
+                    q = q.filter(cards::tier.eq(tier.as_str()));
+                }
+                if let Some(talent_id) = f.talent_id {
+                    q = q.filter(cards::talent_id.eq(talent_id));
+                }
+                q
+            };
+            let total: i64 = build().count().get_result(conn)?;
+            let items: Vec<super::Card> = build()
+                .order(cards::id.desc())
+                .limit(page.per_page)
+                .offset(page.offset())
+                .select(super::Card::as_select())
+                .load(conn)?;
+            Ok(Paginated::new(
+                items.iter().map(|c| c.view(now)).collect(),
+                total,
+                page,
+            ))
+        })
+        .await?;
+    Ok(web::Json(result))
+}
+
+/// One card by number (officials and auditors). A mistyped number is a 422 before
+/// any lookup.
+#[utoipa::path(
+    tag = "cards",
+    responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[get("/cards/{card_no}")]
+pub async fn get_card(
+    _auth: Auth<Official>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<CardView>> {
+    let card_no = CardNo::parse(&path.into_inner())?;
+    let now = crate::time::now();
+    let card = state
+        .db
+        .run(move |conn| super::find_by_no(conn, &card_no))
+        .await?;
+    Ok(web::Json(card.view(now)))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    /// Why: required to suspend and revoke, optional to resume.
+    pub reason: Option<String>,
+}
+
+async fn run_transition(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    card_no: String,
+    body: web::Bytes,
+    step: Transition,
+) -> ApiResult<web::Json<CardView>> {
+    let card_no = CardNo::parse(&card_no)?;
+    let body = optional_json::<ReasonBody>(&body)?;
+    let reason = super::parse_reason(body.reason.as_deref(), step != Transition::Resume)?;
+    let actor = auth.actor();
+    let now = crate::time::now();
+    let card = state
+        .db
+        .write(move |conn| super::transition(conn, &actor, &card_no, step, reason, now))
+        .await?;
+    Ok(web::Json(card.view(now)))
+}
+
+/// Suspend an active card (`{reason}` required); its codes are refused until resumed.
+#[utoipa::path(tag = "cards", request_body = ReasonBody,
+    responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[post("/cards/{card_no}/suspend")]
+pub async fn suspend_card(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<web::Json<CardView>> {
+    run_transition(auth, state, path.into_inner(), body, Transition::Suspend).await
+}
+
+/// Resume a suspended card; codes still inside their window work again.
+#[utoipa::path(tag = "cards", request_body = ReasonBody,
+    responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[post("/cards/{card_no}/resume")]
+pub async fn resume_card(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<web::Json<CardView>> {
+    run_transition(auth, state, path.into_inner(), body, Transition::Resume).await
+}
+
+/// Revoke a card for good (`{reason}` required); every code of it dies at once.
+#[utoipa::path(tag = "cards", request_body = ReasonBody,
+    responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[post("/cards/{card_no}/revoke")]
+pub async fn revoke_card(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<web::Json<CardView>> {
+    run_transition(auth, state, path.into_inner(), body, Transition::Revoke).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReissueBody {
+    /// Why (lost phone, tier change…): required.
+    pub reason: Option<String>,
+    /// New tier for the talent and the new card; default: unchanged.
+    pub tier: Option<Tier>,
+    /// Last valid day of the new card; default: the old card's.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_until: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reissued {
+    /// The old card, now revoked.
+    pub old: CardView,
+    pub new: CardView,
+}
+
+/// Revoke a card and issue its replacement with a new number, in one transaction.
+#[utoipa::path(tag = "cards", request_body = ReissueBody,
+    responses((status = 201, body = Reissued), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[post("/cards/{card_no}/reissue")]
+pub async fn reissue_card(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<ReissueBody>,
+) -> ApiResult<HttpResponse> {
+    let card_no = CardNo::parse(&path.into_inner())?;
+    let body = body.into_inner();
+    let reason = super::parse_reason(body.reason.as_deref(), true)?.unwrap_or_default();
+    let now = crate::time::now();
+    let expires_at = body
+        .valid_until
+        .map(|d| super::expiry_for(Some(d), state.config.card_validity_years, now))
+        .transpose()?;
+    let actor = auth.actor();
+    let (old, new) = state
+        .db
+        .write(move |conn| {
+            super::reissue(conn, &actor, &card_no, reason, body.tier, expires_at, now)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Reissued {
+        old: old.view(now),
+        new: new.view(now),
+    }))
+}
+
+/// The calling talent's current card.
+#[utoipa::path(tag = "cards",
+    responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("cookie" = [])))]
+#[get("/me/card")]
+pub async fn my_card(
+    auth: Auth<TalentRole>,
+    state: web::Data<AppState>,
+) -> ApiResult<web::Json<CardView>> {
+    let talent_id = auth
+        .talent_id
+        .ok_or_else(|| ApiError::forbidden("This account has no talent record."))?;
+    let now = crate::time::now();
+    let card = state
+        .db
+        .run(move |conn| super::current_for_talent(conn, talent_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("No card has been issued to you yet."))?;
+    Ok(web::Json(card.view(now)))
+}

@@ -1,0 +1,291 @@
+//! Talent domain values, parsed once at the boundary: [`IdNumber`] (居民身份证号,
+//! GB 11643), [`Phone`] (mainland mobile), [`Tier`] and [`TalentName`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Talent tier: A 顶尖, B 领军, C 拔尖, D 骨干, E 青年/基础.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum Tier {
+    A,
+    B,
+    C,
+    D,
+    E,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 5] = [Tier::A, Tier::B, Tier::C, Tier::D, Tier::E];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::A => "A",
+            Tier::B => "B",
+            Tier::C => "C",
+            Tier::D => "D",
+            Tier::E => "E",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Tier {
+    type Err = ApiError;
+
+    fn from_str(s: &str) -> ApiResult<Tier> {
+        Tier::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| ApiError::validation(format!("tier {s:?} is not one of A, B, C, D, E")))
+    }
+}
+
+/// GB 11643-1999 weights of the 17 body digits; the check character is
+/// `CHECK_CHARS[sum mod 11]`.
+const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const ID_CHECK_CHARS: [u8; 11] = *b"10X98765432";
+
+/// The GB 11643 check character of 17 body digits.
+pub fn id_check_char(body: &[u8]) -> u8 {
+    let sum: u32 = body
+        .iter()
+        .zip(ID_WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    ID_CHECK_CHARS[(sum % 11) as usize]
+}
+
+/// A verified 18-character resident ID number, upper-case `X` as check character.
+/// Its `Debug` is masked so it cannot leak into logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdNumber(String);
+
+impl fmt::Debug for IdNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdNumber({})", self.masked())
+    }
+}
+
+impl IdNumber {
+    /// Parses against `today` (a birth date in the future is not plausible).
+    pub fn parse(raw: &str, today: NaiveDate) -> ApiResult<Self> {
+        let s = raw.trim().to_ascii_uppercase();
+        let b = s.as_bytes();
+        if b.len() != 18 {
+            return Err(ApiError::validation(format!(
+                "id_number must have 18 characters, got {}",
+                s.chars().count()
+            )));
+        }
+        if !b[..17].iter().all(u8::is_ascii_digit) || !(b[17].is_ascii_digit() || b[17] == b'X') {
+            return Err(ApiError::validation(
+                "id_number must be 17 digits followed by a digit or X",
+            ));
+        }
+        // Region codes start with a province code 11–82; 0 or 9 is never a region.
+        if !(b'1'..=b'8').contains(&b[0]) {
+            return Err(ApiError::validation(
+                "id_number does not start with a valid region code",
+            ));
+        }
+        let birth = NaiveDate::parse_from_str(&s[6..14], "%Y%m%d")
+            .map_err(|_| ApiError::validation("id_number does not contain a valid birth date"))?;
+        if birth.year() < 1900 || birth > today {
+            return Err(ApiError::validation(
+                "id_number contains an implausible birth date",
+            ));
+        }
+        if id_check_char(&b[..17]) != b[17] {
+            return Err(ApiError::validation(
+                "id_number check character is wrong: please re-check the number for a typo",
+            ));
+        }
+        Ok(IdNumber(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `5109**********1234`: region prefix and last four only.
+    pub fn masked(&self) -> String {
+        format!("{}**********{}", &self.0[..4], &self.0[14..])
+    }
+}
+
+/// A mainland mobile number: 11 digits starting `1[3-9]`. `Debug` is masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Phone({})", self.masked())
+    }
+}
+
+impl Phone {
+    pub fn parse(raw: &str) -> ApiResult<Self> {
+        // People type spaces and dashes (138 1234 5678); a +86 prefix is common too.
+        let digits: String = raw
+            .trim()
+            .trim_start_matches("+86")
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-'))
+            .collect();
+        let b = digits.as_bytes();
+        if b.len() == 11
+            && b.iter().all(u8::is_ascii_digit)
+            && b[0] == b'1'
+            && (b'3'..=b'9').contains(&b[1])
+        {
+            Ok(Phone(digits))
+        } else {
+            Err(ApiError::validation(
+                "phone must be an 11-digit mainland mobile number starting 13–19",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `138****5678`.
+    pub fn masked(&self) -> String {
+        format!("{}****{}", &self.0[..3], &self.0[7..])
+    }
+}
+
+/// A talent's name as written on the card: 1–50 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TalentName(String);
+
+impl TalentName {
+    pub fn parse(raw: &str) -> ApiResult<Self> {
+        let name = raw.trim();
+        let len = name.chars().count();
+        if len == 0 || len > 50 || name.chars().any(char::is_control) {
+            return Err(ApiError::validation(
+                "name must have 1 to 50 characters and no control characters",
+            ));
+        }
+        Ok(TalentName(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The name as a cashier sees it: the family name's first character, the rest starred
+/// (`张*`, `王**`); Latin names keep their first letter.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => {
+            let rest = chars.count().max(1);
+            format!("{first}{}", "*".repeat(rest))
+        }
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+    }
+
+    // Published examples whose check characters are known to be right.
+    const VALID_IDS: [&str; 4] = [
+        "11010519491231002X",
+        "110101199003074477",
+        "440308199901010012",
+        "510922198807150039",
+    ];
+
+    #[test]
+    fn valid_id_numbers_are_accepted_and_masked() {
+        for id in VALID_IDS {
+            let parsed = IdNumber::parse(id, today()).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(parsed.as_str(), id);
+        }
+        let lower_x = IdNumber::parse(" 11010519491231002x ", today()).unwrap();
+        assert_eq!(lower_x.as_str(), "11010519491231002X");
+        assert_eq!(lower_x.masked(), "1101**********002X");
+        assert_eq!(format!("{lower_x:?}"), "IdNumber(1101**********002X)");
+    }
+
+    #[test]
+    fn invalid_id_numbers_are_refused_with_a_reason() {
+        for (id, why) in [
+            ("110105194912310021", "check character"),
+            ("11010519491231002", "18 characters"),
+            ("1101051949123100XX", "17 digits"),
+            ("01010519491231002X", "region code"),
+            ("110105194913310024", "birth date"),
+            ("110105203001010012", "implausible"),
+            ("110105189912310012", "implausible"),
+        ] {
+            let err = IdNumber::parse(id, today()).unwrap_err();
+            assert!(err.to_string().contains(why), "{id}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_single_digit_error_in_an_id_number_is_caught() {
+        for id in VALID_IDS {
+            for pos in 0..17 {
+                for d in b'0'..=b'9' {
+                    let mut b = id.as_bytes().to_vec();
+                    if b[pos] == d {
+                        continue;
+                    }
+                    b[pos] = d;
+                    let typo = String::from_utf8(b).unwrap();
+                    assert!(IdNumber::parse(&typo, today()).is_err(), "{typo}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn phones_parse_and_mask() {
+        assert_eq!(Phone::parse("13812345678").unwrap().masked(), "138****5678");
+        assert_eq!(
+            Phone::parse("+86 138-1234-5678").unwrap().as_str(),
+            "13812345678"
+        );
+        for bad in [
+            "12812345678",
+            "1381234567",
+            "138123456789",
+            "1381234567a",
+            "",
+        ] {
+            assert!(Phone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_masked_for_cashiers() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧***");
+        assert_eq!(mask_name("李"), "李*");
+        assert!(TalentName::parse("  ").is_err());
+        assert!(TalentName::parse("a\u{7}b").is_err());
+    }
+}

@@ -1,0 +1,304 @@
+//! Talent endpoints: registration (admin), list/search (officials), the audited
+//! unmasked view (admin only).
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{
+    Field, IdNumber, NewTalent, Phone, PiiVault, TalentFilter, TalentName, TalentView, Tier,
+};
+use crate::audit;
+use crate::auth::Auth;
+use crate::auth::password::Password;
+use crate::auth::principal::{Admin, AnyRole, Official};
+use crate::cards::CardStatus;
+use crate::db::write_tx;
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Page, PageQuery, Paginated};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_talent)
+        .service(list_talents)
+        .service(lookup_talent)
+        .service(get_talent)
+        .service(talent_pii);
+}
+
+/// Registration of a talent. Personal data is never echoed back unmasked.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTalent {
+    pub name: String,
+    /// 居民身份证号, 18 characters with a valid GB 11643 check character.
+    pub id_number: String,
+    /// Mainland mobile; it becomes the talent's login name.
+    pub phone: String,
+    #[serde(default)]
+    pub employer: String,
+    pub tier: Tier,
+    /// Initial password of the talent's login.
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginInfo {
+    pub user_id: i64,
+    /// The phone number: the talent logs in with it.
+    pub username: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedTalent {
+    #[serde(flatten)]
+    pub talent: TalentView,
+    pub login: LoginInfo,
+}
+
+/// Register a talent and create its login (username = phone). One talent per ID number.
+#[utoipa::path(
+    tag = "talents",
+    request_body = CreateTalent,
+    responses((status = 201, body = CreatedTalent), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[post("/talents")]
+pub async fn create_talent(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    body: web::Json<CreateTalent>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let now = crate::time::now();
+    let today = crate::time::to_local(now).date_naive();
+    let new = NewTalent {
+        name: TalentName::parse(&body.name)?,
+        id_number: IdNumber::parse(&body.id_number, today)?,
+        phone: Phone::parse(&body.phone)?,
+        employer: super::parse_employer(&body.employer)?,
+        tier: body.tier,
+    };
+    let password = Password::parse(&body.password)?;
+    let actor = auth.actor();
+    let vault = PiiVault::new(&state.secrets);
+    let (talent, user) = state
+        .db
+        .run(move |conn| {
+            // Hash before taking the write lock: argon2 takes tens of milliseconds.
+            let hash = crate::users::hash_password(&password)?;
+            write_tx(conn, |conn| {
+                super::create(conn, &actor, &vault, &new, hash, now)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedTalent {
+        talent: talent.view(None, now),
+        login: LoginInfo {
+            user_id: user.id,
+            username: user.username,
+        },
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TalentQuery {
+    pub tier: Option<Tier>,
+    /// Part of the employer's name.
+    pub employer: Option<String>,
+    /// Part of the talent's name.
+    pub name: Option<String>,
+    /// Status of the talent's current card, or `none` for talents without a card.
+    pub card_status: Option<String>,
+}
+
+/// List and search talents (officials and auditors); personal data masked.
+#[utoipa::path(
+    tag = "talents",
+    params(PageQuery, TalentQuery),
+    responses((status = 200, body = Paginated<TalentView>)),
+    security(("bearer" = []))
+)]
+#[get("/talents")]
+pub async fn list_talents(
+    _auth: Auth<Official>,
+    state: web::Data<AppState>,
+    page: web::Query<PageQuery>,
+    query: web::Query<TalentQuery>,
+) -> ApiResult<web::Json<Paginated<TalentView>>> {
+    let page = Page::try_from(page.into_inner())?;
+    let q = query.into_inner();
+    let card_status = match q.card_status.as_deref() {
+        None => None,
+        Some("none") => Some(None),
+        Some(s) => Some(Some(
+            serde_json::from_value::<CardStatus>(serde_json::Value::String(s.into())).map_err(
+                |_| {
+                    ApiError::validation(
+                        "card_status must be active, suspended, revoked, expired or none",
+                    )
+                },
+            )?,
+        )),
+    };
+    let filter = TalentFilter {
+        tier: q.tier,
+        employer: q.employer.filter(|s| !s.trim().is_empty()),
+        name: q.name.filter(|s| !s.trim().is_empty()),
+        card_status,
+    };
+    let now = crate::time::now();
+    let result = state
+        .db
+        .run(move |conn| {
+            let (items, total) = super::list(conn, &filter, page, now)?;
+            let ids: Vec<i64> = items.iter().map(|t| t.id).collect();
+            let cards = super::current_cards(conn, &ids)?;
+            let views = items
+                .iter()
+                .map(|t| t.view(cards.get(&t.id), now))
+                .collect();
+            Ok(Paginated::new(views, total, page))
+        })
+        .await?;
+    Ok(web::Json(result))
+}
+
+/// Exact lookup by ID number or phone (in the body, so it stays out of URLs and logs).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupTalent {
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Find a talent by exact ID number or phone through the blind index (officials).
+#[utoipa::path(
+    tag = "talents",
+    request_body = LookupTalent,
+    responses((status = 200, body = TalentView), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[post("/talents/lookup")]
+pub async fn lookup_talent(
+    _auth: Auth<Official>,
+    state: web::Data<AppState>,
+    body: web::Json<LookupTalent>,
+) -> ApiResult<web::Json<TalentView>> {
+    let body = body.into_inner();
+    let vault = PiiVault::new(&state.secrets);
+    let (field, index) = match (body.id_number, body.phone) {
+        (Some(id), None) => {
+            let today = crate::time::to_local(crate::time::now()).date_naive();
+            let id = IdNumber::parse(&id, today)?;
+            (
+                Field::IdNumber,
+                vault.blind_index(Field::IdNumber, id.as_str()),
+            )
+        }
+        (None, Some(phone)) => {
+            let phone = Phone::parse(&phone)?;
+            (
+                Field::Phone,
+                vault.blind_index(Field::Phone, phone.as_str()),
+            )
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "give exactly one of id_number or phone",
+            ));
+        }
+    };
+    let now = crate::time::now();
+    let view = state
+        .db
+        .run(move |conn| {
+            let talent = super::find_by_index(conn, field, &index)?
+                .ok_or_else(|| ApiError::not_found("No talent with that number."))?;
+            let card = crate::cards::current_for_talent(conn, talent.id)?;
+            Ok(talent.view(card.as_ref(), now))
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+/// One talent, masked: officials, or the talent themself.
+#[utoipa::path(
+    tag = "talents",
+    responses((status = 200, body = TalentView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[get("/talents/{id}")]
+pub async fn get_talent(
+    auth: Auth<AnyRole>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> ApiResult<web::Json<TalentView>> {
+    let id = path.into_inner();
+    auth.ensure_can_view_talent(id)?;
+    let now = crate::time::now();
+    let view = state
+        .db
+        .run(move |conn| {
+            let talent = super::find(conn, id)?;
+            let card = crate::cards::current_for_talent(conn, id)?;
+            Ok(talent.view(card.as_ref(), now))
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+/// Unmasked personal data.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TalentPii {
+    pub id: i64,
+    pub name: String,
+    pub id_number: String,
+    pub phone: String,
+}
+
+/// Unmasked ID number and phone (administrators only); every view is audited.
+#[utoipa::path(
+    tag = "talents",
+    responses((status = 200, body = TalentPii), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[get("/talents/{id}/pii")]
+pub async fn talent_pii(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let actor = auth.actor();
+    let vault = PiiVault::new(&state.secrets);
+    let pii = state
+        .db
+        .write(move |conn| {
+            let talent = super::find(conn, id)?;
+            let pii = TalentPii {
+                id: talent.id,
+                name: talent.name.clone(),
+                id_number: vault.decrypt(Field::IdNumber, &talent.id_number_enc)?,
+                phone: vault.decrypt(Field::Phone, &talent.phone_enc)?,
+            };
+            // The entry says what was seen, never the values themselves.
+            audit::record(
+                conn,
+                &actor,
+                "talent.pii_view",
+                "talent",
+                id,
+                None::<&()>,
+                Some(&serde_json::json!({"fields": ["id_number", "phone"]})),
+            )?;
+            Ok(pii)
+        })
+        .await?;
+    // Unmasked personal data must not linger in shared caches.
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(pii))
+}
