@@ -17,6 +17,18 @@ export class ApiError extends Error {
   }
 }
 
+// Whether the server answered the last request. navigator.onLine alone misses the common
+// case of a phone with a signal icon but no route to the server (a shop in a basement).
+let reachable = true;
+function setReachable(v) {
+  if (v === reachable) return;
+  reachable = v;
+  window.dispatchEvent(new Event('tc-reachability'));
+}
+export function isReachable() {
+  return reachable;
+}
+
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(f) {
   onUnauthorized = f;
@@ -32,8 +44,10 @@ export async function api(method, path, body, headers = {}) {
   try {
     res = await fetch(`/api/v1${path}`, init);
   } catch {
+    setReachable(false);
     throw new ApiError(0, 'network', '');
   }
+  setReachable(true);
   if (res.status === 204) return null;
   const type = res.headers.get('content-type') || '';
   const data = type.includes('json') ? await res.json().catch(() => null) : null;

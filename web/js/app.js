@@ -2,7 +2,7 @@
 
 import { h, mount } from './util.js';
 import { t, lang, setLang } from './i18n.js';
-import { get, post, ApiError, setUnauthorizedHandler } from './api.js';
+import { get, post, ApiError, setUnauthorizedHandler, isReachable } from './api.js';
 import { errorBox, alertBox, busy, field } from './ui.js';
 import * as store from './codestore.js';
 
@@ -121,8 +121,9 @@ async function logout() {
 }
 
 function updateOnline() {
-  document.getElementById('offline-badge').hidden = navigator.onLine;
-  document.body.classList.toggle('is-offline', !navigator.onLine);
+  const online = navigator.onLine && isReachable();
+  document.getElementById('offline-badge').hidden = online;
+  document.body.classList.toggle('is-offline', !online);
 }
 
 async function boot() {
@@ -134,6 +135,7 @@ async function boot() {
   document.getElementById('logout').addEventListener('click', logout);
   window.addEventListener('online', updateOnline);
   window.addEventListener('offline', updateOnline);
+  window.addEventListener('tc-reachability', updateOnline);
   window.addEventListener('hashchange', () => { if (me) render(); });
   updateOnline();
   setUnauthorizedHandler(async () => {

@@ -308,7 +308,7 @@ function settlements(body) {
   }
   const exportLink = download(`/api/v1/payouts/export?period=${encodeURIComponent(period.value)}`, t('payouts.export'));
   period.addEventListener('input', () => { exportLink.href = `/api/v1/payouts/export?period=${encodeURIComponent(period.value)}`; });
-  const generate = w(h('button', { class: 'btn btn-ghost btn-sm', text: `${t('settle.period')} → ${t('off.tab.settlements')}` }));
+  const generate = w(h('button', { class: 'btn btn-ghost btn-sm', text: t('settle.generate') }));
   if (generate) {
     generate.addEventListener('click', () => busy(generate, async () => {
       try {
@@ -322,7 +322,7 @@ function settlements(body) {
   }
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.settlements') })),
     section(null, h('p', { class: 'muted small', text: t('settle.four_eyes') }),
-      h('div', { class: 'row' }, field(t('settle.period'), period), generate, exportLink)),
+      h('div', { class: 'row row-bottom' }, field(t('settle.period'), period), generate, exportLink)),
     section(null, filter, box));
   draw();
 }

@@ -2,7 +2,7 @@
 
 import { h, mount, money, dateOnly, dateTime, groupDigits } from './util.js';
 import { t } from './i18n.js';
-import { get, post, list, ApiError } from './api.js';
+import { get, post, list, ApiError, isReachable } from './api.js';
 import { errorBox, emptyState, chip, loading, tabs, toast, askText, stat, busy } from './ui.js';
 import * as store from './codestore.js';
 
@@ -76,7 +76,7 @@ function cardView(body, me) {
     if (!c) {
       shown = null;
       mount(codeBox, h('div', { class: 'code-empty' },
-        h('p', { text: navigator.onLine ? t('code.none') : t('code.none_offline') })));
+        h('p', { text: navigator.onLine && isReachable() ? t('code.none') : t('code.none_offline') })));
       return;
     }
     const left = Math.max(0, Math.ceil((Date.parse(c.not_after) - now) / 1000));
@@ -104,7 +104,7 @@ function cardView(body, me) {
   }
 
   async function refill(force) {
-    if (!navigator.onLine || me.offline) return;
+    if (!navigator.onLine) return;
     if (!force && coveredUntil() - Date.now() > REFILL_BELOW_MS) return;
     try {
       const res = await get('/me/codes');
@@ -118,7 +118,7 @@ function cardView(body, me) {
   }
 
   async function pollRedemptions() {
-    if (!navigator.onLine || me.offline || document.hidden) return;
+    if (!navigator.onLine || document.hidden) return;
     try {
       const res = await list('/me/redemptions?per_page=1');
       const top = res.items[0] ? res.items[0].id : null;
@@ -245,16 +245,32 @@ function partners(body) {
   }
   select.addEventListener('change', () => { district = select.value; load(); });
 
+  // The directory shows what each offer gives this card's tier, so the tier is asked once.
+  let tier;
+  async function cardTier() {
+    if (tier !== undefined) return tier;
+    const snap = await store.load();
+    tier = (snap && snap.card && snap.card.tier) || null;
+    try {
+      tier = (await get('/me/card')).tier || tier;
+    } catch {
+      // No card (yet) or offline: the whole directory, every tier's offers.
+    }
+    return tier;
+  }
+
   async function load() {
     mount(results, loading());
     const q = new URLSearchParams({ per_page: '100' });
     if (category) q.set('category', category);
     if (district) q.set('district', district);
+    const myTier = await cardTier();
+    if (myTier) q.set('tier', myTier);
     try {
       const res = await list(`/merchants?${q}`);
       for (const m of res.items) if (m.district) districts.add(m.district);
       drawFilters();
-      mount(results, res.items.length ? res.items.map(merchantCard) : emptyState(res));
+      mount(results, res.items.length ? res.items.map((m) => merchantCard(m, myTier)) : emptyState(res));
     } catch (e) {
       mount(results, errorBox(e));
     }
@@ -263,13 +279,13 @@ function partners(body) {
   load();
 }
 
-function merchantCard(m) {
-  const offers = m.offers || [];
+function merchantCard(m, tier) {
+  const offers = (m.offers || []).filter((o) => !tier || !Array.isArray(o.tiers) || o.tiers.includes(tier));
   return h('article', { class: 'merchant' },
     h('div', { class: `merchant-cat cat-${CATEGORIES.includes(m.category) ? m.category : 'other'}`, text: t(`cat.${CATEGORIES.includes(m.category) ? m.category : 'other'}`) }),
     h('div', { class: 'merchant-main' },
       h('h3', { class: 'merchant-name', text: m.name }),
       h('div', { class: 'muted small', text: [m.district, m.address].filter(Boolean).join(' · ') }),
-      offers.length ? h('ul', { class: 'offer-list' }, offers.map((o) => h('li', {},
+      offers.length ? h('ul', { class: 'offer-list', 'aria-label': t('partners.offers_for_you') }, offers.map((o) => h('li', {},
         h('strong', { text: o.title }), ' ', h('span', { class: 'muted small', text: describeOffer(o) })))) : null));
 }
