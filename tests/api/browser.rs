@@ -2,18 +2,19 @@
 //! chromedriver (Debian's `chromium` + `chromium-driver`) with fantoccini.
 //!
 //! Each test starts the real app (`TestApp`), its own chromedriver on a free port and a
-//! Chromium with a fresh profile; `Browser` kills the driver's whole process group on
-//! drop, so a failing test leaves no browser behind. Without chromium or chromedriver the
-//! tests print a NOTICE and pass, except under `CI=true`, where that is a failure.
+//! Chromium with a fresh profile; `Browser` kills the driver and any Chromium of its
+//! profile on drop, so a failing test leaves no browser behind. Without chromium or
+//! chromedriver the tests print a NOTICE and pass, except under `CI=true`, where that
+//! is a failure.
 //! Screenshots go to `target/test-artifacts/` (not committed) to be looked at.
 //!
 //! Covered here: what the API on this branch offers — login (Chinese first, English
 //! switch remembered), the official's budget gauge and audit verify, the auditor's
-//! read-only views, escaping of data, and phone-width layouts. The talent and counter
+//! read-only views, escaping of data, phone-width layouts, and the app shell opening
+//! from the service worker's copy with the server stopped. The talent and counter
 //! flows need the card, code and redemption endpoints; their tests belong next to these
 //! and use the same `Browser` helpers (`login`, `click`, `type_into`, `wait_text`).
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -61,7 +62,7 @@ pub struct Browser {
     base: String,
     phone: bool,
     driver: Child,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -94,8 +95,6 @@ impl Browser {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // Its own process group, so Drop can end chromedriver and every browser it started.
-        command.process_group(0);
         let child = command.spawn().expect("chromedriver starts");
         let profile = tempfile::tempdir().expect("profile dir");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -143,7 +142,7 @@ impl Browser {
             base: app.address.clone(),
             phone: mobile,
             driver: child,
-            _profile: profile,
+            profile,
         })
     }
 
@@ -289,12 +288,33 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The negative pid names the process group: chromedriver and its Chromium.
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.driver.id())])
-            .stderr(Stdio::null())
-            .status();
+        let _ = self.driver.kill();
         let _ = self.driver.wait();
+        // A Chromium left behind (a failed test never ends its session) is found by its
+        // unique profile directory; its renderers exit with it. Only positive pids go to
+        // kill(1): procps-ng 4.0.2 mis-parses a negative process-group id and signals
+        // every process on the machine.
+        let marker = format!("--user-data-dir={}", self.profile.path().display());
+        let pids: Vec<String> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                name.parse::<u32>().ok()?;
+                let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+                String::from_utf8_lossy(&cmdline)
+                    .contains(&marker)
+                    .then_some(name)
+            })
+            .collect();
+        if !pids.is_empty() {
+            let _ = Command::new("kill")
+                .args(["-s", "KILL"])
+                .args(&pids)
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -586,6 +606,34 @@ fn web_sources_use_no_inline_code_and_no_html_parsing_of_data() {
     }
 }
 
+async fn the_app_opens_from_its_offline_copy_when_the_server_is_gone(app: TestApp) {
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.open("/").await;
+    b.wait_for("#login-form").await;
+    // WebDriver awaits a returned promise: the service worker has cached the whole shell.
+    b.wait_until(
+        "the service worker to control the page with the shell cached",
+        "if (!navigator.serviceWorker.controller) return false; \
+         return caches.open('talentcard-shell-v1').then(c => c.keys()).then(k => k.length >= 14);",
+        vec![],
+    )
+    .await;
+    app.stop().await;
+    b.client.refresh().await.expect("reload");
+    b.wait_for("#login-form").await;
+    b.wait_until(
+        "the offline badge",
+        "const e = document.getElementById('offline-badge'); return e && !e.hidden;",
+        vec![],
+    )
+    .await;
+    b.screenshot(&format!("phone-offline-{}", backend_name(&app)))
+        .await;
+    b.close().await;
+}
+
 crate::both_backends!(
     the_pages_are_served_under_a_strict_csp_and_revalidate,
     official_works_in_chinese_and_english,
@@ -593,4 +641,5 @@ crate::both_backends!(
     data_is_shown_as_text_never_as_markup,
     a_wrong_password_is_refused_in_the_users_language,
     login_and_faces_fit_a_phone_screen,
+    the_app_opens_from_its_offline_copy_when_the_server_is_gone,
 );
