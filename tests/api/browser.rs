@@ -10,8 +10,9 @@
 //!
 //! Covered here: what the API on this branch offers — login (Chinese first, English
 //! switch remembered), the official's budget gauge and audit verify, the auditor's
-//! read-only views, escaping of data, phone-width layouts, and the app shell opening
-//! from the service worker's copy with the server stopped. The talent and counter
+//! read-only views, escaping of data, phone-width layouts, the counter's scan field
+//! driven like a handheld scanner (code, Enter, bill), and the app shell opening from
+//! the service worker's copy with the server stopped. The talent and counter
 //! flows need the card, code and redemption endpoints; their tests belong next to these
 //! and use the same `Browser` helpers (`login`, `click`, `type_into`, `wait_text`).
 
@@ -634,6 +635,42 @@ async fn the_app_opens_from_its_offline_copy_when_the_server_is_gone(app: TestAp
     b.close().await;
 }
 
+async fn the_counter_scan_screen_suits_a_handheld_scanner(app: TestApp) {
+    app.create_account(Role::Cashier, "cashier1", "cashier-password-1")
+        .await;
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.login("cashier1", "cashier-password-1").await;
+    // The cursor waits in the code field, where a scanner types.
+    b.wait_until(
+        "focus in the scan field",
+        "return document.activeElement && document.activeElement.id === 'scan-code'",
+        vec![],
+    )
+    .await;
+    // A scanner types the code and Enter: with no bill yet the cursor moves on to it.
+    let code = b.client.active_element().await.expect("focused field");
+    code.send_keys("81234567890123456789\u{E007}")
+        .await
+        .expect("typing");
+    b.wait_until(
+        "focus on the bill",
+        "return document.activeElement && document.activeElement.id === 'scan-bill'",
+        vec![],
+    )
+    .await;
+    // A bill that is not money is refused before anything is sent.
+    let bill = b.client.active_element().await.expect("focused field");
+    bill.send_keys("12.345\u{E007}").await.expect("typing");
+    b.wait_text("#scan-msg .alert-error", "金额").await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-counter-{}", backend_name(&app)))
+        .await;
+    b.close().await;
+    app.stop().await;
+}
+
 crate::both_backends!(
     the_pages_are_served_under_a_strict_csp_and_revalidate,
     official_works_in_chinese_and_english,
@@ -641,5 +678,6 @@ crate::both_backends!(
     data_is_shown_as_text_never_as_markup,
     a_wrong_password_is_refused_in_the_users_language,
     login_and_faces_fit_a_phone_screen,
+    the_counter_scan_screen_suits_a_handheld_scanner,
     the_app_opens_from_its_offline_copy_when_the_server_is_gone,
 );

@@ -69,6 +69,18 @@ function scan(body) {
       else form.requestSubmit();
     }
   });
+  // A scan that lands in the bill field (the cashier typed the bill first and left the
+  // cursor there) is a code, not an amount: move it where it belongs.
+  bill.addEventListener('keydown', (e) => {
+    const typed = bill.value.replace(/\s/g, '');
+    if (e.key === 'Enter' && parseYuan(typed) === null && typed.length >= 12) {
+      e.preventDefault();
+      code.value = typed;
+      bill.value = '';
+      mount(msg, alertBox('warn', t('scan.moved_to_code')));
+      bill.focus();
+    }
+  });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     quote();
