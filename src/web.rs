@@ -16,8 +16,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/{path:.*}", web::get().to(asset));
 }
 
-async fn index() -> Result<HttpResponse, ApiError> {
-    serve("index.html")
+async fn index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    serve(&req, "index.html")
 }
 
 async fn asset(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -25,23 +25,35 @@ async fn asset(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     if path.starts_with("api/") {
         return Err(ApiError::not_found(format!("There is no GET /{path}.")));
     }
-    serve(path)
+    serve(&req, path)
 }
 
-fn serve(path: &str) -> Result<HttpResponse, ApiError> {
+fn serve(req: &HttpRequest, path: &str) -> Result<HttpResponse, ApiError> {
     let file = Assets::get(path)
         .ok_or_else(|| ApiError::not_found(format!("There is no page /{path}.")))?;
     let mime = file.metadata.mimetype();
-    // Pages and the service worker must revalidate so a deploy reaches phones; the app's
-    // offline copy lives in the service worker's cache, not the HTTP cache.
-    let cache = if path.ends_with(".html") || path.ends_with("sw.js") || path.ends_with(".json") {
-        "no-cache"
+    // Everything revalidates (cheaply, by ETag): the page and its JavaScript modules must
+    // come from the same deploy, or a new page would run against a stale module. The
+    // app's offline copy lives in the service worker's cache, not the HTTP cache.
+    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut response = if matches {
+        HttpResponse::NotModified()
     } else {
-        "public, max-age=300"
+        HttpResponse::Ok()
     };
-    Ok(HttpResponse::Ok()
+    response
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "no-cache"));
+    if matches {
+        return Ok(response.finish());
+    }
+    Ok(response
         .insert_header((header::CONTENT_TYPE, mime))
-        .insert_header((header::CACHE_CONTROL, cache))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((
             header::CONTENT_SECURITY_POLICY,

@@ -4,6 +4,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod browser;
 mod budgets;
 mod cards;
 mod codes;

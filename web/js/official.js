@@ -1,0 +1,448 @@
+// The official's and auditor's face (desktop first): budget, approvals, talents and
+// cards, settlements through four-eyes approval, disputes, audit chain, reports, accounts.
+// Auditors see the same views with every write control left out (not merely disabled).
+
+import { h, mount, money, parseYuan, percent, dateTime, shanghaiYear, shanghaiDate } from './util.js';
+import { t, locale } from './i18n.js';
+import { get, post, put, list, ApiError } from './api.js';
+import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList } from './ui.js';
+import { barChart, columnChart, budgetGauge } from './charts.js';
+import { describeOffer } from './talent.js';
+
+const CATEGORIES = ['clothing', 'food', 'housing', 'transport', 'medical', 'education', 'leisure', 'other'];
+const TIERS = ['A', 'B', 'C', 'D', 'E'];
+
+let canWrite = false;
+
+/** A write control, rendered for officials only; tagged so tests can check auditors see none. */
+function w(el) {
+  if (!canWrite) return null;
+  el.dataset.write = '';
+  return el;
+}
+
+export function render(root, ctx) {
+  canWrite = ctx.me.role === 'admin';
+  const ids = ['overview', 'approvals', 'talents', 'settlements', 'disputes', 'audit', 'reports'];
+  if (canWrite) ids.push('users');
+  const tab = ids.includes(ctx.tab) ? ctx.tab : 'overview';
+  const body = h('div', { class: 'face-body' });
+  mount(root, h('div', { class: 'face face-official' },
+    h('aside', { class: 'sidebar' },
+      canWrite ? null : h('div', { class: 'readonly-badge', id: 'readonly-badge', text: t('readonly') }),
+      tabs(ids.map((id) => ({ id, label: t(`off.tab.${id}`) })), tab, ctx.go, 'sidenav')),
+    body));
+  const views = { overview, approvals, talents, settlements, disputes, audit, reports, users };
+  views[tab](body, ctx);
+  return null;
+}
+
+/** A button that asks for a reason (or note) and posts it; `fields` shapes the body. */
+function actionButton(label, path, { ask, askTitle, body = {}, onDone, cls = 'btn-ghost', key = 'reason' } = {}) {
+  const b = h('button', { class: `btn btn-sm ${cls}`, text: label, dataset: { action: path.split('/').pop() } });
+  b.addEventListener('click', async () => {
+    let payload = { ...body };
+    if (ask) {
+      const answer = await askText({ title: askTitle || label, label: ask });
+      if (!answer) return;
+      payload[key] = answer.text;
+    }
+    await busy(b, async () => {
+      try {
+        await post(path, payload);
+        toast(t('appr.done'));
+        if (onDone) onDone();
+      } catch (e) {
+        const msg = e instanceof ApiError ? [e.detail, e.code].filter(Boolean)[0] : String(e);
+        toast(msg, 'error');
+      }
+    });
+  });
+  return w(b);
+}
+
+function download(href, label) {
+  return h('a', { class: 'btn btn-ghost btn-sm', href, download: '', text: label });
+}
+
+// ---- Budget ----
+
+function overview(body) {
+  const thisYear = shanghaiYear();
+  let year = thisYear;
+  const yearSel = h('select', { class: 'input select select-sm', id: 'budget-year' });
+  const content = h('div', { class: 'budget' });
+  for (const y of [thisYear - 1, thisYear, thisYear + 1]) yearSel.append(h('option', { value: String(y), text: String(y), selected: y === year }));
+  yearSel.addEventListener('change', () => { year = Number(yearSel.value); load(); });
+  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.overview') }), field(t('budget.year'), yearSel)), content);
+
+  async function load() {
+    mount(content, loading());
+    let b = null;
+    try {
+      b = await get(`/budgets/${year}`);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) {
+        mount(content, errorBox(e));
+        return;
+      }
+    }
+    const labels = {
+      title: t('budget.total'), paid: t('budget.paid'), settled: t('budget.settled'),
+      reserved: t('budget.reserved'), remaining: t('budget.remaining'),
+    };
+    const parts = [];
+    if (b) {
+      const used = b.total_fen ? (b.total_fen - b.remaining_fen) / b.total_fen : 0;
+      parts.push(section(null,
+        h('div', { class: 'stats stats-3' },
+          stat(t('budget.total'), money(b.total_fen)),
+          stat(t('budget.remaining'), money(b.remaining_fen), 'stat-accent'),
+          stat(t('budget.used'), `${(used * 100).toFixed(1)}%`)),
+        budgetGauge(b, labels)));
+      if (b.categories && b.categories.length) {
+        parts.push(section(t('budget.categories'), table([
+          { label: t('budget.category'), cell: (c) => t(`catlong.${c.category}`) },
+          { label: t('budget.total'), class: 'num', cell: (c) => money(c.total_fen) },
+          { label: t('budget.reserved'), class: 'num', cell: (c) => money(c.reserved_fen) },
+          { label: t('budget.settled'), class: 'num', cell: (c) => money(c.settled_fen) },
+          { label: t('budget.paid'), class: 'num', cell: (c) => money(c.paid_fen) },
+          { label: t('budget.remaining'), class: 'num', cell: (c) => money(c.remaining_fen) },
+        ], b.categories)));
+      }
+    } else {
+      parts.push(alertBox('warn', t('budget.none', { y: year })));
+    }
+    if (canWrite) parts.push(budgetForm(year, b, load));
+    mount(content, parts);
+  }
+  load();
+}
+
+function budgetForm(year, b, onSaved) {
+  const yuan = (fen) => (fen === null || fen === undefined ? '' : (fen / 100).toFixed(2));
+  const total = h('input', { class: 'input', id: 'budget-total', name: 'total', inputmode: 'decimal', value: b ? yuan(b.total_fen) : '' });
+  const cap = h('input', { class: 'input', id: 'budget-cap', name: 'cap', inputmode: 'decimal', value: b ? yuan(b.merchant_monthly_cap_fen) : '' });
+  const env = Object.fromEntries(CATEGORIES.map((c) => {
+    const cur = b && (b.categories || []).find((e) => e.category === c);
+    return [c, h('input', { class: 'input', name: `cat-${c}`, inputmode: 'decimal', value: cur ? yuan(cur.total_fen) : '' })];
+  }));
+  const msg = h('div', { class: 'form-msg' });
+  const submit = h('button', { class: 'btn btn-primary', type: 'submit', id: 'budget-save', text: t('save') });
+  const form = h('form', { class: 'form-grid', id: 'budget-form', novalidate: true },
+    field(t('budget.set_total'), total), field(t('budget.cap'), cap),
+    h('fieldset', { class: 'field field-wide' }, h('legend', { class: 'field-label', text: t('budget.categories') }),
+      h('div', { class: 'form-grid form-grid-4' }, CATEGORIES.map((c) => field(t(`catlong.${c}`), env[c])))),
+    h('div', { class: 'field-wide' }, msg, submit));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const totalFen = parseYuan(total.value);
+    if (totalFen === null) {
+      mount(msg, alertBox('error', t('scan.bill_invalid')));
+      return;
+    }
+    const payload = { total_fen: totalFen };
+    if (cap.value.trim()) payload.merchant_monthly_cap_fen = parseYuan(cap.value);
+    const categories = {};
+    for (const c of CATEGORIES) if (env[c].value.trim()) categories[c] = parseYuan(env[c].value);
+    if (Object.values(categories).some((v) => v === null) || payload.merchant_monthly_cap_fen === null) {
+      mount(msg, alertBox('error', t('scan.bill_invalid')));
+      return;
+    }
+    payload.categories = categories;
+    busy(submit, async () => {
+      try {
+        await put(`/budgets/${year}`, payload);
+        toast(t('budget.saved'));
+        onSaved();
+      } catch (err) {
+        mount(msg, errorBox(err));
+      }
+    });
+  });
+  return w(h('details', { class: 'panel collapsible', open: !b }, h('summary', { class: 'panel-title', text: t('budget.set') }), form));
+}
+
+// ---- Approvals ----
+
+function approvals(body) {
+  const merchants = pagedList('/merchants?status=pending', (items, reload) => table([
+    { label: t('m.name'), cell: (m) => h('strong', { class: 'merchant-name-cell', text: m.name }) },
+    { label: t('m.uscc'), cell: (m) => h('span', { class: 'mono', text: m.uscc || '' }) },
+    { label: t('m.category'), cell: (m) => t(`catlong.${m.category}`) },
+    { label: t('m.district'), cell: (m) => [m.district, m.address].filter(Boolean).join(' · ') },
+    { label: t('m.contact'), cell: (m) => [m.contact_name, m.contact_phone].filter(Boolean).join(' ') },
+    { label: t('actions'), cell: (m) => h('div', { class: 'row-tight' },
+      actionButton(t('appr.approve'), `/merchants/${m.id}/approve`, { cls: 'btn-primary', onDone: reload }),
+      actionButton(t('appr.reject'), `/merchants/${m.id}/reject`, { ask: t('reason'), askTitle: t('appr.reject_title'), onDone: reload })) },
+  ], items));
+  const offers = pagedList('/offers?status=pending', (items, reload) => table([
+    { label: t('offers.title'), cell: (o) => h('div', {}, h('strong', { text: o.title }), h('div', { class: 'muted small', text: describeOffer(o) })) },
+    { label: t('m.name'), cell: (o) => o.merchant_name || `#${o.merchant_id ?? ''}` },
+    { label: t('offers.tiers'), cell: (o) => (o.tiers || []).join(' ') },
+    { label: t('offers.subsidy'), class: 'num', cell: (o) => (o.subsidy_bp !== undefined ? percent(o.subsidy_bp) : '') },
+    { label: t('actions'), cell: (o) => h('div', { class: 'row-tight' },
+      actionButton(t('appr.approve'), `/offers/${o.id}/approve`, { cls: 'btn-primary', onDone: reload }),
+      actionButton(t('appr.reject'), `/offers/${o.id}/reject`, { ask: t('reason'), askTitle: t('appr.reject_title'), onDone: reload })) },
+  ], items));
+  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.approvals') })),
+    section(t('appr.merchants'), merchants), section(t('appr.offers'), offers));
+}
+
+// ---- Talents and cards ----
+
+function talents(body) {
+  const cardActions = (c, reload) => h('div', { class: 'row-tight' },
+    c.status === 'active' ? actionButton(t('cards.suspend'), `/cards/${encodeURIComponent(c.card_no)}/suspend`, { ask: t('reason'), onDone: reload }) : null,
+    c.status === 'suspended' ? actionButton(t('cards.resume'), `/cards/${encodeURIComponent(c.card_no)}/resume`, { onDone: reload }) : null,
+    ['active', 'suspended'].includes(c.status) ? actionButton(t('cards.reissue'), `/cards/${encodeURIComponent(c.card_no)}/reissue`, { ask: t('reason'), onDone: reload }) : null,
+    ['active', 'suspended'].includes(c.status) ? actionButton(t('cards.revoke'), `/cards/${encodeURIComponent(c.card_no)}/revoke`, { ask: t('reason'), cls: 'btn-danger-ghost', onDone: reload }) : null);
+  const talentList = pagedList('/talents', (items, reload) => table([
+    { label: t('t.name'), cell: (p) => h('strong', { text: p.name }) },
+    { label: t('t.id_number'), cell: (p) => h('span', { class: 'mono', text: p.id_number_masked || p.id_number || '' }) },
+    { label: t('t.phone'), cell: (p) => h('span', { class: 'mono', text: p.phone_masked || p.phone || '' }) },
+    { label: t('t.employer'), cell: (p) => p.employer || '' },
+    { label: t('t.tier'), cell: (p) => (p.tier ? t(`tier.${p.tier}`) : '') },
+    { label: t('actions'), cell: (p) => actionButton(t('t.issue_card'), `/talents/${p.id}/cards`, { onDone: () => { reload(); cards.reload(); } }) },
+  ], items));
+  const cards = pagedList('/cards', (items, reload) => table([
+    { label: t('card.no'), cell: (c) => h('span', { class: 'mono', text: c.card_no }) },
+    { label: t('card.holder'), cell: (c) => c.talent_name || c.name || '' },
+    { label: t('t.tier'), cell: (c) => c.tier || '' },
+    { label: t('card.valid_until'), cell: (c) => c.valid_until || '' },
+    { label: t('status'), cell: (c) => chip(c.status) },
+    { label: t('actions'), cell: (c) => cardActions(c, reload) },
+  ], items));
+  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.talents') })),
+    canWrite ? talentForm(() => talentList.reload()) : null,
+    section(t('off.tab.talents'), talentList),
+    section(t('cards.lookup'), cards));
+}
+
+function talentForm(onCreated) {
+  const inputs = {
+    name: h('input', { class: 'input', name: 'name' }),
+    id_number: h('input', { class: 'input mono', name: 'id_number', maxlength: '18', autocomplete: 'off' }),
+    phone: h('input', { class: 'input mono', name: 'phone', inputmode: 'tel', maxlength: '11' }),
+    employer: h('input', { class: 'input', name: 'employer' }),
+    tier: h('select', { class: 'input select', name: 'tier' }, TIERS.map((x) => h('option', { value: x, text: t(`tier.${x}`) }))),
+    password: h('input', { class: 'input', name: 'password', type: 'password', autocomplete: 'new-password' }),
+  };
+  const msg = h('div', { class: 'form-msg' });
+  const submit = h('button', { class: 'btn btn-primary', type: 'submit', text: t('submit') });
+  const form = h('form', { class: 'form-grid', novalidate: true },
+    Object.entries(inputs).map(([k, el]) => field(t(`t.${k}`), el)),
+    h('div', { class: 'field-wide' }, msg, submit));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const payload = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
+    payload.password = inputs.password.value;
+    busy(submit, async () => {
+      try {
+        await post('/talents', payload);
+        mount(msg, alertBox('ok', t('t.created')));
+        form.reset();
+        onCreated();
+      } catch (err) {
+        mount(msg, errorBox(err));
+      }
+    });
+  });
+  return w(h('details', { class: 'panel collapsible' }, h('summary', { class: 'panel-title', text: t('t.new') }), form));
+}
+
+// ---- Settlements ----
+
+/** The next workflow step(s) of a settlement for this viewer, plus its export. */
+export function settlementActions(s, viewer, reload) {
+  const base = `/settlements/${encodeURIComponent(s.id)}`;
+  const out = [];
+  if (viewer === 'merchant') {
+    if (s.status === 'draft') {
+      const b = h('button', { class: 'btn btn-primary btn-sm', text: t('settle.confirm') });
+      b.addEventListener('click', () => busy(b, async () => {
+        try {
+          await post(`${base}/confirm`);
+          reload();
+        } catch (e) {
+          toast(e.detail || e.code, 'error');
+        }
+      }));
+      out.push(b);
+    }
+  } else {
+    if (s.status === 'confirmed') out.push(actionButton(t('settle.verify'), `${base}/verify`, { cls: 'btn-primary', onDone: reload }));
+    if (s.status === 'verified') out.push(actionButton(t('settle.approve'), `${base}/approve`, { cls: 'btn-primary', onDone: reload }));
+    if (s.status === 'approved') out.push(actionButton(t('settle.pay'), `${base}/pay`, { ask: t('settle.bank_ref'), askTitle: t('settle.pay_title'), key: 'bank_reference', cls: 'btn-primary', onDone: reload }));
+    if (['draft', 'confirmed', 'verified'].includes(s.status)) out.push(actionButton(t('settle.reject'), `${base}/reject`, { ask: t('reason'), cls: 'btn-danger-ghost', onDone: reload }));
+  }
+  out.push(download(`/api/v1${base}/export`, t('settle.export')));
+  return h('div', { class: 'row-tight' }, out);
+}
+
+function lastMonth() {
+  const [y, m] = shanghaiDate().split('-').map(Number);
+  return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
+}
+
+function settlements(body) {
+  const statuses = ['', 'draft', 'confirmed', 'verified', 'approved', 'paid', 'rejected'];
+  let status = '';
+  const filter = h('div', { class: 'chips' });
+  const box = h('div', {});
+  const period = h('input', { class: 'input select-sm', name: 'period', value: lastMonth(), pattern: '\\d{4}-\\d{2}' });
+  function draw() {
+    mount(filter, statuses.map((st) => h('button', {
+      class: ['chip-btn', st === status && 'is-active'], text: st ? t(`st.${st}`) : t('cat.all'),
+      onclick: () => { status = st; draw(); },
+    })));
+    mount(box, pagedList(`/settlements${status ? `?status=${status}` : ''}`, (items, reload) => table([
+      { label: t('settle.merchant'), cell: (s) => s.merchant_name || `#${s.merchant_id}` },
+      { label: t('settle.period'), cell: (s) => s.period },
+      { label: t('settle.lines'), class: 'num', cell: (s) => String(s.line_count ?? '') },
+      { label: t('settle.bill'), class: 'num', cell: (s) => money(s.bill_fen) },
+      { label: t('settle.subsidy'), class: 'num', cell: (s) => money(s.subsidy_fen) },
+      { label: t('status'), cell: (s) => chip(s.status) },
+      { label: t('actions'), cell: (s) => settlementActions(s, 'official', reload) },
+    ], items)));
+  }
+  const exportLink = download(`/api/v1/payouts/export?period=${encodeURIComponent(period.value)}`, t('payouts.export'));
+  period.addEventListener('input', () => { exportLink.href = `/api/v1/payouts/export?period=${encodeURIComponent(period.value)}`; });
+  const generate = w(h('button', { class: 'btn btn-ghost btn-sm', text: t('settle.generate') }));
+  if (generate) {
+    generate.addEventListener('click', () => busy(generate, async () => {
+      try {
+        await post('/settlements/generate', { period: period.value.trim() });
+        toast(t('appr.done'));
+        draw();
+      } catch (e) {
+        toast(e.detail || e.code, 'error');
+      }
+    }));
+  }
+  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.settlements') })),
+    section(null, h('p', { class: 'muted small', text: t('settle.four_eyes') }),
+      h('div', { class: 'row row-bottom' }, field(t('settle.period'), period), generate, exportLink)),
+    section(null, filter, box));
+  draw();
+}
+
+// ---- Disputes ----
+
+function disputes(body) {
+  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.disputes') })),
+    section(null, pagedList('/disputes', (items, reload) => table([
+      { label: t('disp.redemption'), cell: (d) => `#${d.redemption_id ?? ''}` },
+      { label: t('reason'), cell: (d) => d.reason || '' },
+      { label: t('audit.at'), cell: (d) => dateTime(d.created_at || d.at) },
+      { label: t('status'), cell: (d) => chip(d.status || 'open') },
+      { label: t('actions'), cell: (d) => (d.status && d.status !== 'open' ? '' : h('div', { class: 'row-tight' },
+        actionButton(t('disp.uphold'), `/disputes/${d.id}/resolve`, { ask: t('note'), askTitle: t('disp.note_title'), key: 'note', body: { outcome: 'upheld' }, onDone: reload }),
+        actionButton(t('disp.dismiss'), `/disputes/${d.id}/resolve`, { ask: t('note'), askTitle: t('disp.note_title'), key: 'note', body: { outcome: 'dismissed' }, onDone: reload }))) },
+    ], items))));
+}
+
+// ---- Audit ----
+
+function audit(body) {
+  const result = h('div', { id: 'audit-result', class: 'audit-result' });
+  const verify = h('button', { class: 'btn btn-primary', id: 'audit-verify', text: t('audit.verify') });
+  verify.addEventListener('click', () => busy(verify, async () => {
+    mount(result, loading());
+    try {
+      const r = await get('/audit/verify');
+      mount(result, h('div', { class: ['verdict', r.ok ? 'verdict-ok' : 'verdict-broken'], dataset: { ok: String(r.ok) } },
+        h('div', { class: 'verdict-mark', 'aria-hidden': 'true', text: r.ok ? '✓' : '!' }),
+        h('div', {},
+          h('strong', { class: 'verdict-title', text: r.ok ? t('audit.ok') : t('audit.broken', { seq: r.first_broken ? r.first_broken.seq : '?' }) }),
+          h('div', { class: 'muted small', text: t('audit.checked', { n: r.checked, u: r.unsealed ?? 0 }) }),
+          r.first_broken ? h('div', { class: 'small', text: r.first_broken.reason }) : null)));
+    } catch (e) {
+      mount(result, errorBox(e));
+    }
+  }));
+  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.audit') })),
+    section(null, h('div', { class: 'row' }, verify), result),
+    section(t('audit.events'), pagedList('/audit/events', (items) => table([
+      { label: t('audit.at'), cell: (e) => dateTime(e.at) },
+      { label: t('audit.actor'), cell: (e) => e.actor },
+      { label: t('audit.action'), cell: (e) => h('span', { class: 'mono', text: e.action }) },
+      { label: t('audit.entity'), cell: (e) => `${e.entity_type} ${e.entity_id}` },
+      { label: '#', class: 'num', cell: (e) => (e.seq === null || e.seq === undefined ? '…' : String(e.seq)) },
+    ], items, { class: 'table-compact' }), 25)));
+}
+
+// ---- Reports ----
+
+function rowKey(r, by) {
+  return r.key ?? r[by] ?? r.group ?? r.label ?? '';
+}
+
+/** "2026-11" as the month's short name ("11月", "Nov"). */
+function monthShort(period) {
+  const d = new Date(`${period}-15T12:00:00+08:00`);
+  if (Number.isNaN(d.getTime())) return period;
+  return new Intl.DateTimeFormat(locale(), { month: 'short', timeZone: 'Asia/Shanghai' }).format(d);
+}
+
+function reports(body) {
+  const charts = ['category', 'district', 'month'].map((by) => {
+    const box = h('div', { class: 'chart-box', id: `chart-${by}` }, loading());
+    (async () => {
+      try {
+        const res = await list(`/reports/subsidies?group_by=${by}`);
+        const rows = (res.items || res.rows || []).map((r) => {
+          const k = String(rowKey(r, by));
+          return { label: by === 'category' ? t(`catlong.${k}`) : k, short: by === 'month' ? monthShort(k) : undefined, value: Number(r.subsidy_fen ?? r.total_fen ?? 0) };
+        });
+        if (by === 'month') rows.sort((a, b) => a.label.localeCompare(b.label));
+        else rows.sort((a, b) => b.value - a.value);
+        mount(box, rows.length ? (by === 'month' ? columnChart(rows, { title: t(`rep.${by}`) }) : barChart(rows, { title: t(`rep.${by}`) })) : emptyState(res));
+      } catch (e) {
+        mount(box, errorBox(e));
+      }
+    })();
+    return section(t(`rep.${by}`), box);
+  });
+  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.reports') })), h('div', { class: 'chart-grid' }, charts));
+}
+
+// ---- Accounts (officials only) ----
+
+function users(body) {
+  const username = h('input', { class: 'input', name: 'username', autocomplete: 'off', autocapitalize: 'none' });
+  const displayName = h('input', { class: 'input', name: 'display_name' });
+  const password = h('input', { class: 'input', name: 'password', type: 'password', autocomplete: 'new-password' });
+  const role = h('select', { class: 'input select', name: 'role' },
+    h('option', { value: 'admin', text: t('role.admin') }), h('option', { value: 'auditor', text: t('role.auditor') }));
+  const msg = h('div', { class: 'form-msg' });
+  const submit = h('button', { class: 'btn btn-primary', type: 'submit', text: t('submit') });
+  const listBox = pagedList('/users', (items) => table([
+    { label: t('users.username'), cell: (u) => h('strong', { text: u.username }) },
+    { label: t('users.display_name'), cell: (u) => u.display_name || '' },
+    { label: t('users.role'), cell: (u) => t(`role.${u.role}`) },
+    { label: t('users.active'), cell: (u) => (u.active ? t('yes') : t('no')) },
+    { label: t('users.created_at'), cell: (u) => dateTime(u.created_at) },
+  ], items));
+  const form = h('form', { class: 'form-grid', novalidate: true },
+    field(t('users.username'), username), field(t('users.display_name'), displayName),
+    field(t('users.role'), role), field(t('t.password'), password),
+    h('div', { class: 'field-wide' }, msg, submit));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(submit, async () => {
+      try {
+        const u = username.value.trim();
+        await post('/users', { username: u, password: password.value, role: role.value, display_name: displayName.value.trim() || undefined });
+        mount(msg, alertBox('ok', t('users.created', { u })));
+        form.reset();
+        listBox.reload();
+      } catch (err) {
+        mount(msg, errorBox(err));
+      }
+    });
+  });
+  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.users') })),
+    w(h('details', { class: 'panel collapsible' }, h('summary', { class: 'panel-title', text: t('users.new') }), form)),
+    section(t('off.tab.users'), listBox));
+}

@@ -1,0 +1,291 @@
+// The talent's face (phone): the card with its rolling code, savings, partner directory.
+
+import { h, mount, money, dateOnly, dateTime, groupDigits } from './util.js';
+import { t } from './i18n.js';
+import { get, post, list, ApiError, isReachable } from './api.js';
+import { errorBox, emptyState, chip, loading, tabs, toast, askText, stat, busy } from './ui.js';
+import * as store from './codestore.js';
+
+const TABS = ['card', 'savings', 'partners'];
+const ICONS = { card: '▣', savings: '¥', partners: '⌂' };
+const CATEGORIES = ['clothing', 'food', 'housing', 'transport', 'medical', 'education', 'leisure', 'other'];
+// Refill the codes when less than this much time is covered, so ≥ 10 minutes stay on hand.
+const REFILL_BELOW_MS = 9 * 60 * 1000;
+const REFILL_EVERY_MS = 60 * 1000;
+const POLL_REDEMPTIONS_MS = 8 * 1000;
+
+export function render(root, ctx) {
+  const tab = TABS.includes(ctx.tab) ? ctx.tab : 'card';
+  const body = h('div', { class: 'talent-body' });
+  mount(root, h('div', { class: 'face face-talent' }, body,
+    tabs(TABS.map((id) => ({ id, label: t(`talent.tab.${id}`), icon: ICONS[id] })), tab, ctx.go, 'tabbar')));
+  if (tab === 'savings') return savings(body);
+  if (tab === 'partners') return partners(body);
+  return cardView(body, ctx.me);
+}
+
+function tierLabel(tier) {
+  return tier ? t(`tier.${tier}`) : '—';
+}
+
+function cardFace(card, me) {
+  return h('div', { class: ['talent-card', `tier-${card.tier || 'X'}`, card.status !== 'active' && 'is-inactive'], id: 'talent-card' },
+    h('div', { class: 'tc-top' },
+      h('div', {}, h('div', { class: 'tc-brand', text: '遂州英才卡' }), h('div', { class: 'tc-brand-en', text: 'SUIZHOU TALENT CARD' })),
+      h('div', { class: 'tc-tier', text: card.tier || '' })),
+    h('div', { class: 'tc-name', text: card.name || card.holder_name || me.display_name || me.username }),
+    h('div', { class: 'tc-tier-label', text: tierLabel(card.tier) }),
+    h('div', { class: 'tc-no' }, h('span', { class: 'tc-label', text: t('card.no') }), h('span', { class: 'tc-mono', text: groupDigits(card.card_no) })),
+    h('div', { class: 'tc-bottom' },
+      h('div', {}, h('span', { class: 'tc-label', text: t('card.valid_until') }), h('span', { class: 'tc-mono', text: dateOnly(card.valid_until) })),
+      chip(card.status)));
+}
+
+/** The card's outline with a plain word on how to get one. */
+function noCard() {
+  return h('div', { class: 'talent-card is-placeholder', id: 'talent-card' },
+    h('div', { class: 'tc-top' },
+      h('div', {}, h('div', { class: 'tc-brand', text: '遂州英才卡' }), h('div', { class: 'tc-brand-en', text: 'SUIZHOU TALENT CARD' }))),
+    h('p', { class: 'tc-none', text: t('card.none') }));
+}
+
+function cardView(body, me) {
+  let codes = [];
+  const used = new Set();
+  let shown = null;
+  let card = null;
+  let lastRedemption;
+  let stopped = false;
+  const timers = [];
+
+  const codeBox = h('div', { class: 'code-panel', id: 'code-panel' }, loading());
+  const cardBox = h('div', { class: 'card-slot' }, loading());
+  mount(body, cardBox, codeBox);
+
+  function current(now) {
+    return codes.find((c) => Date.parse(c.not_before) <= now && now < Date.parse(c.not_after) && !used.has(c.code));
+  }
+
+  function coveredUntil() {
+    return codes.filter((c) => !used.has(c.code)).reduce((m, c) => Math.max(m, Date.parse(c.not_after)), 0);
+  }
+
+  function drawCode() {
+    const now = Date.now();
+    const c = current(now);
+    if (!c) {
+      shown = null;
+      mount(codeBox, h('div', { class: 'code-empty' },
+        h('p', { text: navigator.onLine && isReachable() ? t('code.none') : t('code.none_offline') })));
+      return;
+    }
+    const left = Math.max(0, Math.ceil((Date.parse(c.not_after) - now) / 1000));
+    const span = Math.max(1, (Date.parse(c.not_after) - Date.parse(c.not_before)) / 1000);
+    if (shown !== c.code) {
+      shown = c.code;
+      mount(codeBox,
+        h('h2', { class: 'code-title', text: t('code.title') }),
+        h('div', { class: 'qr-frame' },
+          // The server's SVG is shown as an image: nothing inside it can run.
+          h('img', { class: 'qr', id: 'qr', alt: 'QR', src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(c.qr_svg || '')}` })),
+        h('div', { class: 'code-numeric', id: 'code-numeric', text: groupDigits(c.numeric || '') }),
+        h('div', { class: 'countdown' }, h('div', { class: 'countdown-bar' }, h('div', { class: 'countdown-fill', id: 'countdown-fill' }))),
+        h('div', { class: 'code-meta' },
+          h('span', { class: 'countdown-text', id: 'countdown-text' }),
+          h('span', { class: 'offline-left', id: 'offline-left' })),
+        h('p', { class: 'code-hint muted small', text: t('code.hint') }),
+        h('button', { class: 'btn btn-ghost btn-sm', text: t('code.next'), onclick: () => { used.add(c.code); drawCode(); } }));
+    }
+    codeBox.querySelector('#countdown-text').textContent = t('code.refresh_in', { s: left });
+    // CSSOM width (not an inline style attribute), which the CSP allows.
+    codeBox.querySelector('#countdown-fill').style.width = `${Math.min(100, (left / span) * 100)}%`;
+    const mins = Math.floor((coveredUntil() - now) / 60000);
+    codeBox.querySelector('#offline-left').textContent = mins > 0 ? t('code.offline_left', { m: mins }) : '';
+  }
+
+  async function refill(force) {
+    if (!navigator.onLine) return;
+    if (!force && coveredUntil() - Date.now() > REFILL_BELOW_MS) return;
+    try {
+      const res = await get('/me/codes');
+      const items = Array.isArray(res) ? res : (res && res.items) || [];
+      codes = items.slice().sort((a, b) => Date.parse(a.not_before) - Date.parse(b.not_before));
+      store.save({ me: { id: me.id, username: me.username, role: me.role, display_name: me.display_name }, card, codes });
+      drawCode();
+    } catch (e) {
+      if (!(e instanceof ApiError && (e.code === 'network' || e.missing))) toast(e.detail || e.code, 'error');
+    }
+  }
+
+  async function pollRedemptions() {
+    if (!navigator.onLine || document.hidden) return;
+    try {
+      const res = await list('/me/redemptions?per_page=1');
+      const top = res.items[0] ? res.items[0].id : null;
+      if (lastRedemption !== undefined && top !== lastRedemption && shown) {
+        // The code on screen was just redeemed: move on to the next single-use code.
+        used.add(shown);
+        drawCode();
+        toast(t('code.used_next'));
+      }
+      lastRedemption = top;
+    } catch {
+      // Polling is best effort; the next tick retries.
+    }
+  }
+
+  (async () => {
+    const snap = await store.load();
+    if (snap && snap.me && snap.me.id === me.id) {
+      codes = snap.codes || [];
+      card = snap.card || null;
+    }
+    if (!me.offline) {
+      try {
+        card = await get('/me/card');
+      } catch (e) {
+        if (e instanceof ApiError && e.missing) card = null;
+        else if (!(e instanceof ApiError && e.code === 'network')) mount(cardBox, errorBox(e));
+      }
+    }
+    if (stopped) return;
+    mount(cardBox, card ? cardFace(card, me) : noCard());
+    if (!card || card.status === 'active') {
+      await refill(true);
+    }
+    // Without a card there is nothing to show at the counter: no empty code panel.
+    codeBox.hidden = !card && codes.length === 0;
+    drawCode();
+    pollRedemptions();
+  })();
+
+  timers.push(setInterval(() => { if (!stopped) drawCode(); }, 1000));
+  timers.push(setInterval(() => refill(false), REFILL_EVERY_MS));
+  timers.push(setInterval(pollRedemptions, POLL_REDEMPTIONS_MS));
+  const onOnline = () => refill(true);
+  window.addEventListener('online', onOnline);
+  return () => {
+    stopped = true;
+    timers.forEach(clearInterval);
+    window.removeEventListener('online', onOnline);
+  };
+}
+
+function savings(body) {
+  mount(body, loading());
+  (async () => {
+    try {
+      const res = await list('/me/redemptions?per_page=100');
+      const counted = res.items.filter((r) => !['reversed'].includes(r.status));
+      const saved = res.saved_fen ?? counted.reduce((s, r) => s + (Number(r.discount_fen) || 0), 0);
+      mount(body,
+        h('div', { class: 'stats stats-2' },
+          stat(t('savings.total'), money(saved), 'stat-accent'),
+          stat(t('savings.count'), String(res.total ?? counted.length))),
+        res.items.length ? h('ul', { class: 'list' }, res.items.map((r) => savingRow(r, () => savings(body)))) : emptyState(res));
+    } catch (e) {
+      mount(body, errorBox(e));
+    }
+  })();
+}
+
+function savingRow(r, reload) {
+  const disputable = !r.disputed && r.status !== 'reversed' && r.status !== 'disputed'
+    && Date.now() - Date.parse(r.at || r.created_at) < 7 * 24 * 3600 * 1000;
+  const btn = h('button', { class: 'btn btn-ghost btn-sm', text: t('savings.dispute') });
+  btn.addEventListener('click', async () => {
+    const answer = await askText({ title: t('savings.dispute_title'), lead: t('savings.dispute_lead') });
+    if (!answer) return;
+    await busy(btn, async () => {
+      try {
+        await post(`/redemptions/${encodeURIComponent(r.id)}/dispute`, { reason: answer.text });
+        toast(t('savings.dispute_done'));
+        reload();
+      } catch (e) {
+        toast(e.detail || e.code, 'error');
+      }
+    });
+  });
+  return h('li', { class: 'list-item' },
+    h('div', { class: 'li-main' },
+      h('div', { class: 'li-title', text: r.merchant_name || r.merchant || `#${r.merchant_id ?? ''}` }),
+      h('div', { class: 'li-sub muted small', text: [r.offer_title, dateTime(r.at || r.created_at)].filter(Boolean).join(' · ') })),
+    h('div', { class: 'li-side' },
+      h('div', { class: 'li-amount', text: `-${money(r.discount_fen).replace('-', '')}` }),
+      h('div', { class: 'muted small', text: `${t('savings.bill')} ${money(r.bill_fen)}` }),
+      r.disputed || r.status === 'disputed' ? chip('disputed') : r.status && r.status !== 'redeemed' ? chip(r.status) : disputable ? btn : null));
+}
+
+export function describeOffer(o) {
+  const parts = [];
+  if (o.kind === 'percent' && o.percent_bp) parts.push(t('offer.percent', { p: (o.percent_bp / 100).toString() }));
+  if (o.kind === 'fixed' && o.amount_fen) parts.push(t('offer.fixed', { a: money(o.amount_fen) }));
+  if (o.min_spend_fen) parts.push(t('offer.min', { a: money(o.min_spend_fen) }));
+  if (o.max_discount_fen) parts.push(t('offer.max', { a: money(o.max_discount_fen) }));
+  return parts.join(' · ');
+}
+
+function partners(body) {
+  let category = '';
+  let district = '';
+  const districts = new Set();
+  const chips = h('div', { class: 'chips', role: 'group' });
+  const select = h('select', { class: 'input select', id: 'district' });
+  const results = h('div', { class: 'merchant-list' });
+  mount(body, h('div', { class: 'filters' }, chips, select), results);
+
+  function drawFilters() {
+    mount(chips, ['', ...CATEGORIES].map((c) => h('button', {
+      class: ['chip-btn', c === category && 'is-active'],
+      text: t(c ? `cat.${c}` : 'cat.all'),
+      onclick: () => { category = c; drawFilters(); load(); },
+    })));
+    mount(select, h('option', { value: '', text: t('partners.all_districts') }),
+      [...districts].sort().map((d) => h('option', { value: d, text: d, selected: d === district })));
+  }
+  select.addEventListener('change', () => { district = select.value; load(); });
+
+  // The directory shows what each offer gives this card's tier, so the tier is asked once.
+  let tier;
+  async function cardTier() {
+    if (tier !== undefined) return tier;
+    const snap = await store.load();
+    tier = (snap && snap.card && snap.card.tier) || null;
+    try {
+      tier = (await get('/me/card')).tier || tier;
+    } catch {
+      // No card (yet) or offline: the whole directory, every tier's offers.
+    }
+    return tier;
+  }
+
+  async function load() {
+    mount(results, loading());
+    const q = new URLSearchParams({ per_page: '100' });
+    if (category) q.set('category', category);
+    if (district) q.set('district', district);
+    const myTier = await cardTier();
+    if (myTier) q.set('tier', myTier);
+    try {
+      const res = await list(`/merchants?${q}`);
+      for (const m of res.items) if (m.district) districts.add(m.district);
+      drawFilters();
+      mount(results, res.items.length ? res.items.map((m) => merchantCard(m, myTier)) : emptyState(res));
+    } catch (e) {
+      mount(results, errorBox(e));
+    }
+  }
+  drawFilters();
+  load();
+}
+
+function merchantCard(m, tier) {
+  const offers = (m.offers || []).filter((o) => !tier || !Array.isArray(o.tiers) || o.tiers.includes(tier));
+  return h('article', { class: 'merchant' },
+    h('div', { class: `merchant-cat cat-${CATEGORIES.includes(m.category) ? m.category : 'other'}`, text: t(`cat.${CATEGORIES.includes(m.category) ? m.category : 'other'}`) }),
+    h('div', { class: 'merchant-main' },
+      h('h3', { class: 'merchant-name', text: m.name }),
+      h('div', { class: 'muted small', text: [m.district, m.address].filter(Boolean).join(' · ') }),
+      offers.length ? h('ul', { class: 'offer-list', 'aria-label': t('partners.offers_for_you') }, offers.map((o) => h('li', {},
+        h('strong', { text: o.title }), ' ', h('span', { class: 'muted small', text: describeOffer(o) })))) : null));
+}

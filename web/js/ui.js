@@ -1,0 +1,153 @@
+// Shared pieces of the interface: alerts, empty states, status chips, tables, forms,
+// the reason dialog and toasts.
+
+import { h, mount } from './util.js';
+import { t } from './i18n.js';
+import { describe, list } from './api.js';
+
+export function alertBox(kind, title, detail) {
+  return h('div', { class: `alert alert-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
+    h('strong', { class: 'alert-title', text: title }),
+    detail ? h('div', { class: 'alert-detail', text: detail }) : null);
+}
+
+export function errorBox(err) {
+  const { title, detail } = describe(err);
+  return alertBox('error', title, detail);
+}
+
+export function emptyState(page) {
+  return h('div', { class: 'empty' },
+    h('div', { class: 'empty-mark', 'aria-hidden': 'true', text: '—' }),
+    h('p', { text: t('empty') }),
+    page && page.unavailable ? h('p', { class: 'muted small', text: t('unavailable') }) : null);
+}
+
+export function chip(status) {
+  const key = `st.${status}`;
+  const label = t(key) === key ? String(status ?? '') : t(key);
+  return h('span', { class: `chip chip-${String(status ?? '').replace(/[^a-z_]/g, '')}`, text: label });
+}
+
+export function loading() {
+  return h('div', { class: 'loading', text: t('loading') });
+}
+
+/** columns: [{label, cell: row => Node|string, class?}] */
+export function table(columns, rows, opts = {}) {
+  return h('div', { class: 'table-wrap' },
+    h('table', { class: ['table', opts.class] },
+      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { class: c.class, text: c.label })))),
+      h('tbody', {}, rows.map((r) => h('tr', { dataset: opts.rowData ? opts.rowData(r) : undefined },
+        columns.map((c) => h('td', { class: c.class, 'data-label': c.label }, c.cell(r))))))));
+}
+
+export function field(label, input, hint) {
+  return h('label', { class: 'field' }, h('span', { class: 'field-label', text: label }), input, hint ? h('span', { class: 'field-hint', text: hint }) : null);
+}
+
+export function section(title, ...children) {
+  return h('section', { class: 'panel' }, title ? h('h2', { class: 'panel-title', text: title }) : null, ...children);
+}
+
+/** Runs `work` with the button disabled, so a double click cannot send twice. */
+export async function busy(button, work) {
+  if (button.disabled) return undefined;
+  button.disabled = true;
+  button.classList.add('is-busy');
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+    button.classList.remove('is-busy');
+  }
+}
+
+let toastTimer;
+export function toast(message, kind = 'ok') {
+  let el = document.getElementById('toast');
+  if (!el) {
+    el = h('div', { id: 'toast', class: 'toast', role: 'status' });
+    document.body.append(el);
+  }
+  el.className = `toast toast-${kind} is-shown`;
+  el.textContent = message;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => el.classList.remove('is-shown'), 3500);
+}
+
+/** A modal asking for a text (a reason, a note, a bank reference); resolves null on cancel. */
+export function askText({ title, lead, label, required = true, extra }) {
+  return new Promise((resolve) => {
+    const input = h('textarea', { class: 'input', rows: '3', name: 'reason' });
+    const msg = h('div', { class: 'dialog-msg' });
+    const dlg = h('dialog', { class: 'dialog' });
+    let choice = null;
+    const form = h('form', { method: 'dialog', class: 'dialog-body' },
+      h('h3', { text: title }),
+      lead ? h('p', { class: 'muted', text: lead }) : null,
+      extra || null,
+      field(label || t('reason'), input),
+      msg,
+      h('div', { class: 'row-end' },
+        h('button', { type: 'button', class: 'btn btn-ghost', text: t('cancel'), onclick: () => dlg.close() }),
+        h('button', { type: 'submit', class: 'btn btn-primary', text: t('confirm') })));
+    form.addEventListener('submit', (e) => {
+      const v = input.value.trim();
+      if (required && !v) {
+        e.preventDefault();
+        mount(msg, alertBox('error', t('reason_required')));
+        return;
+      }
+      choice = { text: v, extra: extra ? new FormData(form) : null };
+    });
+    dlg.append(form);
+    dlg.addEventListener('close', () => {
+      dlg.remove();
+      resolve(choice);
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    input.focus();
+  });
+}
+
+/** A list section that loads `path`, renders rows with `render`, and pages. */
+export function pagedList(path, render, perPage = 20) {
+  const box = h('div', { class: 'paged' });
+  let page = 1;
+  async function load() {
+    mount(box, loading());
+    const sep = path.includes('?') ? '&' : '?';
+    try {
+      const res = await list(`${path}${sep}page=${page}&per_page=${perPage}`);
+      const pages = Math.max(1, Math.ceil((res.total || 0) / (res.per_page || perPage)));
+      mount(box,
+        res.items.length ? render(res.items, load) : emptyState(res),
+        pages > 1 ? h('div', { class: 'pager' },
+          h('button', { class: 'btn btn-ghost btn-sm', text: t('prev'), disabled: page <= 1, onclick: () => { page -= 1; load(); } }),
+          h('span', { class: 'muted small', text: t('page_of', { page, pages }) }),
+          h('button', { class: 'btn btn-ghost btn-sm', text: t('next'), disabled: page >= pages, onclick: () => { page += 1; load(); } })) : null);
+    } catch (e) {
+      mount(box, errorBox(e));
+    }
+  }
+  load();
+  box.reload = load;
+  return box;
+}
+
+export function stat(label, value, cls) {
+  return h('div', { class: ['stat', cls] }, h('div', { class: 'stat-label', text: label }), h('div', { class: 'stat-value', text: value }));
+}
+
+/** Tabs as a nav of buttons; `current` is highlighted; selecting calls `onSelect(id)`. */
+export function tabs(items, current, onSelect, cls = 'tabs') {
+  return h('nav', { class: cls, role: 'tablist' }, items.map((it) => h('button', {
+    class: ['tab', it.id === current && 'is-active'],
+    role: 'tab',
+    'aria-selected': it.id === current ? 'true' : 'false',
+    dataset: { tab: it.id },
+    onclick: () => onSelect(it.id),
+  }, it.icon ? h('span', { class: 'tab-icon', 'aria-hidden': 'true', text: it.icon }) : null, h('span', { class: 'tab-label', text: it.label }))));
+}
