@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::{CodeError, MAX_FAILED_VERIFICATIONS_PER_HOUR, VerifiedCode};
+use super::{CodeError, CodeId, MAX_FAILED_VERIFICATIONS_PER_HOUR, VerifiedCode};
 use crate::db::{DbConnection, write_tx};
 use crate::error::{ApiError, ApiResult};
 use crate::schema::code_guess_throttle as t;
@@ -20,7 +20,7 @@ const WINDOW: Duration = Duration::hours(1);
 
 /// [`super::verify`] for a code submitted by merchant staff account `user_id`, with
 /// the guessing limit applied. Call it outside the consumer's transaction (the failure
-/// count must survive that transaction's rollback); re-run [`super::verify`] inside it.
+/// count must survive that transaction's rollback).
 pub fn verify_as_staff(
     conn: &mut DbConnection,
     secrets: &Secrets,
@@ -28,6 +28,19 @@ pub fn verify_as_staff(
     input: &str,
     now: NaiveDateTime,
 ) -> ApiResult<VerifiedCode> {
+    let id = decode_as_staff(conn, secrets, user_id, input, now)?;
+    super::check_card(|card_id| crate::cards::find_by_id(conn, card_id), id, now)
+}
+
+/// The signature-and-window half of [`verify_as_staff`], for consumers that read the
+/// card themselves inside their transaction (the redemption locks the card row).
+pub fn decode_as_staff(
+    conn: &mut DbConnection,
+    secrets: &Secrets,
+    user_id: i64,
+    input: &str,
+    now: NaiveDateTime,
+) -> ApiResult<CodeId> {
     let row: Option<(i32, NaiveDateTime)> = t::table
         .find(user_id)
         .select((t::failures, t::window_start))
@@ -50,8 +63,7 @@ pub fn verify_as_staff(
     if decoded == Err(CodeError::Signature) {
         write_tx(conn, |conn| record_failure(conn, user_id, row, now))?;
     }
-    let id = decoded.map_err(|e| e.to_api())?;
-    super::check_card(|card_id| crate::cards::find_by_id(conn, card_id), id, now)
+    decoded.map_err(|e| e.to_api())
 }
 
 fn record_failure(

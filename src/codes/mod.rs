@@ -6,8 +6,9 @@
 //! A code names `(card_id, window, slot)` — [`CodeId`]. `window` is
 //! `floor(unix_seconds / 60)`: each code is valid for one 60-second window
 //! (± [`SKEW_SECS`] of clock skew between phone, counter and server). Each window has
-//! [`SLOTS_PER_WINDOW`] numbered slots, so a talent who just used a code shows the next
-//! slot at once, also offline. Single use is enforced by whoever consumes a code:
+//! [`SLOTS_PER_WINDOW`] numbered slots, of which the phone is given
+//! [`ISSUED_PER_WINDOW`], so a talent who just used a code shows the next slot at once,
+//! also offline. Single use is enforced by whoever consumes a code:
 //! `INSERT` the [`CodeId`] triple into a table with `UNIQUE (card_id, window, slot)` in
 //! the redemption's transaction; the loser of a race gets a unique violation. Nothing
 //! is stored when codes are issued.
@@ -76,8 +77,11 @@ use crate::secrets::{KeySet, Secrets};
 
 /// Length of one validity window. DESIGN §3: at most 60 s.
 pub const WINDOW_SECS: i64 = 60;
-/// Numbered single-use codes per window.
-pub const SLOTS_PER_WINDOW: i64 = 3;
+/// Numbered single-use codes a window can have: the slot is one digit.
+pub const SLOTS_PER_WINDOW: i64 = 10;
+/// Codes of each window handed to the phone: a talent rarely redeems more than three
+/// times a minute, and fewer codes keep the offline bundle small.
+pub const ISSUED_PER_WINDOW: i64 = 3;
 /// Clock skew tolerated at either end of a window.
 pub const SKEW_SECS: i64 = 5;
 pub const NUMERIC_LEN: usize = 20;
@@ -393,8 +397,8 @@ pub fn upcoming(card: &Card, count: usize, now: NaiveDateTime) -> Vec<CodeId> {
     (0..count as i64)
         .map(|i| CodeId {
             card_id: card.id,
-            window: first + i / SLOTS_PER_WINDOW,
-            slot: i % SLOTS_PER_WINDOW,
+            window: first + i / ISSUED_PER_WINDOW,
+            slot: i % ISSUED_PER_WINDOW,
         })
         .filter(|id| id.not_before() < card.expires_at)
         .collect()
@@ -411,7 +415,7 @@ pub fn issue(
     if status != CardStatus::Active {
         return Err(CodeError::CardInactive(status).to_api());
     }
-    let count = count.unwrap_or((DEFAULT_WINDOWS * SLOTS_PER_WINDOW) as usize);
+    let count = count.unwrap_or((DEFAULT_WINDOWS * ISSUED_PER_WINDOW) as usize);
     upcoming(card, count, now)
         .into_iter()
         .map(|id| {
