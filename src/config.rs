@@ -26,6 +26,24 @@ pub struct Config {
     pub json_limit_bytes: usize,
     /// How often the audit sealer links newly committed entries into the chain.
     pub audit_seal_interval: Duration,
+    /// Districts a merchant may name (`DISTRICTS`, comma-separated).
+    pub districts: Vec<String>,
+}
+
+/// The districts of 遂州 when `DISTRICTS` is not set.
+pub const DEFAULT_DISTRICTS: &str = "船山区,安居区,射洪市,蓬溪县,大英县,经开区,高新区";
+
+fn parse_districts(raw: &str) -> anyhow::Result<Vec<String>> {
+    let mut districts: Vec<String> = raw
+        .split([',', '，'])
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .collect();
+    districts.dedup();
+    if districts.is_empty() {
+        bail!("DISTRICTS must name at least one district");
+    }
+    Ok(districts)
 }
 
 fn env_opt(name: &str) -> Option<String> {
@@ -90,6 +108,9 @@ impl Config {
             cookie_secure: env_bool("COOKIE_SECURE", false)?,
             json_limit_bytes: env_parse("JSON_LIMIT_BYTES", 64 * 1024)?,
             audit_seal_interval: Duration::from_millis(env_parse("AUDIT_SEAL_INTERVAL_MS", 1000)?),
+            districts: parse_districts(
+                &env_opt("DISTRICTS").unwrap_or_else(|| DEFAULT_DISTRICTS.into()),
+            )?,
         };
         if config.db_pool_size == 0 {
             bail!("DB_POOL_SIZE must be at least 1");
@@ -116,6 +137,7 @@ impl Config {
             cookie_secure: false,
             json_limit_bytes: 64 * 1024,
             audit_seal_interval: Duration::from_millis(200),
+            districts: parse_districts(DEFAULT_DISTRICTS).expect("default districts are valid"),
         }
     }
 }

@@ -24,6 +24,8 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     auth::routes::configure(cfg);
     users::routes::configure(cfg);
     audit::routes::configure(cfg);
+    crate::merchants::routes::configure(cfg);
+    crate::offers::routes::configure(cfg);
 }
 
 /// The OpenAPI document as the running app serves it.

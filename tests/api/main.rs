@@ -5,4 +5,6 @@ mod helpers;
 mod audit;
 mod auth;
 mod errors;
+mod merchants;
+mod offers;
 mod ops;
