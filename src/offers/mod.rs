@@ -638,7 +638,8 @@ mod tests {
     #[test]
     fn offer_rules_refuse_incomplete_or_out_of_range_terms() {
         assert!(percent_offer().validate().is_ok());
-        let cases: Vec<Box<dyn Fn(&mut NewOffer)>> = vec![
+        type Breakage = Box<dyn Fn(&mut NewOffer)>;
+        let cases: Vec<Breakage> = vec![
             Box::new(|o| o.percent_bp = Some(0)),
             Box::new(|o| o.percent_bp = Some(10_001)),
             Box::new(|o| o.percent_bp = None),
