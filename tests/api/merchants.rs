@@ -23,6 +23,8 @@ both_backends!(
     the_directory_filters_by_category_district_tier_and_text,
     officials_list_applications_by_status_with_masked_bank_accounts,
     official_views_of_bank_details_are_audited,
+    demo_data_fills_the_directory_and_its_logins_work,
+    the_openapi_document_lists_merchant_and_offer_routes,
 );
 
 fn login_body(user: &str) -> Value {
@@ -775,4 +777,56 @@ async fn official_views_of_bank_details_are_audited(app: TestApp) {
         app.audit_actions("merchant", id).await,
         ["merchant.apply", "merchant.view_bank_account"]
     );
+}
+
+async fn demo_data_fills_the_directory_and_its_logins_work(app: TestApp) {
+    // `demo::seed` skips databases that already have an admin (as every test app does),
+    // so the merchant part is seeded directly.
+    let districts = app.config.districts.clone();
+    let logins = app
+        .with_conn(move |conn| {
+            let mut n = 0;
+            let mut password = move || {
+                n += 1;
+                format!("demo-password-{n}")
+            };
+            talentcard::merchants::seed_demo(conn, &districts, &mut password).expect("demo seed")
+        })
+        .await;
+    let (status, page) = app
+        .request(Method::GET, "/api/v1/merchants", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["total"], 5);
+    for entry in page["items"].as_array().unwrap() {
+        assert_eq!(entry["offers"].as_array().unwrap().len(), 1, "{entry}");
+    }
+    for role in [Role::Merchant, Role::Cashier] {
+        let (_, username, password, _) = logins.iter().find(|l| l.0 == role).expect("demo login");
+        app.login(username, password).await;
+    }
+    let auditor = app.official_token(Role::Auditor, "auditor-x").await;
+    let (_, queue) = app.get("/api/v1/merchants?status=pending", &auditor).await;
+    assert_eq!(queue["total"], 1);
+}
+
+async fn the_openapi_document_lists_merchant_and_offer_routes(app: TestApp) {
+    let (status, doc) = app
+        .request(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/api/v1/merchants",
+        "/api/v1/merchants/{id}",
+        "/api/v1/merchants/{id}/approve",
+        "/api/v1/merchants/{id}/cashiers",
+        "/api/v1/merchants/{id}/cashiers/{user_id}",
+        "/api/v1/merchants/{id}/offers",
+        "/api/v1/offers",
+        "/api/v1/offers/{id}/approve",
+        "/api/v1/offers/{id}/revise",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from OpenAPI");
+    }
 }
