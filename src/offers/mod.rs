@@ -414,12 +414,17 @@ pub fn create(
             merchant.status
         )));
     }
+    let now = crate::time::now();
+    if new.valid_until.is_some_and(|until| until <= now) {
+        return Err(ApiError::validation(
+            "valid_until is already past: an offer must be usable for some time",
+        ));
+    }
     let status = if new.subsidy_bp > 0 {
         OfferStatus::Pending
     } else {
         OfferStatus::Active
     };
-    let now = crate::time::now();
     let offer = diesel::insert_into(offers::table)
         .values((
             offers::merchant_id.eq(merchant_id),
@@ -676,5 +681,58 @@ mod tests {
             case(&mut offer);
             assert!(offer.validate().is_err(), "case {i} accepted");
         }
+    }
+
+    fn stored(kind: &str, percent_bp: Option<i32>, amount: Option<i64>, cap: Option<i64>) -> Offer {
+        let now = crate::time::now();
+        Offer {
+            id: 7,
+            merchant_id: 1,
+            title: "t".into(),
+            kind: kind.into(),
+            percent_bp,
+            amount_fen: amount,
+            min_spend_fen: 1_000,
+            max_discount_fen: cap,
+            tiers: "BD".into(),
+            per_card_daily: None,
+            per_card_monthly: None,
+            valid_from: None,
+            valid_until: None,
+            subsidy_bp: 5000,
+            status: "active".into(),
+            status_reason: None,
+            replaces_id: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn stored_offers_hand_their_terms_to_the_money_function() {
+        let percent = stored("percent", Some(1250), None, Some(500));
+        let outcome =
+            money::compute(&percent.money_terms().unwrap(), Fen::new(2_000).unwrap()).unwrap();
+        assert_eq!(
+            (outcome.discount_fen, outcome.paid_fen, outcome.subsidy_fen),
+            (250, 1_750, 125)
+        );
+        let fixed = stored("fixed", None, Some(300), None);
+        let terms = fixed.money_terms().unwrap();
+        assert!(money::compute(&terms, Fen::new(999).unwrap()).is_err());
+        assert_eq!(
+            money::compute(&terms, Fen::new(1_000).unwrap())
+                .unwrap()
+                .subsidy_fen,
+            150
+        );
+        assert!(fixed.allows_tier(Tier::D) && !fixed.allows_tier(Tier::A));
+        // A row that breaks the invariants is reported, not guessed at.
+        assert!(
+            stored("percent", Some(1000), None, None)
+                .money_terms()
+                .is_err()
+        );
+        assert!(stored("bogus", None, Some(1), None).money_terms().is_err());
     }
 }

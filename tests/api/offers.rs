@@ -115,14 +115,27 @@ async fn an_unsubsidised_offer_is_live_at_once(app: TestApp) {
         .await;
     assert_eq!(page["items"][0]["offers"][0]["amount_fen"], 2000);
 
-    // An offer whose validity has passed is not shown.
+    // An offer cannot be published already expired…
     body["valid_from"] = json!("2020-01-01");
     body["valid_until"] = json!("2020-12-31");
-    create(&app, shop.id, &shop.owner_token, body).await;
+    let resp = create(&app, shop.id, &shop.owner_token, body).await;
+    assert_problem(&resp, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert!(resp.1["detail"].as_str().unwrap().contains("valid_until"));
+    // …and one whose validity runs out leaves the directory.
+    let id = offer["id"].as_i64().unwrap();
+    app.with_conn(move |conn| {
+        use diesel::prelude::*;
+        use talentcard::schema::offers;
+        diesel::update(offers::table.find(id))
+            .set(offers::valid_until.eq(talentcard::time::now()))
+            .execute(conn)
+            .unwrap()
+    })
+    .await;
     let (_, page) = app
         .request(Method::GET, "/api/v1/merchants", None, None)
         .await;
-    assert_eq!(page["items"][0]["offers"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["offers"], json!([]));
 }
 
 async fn bad_offers_are_refused_with_a_clear_detail(app: TestApp) {
