@@ -28,6 +28,24 @@ pub struct Config {
     pub audit_seal_interval: Duration,
     /// Default validity of a newly issued card, in years (`CARD_VALIDITY_YEARS`).
     pub card_validity_years: u32,
+    /// Districts a merchant may name (`DISTRICTS`, comma-separated).
+    pub districts: Vec<String>,
+}
+
+/// The districts of 遂州 when `DISTRICTS` is not set.
+pub const DEFAULT_DISTRICTS: &str = "船山区,安居区,射洪市,蓬溪县,大英县,经开区,高新区";
+
+fn parse_districts(raw: &str) -> anyhow::Result<Vec<String>> {
+    let mut districts: Vec<String> = raw
+        .split([',', '，'])
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .collect();
+    districts.dedup();
+    if districts.is_empty() {
+        bail!("DISTRICTS must name at least one district");
+    }
+    Ok(districts)
 }
 
 fn env_opt(name: &str) -> Option<String> {
@@ -93,6 +111,9 @@ impl Config {
             json_limit_bytes: env_parse("JSON_LIMIT_BYTES", 64 * 1024)?,
             audit_seal_interval: Duration::from_millis(env_parse("AUDIT_SEAL_INTERVAL_MS", 1000)?),
             card_validity_years: env_parse("CARD_VALIDITY_YEARS", 3)?,
+            districts: parse_districts(
+                &env_opt("DISTRICTS").unwrap_or_else(|| DEFAULT_DISTRICTS.into()),
+            )?,
         };
         if !(1..=20).contains(&config.card_validity_years) {
             bail!("CARD_VALIDITY_YEARS must be between 1 and 20");
@@ -123,6 +144,7 @@ impl Config {
             json_limit_bytes: 64 * 1024,
             audit_seal_interval: Duration::from_millis(200),
             card_validity_years: 3,
+            districts: parse_districts(DEFAULT_DISTRICTS).expect("default districts are valid"),
         }
     }
 }

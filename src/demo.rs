@@ -85,6 +85,16 @@ pub fn seed(conn: &mut DbConnection, config: &Config) -> ApiResult<Vec<DemoLogin
         &vault,
         config.card_validity_years,
     )?);
+    for (role, username, password, note) in
+        crate::merchants::seed_demo(conn, &config.districts, &mut demo_password)?
+    {
+        logins.push(DemoLogin {
+            role,
+            username,
+            password,
+            note,
+        });
+    }
     write_logins(&path, &logins)?;
     Ok(logins)
 }

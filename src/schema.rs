@@ -130,3 +130,51 @@ diesel::table! {
 
 diesel::joinable!(cards -> talents (talent_id));
 diesel::allow_tables_to_appear_in_same_query!(talents, cards);
+
+diesel::table! {
+    merchants (id) {
+        id -> BigInt,
+        name -> Text,
+        uscc -> Text,
+        category -> Text,
+        district -> Text,
+        address -> Text,
+        lat_e6 -> Nullable<Integer>,
+        lon_e6 -> Nullable<Integer>,
+        contact_name -> Text,
+        contact_phone -> Text,
+        bank_name -> Text,
+        bank_account -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    offers (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        title -> Text,
+        kind -> Text,
+        percent_bp -> Nullable<Integer>,
+        amount_fen -> Nullable<BigInt>,
+        min_spend_fen -> BigInt,
+        max_discount_fen -> Nullable<BigInt>,
+        tiers -> Text,
+        per_card_daily -> Nullable<Integer>,
+        per_card_monthly -> Nullable<Integer>,
+        valid_from -> Nullable<Timestamp>,
+        valid_until -> Nullable<Timestamp>,
+        subsidy_bp -> Integer,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        replaces_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(offers -> merchants (merchant_id));
+diesel::allow_tables_to_appear_in_same_query!(merchants, offers, users);

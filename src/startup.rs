@@ -28,6 +28,8 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::talents::routes::configure(cfg);
     crate::cards::routes::configure(cfg);
     crate::codes::routes::configure(cfg);
+    crate::merchants::routes::configure(cfg);
+    crate::offers::routes::configure(cfg);
 }
 
 /// The OpenAPI document as the running app serves it.

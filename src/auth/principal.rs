@@ -198,6 +198,9 @@ role_set!(
     /// Anyone working for a merchant: owner or cashier.
     MerchantStaff, "a merchant owner or cashier", [Merchant, Cashier]);
 role_set!(
+    /// Officials (read-wide) and merchant staff (scoped to their merchant).
+    OfficialOrStaff, "an official or merchant staff", [Admin, Auditor, Merchant, Cashier]);
+role_set!(
     /// A card holder.
     TalentRole, "a talent", [Talent]);
 role_set!(
@@ -236,5 +239,24 @@ impl<R: RoleSet + 'static> FromRequest for Auth<R> {
                 Err(ApiError::forbidden(format!("Only {} may do this.", R::WHO)))
             }
         })
+    }
+}
+
+/// The caller of a public endpoint: `None` when no token was sent. A token that was sent
+/// but is bad or expired is still a 401, so a client never silently gets the anonymous
+/// view because its session ended.
+#[derive(Debug)]
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequest for MaybePrincipal {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.extensions().get::<Principal>().is_none() && token_from_request(req).is_none() {
+            return Box::pin(async { Ok(MaybePrincipal(None)) });
+        }
+        let principal = Principal::from_request(req, payload);
+        Box::pin(async move { Ok(MaybePrincipal(Some(principal.await?))) })
     }
 }

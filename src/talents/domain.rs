@@ -1,55 +1,13 @@
 //! Talent domain values, parsed once at the boundary: [`IdNumber`] (居民身份证号,
-//! GB 11643), [`Phone`] (mainland mobile), [`Tier`] and [`TalentName`].
+//! GB 11643), [`Phone`] (mainland mobile) and [`TalentName`]; [`Tier`] is shared with offers.
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{Datelike, NaiveDate};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 
-/// Talent tier: A 顶尖, B 领军, C 拔尖, D 骨干, E 青年/基础.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-pub enum Tier {
-    A,
-    B,
-    C,
-    D,
-    E,
-}
-
-impl Tier {
-    pub const ALL: [Tier; 5] = [Tier::A, Tier::B, Tier::C, Tier::D, Tier::E];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::A => "A",
-            Tier::B => "B",
-            Tier::C => "C",
-            Tier::D => "D",
-            Tier::E => "E",
-        }
-    }
-}
-
-impl fmt::Display for Tier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Tier {
-    type Err = ApiError;
-
-    fn from_str(s: &str) -> ApiResult<Tier> {
-        Tier::ALL
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| ApiError::validation(format!("tier {s:?} is not one of A, B, C, D, E")))
-    }
-}
+pub use crate::tier::Tier;
 
 /// GB 11643-1999 weights of the 17 body digits; the check character is
 /// `CHECK_CHARS[sum mod 11]`.

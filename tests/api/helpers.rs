@@ -342,3 +342,144 @@ pub fn assert_problem(response: &(StatusCode, Value), status: StatusCode, code: 
         response.1
     );
 }
+
+/// Password of every merchant owner and cashier that the helpers below create.
+pub const MERCHANT_PASSWORD: &str = "merchant-password-1";
+
+/// A valid 统一社会信用代码 not used before (random body, computed check character).
+pub fn unique_uscc() -> String {
+    let n = uuid::Uuid::new_v4().as_u128() % 10_000_000;
+    let body = format!("91510903MA{n:07}");
+    let check = talentcard::merchants::Uscc::check_char(&body).expect("valid body");
+    format!("{body}{check}")
+}
+
+/// A complete, valid merchant application; `key` (letters and digits) names the merchant
+/// and prefixes its owner's username (`{key}-owner`).
+pub fn merchant_application(key: &str) -> Value {
+    json!({
+        "name": format!("{key} 商行"),
+        "uscc": unique_uscc(),
+        "category": "food",
+        "district": "船山区",
+        "address": "遂州大道1号",
+        "contact_name": "张三",
+        "contact_phone": "13800000000",
+        "bank_name": "遂州银行",
+        "bank_account": "6222020200112233445",
+        "owner_username": format!("{key}-owner"),
+        "owner_password": MERCHANT_PASSWORD,
+    })
+}
+
+/// An approved merchant with a logged-in owner and cashier (`{key}-owner`, `{key}-cashier`).
+pub struct MerchantFixture {
+    pub id: i64,
+    pub owner_token: String,
+    pub cashier_id: i64,
+    pub cashier_token: String,
+}
+
+/// An offer body for [`TestApp::active_offer`] and offer tests: 10 % off, at most 50 元,
+/// all tiers, half subsidised.
+pub fn offer_body(title: &str) -> Value {
+    json!({
+        "title": title,
+        "kind": "percent",
+        "percent_bp": 1000,
+        "min_spend_fen": 0,
+        "max_discount_fen": 5000,
+        "tiers": ["A", "B", "C", "D", "E"],
+        "subsidy_bp": 5000,
+    })
+}
+
+impl TestApp {
+    /// Applies (anonymously) and returns the new merchant's id.
+    pub async fn apply_merchant(&self, body: Value) -> i64 {
+        let (status, body) = self
+            .request(Method::POST, "/api/v1/merchants", None, Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "application failed: {body}");
+        body["id"].as_i64().expect("merchant id")
+    }
+
+    /// Applies, approves as admin, logs the owner in and adds a logged-in cashier.
+    pub async fn active_merchant(&self, key: &str) -> MerchantFixture {
+        let id = self.apply_merchant(merchant_application(key)).await;
+        let admin = self.admin_token().await;
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/merchants/{id}/approve"),
+                &admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "approval failed: {body}");
+        let owner_token = self.login(&format!("{key}-owner"), MERCHANT_PASSWORD).await;
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/merchants/{id}/cashiers"),
+                &owner_token,
+                json!({"username": format!("{key}-cashier"), "password": MERCHANT_PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "adding a cashier failed: {body}"
+        );
+        let cashier_token = self
+            .login(&format!("{key}-cashier"), MERCHANT_PASSWORD)
+            .await;
+        MerchantFixture {
+            id,
+            owner_token,
+            cashier_id: body["id"].as_i64().expect("cashier id"),
+            cashier_token,
+        }
+    }
+
+    /// Publishes `body` for the merchant and, when it waits for review, approves it as
+    /// admin; returns the live offer.
+    pub async fn active_offer(&self, merchant: &MerchantFixture, body: Value) -> Value {
+        let (status, offer) = self
+            .post(
+                &format!("/api/v1/merchants/{}/offers", merchant.id),
+                &merchant.owner_token,
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "offer refused: {offer}");
+        if offer["status"] == "active" {
+            return offer;
+        }
+        let admin = self.admin_token().await;
+        let (status, offer) = self
+            .post(
+                &format!("/api/v1/offers/{}/approve", offer["id"]),
+                &admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "offer approval failed: {offer}");
+        offer
+    }
+
+    /// The audit actions recorded for one entity, oldest first.
+    pub async fn audit_actions(&self, entity_type: &str, entity_id: i64) -> Vec<String> {
+        let entity_type = entity_type.to_owned();
+        self.with_conn(move |conn| {
+            use diesel::prelude::*;
+            use talentcard::schema::audit_events::dsl as a;
+            a::audit_events
+                .filter(a::entity_type.eq(entity_type))
+                .filter(a::entity_id.eq(entity_id.to_string()))
+                .order(a::id)
+                .select(a::action)
+                .load::<String>(conn)
+                .expect("audit query")
+        })
+        .await
+    }
+}

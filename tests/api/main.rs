@@ -9,6 +9,8 @@ mod budgets;
 mod cards;
 mod codes;
 mod errors;
+mod merchants;
+mod offers;
 mod ops;
 mod talents;
 mod transfer;

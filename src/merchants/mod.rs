@@ -1,0 +1,627 @@
+//! Partner merchants (合伙人商家): the application, the approval workflow, cashier
+//! accounts and the public directory.
+//!
+//! A merchant applies (no login), an administrator approves it, and only then may its
+//! owner account log in. Suspension closes every account of the merchant at once (their
+//! tokens die with the version bump in [`users::set_merchant_accounts_active`]).
+
+pub mod domain;
+pub mod routes;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::audit;
+use crate::auth::{Actor, Role};
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult};
+use crate::offers::PublicOffer;
+use crate::schema::merchants;
+// The table; `users` is the accounts module.
+use crate::schema::users as user_rows;
+use crate::users::{self, NewAccount, User, UserView, Username};
+pub use domain::{Category, Coordinates, District, Uscc};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = merchants)]
+pub struct Merchant {
+    pub id: i64,
+    pub name: String,
+    pub uscc: String,
+    pub category: String,
+    pub district: String,
+    pub address: String,
+    pub lat_e6: Option<i32>,
+    pub lon_e6: Option<i32>,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub bank_name: String,
+    pub bank_account: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Merchant workflow states (DESIGN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MerchantStatus {
+    Pending,
+    Active,
+    Suspended,
+    Rejected,
+}
+
+impl MerchantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MerchantStatus::Pending => "pending",
+            MerchantStatus::Active => "active",
+            MerchantStatus::Suspended => "suspended",
+            MerchantStatus::Rejected => "rejected",
+        }
+    }
+}
+
+/// An administrator's step in the merchant workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MerchantAction {
+    Approve,
+    Reject,
+    Suspend,
+    Resume,
+}
+
+impl MerchantAction {
+    /// (allowed from, leads to): the whole workflow in one table.
+    pub fn transition(self) -> (MerchantStatus, MerchantStatus) {
+        use MerchantStatus::*;
+        match self {
+            MerchantAction::Approve => (Pending, Active),
+            MerchantAction::Reject => (Pending, Rejected),
+            MerchantAction::Suspend => (Active, Suspended),
+            MerchantAction::Resume => (Suspended, Active),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MerchantAction::Approve => "approve",
+            MerchantAction::Reject => "reject",
+            MerchantAction::Suspend => "suspend",
+            MerchantAction::Resume => "resume",
+        }
+    }
+
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            MerchantAction::Approve => "approved",
+            MerchantAction::Reject => "rejected",
+            MerchantAction::Suspend => "suspended",
+            MerchantAction::Resume => "resumed",
+        }
+    }
+
+    pub fn needs_reason(self) -> bool {
+        matches!(self, MerchantAction::Reject | MerchantAction::Suspend)
+    }
+}
+
+fn coordinate(e6: Option<i32>) -> Option<f64> {
+    e6.map(|v| f64::from(v) / 1e6)
+}
+
+/// The full record: for the owner and officials.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MerchantRecord {
+    pub id: i64,
+    pub name: String,
+    pub uscc: String,
+    pub category: Category,
+    pub category_label: String,
+    pub district: String,
+    pub address: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub bank_name: String,
+    /// Full number for the owner and in a single-record view by an official; masked
+    /// (`6222***********3445`) in lists and for cashiers.
+    pub bank_account: String,
+    pub status: MerchantStatus,
+    pub status_reason: Option<String>,
+    #[serde(serialize_with = "crate::time::rfc3339_local::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "crate::time::rfc3339_local::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: NaiveDateTime,
+}
+
+/// What the public directory shows: no bank details, no contact phone, no USCC.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DirectoryEntry {
+    pub id: i64,
+    pub name: String,
+    pub category: Category,
+    pub category_label: String,
+    pub district: String,
+    pub address: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    /// Its active offers (only those the `tier` filter allows, when given).
+    pub offers: Vec<PublicOffer>,
+}
+
+impl Merchant {
+    pub fn status(&self) -> ApiResult<MerchantStatus> {
+        match self.status.as_str() {
+            "pending" => Ok(MerchantStatus::Pending),
+            "active" => Ok(MerchantStatus::Active),
+            "suspended" => Ok(MerchantStatus::Suspended),
+            "rejected" => Ok(MerchantStatus::Rejected),
+            other => Err(ApiError::internal(anyhow::anyhow!(
+                "merchant {} has unknown status {other:?}",
+                self.id
+            ))),
+        }
+    }
+
+    fn category(&self) -> ApiResult<Category> {
+        Category::parse(&self.category).map_err(|_| {
+            ApiError::internal(anyhow::anyhow!(
+                "merchant {} has unknown category {:?}",
+                self.id,
+                self.category
+            ))
+        })
+    }
+
+    pub fn record(&self) -> ApiResult<MerchantRecord> {
+        let category = self.category()?;
+        Ok(MerchantRecord {
+            id: self.id,
+            name: self.name.clone(),
+            uscc: self.uscc.clone(),
+            category,
+            category_label: category.label().to_owned(),
+            district: self.district.clone(),
+            address: self.address.clone(),
+            lat: coordinate(self.lat_e6),
+            lon: coordinate(self.lon_e6),
+            contact_name: self.contact_name.clone(),
+            contact_phone: self.contact_phone.clone(),
+            bank_name: self.bank_name.clone(),
+            bank_account: self.bank_account.clone(),
+            status: self.status()?,
+            status_reason: self.status_reason.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+
+    /// The record with the bank account masked (lists, cashiers).
+    pub fn masked_record(&self) -> ApiResult<MerchantRecord> {
+        let mut record = self.record()?;
+        record.bank_account = domain::mask_bank_account(&self.bank_account);
+        Ok(record)
+    }
+
+    pub fn directory_entry(&self, offers: Vec<PublicOffer>) -> ApiResult<DirectoryEntry> {
+        let category = self.category()?;
+        Ok(DirectoryEntry {
+            id: self.id,
+            name: self.name.clone(),
+            category,
+            category_label: category.label().to_owned(),
+            district: self.district.clone(),
+            address: self.address.clone(),
+            lat: coordinate(self.lat_e6),
+            lon: coordinate(self.lon_e6),
+            offers,
+        })
+    }
+}
+
+/// A validated application.
+#[derive(Debug, Clone)]
+pub struct NewMerchant {
+    pub name: String,
+    pub uscc: Uscc,
+    pub category: Category,
+    pub district: District,
+    pub address: String,
+    pub coordinates: Option<Coordinates>,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub bank_name: String,
+    pub bank_account: String,
+    pub owner_username: Username,
+    /// Computed before the transaction: argon2 is slow.
+    pub owner_password_hash: String,
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> ApiResult<Option<Merchant>> {
+    Ok(merchants::table
+        .find(id)
+        .select(Merchant::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn get(conn: &mut DbConnection, id: i64) -> ApiResult<Merchant> {
+    find(conn, id)?.ok_or_else(|| ApiError::not_found(format!("No merchant with id {id}.")))
+}
+
+/// Stores an application as `pending` with its (inactive) owner account, audited.
+/// Call inside a write transaction.
+pub fn apply(conn: &mut DbConnection, actor: &Actor, new: NewMerchant) -> ApiResult<Merchant> {
+    let taken: i64 = merchants::table
+        .filter(merchants::uscc.eq(new.uscc.as_str()))
+        .count()
+        .get_result(conn)?;
+    if taken > 0 {
+        return Err(uscc_taken());
+    }
+    let now = crate::time::now();
+    let merchant = diesel::insert_into(merchants::table)
+        .values((
+            merchants::name.eq(&new.name),
+            merchants::uscc.eq(new.uscc.as_str()),
+            merchants::category.eq(new.category.as_str()),
+            merchants::district.eq(new.district.as_str()),
+            merchants::address.eq(&new.address),
+            merchants::lat_e6.eq(new.coordinates.map(|c| c.lat_e6)),
+            merchants::lon_e6.eq(new.coordinates.map(|c| c.lon_e6)),
+            merchants::contact_name.eq(&new.contact_name),
+            merchants::contact_phone.eq(&new.contact_phone),
+            merchants::bank_name.eq(&new.bank_name),
+            merchants::bank_account.eq(&new.bank_account),
+            merchants::status.eq(MerchantStatus::Pending.as_str()),
+            merchants::created_at.eq(now),
+            merchants::updated_at.eq(now),
+        ))
+        .returning(merchants::all_columns)
+        .get_result::<Merchant>(conn)
+        // Two applications racing with one USCC: the unique index decides.
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::Problem {
+                code: "conflict", ..
+            } => uscc_taken(),
+            other => other,
+        })?;
+    audit::record(
+        conn,
+        actor,
+        "merchant.apply",
+        "merchant",
+        merchant.id,
+        None::<&()>,
+        Some(&merchant),
+    )?;
+    users::create(
+        conn,
+        actor,
+        NewAccount {
+            username: &new.owner_username,
+            password_hash: new.owner_password_hash,
+            role: Role::Merchant,
+            display_name: &new.contact_name,
+            merchant_id: Some(merchant.id),
+            talent_id: None,
+            // Opens on approval.
+            active: false,
+        },
+    )?;
+    Ok(merchant)
+}
+
+fn uscc_taken() -> ApiError {
+    ApiError::conflict("A merchant with this 统一社会信用代码 (uscc) is already registered.")
+}
+
+/// Applies a workflow step if the merchant is in the state it starts from; accounts open
+/// or close with it. Call inside a write transaction.
+pub fn transition(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    action: MerchantAction,
+    reason: Option<&str>,
+) -> ApiResult<Merchant> {
+    let before = get(conn, id)?;
+    let (from, to) = action.transition();
+    // Conditional update: of two concurrent requests only one finds the state it expects.
+    let changed = diesel::update(
+        merchants::table
+            .find(id)
+            .filter(merchants::status.eq(from.as_str())),
+    )
+    .set((
+        merchants::status.eq(to.as_str()),
+        merchants::status_reason.eq(reason),
+        merchants::updated_at.eq(crate::time::now()),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(ApiError::invalid_transition(format!(
+            "Cannot {} merchant {id}: it is {}, and only a {} merchant can be {}d.",
+            action.name(),
+            before.status,
+            from.as_str(),
+            action.past_tense(),
+        )));
+    }
+    let after = get(conn, id)?;
+    if from == MerchantStatus::Active || to == MerchantStatus::Active {
+        users::set_merchant_accounts_active(conn, id, to == MerchantStatus::Active)?;
+    }
+    audit::record(
+        conn,
+        actor,
+        &format!("merchant.{}", action.name()),
+        "merchant",
+        id,
+        Some(&before),
+        Some(&after),
+    )?;
+    Ok(after)
+}
+
+/// Adds a cashier account to an active merchant. Call inside a write transaction.
+pub fn add_cashier(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    merchant_id: i64,
+    username: &Username,
+    display_name: &str,
+    password_hash: String,
+) -> ApiResult<User> {
+    let merchant = get(conn, merchant_id)?;
+    if merchant.status()? != MerchantStatus::Active {
+        return Err(ApiError::invalid_transition(format!(
+            "Merchant {merchant_id} is {}: cashiers can be added only to an active merchant.",
+            merchant.status
+        )));
+    }
+    users::create(
+        conn,
+        actor,
+        NewAccount {
+            username,
+            password_hash,
+            role: Role::Cashier,
+            display_name,
+            merchant_id: Some(merchant_id),
+            talent_id: None,
+            active: true,
+        },
+    )
+}
+
+pub fn list_cashiers(conn: &mut DbConnection, merchant_id: i64) -> ApiResult<Vec<UserView>> {
+    let cashiers: Vec<User> = user_rows::table
+        .filter(user_rows::merchant_id.eq(merchant_id))
+        .filter(user_rows::role.eq(Role::Cashier.as_str()))
+        .order(user_rows::id)
+        .select(User::as_select())
+        .load(conn)?;
+    Ok(cashiers.iter().map(User::view).collect())
+}
+
+/// Removes a cashier: the account is closed, its tokens die, and it is detached from the
+/// merchant so that resuming a suspended merchant (which reopens its accounts) cannot
+/// bring it back. The row stays: redemptions name who scanned them. Call inside a write
+/// transaction.
+pub fn remove_cashier(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    merchant_id: i64,
+    user_id: i64,
+) -> ApiResult<()> {
+    let before = users::find_by_id(conn, user_id)?
+        .filter(|u| u.merchant_id == Some(merchant_id) && u.role == Role::Cashier.as_str())
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Merchant {merchant_id} has no cashier with id {user_id}."
+            ))
+        })?;
+    diesel::update(user_rows::table.find(user_id))
+        .set((
+            user_rows::active.eq(false),
+            user_rows::merchant_id.eq(None::<i64>),
+            user_rows::updated_at.eq(crate::time::now()),
+        ))
+        .execute(conn)?;
+    users::bump_token_version(conn, user_id)?;
+    let after = users::find_by_id(conn, user_id)?.map(|u| u.view());
+    #[derive(Serialize)]
+    struct Removed<'a> {
+        merchant_id: i64,
+        cashier: &'a Option<UserView>,
+    }
+    audit::record(
+        conn,
+        actor,
+        "merchant.cashier_remove",
+        "user",
+        user_id,
+        Some(&before.view()),
+        Some(&Removed {
+            merchant_id,
+            cashier: &after,
+        }),
+    )
+}
+
+/// Demo data: merchants across 衣食住行 and districts, each active with an approved
+/// subsidised offer, one still pending; logins for the owner and a cashier of the first.
+/// `password` generates a fresh demo password per login.
+pub fn seed_demo(
+    conn: &mut DbConnection,
+    districts: &[String],
+    password: &mut dyn FnMut() -> String,
+) -> ApiResult<Vec<(Role, String, String, String)>> {
+    use crate::auth::password::Password;
+    use crate::offers::{self, NewOffer, OfferKind};
+    use crate::tier::{Tier, TierSet};
+
+    let actor = Actor::system("demo");
+    let district = |i: usize| -> ApiResult<District> {
+        District::parse(&districts[i % districts.len()], districts)
+    };
+    // Valid codes built from 17 chosen characters plus their check character.
+    let uscc = |body: &str| -> ApiResult<Uscc> {
+        let check = Uscc::check_char(body).ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("demo uscc body {body:?} is invalid"))
+        })?;
+        Uscc::parse(&format!("{body}{check}"))
+    };
+    let samples = [
+        (
+            "锦衣坊服饰",
+            "91510903MA6A00001",
+            Category::Clothing,
+            "遂州大道中段88号",
+            1200,
+            3_000,
+            5000,
+        ),
+        (
+            "船山老味道餐厅",
+            "91510903MA6A00002",
+            Category::Food,
+            "明月路16号",
+            1000,
+            5_000,
+            5000,
+        ),
+        (
+            "观音湖畔酒店",
+            "91510904MA6A00003",
+            Category::Housing,
+            "观音湖北路1号",
+            1500,
+            20_000,
+            6000,
+        ),
+        (
+            "遂州绿色出行",
+            "91510922MA6A00004",
+            Category::Transport,
+            "河东新区天宫路9号",
+            2000,
+            2_000,
+            4000,
+        ),
+        (
+            "子昂书院培训中心",
+            "91510921MA6A00005",
+            Category::Education,
+            "射洪市子昂大道3号",
+            800,
+            10_000,
+            5000,
+        ),
+    ];
+    let mut logins = Vec::new();
+    for (i, (name, code, category, address, rate, cap, subsidy)) in samples.into_iter().enumerate()
+    {
+        let owner_password = password();
+        let owner = Username::parse(&format!("shop{}", i + 1))?;
+        let hash = users::hash_password(&Password::parse(&owner_password)?)?;
+        let merchant = crate::db::write_tx(conn, |conn| {
+            let merchant = apply(
+                conn,
+                &actor,
+                NewMerchant {
+                    name: name.into(),
+                    uscc: uscc(code)?,
+                    category,
+                    district: district(i)?,
+                    address: address.into(),
+                    coordinates: Some(Coordinates {
+                        lat_e6: 30_513_000 + i as i32 * 3_000,
+                        lon_e6: 105_592_000 + i as i32 * 4_000,
+                    }),
+                    contact_name: "张经理".into(),
+                    contact_phone: format!("1380825000{i}"),
+                    bank_name: "遂州银行".into(),
+                    bank_account: format!("62220202001122{i:05}"),
+                    owner_username: owner.clone(),
+                    owner_password_hash: hash,
+                },
+            )?;
+            transition(conn, &actor, merchant.id, MerchantAction::Approve, None)?;
+            let offer = offers::create(
+                conn,
+                &actor,
+                merchant.id,
+                NewOffer {
+                    title: format!("英才卡专享 消费立减 {}%", rate / 100),
+                    kind: OfferKind::Percent,
+                    percent_bp: Some(rate),
+                    amount_fen: None,
+                    min_spend_fen: 0,
+                    max_discount_fen: Some(cap),
+                    tiers: TierSet::new(&Tier::ALL)?,
+                    per_card_daily: Some(1),
+                    per_card_monthly: Some(10),
+                    valid_from: None,
+                    valid_until: None,
+                    subsidy_bp: subsidy,
+                },
+                None,
+            )?;
+            offers::transition(conn, &actor, offer.id, offers::OfferAction::Approve, None)?;
+            Ok::<_, ApiError>(merchant)
+        })?;
+        if i == 0 {
+            logins.push((
+                Role::Merchant,
+                owner.as_str().to_owned(),
+                owner_password,
+                format!("merchant owner of {name}: cashiers, offers, settlements"),
+            ));
+            let cashier_password = password();
+            let cashier = Username::parse("cashier1")?;
+            let hash = users::hash_password(&Password::parse(&cashier_password)?)?;
+            crate::db::write_tx(conn, |conn| {
+                add_cashier(conn, &actor, merchant.id, &cashier, "收银员小李", hash)
+            })?;
+            logins.push((
+                Role::Cashier,
+                cashier.as_str().to_owned(),
+                cashier_password,
+                format!("cashier of {name}: scan and redeem"),
+            ));
+        }
+    }
+    // One application waiting for an official, so the approval queue is not empty.
+    let hash = users::hash_password(&Password::parse(&password())?)?;
+    crate::db::write_tx(conn, |conn| {
+        apply(
+            conn,
+            &actor,
+            NewMerchant {
+                name: "安居康宁诊所".into(),
+                uscc: uscc("52510904MJ6A00006")?,
+                category: Category::Medical,
+                district: district(1)?,
+                address: "安居区柔刚街21号".into(),
+                coordinates: None,
+                contact_name: "王医生".into(),
+                contact_phone: "0825-6660006".into(),
+                bank_name: "遂州银行".into(),
+                bank_account: "6222020200112200006".into(),
+                owner_username: Username::parse("shop6")?,
+                owner_password_hash: hash,
+            },
+        )
+    })?;
+    Ok(logins)
+}

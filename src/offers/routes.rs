@@ -1,0 +1,388 @@
+//! Offer endpoints.
+//!
+//! | endpoint | who |
+//! |---|---|
+//! | `POST /merchants/{id}/offers` | that merchant's owner |
+//! | `POST /offers/{id}/revise` | the offer's merchant owner (new version; see [`super::revise`]) |
+//! | `POST /offers/{id}/pause\|resume\|end` | the offer's merchant owner |
+//! | `POST /offers/{id}/approve\|reject` | admin (`{reason}` required to reject) |
+//! | `GET /offers` | officials: all (`?status=`, `?merchant_id=`); owner/cashier: own merchant's |
+//! | `GET /offers/{id}` | officials; the offer's merchant staff |
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{NewOffer, Offer, OfferAction, OfferKind, OfferStatus, OfferView};
+use crate::auth::Auth;
+use crate::auth::principal::{Admin, MerchantOwner, OfficialOrStaff};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::merchants::routes::{ReasonBody, parse_reason};
+use crate::pagination::{Page, PageQuery, Paginated};
+use crate::schema::offers;
+use crate::state::AppState;
+use crate::tier::{Tier, TierSet};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_offer)
+        .service(list_offers)
+        .service(get_offer)
+        .service(revise)
+        .service(approve)
+        .service(reject)
+        .service(pause)
+        .service(resume)
+        .service(end);
+}
+
+/// An offer's terms (DESIGN §4). Money in fen, rates in basis points.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfferBody {
+    pub title: String,
+    pub kind: OfferKind,
+    /// Percent offers: 1..=10000 (1000 = 10 % off).
+    #[serde(default)]
+    pub percent_bp: Option<i64>,
+    /// Fixed offers: fen off, more than 0.
+    #[serde(default)]
+    pub amount_fen: Option<i64>,
+    pub min_spend_fen: i64,
+    /// Percent offers: the most one use gives, in fen (required).
+    #[serde(default)]
+    pub max_discount_fen: Option<i64>,
+    /// Eligible tiers, at least one of `A`–`E`.
+    pub tiers: Vec<String>,
+    #[serde(default)]
+    pub per_card_daily: Option<i64>,
+    #[serde(default)]
+    pub per_card_monthly: Option<i64>,
+    /// RFC 3339, or a local date `YYYY-MM-DD` (from the start of that day).
+    #[serde(default)]
+    pub valid_from: Option<String>,
+    /// RFC 3339, or a local date `YYYY-MM-DD` (through the end of that day).
+    #[serde(default)]
+    pub valid_until: Option<String>,
+    /// Share of the discount the government pays back, 0..=10000; more than 0 needs an
+    /// official's approval before the offer goes live.
+    pub subsidy_bp: i64,
+}
+
+fn small_int(field: &str, v: Option<i64>) -> ApiResult<Option<i32>> {
+    v.map(|v| {
+        i32::try_from(v).map_err(|_| ApiError::validation(format!("{field} is out of range")))
+    })
+    .transpose()
+}
+
+fn date(field: &str, v: Option<&str>, end_of_day: bool) -> ApiResult<Option<NaiveDateTime>> {
+    v.map(|v| {
+        crate::time::parse_filter(v.trim(), end_of_day)
+            .map(crate::time::truncate_micros)
+            .map_err(|e| ApiError::validation(format!("{field}: {e}")))
+    })
+    .transpose()
+}
+
+impl TryFrom<OfferBody> for NewOffer {
+    type Error = ApiError;
+
+    fn try_from(b: OfferBody) -> ApiResult<NewOffer> {
+        let tiers = b
+            .tiers
+            .iter()
+            .map(|t| t.parse::<Tier>())
+            .collect::<ApiResult<Vec<_>>>()?;
+        let offer = NewOffer {
+            title: b.title.trim().to_owned(),
+            kind: b.kind,
+            percent_bp: small_int("percent_bp", b.percent_bp)?,
+            amount_fen: b.amount_fen,
+            min_spend_fen: b.min_spend_fen,
+            max_discount_fen: b.max_discount_fen,
+            tiers: TierSet::new(&tiers)?,
+            per_card_daily: small_int("per_card_daily", b.per_card_daily)?,
+            per_card_monthly: small_int("per_card_monthly", b.per_card_monthly)?,
+            valid_from: date("valid_from", b.valid_from.as_deref(), false)?,
+            valid_until: date("valid_until", b.valid_until.as_deref(), true)?,
+            subsidy_bp: small_int("subsidy_bp", Some(b.subsidy_bp))?.unwrap_or_default(),
+        };
+        offer.validate()?;
+        Ok(offer)
+    }
+}
+
+/// Publish an offer (the merchant's owner). Subsidised offers start `pending` until an
+/// official approves them; unsubsidised ones are `active` at once.
+#[utoipa::path(
+    tag = "offers",
+    params(("id" = i64, Path, description = "merchant id")),
+    request_body = OfferBody,
+    responses((status = 201, body = OfferView), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/merchants/{id}/offers")]
+pub async fn create_offer(
+    auth: Auth<MerchantOwner>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: web::Json<OfferBody>,
+) -> ApiResult<HttpResponse> {
+    let merchant_id = path.into_inner();
+    auth.ensure_merchant_owner(merchant_id)?;
+    let new = NewOffer::try_from(body.into_inner())?;
+    let actor = auth.actor();
+    let offer = state
+        .db
+        .write(move |conn| super::create(conn, &actor, merchant_id, new, None))
+        .await?;
+    Ok(HttpResponse::Created().json(offer.view()?))
+}
+
+/// Change an offer's terms: a new version is created (`replaces_id` names the old one),
+/// reviewed like a new offer when subsidised; the old version ends when the new one goes
+/// live. Stored redemptions keep the terms they were made under.
+#[utoipa::path(
+    tag = "offers",
+    params(("id" = i64, Path)),
+    request_body = OfferBody,
+    responses((status = 201, body = OfferView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/offers/{id}/revise")]
+pub async fn revise(
+    auth: Auth<MerchantOwner>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: web::Json<OfferBody>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let new = NewOffer::try_from(body.into_inner())?;
+    let principal = auth.into_inner();
+    let offer = state
+        .db
+        .write(move |conn| {
+            let old = super::get(conn, id)?;
+            principal.ensure_merchant_owner(old.merchant_id)?;
+            super::revise(conn, &principal.actor(), id, new)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(offer.view()?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OfferFilter {
+    /// `pending` (the approval queue), `active`, `paused`, `ended`, `rejected`.
+    pub status: Option<OfferStatus>,
+    /// Officials: one merchant's offers (staff always see only their own).
+    pub merchant_id: Option<i64>,
+}
+
+/// Offers: officials see all (`?status=pending` is the approval queue); a merchant's
+/// owner and cashiers see only their own merchant's.
+#[utoipa::path(
+    tag = "offers",
+    params(PageQuery, OfferFilter),
+    responses((status = 200, body = Paginated<OfferView>), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/offers")]
+pub async fn list_offers(
+    auth: Auth<OfficialOrStaff>,
+    state: web::Data<AppState>,
+    page: web::Query<PageQuery>,
+    filter: web::Query<OfferFilter>,
+) -> ApiResult<web::Json<Paginated<OfferView>>> {
+    let page = Page::try_from(page.into_inner())?;
+    let f = filter.into_inner();
+    let merchant_id = match auth.merchant_scope() {
+        Some(own) => {
+            if f.merchant_id.is_some_and(|m| m != own) {
+                return Err(ApiError::forbidden("This belongs to another merchant."));
+            }
+            Some(own)
+        }
+        None => f.merchant_id,
+    };
+    let result = state
+        .db
+        .run(move |conn| {
+            let build = || {
+                let mut q = offers::table.into_boxed();
+                if let Some(m) = merchant_id {
+                    q = q.filter(offers::merchant_id.eq(m));
+                }
+                if let Some(s) = f.status {
+                    q = q.filter(offers::status.eq(s.as_str()));
+                }
+                q
+            };
+            let total: i64 = build().count().get_result(conn)?;
+            let rows: Vec<Offer> = build()
+                // Oldest first: the approval queue is worked in arrival order.
+                .order(offers::id)
+                .limit(page.per_page)
+                .offset(page.offset())
+                .select(Offer::as_select())
+                .load(conn)?;
+            let items = rows.iter().map(Offer::view).collect::<ApiResult<_>>()?;
+            Ok(Paginated::new(items, total, page))
+        })
+        .await?;
+    Ok(web::Json(result))
+}
+
+/// One offer with its subsidy share and status (officials; the merchant's staff).
+#[utoipa::path(
+    tag = "offers",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/offers/{id}")]
+pub async fn get_offer(
+    auth: Auth<OfficialOrStaff>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> ApiResult<web::Json<OfferView>> {
+    let id = path.into_inner();
+    let principal = auth.into_inner();
+    let offer = state
+        .db
+        .run(move |conn| {
+            let offer = super::get(conn, id)?;
+            principal.ensure_can_view_merchant(offer.merchant_id)?;
+            Ok(offer)
+        })
+        .await?;
+    Ok(web::Json(offer.view()?))
+}
+
+async fn owner_step(
+    auth: Auth<MerchantOwner>,
+    state: web::Data<AppState>,
+    id: i64,
+    action: OfferAction,
+    body: Option<web::Json<ReasonBody>>,
+) -> ApiResult<web::Json<OfferView>> {
+    let reason = parse_reason(body, false)?;
+    let principal = auth.into_inner();
+    let offer = state
+        .db
+        .write(move |conn| {
+            let offer = super::get(conn, id)?;
+            principal.ensure_merchant_owner(offer.merchant_id)?;
+            super::transition(conn, &principal.actor(), id, action, reason.as_deref())
+        })
+        .await?;
+    Ok(web::Json(offer.view()?))
+}
+
+async fn admin_step(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    id: i64,
+    action: OfferAction,
+    body: Option<web::Json<ReasonBody>>,
+) -> ApiResult<web::Json<OfferView>> {
+    let reason = parse_reason(body, action == OfferAction::Reject)?;
+    let actor = auth.actor();
+    let offer = state
+        .db
+        .write(move |conn| super::transition(conn, &actor, id, action, reason.as_deref()))
+        .await?;
+    Ok(web::Json(offer.view()?))
+}
+
+/// Approve a pending offer: it goes live (and ends the version it revises, if any).
+#[utoipa::path(
+    tag = "offers",
+    params(("id" = i64, Path)),
+    request_body(content = ReasonBody, description = "optional: {reason}"),
+    responses((status = 200, body = OfferView), (status = 409, description = "invalid_transition", body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/offers/{id}/approve")]
+pub async fn approve(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: Option<web::Json<ReasonBody>>,
+) -> ApiResult<web::Json<OfferView>> {
+    admin_step(auth, state, path.into_inner(), OfferAction::Approve, body).await
+}
+
+/// Reject a pending offer (`{reason}` required).
+#[utoipa::path(
+    tag = "offers",
+    params(("id" = i64, Path)),
+    request_body = ReasonBody,
+    responses((status = 200, body = OfferView), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/offers/{id}/reject")]
+pub async fn reject(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: Option<web::Json<ReasonBody>>,
+) -> ApiResult<web::Json<OfferView>> {
+    admin_step(auth, state, path.into_inner(), OfferAction::Reject, body).await
+}
+
+/// Pause an active offer (the merchant's owner).
+#[utoipa::path(
+    tag = "offers",
+    params(("id" = i64, Path)),
+    request_body(content = ReasonBody, description = "optional: {reason}"),
+    responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/offers/{id}/pause")]
+pub async fn pause(
+    auth: Auth<MerchantOwner>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: Option<web::Json<ReasonBody>>,
+) -> ApiResult<web::Json<OfferView>> {
+    owner_step(auth, state, path.into_inner(), OfferAction::Pause, body).await
+}
+
+/// Resume a paused offer (the merchant's owner).
+#[utoipa::path(
+    tag = "offers",
+    params(("id" = i64, Path)),
+    request_body(content = ReasonBody, description = "optional: {reason}"),
+    responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/offers/{id}/resume")]
+pub async fn resume(
+    auth: Auth<MerchantOwner>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: Option<web::Json<ReasonBody>>,
+) -> ApiResult<web::Json<OfferView>> {
+    owner_step(auth, state, path.into_inner(), OfferAction::Resume, body).await
+}
+
+/// End an offer for good, or withdraw one still under review (the merchant's owner).
+#[utoipa::path(
+    tag = "offers",
+    params(("id" = i64, Path)),
+    request_body(content = ReasonBody, description = "optional: {reason}"),
+    responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/offers/{id}/end")]
+pub async fn end(
+    auth: Auth<MerchantOwner>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: Option<web::Json<ReasonBody>>,
+) -> ApiResult<web::Json<OfferView>> {
+    owner_step(auth, state, path.into_inner(), OfferAction::End, body).await
+}
