@@ -43,6 +43,30 @@ pub enum Command {
         #[arg(long, env = "TALENTCARD_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// Generate the settlements of a period (local month), like POST /settlements/generate.
+    Settle {
+        /// `YYYY-MM`, e.g. 2026-11.
+        #[arg(long)]
+        period: String,
+    },
+    /// Fire real HTTP redemptions at a running server and report throughput and latency.
+    /// Seeds its own merchant, offer, budget and cards into the server's database
+    /// (same DATABASE_URL and SECRET_KEY_FILE as the server): use a scratch database.
+    Loadgen {
+        /// The server, e.g. http://127.0.0.1:8080
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Cards to seed; each gives ten fresh codes per minute.
+        #[arg(long, default_value_t = 2_000)]
+        cards: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Pace the requests to this many per second in total (default: as fast as possible).
+        #[arg(long)]
+        rate: Option<f64>,
+    },
     /// Verify the audit hash chain; exits with status 1 if it is broken.
     AuditVerify,
     /// Move this installation's SQLite database (DATABASE_URL) into an empty PostgreSQL
@@ -128,6 +152,48 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Settle { period } => {
+            let period = crate::settlements::Period::parse(&period)
+                .map_err(|e| anyhow::anyhow!(e.problem().detail))?;
+            let db = Db::connect(&config.database_url, 1, true)?;
+            let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let made = write_tx(&mut conn, |conn| {
+                crate::settlements::generate(
+                    conn,
+                    &Actor::system("cli"),
+                    &period,
+                    crate::time::now(),
+                )
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            for s in &made {
+                println!(
+                    "settlement {} merchant {} run {}: {} lines, subsidy {} fen",
+                    s.id, s.merchant_id, s.run, s.line_count, s.subsidy_fen
+                );
+            }
+            println!(
+                "{} settlement(s) generated for {}",
+                made.len(),
+                period.as_str()
+            );
+            Ok(())
+        }
+        Command::Loadgen {
+            url,
+            cards,
+            concurrency,
+            seconds,
+            rate,
+        } => crate::loadgen::run(
+            &config,
+            &url,
+            cards,
+            concurrency,
+            std::time::Duration::from_secs(seconds),
+            rate,
+        ),
         Command::AuditVerify => {
             let db = Db::connect(&config.database_url, 1, false)?;
             let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -84,7 +84,6 @@ diesel::table! {
 }
 
 diesel::joinable!(budget_envelopes -> budgets (year));
-diesel::allow_tables_to_appear_in_same_query!(budgets, budget_envelopes);
 
 diesel::table! {
     talents (id) {
@@ -129,7 +128,6 @@ diesel::table! {
 }
 
 diesel::joinable!(cards -> talents (talent_id));
-diesel::allow_tables_to_appear_in_same_query!(talents, cards);
 
 diesel::table! {
     merchants (id) {
@@ -177,4 +175,139 @@ diesel::table! {
 }
 
 diesel::joinable!(offers -> merchants (merchant_id));
-diesel::allow_tables_to_appear_in_same_query!(merchants, offers, users);
+
+diesel::table! {
+    redemptions (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        offer_id -> BigInt,
+        card_id -> BigInt,
+        talent_id -> BigInt,
+        tier -> Text,
+        category -> Text,
+        district -> Text,
+        subsidy_bp -> Integer,
+        bill_fen -> BigInt,
+        discount_fen -> BigInt,
+        paid_fen -> BigInt,
+        subsidy_fen -> BigInt,
+        code_window -> BigInt,
+        code_slot -> Integer,
+        local_day -> Text,
+        period -> Text,
+        cashier_id -> BigInt,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        status -> Text,
+        disputed -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reversals (id) {
+        id -> BigInt,
+        redemption_id -> BigInt,
+        merchant_id -> BigInt,
+        reason -> Text,
+        actor_id -> BigInt,
+        bill_fen -> BigInt,
+        discount_fen -> BigInt,
+        subsidy_fen -> BigInt,
+        period -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    disputes (id) {
+        id -> BigInt,
+        redemption_id -> BigInt,
+        talent_id -> BigInt,
+        reason -> Text,
+        status -> Text,
+        resolution_note -> Nullable<Text>,
+        resolved_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(reversals -> redemptions (redemption_id));
+diesel::joinable!(disputes -> redemptions (redemption_id));
+
+diesel::table! {
+    settlements (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        period -> Text,
+        run -> Integer,
+        status -> Text,
+        line_count -> Integer,
+        bill_fen -> BigInt,
+        discount_fen -> BigInt,
+        subsidy_fen -> BigInt,
+        generation -> Text,
+        confirmed_by -> Nullable<BigInt>,
+        confirmed_at -> Nullable<Timestamp>,
+        verified_by -> Nullable<BigInt>,
+        verified_at -> Nullable<Timestamp>,
+        approved_by -> Nullable<BigInt>,
+        approved_at -> Nullable<Timestamp>,
+        paid_by -> Nullable<BigInt>,
+        paid_at -> Nullable<Timestamp>,
+        bank_reference -> Nullable<Text>,
+        rejected_by -> Nullable<BigInt>,
+        rejected_at -> Nullable<Timestamp>,
+        rejected_reason -> Nullable<Text>,
+        lines_digest -> Nullable<Text>,
+        audit_head_seq -> Nullable<BigInt>,
+        audit_head_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    settlement_lines (id) {
+        id -> BigInt,
+        settlement_id -> BigInt,
+        redemption_id -> BigInt,
+        kind -> Text,
+        bill_fen -> BigInt,
+        discount_fen -> BigInt,
+        subsidy_fen -> BigInt,
+        at -> Timestamp,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    job_locks (name) {
+        name -> Text,
+        locked_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(settlement_lines -> settlements (settlement_id));
+diesel::joinable!(settlement_lines -> redemptions (redemption_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    login_throttle,
+    audit_events,
+    audit_chain_head,
+    budgets,
+    budget_envelopes,
+    merchant_month_subsidy,
+    talents,
+    cards,
+    code_guess_throttle,
+    merchants,
+    offers,
+    redemptions,
+    reversals,
+    disputes,
+    settlements,
+    settlement_lines,
+    job_locks,
+);

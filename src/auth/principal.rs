@@ -201,6 +201,12 @@ role_set!(
     /// Officials (read-wide) and merchant staff (scoped to their merchant).
     OfficialOrStaff, "an official or merchant staff", [Admin, Auditor, Merchant, Cashier]);
 role_set!(
+    /// Who may reverse a redemption: its merchant's staff, or an administrator.
+    Reverser, "merchant staff or an administrator", [Admin, Merchant, Cashier]);
+role_set!(
+    /// Officials, and talents for what concerns themselves.
+    OfficialOrTalent, "an official or the talent concerned", [Admin, Auditor, Talent]);
+role_set!(
     /// A card holder.
     TalentRole, "a talent", [Talent]);
 role_set!(

@@ -357,8 +357,9 @@ pub fn verify_with(
     check_card(lookup, id, now)
 }
 
-/// The card step of verification: the code's card must be active now.
-fn check_card(
+/// The card step of verification: the code's card must be active now. Consumers that
+/// lock the card row pass their own `lookup`.
+pub fn check_card(
     lookup: impl FnOnce(i64) -> ApiResult<Option<Card>>,
     id: CodeId,
     now: NaiveDateTime,

@@ -584,14 +584,13 @@ pub fn revise(
     create(conn, actor, old.merchant_id, new, Some(old_id))
 }
 
-/// The live offers of the given merchants (for the directory), optionally only those a
-/// tier may use, grouped by merchant.
-pub fn live_offers_by_merchant(
+/// The offers of the given merchants live at `now`, optionally only those a tier may use.
+pub fn live_offers(
     conn: &mut DbConnection,
     merchant_ids: &[i64],
     tier: Option<Tier>,
-) -> ApiResult<HashMap<i64, Vec<PublicOffer>>> {
-    let now = crate::time::now();
+    now: NaiveDateTime,
+) -> ApiResult<Vec<Offer>> {
     let mut query = offers::table
         .filter(offers::merchant_id.eq_any(merchant_ids))
         .filter(offers::status.eq(OfferStatus::Active.as_str()))
@@ -605,10 +604,29 @@ pub fn live_offers_by_merchant(
     if let Some(tier) = tier {
         query = query.filter(offers::tiers.like(format!("%{}%", tier.as_char())));
     }
-    let rows: Vec<Offer> = query
+    Ok(query
         .order(offers::id)
         .select(Offer::as_select())
-        .load(conn)?;
+        .load(conn)?)
+}
+
+/// The live offers of one merchant (what a counter may redeem now).
+pub fn live_for_merchant(
+    conn: &mut DbConnection,
+    merchant_id: i64,
+    now: NaiveDateTime,
+) -> ApiResult<Vec<Offer>> {
+    live_offers(conn, &[merchant_id], None, now)
+}
+
+/// The live offers of the given merchants (for the directory), optionally only those a
+/// tier may use, grouped by merchant.
+pub fn live_offers_by_merchant(
+    conn: &mut DbConnection,
+    merchant_ids: &[i64],
+    tier: Option<Tier>,
+) -> ApiResult<HashMap<i64, Vec<PublicOffer>>> {
+    let rows = live_offers(conn, merchant_ids, tier, crate::time::now())?;
     let mut grouped: HashMap<i64, Vec<PublicOffer>> = HashMap::new();
     for offer in &rows {
         grouped

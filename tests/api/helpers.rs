@@ -260,6 +260,20 @@ impl TestApp {
             .await;
     }
 
+    /// A second server instance on the same database with the same keys (several
+    /// stateless instances behind a load balancer); returns its base URL. It runs until
+    /// the test's runtime ends.
+    pub async fn second_instance(&self) -> String {
+        let mut config = self.config.clone();
+        config.bind = "127.0.0.1:0".into();
+        let secrets = Secrets::load(&config.secret_key_file).expect("secrets");
+        let db = Db::connect(&config.database_url, config.db_pool_size, true).expect("database");
+        let app = Application::build_with(config, db, secrets).expect("second app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        address
+    }
+
     /// PostgreSQL only: forbids new connections to this test's database and ends the
     /// pool's current ones, as when the database server goes away.
     pub fn make_database_unreachable(&self) {

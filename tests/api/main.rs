@@ -12,5 +12,7 @@ mod errors;
 mod merchants;
 mod offers;
 mod ops;
+mod redemptions;
+mod settlements;
 mod talents;
 mod transfer;

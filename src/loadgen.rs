@@ -1,0 +1,399 @@
+//! `talentcard loadgen`: fires real HTTP redemptions at a running server and reports
+//! redemptions/s, latency percentiles and errors (DESIGN §7; figures in BENCHMARKS.md).
+//!
+//! It seeds its own scratch data straight into the server's database (same
+//! `DATABASE_URL` and `SECRET_KEY_FILE`): one active merchant with a cashier and a
+//! subsidised offer, a budget, and N talents with cards. Codes are minted with the
+//! server's code key exactly as a phone would show them, so every request is a genuine,
+//! fresh, single-use code: (card, window, slot) never repeats.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::Datelike;
+use diesel::prelude::*;
+use tokio::sync::Mutex;
+
+use crate::auth::password::Password;
+use crate::auth::{Actor, Role};
+use crate::cards;
+use crate::codes::{self, CodeId};
+use crate::config::Config;
+use crate::db::{Db, write_tx};
+use crate::error::{ApiError, ApiResult};
+use crate::merchants::{self, Category, District, MerchantAction, NewMerchant, Uscc};
+use crate::offers::{self, NewOffer, OfferAction, OfferKind};
+use crate::schema::budgets;
+use crate::secrets::{KeySet, Secrets};
+use crate::talents::{IdNumber, NewTalent, Phone, PiiVault, TalentName};
+use crate::tier::{Tier, TierSet};
+use crate::users::{self, NewAccount, Username};
+
+/// Hands out codes no other request has used: per window, slot-major over the cards.
+struct CodeSource {
+    keys: KeySet,
+    card_ids: Vec<i64>,
+    state: std::sync::Mutex<(i64, u64)>,
+}
+
+impl CodeSource {
+    fn next(&self) -> Option<String> {
+        let window = codes::window_of(crate::time::now());
+        let n = {
+            let mut state = self.state.lock().expect("not poisoned");
+            if state.0 != window {
+                *state = (window, 0);
+            }
+            state.1 += 1;
+            state.1 - 1
+        };
+        let cards = self.card_ids.len() as u64;
+        let slot = (n / cards) as i64;
+        if slot >= codes::SLOTS_PER_WINDOW {
+            return None;
+        }
+        let id = CodeId {
+            card_id: self.card_ids[(n % cards) as usize],
+            window,
+            slot,
+        };
+        codes::encode(&self.keys, &id).ok()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub ok: u64,
+    pub errors: u64,
+    pub out_of_codes: u64,
+    pub elapsed: Duration,
+    /// Latencies of successful redemptions, sorted.
+    pub latencies: Vec<Duration>,
+}
+
+impl Report {
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i]
+    }
+
+    pub fn print(&self) {
+        let rate = self.ok as f64 / self.elapsed.as_secs_f64();
+        println!(
+            "redemptions: {} in {:.1?} = {rate:.0}/s",
+            self.ok, self.elapsed
+        );
+        println!(
+            "latency: p50 {:.1?}  p95 {:.1?}  p99 {:.1?}  max {:.1?}",
+            self.percentile(0.50),
+            self.percentile(0.95),
+            self.percentile(0.99),
+            self.latencies.last().copied().unwrap_or_default()
+        );
+        println!(
+            "errors: {}  (out of fresh codes: {})",
+            self.errors, self.out_of_codes
+        );
+    }
+}
+
+/// Fires redemptions with `concurrency` workers for `duration`, optionally paced to
+/// `rate` requests per second in total.
+#[allow(clippy::too_many_arguments)]
+pub async fn fire(
+    base_url: &str,
+    token: &str,
+    offer_id: i64,
+    keys: KeySet,
+    card_ids: Vec<i64>,
+    concurrency: usize,
+    duration: Duration,
+    rate: Option<f64>,
+) -> anyhow::Result<Report> {
+    if card_ids.is_empty() {
+        bail!("no cards to redeem with");
+    }
+    let source = Arc::new(CodeSource {
+        keys,
+        card_ids,
+        state: std::sync::Mutex::new((0, 0)),
+    });
+    let report = Arc::new(Mutex::new(Report::default()));
+    let sequence = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let url = format!("{}/api/v1/redemptions", base_url.trim_end_matches('/'));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (source, report, sequence, url, token) = (
+            source.clone(),
+            report.clone(),
+            sequence.clone(),
+            url.clone(),
+            token.to_owned(),
+        );
+        workers.push(actix_web::rt::spawn(async move {
+            let client = awc::Client::builder().timeout(Duration::from_secs(10)).finish();
+            let mut local = Report::default();
+            while started.elapsed() < duration {
+                let n = sequence.fetch_add(1, Ordering::Relaxed);
+                if let Some(rate) = rate {
+                    // Open-loop pacing: request n is due at n / rate seconds.
+                    let due = Duration::from_secs_f64(n as f64 / rate);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        actix_web::rt::time::sleep(wait).await;
+                    }
+                }
+                let Some(code) = source.next() else {
+                    local.out_of_codes += 1;
+                    actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .insert_header(("Idempotency-Key", format!("loadgen-{n}-{}", uuid::Uuid::new_v4())))
+                    .send_json(&serde_json::json!({"code": code, "bill_fen": 12_800, "offer_id": offer_id}))
+                    .await;
+                match response {
+                    Ok(mut r) if r.status().as_u16() == 201 => {
+                        let _ = r.body().await;
+                        local.ok += 1;
+                        local.latencies.push(sent.elapsed());
+                    }
+                    Ok(mut r) => {
+                        let body = r.body().await.unwrap_or_default();
+                        if local.errors < 3 {
+                            eprintln!("refused {}: {}", r.status(), String::from_utf8_lossy(&body));
+                        }
+                        local.errors += 1;
+                    }
+                    Err(e) => {
+                        if local.errors < 3 {
+                            eprintln!("request failed: {e}");
+                        }
+                        local.errors += 1;
+                    }
+                }
+            }
+            let mut total = report.lock().await;
+            total.ok += local.ok;
+            total.errors += local.errors;
+            total.out_of_codes += local.out_of_codes;
+            total.latencies.extend(local.latencies);
+        }));
+    }
+    for w in workers {
+        w.await.context("worker")?;
+    }
+    let mut report = Arc::try_unwrap(report)
+        .map_err(|_| anyhow::anyhow!("workers still running"))?
+        .into_inner();
+    report.elapsed = started.elapsed();
+    report.latencies.sort();
+    Ok(report)
+}
+
+/// What the seeding made: who redeems, which offer, which cards.
+struct Seeded {
+    cashier: String,
+    password: String,
+    offer_id: i64,
+    card_ids: Vec<i64>,
+}
+
+/// Seeds a merchant with a cashier and a live subsidised offer, a budget large enough
+/// for any run, and `cards` talents with active cards, through the same module
+/// functions the API uses (so every row is as real as production's).
+fn seed(config: &Config, secrets: &Secrets, cards: usize) -> anyhow::Result<Seeded> {
+    let db = Db::connect(&config.database_url, 2, true)?;
+    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let run = hex::encode(crate::secrets::random_bytes::<3>());
+    let actor = Actor::system("loadgen");
+    let now = crate::time::now();
+    let api = |e: ApiError| anyhow::anyhow!("{}", e.problem().detail);
+    let password = format!(
+        "loadgen-{}",
+        hex::encode(crate::secrets::random_bytes::<6>())
+    );
+    // One argon2 hash shared by every seeded account: hashing 20 000 would take minutes.
+    let hash = users::hash_password(&Password::parse(&password).map_err(api)?).map_err(api)?;
+    let uscc_body = format!(
+        "9151090{:010}",
+        u64::from_str_radix(&run, 16)? % 10_000_000_000
+    );
+    let uscc = Uscc::parse(&format!(
+        "{uscc_body}{}",
+        Uscc::check_char(&uscc_body).context("uscc")?
+    ))
+    .map_err(api)?;
+    let cashier = format!("loadgen-{run}-cashier");
+    let offer_id = write_tx(&mut conn, |conn| -> ApiResult<i64> {
+        let merchant = merchants::apply(
+            conn,
+            &actor,
+            NewMerchant {
+                name: format!("压测商户 {run}"),
+                uscc,
+                category: Category::Food,
+                district: District::parse(&config.districts[0], &config.districts)?,
+                address: "遂州大道1号".into(),
+                coordinates: None,
+                contact_name: "压测".into(),
+                contact_phone: "13800000000".into(),
+                bank_name: "遂州银行".into(),
+                bank_account: "6222000000000000".into(),
+                owner_username: Username::parse(&format!("loadgen-{run}-owner"))?,
+                owner_password_hash: hash.clone(),
+            },
+        )?;
+        merchants::transition(conn, &actor, merchant.id, MerchantAction::Approve, None)?;
+        users::create(
+            conn,
+            &actor,
+            NewAccount {
+                username: &Username::parse(&cashier)?,
+                password_hash: hash.clone(),
+                role: Role::Cashier,
+                display_name: "",
+                merchant_id: Some(merchant.id),
+                talent_id: None,
+                active: true,
+            },
+        )?;
+        let offer = offers::create(
+            conn,
+            &actor,
+            merchant.id,
+            NewOffer {
+                title: "压测九折".into(),
+                kind: OfferKind::Percent,
+                percent_bp: Some(1_000),
+                amount_fen: None,
+                min_spend_fen: 0,
+                max_discount_fen: Some(5_000),
+                tiers: TierSet::new(&Tier::ALL)?,
+                per_card_daily: None,
+                per_card_monthly: None,
+                valid_from: None,
+                valid_until: None,
+                subsidy_bp: 5_000,
+            },
+            None,
+        )?;
+        offers::transition(conn, &actor, offer.id, OfferAction::Approve, None)?;
+        let year = crate::time::to_local(now).year();
+        let raised = diesel::update(budgets::table.find(year))
+            .set(budgets::total_fen.eq(budgets::total_fen + 1_000_000_000_000))
+            .execute(conn)?;
+        if raised == 0 {
+            diesel::insert_into(budgets::table)
+                .values((
+                    budgets::year.eq(year),
+                    budgets::total_fen.eq(1_000_000_000_000),
+                    budgets::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        Ok(offer.id)
+    })
+    .map_err(api)?;
+    let vault = PiiVault::new(secrets);
+    let today = crate::time::to_local(now).date_naive();
+    let expires = cards::expiry_for(None, config.card_validity_years, now).map_err(api)?;
+    let base = u64::from_str_radix(&run, 16)? % 100_000;
+    let mut card_ids = Vec::with_capacity(cards);
+    for chunk in (0..cards).collect::<Vec<_>>().chunks(500) {
+        let made = write_tx(&mut conn, |conn| -> ApiResult<Vec<i64>> {
+            let mut ids = Vec::with_capacity(chunk.len());
+            for &i in chunk {
+                let n = base * 100_000 + i as u64;
+                // Unique per run: the birth date and sequence spell out `n`.
+                let birth = chrono::NaiveDate::from_ymd_opt(1960, 1, 1).expect("valid")
+                    + chrono::Duration::days((n / 1000 % 15_000) as i64);
+                let body = format!("510902{}{:03}", birth.format("%Y%m%d"), n % 1000);
+                let check = crate::talents::domain::id_check_char(body.as_bytes());
+                let new = NewTalent {
+                    name: TalentName::parse(&format!("压测{i}"))?,
+                    id_number: IdNumber::parse(&format!("{body}{}", char::from(check)), today)?,
+                    phone: Phone::parse(&format!("19{:09}", n % 1_000_000_000))?,
+                    employer: "压测".into(),
+                    tier: Tier::C,
+                };
+                let (talent, _) =
+                    crate::talents::create(conn, &actor, &vault, &new, hash.clone(), now)?;
+                ids.push(cards::issue(conn, &actor, talent.id, expires, now)?.id);
+            }
+            Ok(ids)
+        })
+        .map_err(api)?;
+        card_ids.extend(made);
+    }
+    crate::audit::seal_pending(&mut conn).map_err(api)?;
+    Ok(Seeded {
+        cashier,
+        password,
+        offer_id,
+        card_ids,
+    })
+}
+
+/// `talentcard loadgen`: seed, log in as the cashier, fire, report.
+pub fn run(
+    config: &Config,
+    url: &str,
+    cards: usize,
+    concurrency: usize,
+    duration: Duration,
+    rate: Option<f64>,
+) -> anyhow::Result<()> {
+    if cards == 0 || concurrency == 0 {
+        bail!("cards and concurrency must be at least 1");
+    }
+    let secrets = Secrets::load(&config.secret_key_file).context(
+        "the server's secrets file (SECRET_KEY_FILE / DATA_DIR) is needed to mint codes",
+    )?;
+    let started = Instant::now();
+    let seeded = seed(config, &secrets, cards)?;
+    println!(
+        "seeded {} cards in {:.1?}",
+        seeded.card_ids.len(),
+        started.elapsed()
+    );
+    actix_web::rt::System::new().block_on(async {
+        let client = awc::Client::default();
+        let mut res = client
+            .post(format!("{}/api/v1/auth/login", url.trim_end_matches('/')))
+            .send_json(
+                &serde_json::json!({"username": seeded.cashier, "password": seeded.password}),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("login request: {e}"))?;
+        let body: serde_json::Value = res
+            .json()
+            .await
+            .map_err(|e| anyhow::anyhow!("login answer: {e}"))?;
+        let token = body["access_token"]
+            .as_str()
+            .context("cashier login refused")?
+            .to_owned();
+        let report = fire(
+            url,
+            &token,
+            seeded.offer_id,
+            secrets.code.clone(),
+            seeded.card_ids,
+            concurrency,
+            duration,
+            rate,
+        )
+        .await?;
+        report.print();
+        Ok(())
+    })
+}

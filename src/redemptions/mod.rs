@@ -1,0 +1,680 @@
+//! Redemption at the counter (核销): quote, redeem, reverse — and the talents' disputes.
+//!
+//! One redemption is one transaction (see [`redeem`]): verify the code and lock its card
+//! row, check merchant, offer, tier and the per-card limits, insert the redemption —
+//! whose `UNIQUE (card_id, code_window, code_slot)` makes the code single-use across
+//! every counter and instance — reserve the subsidy, write the audit entry. The card
+//! row lock serialises redemptions of one card only (so its daily and monthly counts
+//! are exact under concurrency) and the budget row is touched last, so its lock is held
+//! only until commit.
+
+pub mod disputes;
+pub mod routes;
+
+use actix_web::http::StatusCode;
+use chrono::{Datelike, Duration, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::audit;
+use crate::auth::{Actor, Principal};
+use crate::budgets::{self, Booking};
+use crate::cards::Card;
+use crate::codes::{self, CodeId};
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult};
+use crate::merchants::{self, Merchant, MerchantStatus};
+use crate::offers::money::{self, Fen, Outcome};
+use crate::offers::{self, Offer};
+use crate::schema::{cards as cards_table, redemptions, reversals, talents};
+use crate::secrets::Secrets;
+use crate::tier::Tier;
+
+/// Largest bill accepted at a counter: 1 000 000 元.
+pub const MAX_BILL_FEN: i64 = 100_000_000;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = redemptions)]
+pub struct Redemption {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub offer_id: i64,
+    pub card_id: i64,
+    pub talent_id: i64,
+    pub tier: String,
+    pub category: String,
+    pub district: String,
+    pub subsidy_bp: i32,
+    pub bill_fen: i64,
+    pub discount_fen: i64,
+    pub paid_fen: i64,
+    pub subsidy_fen: i64,
+    pub code_window: i64,
+    pub code_slot: i32,
+    pub local_day: String,
+    pub period: String,
+    pub cashier_id: i64,
+    #[serde(skip)]
+    pub idempotency_key: String,
+    #[serde(skip)]
+    pub request_hash: String,
+    pub status: String,
+    pub disputed: bool,
+    pub created_at: NaiveDateTime,
+}
+
+impl Redemption {
+    pub fn booking(&self) -> Booking<'_> {
+        Booking {
+            year: self.period[..4].parse().unwrap_or_default(),
+            period: &self.period,
+            merchant_id: self.merchant_id,
+            category: &self.category,
+            amount_fen: self.subsidy_fen,
+        }
+    }
+}
+
+/// A redemption as clients see it: the talent only by masked name.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RedemptionView {
+    pub id: i64,
+    pub bill_fen: i64,
+    pub discount_fen: i64,
+    pub paid_fen: i64,
+    pub subsidy_fen: i64,
+    pub status: String,
+    pub disputed: bool,
+    pub offer: Named,
+    pub merchant: Named,
+    pub talent: MaskedTalent,
+    pub card_no: String,
+    pub tier: String,
+    pub category: String,
+    pub district: String,
+    pub cashier_id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Named {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MaskedTalent {
+    pub masked_name: String,
+}
+
+/// Local (Asia/Shanghai) calendar keys of an instant: day `YYYY-MM-DD`, month `YYYY-MM`.
+pub fn local_keys(at: NaiveDateTime) -> (String, String, i32) {
+    let local = crate::time::to_local(at);
+    (
+        local.format("%Y-%m-%d").to_string(),
+        local.format("%Y-%m").to_string(),
+        local.year(),
+    )
+}
+
+fn problem(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(status, code, detail.into())
+}
+
+fn not_eligible(detail: impl Into<String>) -> ApiError {
+    problem(StatusCode::UNPROCESSABLE_ENTITY, "not_eligible", detail)
+}
+
+/// The bill as sent by the counter, checked.
+pub fn parse_bill(bill_fen: i64) -> ApiResult<Fen> {
+    if bill_fen <= 0 || bill_fen > MAX_BILL_FEN {
+        return Err(ApiError::validation(format!(
+            "bill_fen must be between 1 and {MAX_BILL_FEN} fen"
+        )));
+    }
+    Fen::new(bill_fen)
+        .ok_or_else(|| ApiError::validation("bill_fen must be a positive amount in fen"))
+}
+
+/// The merchant the staff member works for, which must be active to redeem.
+fn active_merchant(conn: &mut DbConnection, merchant_id: i64) -> ApiResult<Merchant> {
+    let merchant = merchants::get(conn, merchant_id)?;
+    if merchant.status != MerchantStatus::Active.as_str() {
+        return Err(ApiError::forbidden(
+            "This merchant is not active in the alliance and cannot redeem.",
+        ));
+    }
+    Ok(merchant)
+}
+
+fn uses_so_far(
+    conn: &mut DbConnection,
+    card_id: i64,
+    offer_id: i64,
+    day: &str,
+    period: &str,
+) -> ApiResult<(i64, i64)> {
+    let days: Vec<String> = redemptions::table
+        .filter(redemptions::card_id.eq(card_id))
+        .filter(redemptions::offer_id.eq(offer_id))
+        .filter(redemptions::period.eq(period))
+        .filter(redemptions::status.eq("active"))
+        .select(redemptions::local_day)
+        .load(conn)?;
+    let today = days.iter().filter(|d| d.as_str() == day).count() as i64;
+    Ok((today, days.len() as i64))
+}
+
+/// Why this card may not use this offer right now, if it may not.
+fn limit_refusal(offer: &Offer, used_today: i64, used_month: i64) -> Option<ApiError> {
+    let reached = |what: &str, limit: i32| {
+        problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit_reached",
+            format!("This card has used this offer {limit} time(s) {what}, the most it allows."),
+        )
+    };
+    match (offer.per_card_daily, offer.per_card_monthly) {
+        (Some(limit), _) if used_today >= i64::from(limit) => Some(reached("today", limit)),
+        (_, Some(limit)) if used_month >= i64::from(limit) => Some(reached("this month", limit)),
+        _ => None,
+    }
+}
+
+fn eligibility(offer: &Offer, card: &Card, now: NaiveDateTime) -> ApiResult<Option<ApiError>> {
+    if !offer.is_live_at(now) {
+        return Ok(Some(not_eligible("This offer is not available right now.")));
+    }
+    let tier: Tier = card.tier.parse()?;
+    if !offer.allows_tier(tier) {
+        return Ok(Some(not_eligible(format!(
+            "This offer is not for tier {} cards.",
+            tier.as_char()
+        ))));
+    }
+    Ok(None)
+}
+
+/// Everything a counter sends to redeem.
+#[derive(Debug, Clone)]
+pub struct RedeemRequest {
+    pub code: String,
+    pub bill: Fen,
+    pub offer_id: i64,
+    pub idempotency_key: String,
+}
+
+impl RedeemRequest {
+    /// Identifies the request body, to tell a retry from a different request that
+    /// reuses an Idempotency-Key.
+    pub fn fingerprint(&self) -> String {
+        let canonical = serde_json::json!([self.code.trim(), self.bill.get(), self.offer_id]);
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+/// A redemption made now, or the one an earlier request with the same key made.
+pub enum Redeemed {
+    Created(Redemption),
+    Replayed(Redemption),
+}
+
+/// The first result of an Idempotency-Key, if any; a different body is refused.
+pub fn replay(
+    conn: &mut DbConnection,
+    merchant_id: i64,
+    req: &RedeemRequest,
+) -> ApiResult<Option<Redemption>> {
+    let existing = redemptions::table
+        .filter(redemptions::merchant_id.eq(merchant_id))
+        .filter(redemptions::idempotency_key.eq(&req.idempotency_key))
+        .select(Redemption::as_select())
+        .first(conn)
+        .optional()?;
+    match existing {
+        Some(r) if r.request_hash == req.fingerprint() => Ok(Some(r)),
+        Some(_) => Err(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_mismatch",
+            "This Idempotency-Key was already used for a different redemption request.",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Reads the card and takes its row lock until commit: redemptions of one card queue
+/// here, so the per-card limit counts that follow are exact.
+fn lock_card(conn: &mut DbConnection, card_id: i64) -> ApiResult<Option<Card>> {
+    Ok(diesel::update(cards_table::table.find(card_id))
+        .set(cards_table::updated_at.eq(cards_table::updated_at))
+        .returning(cards_table::all_columns)
+        .get_result::<Card>(conn)
+        .optional()?)
+}
+
+/// Redeems a code submitted as text (decoding it first). The HTTP handler decodes it
+/// under the guessing limit outside the transaction and calls [`redeem_decoded`].
+pub fn redeem(
+    conn: &mut DbConnection,
+    secrets: &Secrets,
+    staff: &Principal,
+    req: &RedeemRequest,
+    now: NaiveDateTime,
+) -> ApiResult<Redemption> {
+    let code = codes::decode(&secrets.code, &req.code, now).map_err(|e| e.to_api())?;
+    redeem_decoded(conn, staff, req, code, now)
+}
+
+/// The redemption transaction's body (the caller opens the write transaction).
+pub fn redeem_decoded(
+    conn: &mut DbConnection,
+    staff: &Principal,
+    req: &RedeemRequest,
+    code: CodeId,
+    now: NaiveDateTime,
+) -> ApiResult<Redemption> {
+    let merchant_id = staff
+        .merchant_scope()
+        .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
+    let verified = codes::check_card(|card_id| lock_card(conn, card_id), code, now)?;
+    let card = verified.card;
+    let merchant = active_merchant(conn, merchant_id)?;
+    let offer = offers::find(conn, req.offer_id)?
+        .filter(|o| o.merchant_id == merchant_id)
+        .ok_or_else(|| ApiError::not_found("This merchant has no such offer."))?;
+    if let Some(refusal) = eligibility(&offer, &card, now)? {
+        return Err(refusal);
+    }
+    let outcome = money::compute(&offer.money_terms()?, req.bill)?;
+    let (day, period, year) = local_keys(now);
+    if offer.per_card_daily.is_some() || offer.per_card_monthly.is_some() {
+        let (today, month) = uses_so_far(conn, card.id, offer.id, &day, &period)?;
+        if let Some(refusal) = limit_refusal(&offer, today, month) {
+            return Err(refusal);
+        }
+    }
+    let redemption = insert(
+        conn,
+        &merchant,
+        &offer,
+        &card,
+        &verified.id,
+        &outcome,
+        staff,
+        req,
+        now,
+        (&day, &period),
+    )?;
+    if redemption.subsidy_fen > 0 {
+        let booking = Booking {
+            year,
+            period: &period,
+            merchant_id,
+            category: &merchant.category,
+            amount_fen: outcome.subsidy_fen,
+        };
+        if let Err(refusal) = budgets::reserve(conn, &booking)? {
+            return Err(problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "budget_exhausted",
+                refusal.detail(),
+            ));
+        }
+    }
+    audit::record(
+        conn,
+        &staff.actor(),
+        "redemption.create",
+        "redemption",
+        redemption.id,
+        None::<&()>,
+        Some(&redemption),
+    )?;
+    Ok(redemption)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert(
+    conn: &mut DbConnection,
+    merchant: &Merchant,
+    offer: &Offer,
+    card: &Card,
+    code: &CodeId,
+    outcome: &Outcome,
+    staff: &Principal,
+    req: &RedeemRequest,
+    now: NaiveDateTime,
+    (day, period): (&str, &str),
+) -> ApiResult<Redemption> {
+    diesel::insert_into(redemptions::table)
+        .values((
+            redemptions::merchant_id.eq(merchant.id),
+            redemptions::offer_id.eq(offer.id),
+            redemptions::card_id.eq(card.id),
+            redemptions::talent_id.eq(card.talent_id),
+            redemptions::tier.eq(&card.tier),
+            redemptions::category.eq(&merchant.category),
+            redemptions::district.eq(&merchant.district),
+            redemptions::subsidy_bp.eq(offer.subsidy_bp),
+            redemptions::bill_fen.eq(outcome.bill_fen),
+            redemptions::discount_fen.eq(outcome.discount_fen),
+            redemptions::paid_fen.eq(outcome.paid_fen),
+            redemptions::subsidy_fen.eq(outcome.subsidy_fen),
+            redemptions::code_window.eq(code.window),
+            redemptions::code_slot.eq(code.slot as i32),
+            redemptions::local_day.eq(day),
+            redemptions::period.eq(period),
+            redemptions::cashier_id.eq(staff.user_id),
+            redemptions::idempotency_key.eq(&req.idempotency_key),
+            redemptions::request_hash.eq(req.fingerprint()),
+            redemptions::created_at.eq(now),
+        ))
+        .returning(redemptions::all_columns)
+        .get_result::<Redemption>(conn)
+        .map_err(|e| match &e {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, info) => {
+                let which = format!("{} {}", info.constraint_name().unwrap_or_default(), info.message());
+                if which.contains("idempotency") {
+                    ApiError::conflict("A request with this Idempotency-Key is being processed; retry it to get its result.")
+                } else {
+                    problem(StatusCode::CONFLICT, "code_used", "This code has already been used. Ask the talent to show the next code.")
+                }
+            }
+            _ => e.into(),
+        })
+}
+
+/// One offer as a quote shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QuotedOffer {
+    pub offer_id: i64,
+    pub title: String,
+    pub eligible: bool,
+    /// Problem code of why not, e.g. `not_eligible`, `min_spend_not_met`, `limit_reached`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_detail: Option<String>,
+    pub discount_fen: i64,
+    pub paid_fen: i64,
+    pub subsidy_fen: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Chosen {
+    pub offer_id: i64,
+    pub discount_fen: i64,
+    pub paid_fen: i64,
+    pub subsidy_fen: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Quote {
+    pub talent: MaskedTalent,
+    pub tier: String,
+    pub bill_fen: i64,
+    pub offers: Vec<QuotedOffer>,
+    pub chosen: Option<Chosen>,
+}
+
+/// What redeeming this code would give at this merchant; consumes nothing.
+pub fn quote(
+    conn: &mut DbConnection,
+    secrets: &Secrets,
+    staff: &Principal,
+    code: &str,
+    bill: Fen,
+    offer_id: Option<i64>,
+    now: NaiveDateTime,
+) -> ApiResult<Quote> {
+    let merchant_id = staff
+        .merchant_scope()
+        .ok_or_else(|| ApiError::forbidden("Only merchant staff quote."))?;
+    let verified = codes::guard::verify_as_staff(conn, secrets, staff.user_id, code, now)?;
+    let card = verified.card;
+    let used = diesel::select(diesel::dsl::exists(
+        redemptions::table
+            .filter(redemptions::card_id.eq(card.id))
+            .filter(redemptions::code_window.eq(verified.id.window))
+            .filter(redemptions::code_slot.eq(verified.id.slot as i32)),
+    ))
+    .get_result::<bool>(conn)?;
+    if used {
+        return Err(problem(
+            StatusCode::CONFLICT,
+            "code_used",
+            "This code has already been used. Ask the talent to show the next code.",
+        ));
+    }
+    let merchant = active_merchant(conn, merchant_id)?;
+    let name: String = talents::table
+        .find(card.talent_id)
+        .select(talents::name)
+        .first(conn)?;
+    let (day, period, year) = local_keys(now);
+    let budget_left = budgets::view(conn, year)?.map(|b| {
+        let envelope = b
+            .categories
+            .iter()
+            .find(|c| c.category == merchant.category)
+            .map(|c| c.remaining_fen);
+        envelope.map_or(b.remaining_fen, |e| e.min(b.remaining_fen))
+    });
+    let live = offers::live_for_merchant(conn, merchant_id, now)?;
+    if let Some(id) = offer_id
+        && !live.iter().any(|o| o.id == id)
+    {
+        return Err(ApiError::not_found(
+            "This merchant has no such offer available now.",
+        ));
+    }
+    let mut quoted = Vec::with_capacity(live.len());
+    for offer in &live {
+        let mut refusal = eligibility(offer, &card, now)?;
+        let outcome = money::compute(&offer.money_terms()?, bill);
+        if refusal.is_none()
+            && let Err(e) = outcome
+        {
+            refusal = Some(e.into());
+        }
+        if refusal.is_none() && (offer.per_card_daily.is_some() || offer.per_card_monthly.is_some())
+        {
+            let (today, month) = uses_so_far(conn, card.id, offer.id, &day, &period)?;
+            refusal = limit_refusal(offer, today, month);
+        }
+        let outcome = outcome.unwrap_or(Outcome {
+            bill_fen: bill.get(),
+            discount_fen: 0,
+            paid_fen: bill.get(),
+            subsidy_fen: 0,
+        });
+        if refusal.is_none()
+            && outcome.subsidy_fen > 0
+            && budget_left.is_none_or(|left| left < outcome.subsidy_fen)
+        {
+            refusal = Some(problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "budget_exhausted",
+                "The subsidy budget cannot cover this redemption.",
+            ));
+        }
+        quoted.push(QuotedOffer {
+            offer_id: offer.id,
+            title: offer.title.clone(),
+            eligible: refusal.is_none(),
+            reason: refusal.as_ref().map(|e| e.code().to_owned()),
+            reason_detail: refusal.map(|e| e.problem().detail),
+            discount_fen: outcome.discount_fen,
+            paid_fen: outcome.paid_fen,
+            subsidy_fen: outcome.subsidy_fen,
+        });
+    }
+    let chosen = quoted
+        .iter()
+        .filter(|q| q.eligible && offer_id.is_none_or(|id| id == q.offer_id))
+        // The best deal for the talent; among equals, the older offer.
+        .max_by_key(|q| (q.discount_fen, -q.offer_id))
+        .map(|q| Chosen {
+            offer_id: q.offer_id,
+            discount_fen: q.discount_fen,
+            paid_fen: q.paid_fen,
+            subsidy_fen: q.subsidy_fen,
+        });
+    Ok(Quote {
+        talent: MaskedTalent {
+            masked_name: crate::talents::domain::mask_name(&name),
+        },
+        tier: card.tier,
+        bill_fen: bill.get(),
+        offers: quoted,
+        chosen,
+    })
+}
+
+/// Reverses a redemption: a reversal record, the redemption marked reversed, and the
+/// subsidy reservation released unless it was already settled (then the reversal
+/// becomes a negative line of the merchant's next settlement).
+pub fn reverse(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    redemption: &Redemption,
+    reason: &str,
+    now: NaiveDateTime,
+) -> ApiResult<Redemption> {
+    let updated = diesel::update(
+        redemptions::table
+            .find(redemption.id)
+            .filter(redemptions::status.eq("active")),
+    )
+    .set(redemptions::status.eq("reversed"))
+    .returning(redemptions::all_columns)
+    .get_result::<Redemption>(conn)
+    .optional()?
+    .ok_or_else(|| ApiError::invalid_transition("This redemption has already been reversed."))?;
+    let (_, period, _) = local_keys(now);
+    let actor_id = actor
+        .user_id
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("reversal without a user")))?;
+    diesel::insert_into(reversals::table)
+        .values((
+            reversals::redemption_id.eq(redemption.id),
+            reversals::merchant_id.eq(redemption.merchant_id),
+            reversals::reason.eq(reason),
+            reversals::actor_id.eq(actor_id),
+            reversals::bill_fen.eq(redemption.bill_fen),
+            reversals::discount_fen.eq(redemption.discount_fen),
+            reversals::subsidy_fen.eq(redemption.subsidy_fen),
+            reversals::period.eq(&period),
+            reversals::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    let effect = crate::settlements::on_reversal(conn, actor, redemption.id)?;
+    if redemption.subsidy_fen > 0 && effect != crate::settlements::ReversalEffect::NegativeLineNext
+    {
+        budgets::release(conn, &redemption.booking())?;
+    }
+    audit::record(
+        conn,
+        actor,
+        "redemption.reverse",
+        "redemption",
+        redemption.id,
+        Some(redemption),
+        Some(&serde_json::json!({"status": "reversed", "reason": reason})),
+    )?;
+    Ok(updated)
+}
+
+pub fn get(conn: &mut DbConnection, id: i64) -> ApiResult<Redemption> {
+    redemptions::table
+        .find(id)
+        .select(Redemption::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No such redemption."))
+}
+
+/// How long merchant staff may reverse their own redemption (officials: any time).
+pub fn reversal_window() -> Duration {
+    Duration::hours(24)
+}
+
+/// Views for a page of redemptions: names and card numbers fetched in three queries,
+/// not one per row.
+pub fn views(
+    conn: &mut DbConnection,
+    rows: &[Redemption],
+    mask_card: bool,
+) -> ApiResult<Vec<RedemptionView>> {
+    use std::collections::HashMap;
+    let ids = |f: fn(&Redemption) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+    let merchant_names: HashMap<i64, String> = crate::schema::merchants::table
+        .filter(crate::schema::merchants::id.eq_any(ids(|r| r.merchant_id)))
+        .select((crate::schema::merchants::id, crate::schema::merchants::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let offer_titles: HashMap<i64, String> = crate::schema::offers::table
+        .filter(crate::schema::offers::id.eq_any(ids(|r| r.offer_id)))
+        .select((crate::schema::offers::id, crate::schema::offers::title))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let talents_cards: HashMap<i64, (String, String)> = cards_table::table
+        .inner_join(talents::table)
+        .filter(cards_table::id.eq_any(ids(|r| r.card_id)))
+        .select((cards_table::id, cards_table::card_no, talents::name))
+        .load::<(i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, no, name)| (id, (no, name)))
+        .collect();
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let (card_no, name) = talents_cards.get(&r.card_id).cloned().unwrap_or_default();
+            RedemptionView {
+                id: r.id,
+                bill_fen: r.bill_fen,
+                discount_fen: r.discount_fen,
+                paid_fen: r.paid_fen,
+                subsidy_fen: r.subsidy_fen,
+                status: r.status.clone(),
+                disputed: r.disputed,
+                offer: Named {
+                    id: r.offer_id,
+                    name: offer_titles.get(&r.offer_id).cloned().unwrap_or_default(),
+                },
+                merchant: Named {
+                    id: r.merchant_id,
+                    name: merchant_names
+                        .get(&r.merchant_id)
+                        .cloned()
+                        .unwrap_or_default(),
+                },
+                talent: MaskedTalent {
+                    masked_name: crate::talents::domain::mask_name(&name),
+                },
+                card_no: if mask_card {
+                    mask_card_no(&card_no)
+                } else {
+                    card_no
+                },
+                tier: r.tier.clone(),
+                category: r.category.clone(),
+                district: r.district.clone(),
+                cashier_id: r.cashier_id,
+                created_at: crate::time::to_local(r.created_at)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            }
+        })
+        .collect())
+}
+
+/// Merchants see only the last four digits of a card number.
+pub fn mask_card_no(card_no: &str) -> String {
+    let keep = card_no.len().saturating_sub(4);
+    format!("{}{}", "*".repeat(keep), &card_no[keep..])
+}

@@ -1,0 +1,419 @@
+//! HTTP for the counter: quote, redeem, reverse, list.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use diesel::prelude::*;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{Quote, RedeemRequest, Redeemed, Redemption, RedemptionView};
+use crate::auth::principal::{MerchantStaff, OfficialOrStaff, Reverser, TalentRole};
+use crate::auth::{Auth, Principal, Role};
+use crate::codes;
+use crate::db::write_tx;
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Page, PageQuery, Paginated};
+use crate::schema::{cards, redemptions};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(quote)
+        .service(redeem)
+        .service(reverse)
+        .service(list)
+        .service(get_one)
+        .service(my_redemptions);
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteBody {
+    /// The QR payload or the numeric code under it.
+    pub code: String,
+    pub bill_fen: i64,
+    pub offer_id: Option<i64>,
+}
+
+fn count_refusal(state: &AppState, e: &ApiError) {
+    if !matches!(e, ApiError::Internal(_)) {
+        state.metrics.refusals.with_label_values(&[e.code()]).inc();
+    }
+}
+
+/// Show the cashier what this code would get at this merchant. Consumes nothing.
+#[utoipa::path(
+    tag = "redemptions",
+    request_body = QuoteBody,
+    responses((status = 200, body = Quote), (status = 409, description = "code_used", body = crate::error::Problem), (status = 422, description = "code_invalid, code_expired, code_not_yet_valid, card_inactive", body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[post("/redemptions/quote")]
+pub async fn quote(
+    auth: Auth<MerchantStaff>,
+    state: web::Data<AppState>,
+    body: web::Json<QuoteBody>,
+) -> ApiResult<web::Json<Quote>> {
+    let body = body.into_inner();
+    let bill = super::parse_bill(body.bill_fen)?;
+    let staff = auth.into_inner();
+    let secrets = state.secrets.clone();
+    let result = state
+        .db
+        .run(move |conn| {
+            super::quote(
+                conn,
+                &secrets,
+                &staff,
+                &body.code,
+                bill,
+                body.offer_id,
+                crate::time::now(),
+            )
+        })
+        .await;
+    if let Err(e) = &result {
+        count_refusal(&state, e);
+    }
+    Ok(web::Json(result?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemBody {
+    pub code: String,
+    pub bill_fen: i64,
+    pub offer_id: i64,
+}
+
+const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+
+fn idempotency_key(req: &HttpRequest) -> ApiResult<String> {
+    let key = req
+        .headers()
+        .get(IDEMPOTENCY_HEADER)
+        .ok_or_else(|| ApiError::bad_request("Send an Idempotency-Key header (e.g. a UUID per confirmed quote) so a retry never redeems twice."))?
+        .to_str()
+        .map_err(|_| ApiError::bad_request("The Idempotency-Key header must be plain text."))?
+        .trim()
+        .to_owned();
+    if key.is_empty() || key.len() > 100 {
+        return Err(ApiError::bad_request(
+            "The Idempotency-Key header must have 1 to 100 characters.",
+        ));
+    }
+    Ok(key)
+}
+
+/// Redeem an offer with a talent's code. Exactly once per code, and per
+/// Idempotency-Key: a retry returns the first result (`Idempotent-Replayed: true`).
+#[utoipa::path(
+    tag = "redemptions",
+    request_body = RedeemBody,
+    params(("Idempotency-Key" = String, Header, description = "Unique per redemption attempt; retries reuse it")),
+    responses(
+        (status = 201, body = RedemptionView),
+        (status = 409, description = "code_used", body = crate::error::Problem),
+        (status = 422, description = "code_invalid, code_expired, card_inactive, not_eligible, limit_reached, min_spend_not_met, budget_exhausted, idempotency_mismatch", body = crate::error::Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/redemptions")]
+pub async fn redeem(
+    auth: Auth<MerchantStaff>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<RedeemBody>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let request = RedeemRequest {
+        idempotency_key: idempotency_key(&req)?,
+        bill: super::parse_bill(body.bill_fen)?,
+        code: body.code,
+        offer_id: body.offer_id,
+    };
+    let staff = auth.into_inner();
+    let merchant_id = staff
+        .merchant_scope()
+        .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
+    let secrets = state.secrets.clone();
+    let result = state
+        .db
+        .run(move |conn| {
+            let now = crate::time::now();
+            if let Some(first) = super::replay(conn, merchant_id, &request)? {
+                return Ok((
+                    Redeemed::Replayed(first.clone()),
+                    super::views(conn, &[first], true)?,
+                ));
+            }
+            // Decoded under the guessing limit outside the transaction: a wrong
+            // signature must count even though the redemption rolls back.
+            let code =
+                codes::guard::decode_as_staff(conn, &secrets, staff.user_id, &request.code, now)?;
+            let made = write_tx(conn, |conn| {
+                super::redeem_decoded(conn, &staff, &request, code, now)
+            })?;
+            let view = super::views(conn, std::slice::from_ref(&made), true)?;
+            Ok((Redeemed::Created(made), view))
+        })
+        .await;
+    let (redeemed, mut views) = match result {
+        Ok(ok) => ok,
+        Err(e) => {
+            count_refusal(&state, &e);
+            return Err(e);
+        }
+    };
+    let view = views
+        .pop()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("redemption view missing")))?;
+    Ok(match redeemed {
+        Redeemed::Created(r) => {
+            state
+                .metrics
+                .redemptions
+                .with_label_values(&[&r.category])
+                .inc();
+            HttpResponse::Created().json(view)
+        }
+        Redeemed::Replayed(_) => HttpResponse::Created()
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(view),
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    pub reason: String,
+}
+
+/// A required free-text reason, trimmed, 1–500 characters.
+pub fn parse_reason(raw: &str) -> ApiResult<String> {
+    let reason = raw.trim();
+    if reason.is_empty() {
+        return Err(ApiError::validation("reason is required"));
+    }
+    if reason.chars().count() > 500 {
+        return Err(ApiError::validation(
+            "reason must have at most 500 characters",
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+/// Reverse a redemption (merchant staff: their own, within 24 hours; administrators:
+/// any time). The subsidy reservation is released; after settlement the reversal
+/// becomes a negative line of the next settlement.
+#[utoipa::path(
+    tag = "redemptions",
+    params(("id" = i64, Path)),
+    request_body = ReasonBody,
+    responses((status = 200, body = RedemptionView), (status = 409, description = "already reversed", body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[post("/redemptions/{id}/reverse")]
+pub async fn reverse(
+    auth: Auth<Reverser>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<ReasonBody>,
+) -> ApiResult<web::Json<RedemptionView>> {
+    let reason = parse_reason(&body.reason)?;
+    let id = id.into_inner();
+    let principal = auth.into_inner();
+    let view = state
+        .db
+        .write(move |conn| {
+            let now = crate::time::now();
+            let redemption = super::get(conn, id)?;
+            if principal.role != Role::Admin {
+                principal.ensure_can_view_merchant(redemption.merchant_id)?;
+                if now - redemption.created_at > super::reversal_window() {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "invalid_transition",
+                        "Merchant staff can reverse a redemption within 24 hours; ask the talent office after that.",
+                    ));
+                }
+            }
+            let reversed = super::reverse(conn, &principal.actor(), &redemption, &reason, now)?;
+            Ok(super::views(conn, &[reversed], principal.role != Role::Admin)?.remove(0))
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RedemptionFilter {
+    /// RFC 3339 or local date `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// RFC 3339 or local date `YYYY-MM-DD` (inclusive of that day).
+    pub to: Option<String>,
+    pub merchant_id: Option<i64>,
+    pub card_no: Option<String>,
+    /// `active` or `reversed`.
+    pub status: Option<String>,
+}
+
+fn load_page(
+    conn: &mut crate::db::DbConnection,
+    filter: &RedemptionFilter,
+    scope_merchant: Option<i64>,
+    scope_talent: Option<i64>,
+    page: Page,
+) -> ApiResult<(Vec<Redemption>, i64)> {
+    let from = filter
+        .from
+        .as_deref()
+        .map(|v| crate::time::parse_filter(v, false))
+        .transpose()
+        .map_err(ApiError::validation)?;
+    let to = filter
+        .to
+        .as_deref()
+        .map(|v| crate::time::parse_filter(v, true))
+        .transpose()
+        .map_err(ApiError::validation)?;
+    if let Some(status) = &filter.status
+        && !["active", "reversed"].contains(&status.as_str())
+    {
+        return Err(ApiError::validation("status must be active or reversed"));
+    }
+    let card_id = match &filter.card_no {
+        Some(no) => {
+            let no = crate::cards::card_no::CardNo::parse(no)?;
+            let id: Option<i64> = cards::table
+                .filter(cards::card_no.eq(no.as_str()))
+                .select(cards::id)
+                .first(conn)
+                .optional()?;
+            Some(id.unwrap_or(-1))
+        }
+        None => None,
+    };
+    let build = || {
+        let mut q = redemptions::table.into_boxed();
+        if let Some(m) = scope_merchant.or(filter.merchant_id) {
+            q = q.filter(redemptions::merchant_id.eq(m));
+        }
+        if let Some(t) = scope_talent {
+            q = q.filter(redemptions::talent_id.eq(t));
+        }
+        if let Some(c) = card_id {
+            q = q.filter(redemptions::card_id.eq(c));
+        }
+        if let Some(s) = &filter.status {
+            q = q.filter(redemptions::status.eq(s.clone()));
+        }
+        if let Some(f) = from {
+            q = q.filter(redemptions::created_at.ge(f));
+        }
+        if let Some(t) = to {
+            q = q.filter(redemptions::created_at.lt(t));
+        }
+        q
+    };
+    let total: i64 = build().count().get_result(conn)?;
+    let rows = build()
+        .order(redemptions::id.desc())
+        .limit(page.per_page)
+        .offset(page.offset())
+        .select(Redemption::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// Redemptions, newest first: merchant staff see their merchant's, officials all.
+#[utoipa::path(
+    tag = "redemptions",
+    params(PageQuery, RedemptionFilter),
+    responses((status = 200, body = Paginated<RedemptionView>)),
+    security(("bearer" = []))
+)]
+#[get("/redemptions")]
+pub async fn list(
+    auth: Auth<OfficialOrStaff>,
+    state: web::Data<AppState>,
+    page: web::Query<PageQuery>,
+    filter: web::Query<RedemptionFilter>,
+) -> ApiResult<web::Json<Paginated<RedemptionView>>> {
+    let page = Page::try_from(page.into_inner())?;
+    let filter = filter.into_inner();
+    let principal = auth.into_inner();
+    if let (Some(own), Some(asked)) = (principal.merchant_scope(), filter.merchant_id)
+        && own != asked
+    {
+        return Err(ApiError::forbidden("This belongs to another merchant."));
+    }
+    let result = state
+        .db
+        .run(move |conn| {
+            let (rows, total) = load_page(conn, &filter, principal.merchant_scope(), None, page)?;
+            Ok(Paginated::new(
+                super::views(conn, &rows, !principal.is_official())?,
+                total,
+                page,
+            ))
+        })
+        .await?;
+    Ok(web::Json(result))
+}
+
+/// One redemption (its merchant's staff, its talent, officials).
+#[utoipa::path(tag = "redemptions", params(("id" = i64, Path)), responses((status = 200, body = RedemptionView)), security(("bearer" = [])))]
+#[get("/redemptions/{id}")]
+pub async fn get_one(
+    principal: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<RedemptionView>> {
+    let id = id.into_inner();
+    let view = state
+        .db
+        .run(move |conn| {
+            let r = super::get(conn, id)?;
+            match principal.role {
+                Role::Talent => principal.ensure_can_view_talent(r.talent_id)?,
+                _ => principal.ensure_can_view_merchant(r.merchant_id)?,
+            }
+            Ok(super::views(conn, &[r], !principal.is_official())?.remove(0))
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+/// The talent's own redemptions (savings history), newest first.
+#[utoipa::path(
+    tag = "redemptions",
+    params(PageQuery, RedemptionFilter),
+    responses((status = 200, body = Paginated<RedemptionView>)),
+    security(("bearer" = []))
+)]
+#[get("/me/redemptions")]
+pub async fn my_redemptions(
+    auth: Auth<TalentRole>,
+    state: web::Data<AppState>,
+    page: web::Query<PageQuery>,
+    filter: web::Query<RedemptionFilter>,
+) -> ApiResult<web::Json<Paginated<RedemptionView>>> {
+    let page = Page::try_from(page.into_inner())?;
+    let mut filter = filter.into_inner();
+    filter.merchant_id = None;
+    let talent_id = auth
+        .talent_id
+        .ok_or_else(|| ApiError::forbidden("This account has no talent record."))?;
+    let result = state
+        .db
+        .run(move |conn| {
+            let (rows, total) = load_page(conn, &filter, None, Some(talent_id), page)?;
+            Ok(Paginated::new(
+                super::views(conn, &rows, false)?,
+                total,
+                page,
+            ))
+        })
+        .await?;
+    Ok(web::Json(result))
+}

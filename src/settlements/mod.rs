@@ -1,0 +1,619 @@
+//! Monthly subsidy settlement (结算): per merchant per local month, every unsettled
+//! redemption and reversal as a line, exactly once; then four-eyes approval and payout.
+//!
+//! Generation is set-based SQL (three statements whatever the volume) under a named job
+//! lock, so two runs — on one instance or several — never settle a line twice; the
+//! partial unique index `settlement_lines_once` enforces it in the schema as well.
+//! Totals are sums of the stored lines, written in the same transaction.
+//!
+//! Budget: approval moves a settlement's subsidy reserved → settled (a reversal line
+//! takes its redemption's subsidy back out of whichever part holds it); payout moves
+//! settled → paid.
+
+pub mod export;
+pub mod routes;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::audit;
+use crate::auth::{Actor, Principal};
+use crate::budgets::{self, Deltas};
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult};
+use crate::schema::{audit_chain_head, job_locks, redemptions, settlement_lines, settlements};
+
+/// A settlement period: a local calendar month `YYYY-MM`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period(String);
+
+impl Period {
+    pub fn parse(raw: &str) -> ApiResult<Self> {
+        let raw = raw.trim();
+        let ok = raw.len() == 7
+            && raw.as_bytes()[4] == b'-'
+            && raw[..4]
+                .parse::<i32>()
+                .is_ok_and(|y| (2000..=2999).contains(&y))
+            && raw[5..].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
+            && raw[5..].len() == 2;
+        if ok {
+            Ok(Period(raw.to_owned()))
+        } else {
+            Err(ApiError::validation(format!(
+                "period must be a month YYYY-MM, e.g. 2026-11 (got {raw:?})"
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = settlements)]
+pub struct Settlement {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub period: String,
+    pub run: i32,
+    pub status: String,
+    pub line_count: i32,
+    pub bill_fen: i64,
+    pub discount_fen: i64,
+    pub subsidy_fen: i64,
+    pub generation: String,
+    pub confirmed_by: Option<i64>,
+    pub confirmed_at: Option<NaiveDateTime>,
+    pub verified_by: Option<i64>,
+    pub verified_at: Option<NaiveDateTime>,
+    pub approved_by: Option<i64>,
+    pub approved_at: Option<NaiveDateTime>,
+    pub paid_by: Option<i64>,
+    pub paid_at: Option<NaiveDateTime>,
+    pub bank_reference: Option<String>,
+    pub rejected_by: Option<i64>,
+    pub rejected_at: Option<NaiveDateTime>,
+    pub rejected_reason: Option<String>,
+    pub lines_digest: Option<String>,
+    pub audit_head_seq: Option<i64>,
+    pub audit_head_hash: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = settlement_lines)]
+pub struct Line {
+    pub id: i64,
+    pub settlement_id: i64,
+    pub redemption_id: i64,
+    pub kind: String,
+    pub bill_fen: i64,
+    pub discount_fen: i64,
+    pub subsidy_fen: i64,
+    pub at: NaiveDateTime,
+    pub active: bool,
+}
+
+/// A settlement as clients see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SettlementView {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub merchant_name: String,
+    pub period: String,
+    /// 1 for the period's settlement, 2… for supplementary runs.
+    pub run: i32,
+    pub status: String,
+    pub line_count: i32,
+    pub bill_fen: i64,
+    pub discount_fen: i64,
+    pub subsidy_fen: i64,
+    pub confirmed_by: Option<i64>,
+    pub verified_by: Option<i64>,
+    pub approved_by: Option<i64>,
+    pub paid_by: Option<i64>,
+    pub bank_reference: Option<String>,
+    pub rejected_reason: Option<String>,
+    pub lines_digest: Option<String>,
+    pub audit_head_seq: Option<i64>,
+    pub audit_head_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<LineView>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LineView {
+    pub redemption_id: i64,
+    /// `redemption` or `reversal` (negative amounts).
+    pub kind: String,
+    pub bill_fen: i64,
+    pub discount_fen: i64,
+    pub subsidy_fen: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: String,
+    pub talent: String,
+}
+
+/// Takes a named lock row until the transaction ends: one holder at a time across
+/// instances (PostgreSQL row lock; SQLite's write lock already serialises).
+pub fn job_lock(conn: &mut DbConnection, name: &str) -> ApiResult<()> {
+    let now = crate::time::now();
+    let locked = diesel::update(job_locks::table.find(name))
+        .set(job_locks::locked_at.eq(now))
+        .execute(conn)?;
+    if locked == 1 {
+        return Ok(());
+    }
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(job_locks::table)
+            .values((job_locks::name.eq(name), job_locks::locked_at.eq(now)))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(()),
+        // Someone created it first: wait for their lock like everyone else.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => {
+            diesel::update(job_locks::table.find(name))
+                .set(job_locks::locked_at.eq(now))
+                .execute(conn)?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Redemptions of the period not yet in a live settlement, not reversed, not disputed.
+const UNSETTLED_REDEMPTIONS: &str = "FROM redemptions r WHERE r.period = $1 AND r.status = 'active' AND NOT r.disputed \
+     AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.redemption_id = r.id AND l.kind = 'redemption' AND l.active)";
+
+/// Reversals (up to the period) of redemptions already paid out, not yet settled
+/// themselves: they become negative lines that net the money back. (A reversal of an
+/// approved, not yet paid redemption waits for that payout.) (A redemption
+/// reversed while its settlement is still under review simply leaves that settlement.)
+const UNSETTLED_REVERSALS: &str = "FROM reversals v WHERE v.period <= $1 \
+     AND EXISTS (SELECT 1 FROM settlement_lines l JOIN settlements o ON o.id = l.settlement_id \
+                 WHERE l.redemption_id = v.redemption_id AND l.kind = 'redemption' AND l.active AND o.status = 'paid') \
+     AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.redemption_id = v.redemption_id AND l.kind = 'reversal' AND l.active)";
+
+/// Generates the settlements of `period` for everything not yet settled. Safe to run
+/// again (it picks up only what is new) and concurrently (job lock + unique index).
+pub fn generate(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    period: &Period,
+    now: NaiveDateTime,
+) -> ApiResult<Vec<Settlement>> {
+    job_lock(conn, "settlement.generate")?;
+    let generation = uuid::Uuid::new_v4().to_string();
+    diesel::sql_query(format!(
+        "INSERT INTO settlements (merchant_id, period, run, status, line_count, bill_fen, discount_fen, subsidy_fen, generation, created_at) \
+         SELECT c.merchant_id, $1, COALESCE((SELECT MAX(s.run) FROM settlements s WHERE s.merchant_id = c.merchant_id AND s.period = $1), 0) + 1, \
+                'draft', 0, 0, 0, 0, $2, $3 \
+         FROM (SELECT r.merchant_id {UNSETTLED_REDEMPTIONS} UNION SELECT v.merchant_id {UNSETTLED_REVERSALS}) c"
+    ))
+    .bind::<Text, _>(period.as_str())
+    .bind::<Text, _>(&generation)
+    .bind::<Timestamp, _>(now)
+    .execute(conn)?;
+    // Lines of this run: joined to the settlement just made for their merchant.
+    diesel::sql_query(format!(
+        "INSERT INTO settlement_lines (settlement_id, redemption_id, kind, bill_fen, discount_fen, subsidy_fen, at, active) \
+         SELECT s.id, r.id, 'redemption', r.bill_fen, r.discount_fen, r.subsidy_fen, r.created_at, TRUE \
+         {}",
+        UNSETTLED_REDEMPTIONS.replacen(
+            "FROM redemptions r WHERE",
+            "FROM redemptions r JOIN settlements s ON s.merchant_id = r.merchant_id WHERE",
+            1,
+        ) + " AND s.generation = $2"
+    ))
+    .bind::<Text, _>(period.as_str())
+    .bind::<Text, _>(&generation)
+    .execute(conn)?;
+    diesel::sql_query(format!(
+        "INSERT INTO settlement_lines (settlement_id, redemption_id, kind, bill_fen, discount_fen, subsidy_fen, at, active) \
+         SELECT s.id, v.redemption_id, 'reversal', -v.bill_fen, -v.discount_fen, -v.subsidy_fen, v.created_at, TRUE \
+         {}",
+        UNSETTLED_REVERSALS.replacen(
+            "FROM reversals v WHERE",
+            "FROM reversals v JOIN settlements s ON s.merchant_id = v.merchant_id WHERE",
+            1,
+        ) + " AND s.generation = $2"
+    ))
+    .bind::<Text, _>(period.as_str())
+    .bind::<Text, _>(&generation)
+    .execute(conn)?;
+    recompute_totals(conn, &generation)?;
+    let made: Vec<Settlement> = settlements::table
+        .filter(settlements::generation.eq(&generation))
+        .order(settlements::merchant_id)
+        .select(Settlement::as_select())
+        .load(conn)?;
+    for s in &made {
+        audit::record(
+            conn,
+            actor,
+            "settlement.generate",
+            "settlement",
+            s.id,
+            None::<&()>,
+            Some(s),
+        )?;
+    }
+    Ok(made)
+}
+
+/// Totals are sums of the stored lines, never computed any other way.
+///
+/// Raw SQL here numbers its parameters in order of first appearance: SQLite binds
+/// `$N` by that order, PostgreSQL by N.
+fn recompute_totals(conn: &mut DbConnection, generation: &str) -> ApiResult<()> {
+    recompute_where(conn, "generation = $1", generation)
+}
+
+fn recompute_where(conn: &mut DbConnection, condition: &str, value: &str) -> ApiResult<()> {
+    let sum = |col: &str| {
+        format!(
+            "(SELECT COALESCE(SUM(l.{col}), 0) FROM settlement_lines l WHERE l.settlement_id = settlements.id AND l.active)"
+        )
+    };
+    diesel::sql_query(format!(
+        "UPDATE settlements SET \
+         line_count = (SELECT COUNT(*) FROM settlement_lines l WHERE l.settlement_id = settlements.id AND l.active), \
+         bill_fen = {}, discount_fen = {}, subsidy_fen = {} WHERE {condition}",
+        sum("bill_fen"),
+        sum("discount_fen"),
+        sum("subsidy_fen")
+    ))
+    .bind::<Text, _>(value)
+    .execute(conn)?;
+    Ok(())
+}
+
+pub fn get(conn: &mut DbConnection, id: i64) -> ApiResult<Settlement> {
+    settlements::table
+        .find(id)
+        .select(Settlement::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No such settlement."))
+}
+
+pub fn lines(conn: &mut DbConnection, settlement_id: i64) -> ApiResult<Vec<Line>> {
+    Ok(settlement_lines::table
+        .filter(settlement_lines::settlement_id.eq(settlement_id))
+        .filter(settlement_lines::active.eq(true))
+        .order(settlement_lines::id)
+        .select(Line::as_select())
+        .load(conn)?)
+}
+
+/// What reversing a redemption means for settlement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReversalEffect {
+    /// Not in a settlement yet: the subsidy reservation is simply released.
+    Unsettled,
+    /// In a settlement still under review: the line leaves it, the reservation is released.
+    RemovedFromReview,
+    /// In an approved or paid settlement: the reversal becomes a negative line of the
+    /// merchant's next settlement once that money has been paid.
+    NegativeLineNext,
+}
+
+/// Takes a reversed redemption out of settlement where it may still go, and says what
+/// the reversal means for the money. Call in the reversal's transaction.
+pub fn on_reversal(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    redemption_id: i64,
+) -> ApiResult<ReversalEffect> {
+    let live: Option<(i64, i64, String)> = settlement_lines::table
+        .inner_join(settlements::table)
+        .filter(settlement_lines::redemption_id.eq(redemption_id))
+        .filter(settlement_lines::kind.eq("redemption"))
+        .filter(settlement_lines::active.eq(true))
+        .select((settlement_lines::id, settlements::id, settlements::status))
+        .first(conn)
+        .optional()?;
+    match live {
+        None => Ok(ReversalEffect::Unsettled),
+        Some((_, _, status)) if status == "approved" || status == "paid" => {
+            Ok(ReversalEffect::NegativeLineNext)
+        }
+        Some((line_id, settlement_id, _)) => {
+            let before = get(conn, settlement_id)?;
+            diesel::update(settlement_lines::table.find(line_id))
+                .set(settlement_lines::active.eq(false))
+                .execute(conn)?;
+            recompute_where(conn, "id = CAST($1 AS BIGINT)", &settlement_id.to_string())?;
+            let after = get(conn, settlement_id)?;
+            audit::record(
+                conn,
+                actor,
+                "settlement.line_removed",
+                "settlement",
+                settlement_id,
+                Some(&before),
+                Some(&after),
+            )?;
+            Ok(ReversalEffect::RemovedFromReview)
+        }
+    }
+}
+
+/// SHA-256 over the lines in id order: recorded at approval, recomputable by auditors.
+pub fn lines_digest(lines: &[Line]) -> String {
+    let canonical: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            serde_json::json!([
+                l.redemption_id,
+                l.kind,
+                l.bill_fen,
+                l.discount_fen,
+                l.subsidy_fen,
+                l.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+            ])
+        })
+        .collect();
+    hex::encode(Sha256::digest(
+        serde_json::Value::Array(canonical).to_string().as_bytes(),
+    ))
+}
+
+/// A workflow step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Confirm,
+    Verify,
+    Approve,
+    Pay,
+    Reject,
+}
+
+impl Step {
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Confirm => "confirm",
+            Step::Verify => "verify",
+            Step::Approve => "approve",
+            Step::Pay => "pay",
+            Step::Reject => "reject",
+        }
+    }
+
+    /// (states it may start from, state it leads to)
+    fn transition(self) -> (&'static [&'static str], &'static str) {
+        match self {
+            Step::Confirm => (&["draft"], "confirmed"),
+            Step::Verify => (&["confirmed"], "verified"),
+            Step::Approve => (&["verified"], "approved"),
+            Step::Pay => (&["approved"], "paid"),
+            Step::Reject => (&["draft", "confirmed", "verified"], "rejected"),
+        }
+    }
+}
+
+/// Applies a workflow step: who may is checked by the caller's role; this checks the
+/// state, the four eyes, and moves the budget. `text` is the reason (reject) or the
+/// bank reference (pay).
+pub fn apply(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: i64,
+    step: Step,
+    text: Option<&str>,
+    now: NaiveDateTime,
+) -> ApiResult<Settlement> {
+    let before = get(conn, id)?;
+    if step == Step::Confirm {
+        principal.ensure_merchant_owner(before.merchant_id)?;
+    }
+    let (from, to) = step.transition();
+    if !from.contains(&before.status.as_str()) {
+        return Err(ApiError::invalid_transition(format!(
+            "A {} settlement cannot be {}ed; it must be {}.",
+            before.status,
+            step.name().trim_end_matches('e'),
+            from.join(" or ")
+        )));
+    }
+    if step == Step::Approve && before.verified_by == Some(principal.user_id) {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "four_eyes",
+            "The official who verified this settlement cannot also approve it: a second official must.",
+        ));
+    }
+    let user = Some(principal.user_id);
+    let guarded = settlements::table
+        .find(id)
+        .filter(settlements::status.eq(&before.status));
+    let updated = match step {
+        Step::Confirm => diesel::update(guarded)
+            .set((
+                settlements::status.eq(to),
+                settlements::confirmed_by.eq(user),
+                settlements::confirmed_at.eq(now),
+            ))
+            .execute(conn)?,
+        Step::Verify => diesel::update(guarded)
+            .set((
+                settlements::status.eq(to),
+                settlements::verified_by.eq(user),
+                settlements::verified_at.eq(now),
+            ))
+            .execute(conn)?,
+        Step::Approve => {
+            let digest = lines_digest(&lines(conn, id)?);
+            let (seq, hash): (i64, String) = audit_chain_head::table
+                .find(1)
+                .select((audit_chain_head::last_seq, audit_chain_head::last_hash))
+                .first(conn)?;
+            let n = diesel::update(guarded)
+                .set((
+                    settlements::status.eq(to),
+                    settlements::approved_by.eq(user),
+                    settlements::approved_at.eq(now),
+                    settlements::lines_digest.eq(digest),
+                    settlements::audit_head_seq.eq(seq),
+                    settlements::audit_head_hash.eq(hash),
+                ))
+                .execute(conn)?;
+            move_budget_on_approval(conn, id)?;
+            n
+        }
+        Step::Pay => {
+            let reference = text.unwrap_or_default();
+            let n = diesel::update(guarded)
+                .set((
+                    settlements::status.eq(to),
+                    settlements::paid_by.eq(user),
+                    settlements::paid_at.eq(now),
+                    settlements::bank_reference.eq(reference),
+                ))
+                .execute(conn)?;
+            move_budget_on_payout(conn, id)?;
+            n
+        }
+        Step::Reject => {
+            let n = diesel::update(guarded)
+                .set((
+                    settlements::status.eq(to),
+                    settlements::rejected_by.eq(user),
+                    settlements::rejected_at.eq(now),
+                    settlements::rejected_reason.eq(text),
+                ))
+                .execute(conn)?;
+            release_lines(conn, id)?;
+            n
+        }
+    };
+    if updated != 1 {
+        return Err(ApiError::invalid_transition(
+            "The settlement changed meanwhile; reload it and try again.",
+        ));
+    }
+    let after = get(conn, id)?;
+    audit::record(
+        conn,
+        &principal.actor(),
+        &format!("settlement.{}", step.name()),
+        "settlement",
+        id,
+        Some(&before),
+        Some(&after),
+    )?;
+    Ok(after)
+}
+
+/// Per (budget year, category): the subsidy of this settlement's lines, split by where
+/// the money sits now.
+fn budget_moves(
+    conn: &mut DbConnection,
+    settlement_id: i64,
+) -> ApiResult<BTreeMap<(i32, String), Deltas>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        period: String,
+        #[diesel(sql_type = Text)]
+        category: String,
+        #[diesel(sql_type = Text)]
+        kind: String,
+        /// For reversal lines: the status of the settlement holding the redemption.
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        origin_status: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        subsidy: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT r.period, r.category, l.kind, o.status AS origin_status, CAST(SUM(l.subsidy_fen) AS BIGINT) AS subsidy \
+         FROM settlement_lines l JOIN redemptions r ON r.id = l.redemption_id \
+         LEFT JOIN settlement_lines ol ON l.kind = 'reversal' AND ol.redemption_id = l.redemption_id AND ol.kind = 'redemption' AND ol.active \
+         LEFT JOIN settlements o ON o.id = ol.settlement_id \
+         WHERE l.settlement_id = $1 AND l.active \
+         GROUP BY r.period, r.category, l.kind, o.status",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(settlement_id)
+    .load(conn)?;
+    let mut moves: BTreeMap<(i32, String), Deltas> = BTreeMap::new();
+    for row in rows {
+        let year = row.period[..4]
+            .parse()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("bad period {}", row.period)))?;
+        let d = moves.entry((year, row.category)).or_default();
+        match (row.kind.as_str(), row.origin_status.as_deref()) {
+            ("redemption", _) => {
+                d.reserved -= row.subsidy;
+                d.settled += row.subsidy;
+            }
+            // A reversal line is negative: the redemption's subsidy leaves the part that holds it.
+            // Generation makes reversal lines only for paid redemptions: the negative
+            // line takes their subsidy back out of `paid`.
+            _ => d.paid += row.subsidy,
+        }
+    }
+    Ok(moves)
+}
+
+fn move_budget_on_approval(conn: &mut DbConnection, settlement_id: i64) -> ApiResult<()> {
+    for ((year, category), deltas) in budget_moves(conn, settlement_id)? {
+        budgets::adjust(conn, year, &category, deltas)?;
+    }
+    // Settled reversals also leave the merchants' monthly totals.
+    let reversed: Vec<(i64, String, i64)> = settlement_lines::table
+        .inner_join(redemptions::table)
+        .filter(settlement_lines::settlement_id.eq(settlement_id))
+        .filter(settlement_lines::kind.eq("reversal"))
+        .filter(settlement_lines::active.eq(true))
+        .select((
+            redemptions::merchant_id,
+            redemptions::period,
+            redemptions::subsidy_fen,
+        ))
+        .load(conn)?;
+    for (merchant_id, period, subsidy) in reversed {
+        budgets::uncount_merchant_month(conn, merchant_id, &period, subsidy)?;
+    }
+    Ok(())
+}
+
+fn move_budget_on_payout(conn: &mut DbConnection, settlement_id: i64) -> ApiResult<()> {
+    // What approval moved into `settled` (the redemption lines) is paid now; reversal
+    // lines already came out of `paid` at approval.
+    for ((year, category), deltas) in budget_moves(conn, settlement_id)? {
+        let approved = deltas.settled;
+        budgets::adjust(
+            conn,
+            year,
+            &category,
+            Deltas {
+                reserved: 0,
+                settled: -approved,
+                paid: approved,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// A rejected settlement releases its lines to the next run (no money had moved yet).
+fn release_lines(conn: &mut DbConnection, settlement_id: i64) -> ApiResult<()> {
+    diesel::update(
+        settlement_lines::table.filter(settlement_lines::settlement_id.eq(settlement_id)),
+    )
+    .set(settlement_lines::active.eq(false))
+    .execute(conn)?;
+    Ok(())
+}

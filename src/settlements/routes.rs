@@ -1,0 +1,471 @@
+//! HTTP for settlements, payouts and their exports.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::export::{self, PayoutRow, XLSX_MIME};
+use super::{LineView, Period, Settlement, SettlementView, Step};
+use crate::auth::principal::{Admin, MerchantOwner, Official, OfficialOrStaff};
+use crate::auth::{Auth, Principal};
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Page, PageQuery, Paginated};
+use crate::schema::{cards, merchants, redemptions, settlements, talents};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(generate)
+        .service(list)
+        .service(get_one)
+        .service(confirm)
+        .service(verify)
+        .service(approve)
+        .service(reject)
+        .service(pay)
+        .service(export_statement)
+        .service(export_payouts);
+}
+
+fn merchant_names(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> ApiResult<std::collections::HashMap<i64, String>> {
+    Ok(merchants::table
+        .filter(merchants::id.eq_any(ids))
+        .select((merchants::id, merchants::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+fn view(s: &Settlement, merchant_name: String, lines: Option<Vec<LineView>>) -> SettlementView {
+    SettlementView {
+        id: s.id,
+        merchant_id: s.merchant_id,
+        merchant_name,
+        period: s.period.clone(),
+        run: s.run,
+        status: s.status.clone(),
+        line_count: s.line_count,
+        bill_fen: s.bill_fen,
+        discount_fen: s.discount_fen,
+        subsidy_fen: s.subsidy_fen,
+        confirmed_by: s.confirmed_by,
+        verified_by: s.verified_by,
+        approved_by: s.approved_by,
+        paid_by: s.paid_by,
+        bank_reference: s.bank_reference.clone(),
+        rejected_reason: s.rejected_reason.clone(),
+        lines_digest: s.lines_digest.clone(),
+        audit_head_seq: s.audit_head_seq,
+        audit_head_hash: s.audit_head_hash.clone(),
+        lines,
+    }
+}
+
+fn views(conn: &mut DbConnection, rows: &[Settlement]) -> ApiResult<Vec<SettlementView>> {
+    let names = merchant_names(
+        conn,
+        &rows.iter().map(|s| s.merchant_id).collect::<Vec<_>>(),
+    )?;
+    Ok(rows
+        .iter()
+        .map(|s| {
+            view(
+                s,
+                names.get(&s.merchant_id).cloned().unwrap_or_default(),
+                None,
+            )
+        })
+        .collect())
+}
+
+/// The settlement with its lines (talents by masked name only), after a scope check.
+fn full_view(conn: &mut DbConnection, principal: &Principal, id: i64) -> ApiResult<SettlementView> {
+    let s = super::get(conn, id)?;
+    principal.ensure_can_view_merchant(s.merchant_id)?;
+    let lines = super::lines(conn, id)?;
+    let names: std::collections::HashMap<i64, String> = redemptions::table
+        .inner_join(cards::table.on(cards::id.eq(redemptions::card_id)))
+        .inner_join(talents::table.on(talents::id.eq(cards::talent_id)))
+        .filter(redemptions::id.eq_any(lines.iter().map(|l| l.redemption_id).collect::<Vec<_>>()))
+        .select((redemptions::id, talents::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let line_views = lines
+        .iter()
+        .map(|l| LineView {
+            redemption_id: l.redemption_id,
+            kind: l.kind.clone(),
+            bill_fen: l.bill_fen,
+            discount_fen: l.discount_fen,
+            subsidy_fen: l.subsidy_fen,
+            at: crate::time::to_local(l.at).to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            talent: crate::talents::domain::mask_name(
+                names.get(&l.redemption_id).map_or("", String::as_str),
+            ),
+        })
+        .collect();
+    let name = merchant_names(conn, &[s.merchant_id])?
+        .remove(&s.merchant_id)
+        .unwrap_or_default();
+    Ok(view(&s, name, Some(line_views)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateBody {
+    /// Local month `YYYY-MM`.
+    pub period: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Generated {
+    pub period: String,
+    /// Settlements created by this run (empty when nothing new was left to settle).
+    pub created: Vec<SettlementView>,
+}
+
+/// Generate the period's settlements from everything not yet settled. Safe to repeat.
+#[utoipa::path(tag = "settlements", request_body = GenerateBody, responses((status = 200, body = Generated)), security(("bearer" = [])))]
+#[post("/settlements/generate")]
+pub async fn generate(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    body: web::Json<GenerateBody>,
+) -> ApiResult<web::Json<Generated>> {
+    let period = Period::parse(&body.period)?;
+    let actor = auth.actor();
+    let result = state
+        .db
+        .write(move |conn| {
+            let made = super::generate(conn, &actor, &period, crate::time::now())?;
+            Ok(Generated {
+                period: period.as_str().to_owned(),
+                created: views(conn, &made)?,
+            })
+        })
+        .await?;
+    Ok(web::Json(result))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SettlementFilter {
+    pub period: Option<String>,
+    pub status: Option<String>,
+    pub merchant_id: Option<i64>,
+}
+
+const STATUSES: [&str; 6] = [
+    "draft",
+    "confirmed",
+    "verified",
+    "approved",
+    "paid",
+    "rejected",
+];
+
+/// Settlements, newest first: merchants see their own, officials all.
+#[utoipa::path(tag = "settlements", params(PageQuery, SettlementFilter), responses((status = 200, body = Paginated<SettlementView>)), security(("bearer" = [])))]
+#[get("/settlements")]
+pub async fn list(
+    auth: Auth<OfficialOrStaff>,
+    state: web::Data<AppState>,
+    page: web::Query<PageQuery>,
+    filter: web::Query<SettlementFilter>,
+) -> ApiResult<web::Json<Paginated<SettlementView>>> {
+    let page = Page::try_from(page.into_inner())?;
+    let f = filter.into_inner();
+    let period = f.period.as_deref().map(Period::parse).transpose()?;
+    if let Some(s) = &f.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(ApiError::validation(format!(
+            "status must be one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    let scope = auth.merchant_scope();
+    if let (Some(own), Some(asked)) = (scope, f.merchant_id)
+        && own != asked
+    {
+        return Err(ApiError::forbidden("This belongs to another merchant."));
+    }
+    let merchant = scope.or(f.merchant_id);
+    let result = state
+        .db
+        .run(move |conn| {
+            let build = || {
+                let mut q = settlements::table.into_boxed();
+                if let Some(p) = &period {
+                    q = q.filter(settlements::period.eq(p.as_str().to_owned()));
+                }
+                if let Some(s) = &f.status {
+                    q = q.filter(settlements::status.eq(s.clone()));
+                }
+                if let Some(m) = merchant {
+                    q = q.filter(settlements::merchant_id.eq(m));
+                }
+                q
+            };
+            let total = build().count().get_result(conn)?;
+            let rows: Vec<Settlement> = build()
+                .order(settlements::id.desc())
+                .limit(page.per_page)
+                .offset(page.offset())
+                .select(Settlement::as_select())
+                .load(conn)?;
+            Ok(Paginated::new(views(conn, &rows)?, total, page))
+        })
+        .await?;
+    Ok(web::Json(result))
+}
+
+/// One settlement with its lines.
+#[utoipa::path(tag = "settlements", params(("id" = i64, Path)), responses((status = 200, body = SettlementView)), security(("bearer" = [])))]
+#[get("/settlements/{id}")]
+pub async fn get_one(
+    auth: Auth<OfficialOrStaff>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<SettlementView>> {
+    let id = id.into_inner();
+    let principal = auth.into_inner();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| full_view(conn, &principal, id))
+            .await?,
+    ))
+}
+
+async fn step(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: i64,
+    step: Step,
+    text: Option<String>,
+) -> ApiResult<web::Json<SettlementView>> {
+    let view = state
+        .db
+        .write(move |conn| {
+            super::apply(
+                conn,
+                &principal,
+                id,
+                step,
+                text.as_deref(),
+                crate::time::now(),
+            )?;
+            full_view(conn, &principal, id)
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+/// The merchant owner confirms the draft.
+#[utoipa::path(tag = "settlements", params(("id" = i64, Path)), responses((status = 200, body = SettlementView), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
+#[post("/settlements/{id}/confirm")]
+pub async fn confirm(
+    auth: Auth<MerchantOwner>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<SettlementView>> {
+    step(
+        state,
+        auth.into_inner(),
+        id.into_inner(),
+        Step::Confirm,
+        None,
+    )
+    .await
+}
+
+/// A first official verifies the confirmed settlement.
+#[utoipa::path(tag = "settlements", params(("id" = i64, Path)), responses((status = 200, body = SettlementView), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
+#[post("/settlements/{id}/verify")]
+pub async fn verify(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<SettlementView>> {
+    step(
+        state,
+        auth.into_inner(),
+        id.into_inner(),
+        Step::Verify,
+        None,
+    )
+    .await
+}
+
+/// A second official (not the verifier) approves; the budget moves reserved → settled
+/// and the lines' digest and the audit-chain head are recorded.
+#[utoipa::path(tag = "settlements", params(("id" = i64, Path)), responses((status = 200, body = SettlementView), (status = 403, description = "four_eyes", body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
+#[post("/settlements/{id}/approve")]
+pub async fn approve(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> ApiResult<web::Json<SettlementView>> {
+    step(
+        state,
+        auth.into_inner(),
+        id.into_inner(),
+        Step::Approve,
+        None,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    pub reason: String,
+}
+
+/// Reject a settlement under review; its lines go back to the next run.
+#[utoipa::path(tag = "settlements", params(("id" = i64, Path)), request_body = RejectBody, responses((status = 200, body = SettlementView), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
+#[post("/settlements/{id}/reject")]
+pub async fn reject(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<RejectBody>,
+) -> ApiResult<web::Json<SettlementView>> {
+    let reason = crate::redemptions::routes::parse_reason(&body.reason)?;
+    step(
+        state,
+        auth.into_inner(),
+        id.into_inner(),
+        Step::Reject,
+        Some(reason),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayBody {
+    /// The bank's reference of the transfer.
+    pub bank_reference: String,
+}
+
+/// Record the payout of an approved settlement. Paid is final.
+#[utoipa::path(tag = "settlements", params(("id" = i64, Path)), request_body = PayBody, responses((status = 200, body = SettlementView), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
+#[post("/settlements/{id}/pay")]
+pub async fn pay(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<PayBody>,
+) -> ApiResult<web::Json<SettlementView>> {
+    let reference = body.bank_reference.trim().to_owned();
+    if reference.is_empty()
+        || reference.chars().count() > 64
+        || reference.chars().any(char::is_control)
+    {
+        return Err(ApiError::validation(
+            "bank_reference is required: 1 to 64 printable characters",
+        ));
+    }
+    step(
+        state,
+        auth.into_inner(),
+        id.into_inner(),
+        Step::Pay,
+        Some(reference),
+    )
+    .await
+}
+
+fn xlsx(bytes: Vec<u8>, filename: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, XLSX_MIME))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            // RFC 6266: ASCII fallback plus the UTF-8 name for browsers that take it.
+            format!("attachment; filename=\"{filename}\"; filename*=UTF-8''{filename}"),
+        ))
+        .body(bytes)
+}
+
+/// The settlement statement (结算单) as XLSX.
+#[utoipa::path(tag = "settlements", params(("id" = i64, Path)), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "XLSX")), security(("bearer" = [])))]
+#[get("/settlements/{id}/export")]
+pub async fn export_statement(
+    auth: Auth<OfficialOrStaff>,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let principal = auth.into_inner();
+    let settlement = state
+        .db
+        .run(move |conn| full_view(conn, &principal, id))
+        .await?;
+    let bytes = export::statement(&settlement, settlement.lines.as_deref().unwrap_or_default())?;
+    Ok(xlsx(
+        bytes,
+        &format!("settlement-{}-{}.xlsx", settlement.period, settlement.id),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PayoutQuery {
+    /// Local month `YYYY-MM`.
+    pub period: String,
+}
+
+/// The bank payout batch of a period: one row per approved settlement, and a total.
+#[utoipa::path(tag = "settlements", params(PayoutQuery), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "XLSX")), security(("bearer" = [])))]
+#[get("/payouts/export")]
+pub async fn export_payouts(
+    _auth: Auth<Official>,
+    state: web::Data<AppState>,
+    query: web::Query<PayoutQuery>,
+) -> ApiResult<HttpResponse> {
+    let period = Period::parse(&query.period)?;
+    let p = period.as_str().to_owned();
+    let rows = state
+        .db
+        .run(move |conn| {
+            let rows = settlements::table
+                .inner_join(merchants::table.on(merchants::id.eq(settlements::merchant_id)))
+                .filter(settlements::period.eq(&p))
+                .filter(settlements::status.eq("approved"))
+                .order(settlements::id)
+                .select((
+                    settlements::id,
+                    merchants::name,
+                    merchants::uscc,
+                    merchants::bank_name,
+                    merchants::bank_account,
+                    settlements::subsidy_fen,
+                ))
+                .load::<(i64, String, String, String, String, i64)>(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(
+                    |(settlement_id, merchant_name, uscc, bank_name, bank_account, subsidy_fen)| {
+                        PayoutRow {
+                            settlement_id,
+                            merchant_name,
+                            uscc,
+                            bank_name,
+                            bank_account,
+                            subsidy_fen,
+                        }
+                    },
+                )
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    let bytes = export::payout_batch(period.as_str(), &rows)?;
+    Ok(xlsx(bytes, &format!("payouts-{}.xlsx", period.as_str())))
+}
