@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use diesel::ExpressionMethods;
+
 use crate::auth::password::Password;
 use crate::auth::{Actor, Role};
 use crate::config::Config;
@@ -95,8 +97,53 @@ pub fn seed(conn: &mut DbConnection, config: &Config) -> ApiResult<Vec<DemoLogin
             note,
         });
     }
+    seed_budget(conn, &actor)?;
     write_logins(&path, &logins)?;
     Ok(logins)
+}
+
+/// This year's subsidy budget with envelopes for 衣食住行, so demo redemptions are
+/// subsidised (without a budget every subsidised redemption is refused).
+fn seed_budget(conn: &mut DbConnection, actor: &Actor) -> ApiResult<()> {
+    use diesel::RunQueryDsl;
+
+    use crate::schema::{budget_envelopes, budgets};
+    let now = crate::time::now();
+    let year = chrono::Datelike::year(&crate::time::to_local(now));
+    write_tx(conn, |conn| {
+        diesel::insert_into(budgets::table)
+            .values((
+                budgets::year.eq(year),
+                budgets::total_fen.eq(500_000_000),
+                budgets::merchant_monthly_cap_fen.eq(Some(2_000_000)),
+                budgets::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        for (category, fen) in [
+            ("clothing", 80_000_000),
+            ("food", 120_000_000),
+            ("housing", 100_000_000),
+            ("transport", 80_000_000),
+        ] {
+            diesel::insert_into(budget_envelopes::table)
+                .values((
+                    budget_envelopes::year.eq(year),
+                    budget_envelopes::category.eq(category),
+                    budget_envelopes::total_fen.eq(fen),
+                ))
+                .execute(conn)?;
+        }
+        let view = crate::budgets::view(conn, year)?;
+        crate::audit::record(
+            conn,
+            actor,
+            "budget.set",
+            "budget",
+            year,
+            None::<&()>,
+            view.as_ref(),
+        )
+    })
 }
 
 fn write_logins(path: &Path, logins: &[DemoLogin]) -> ApiResult<()> {

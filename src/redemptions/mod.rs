@@ -290,12 +290,8 @@ pub fn redeem_decoded(
     }
     let outcome = money::compute(&offer.money_terms()?, req.bill)?;
     let (day, period, year) = local_keys(now);
-    if offer.per_card_daily.is_some() || offer.per_card_monthly.is_some() {
-        let (today, month) = uses_so_far(conn, card.id, offer.id, &day, &period)?;
-        if let Some(refusal) = limit_refusal(&offer, today, month) {
-            return Err(refusal);
-        }
-    }
+    // Inserted before the limit check: a code used twice is `code_used` (the unique
+    // constraint answers first), not a misleading `limit_reached`.
     let redemption = insert(
         conn,
         &merchant,
@@ -308,6 +304,13 @@ pub fn redeem_decoded(
         now,
         (&day, &period),
     )?;
+    if offer.per_card_daily.is_some() || offer.per_card_monthly.is_some() {
+        // Exact: the card row is locked, and the counts include this redemption.
+        let (today, month) = uses_so_far(conn, card.id, offer.id, &day, &period)?;
+        if let Some(refusal) = limit_refusal(&offer, today - 1, month - 1) {
+            return Err(refusal);
+        }
+    }
     if redemption.subsidy_fen > 0 {
         let booking = Booking {
             year,
