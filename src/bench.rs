@@ -63,3 +63,110 @@ fn ensure_scratch(conn: &mut DbConnection) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Seeds `redemptions` redemptions of November 2026 over `merchants` merchants and 10 000
+/// cards with set-based statements, then times settlement generation for the month and
+/// the subsidy reports (DESIGN §7: 1 000 000 redemptions settle in < 10 s).
+pub fn settlement(url: &DatabaseUrl, redemptions: i64, merchants: i64) -> anyhow::Result<()> {
+    let mut conn = db::establish(url)?;
+    db::run_migrations(&mut conn)?;
+    ensure_scratch(&mut conn)?;
+    let cards: i64 = 10_000;
+    let series = |n: i64| match conn {
+        DbConnection::Pg(_) => format!("SELECT g AS n FROM generate_series(0, {}) g", n - 1),
+        DbConnection::Sqlite(_) => format!(
+            "WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n < {}) SELECT n FROM s",
+            n - 1
+        ),
+    };
+    let (m_series, c_series, r_series) = (series(merchants), series(cards), series(redemptions));
+    let t = "'2026-11-01 00:00:00'";
+    let started = Instant::now();
+    let statements = [
+        format!(
+            "INSERT INTO users (username, password_hash, role, display_name, active, token_version, created_at, updated_at) \
+             VALUES ('bench-cashier', '!', 'cashier', '', FALSE, 0, {t}, {t})"
+        ),
+        format!(
+            "INSERT INTO merchants (name, uscc, category, district, address, contact_name, contact_phone, bank_name, bank_account, status, created_at, updated_at) \
+             SELECT 'bench ' || CAST(n AS TEXT), CAST(100000000000000000 + n AS TEXT), 'food', '船山区', '-', '-', '-', '-', '-', 'active', {t}, {t} FROM ({m_series}) s"
+        ),
+        format!(
+            "INSERT INTO offers (merchant_id, title, kind, percent_bp, min_spend_fen, max_discount_fen, tiers, subsidy_bp, status, created_at, updated_at) \
+             SELECT id, 'bench', 'percent', 1000, 0, 5000, 'ABCDE', 5000, 'active', {t}, {t} FROM merchants"
+        ),
+        format!(
+            "INSERT INTO talents (name, id_number_enc, id_number_index, id_number_masked, phone_enc, phone_index, phone_masked, employer, tier, created_at, updated_at) \
+             SELECT 'bench', '-', 'i' || CAST(n AS TEXT), '-', '-', 'p' || CAST(n AS TEXT), '-', '-', 'C', {t}, {t} FROM ({c_series}) s"
+        ),
+        format!(
+            "INSERT INTO cards (card_no, talent_id, tier, status, issued_at, expires_at, status_changed_at, created_at, updated_at) \
+             SELECT CAST(100000000000 + id AS TEXT), id, 'C', 'active', {t}, '2029-11-01 00:00:00', {t}, {t}, {t} FROM talents"
+        ),
+        format!(
+            "INSERT INTO redemptions (merchant_id, offer_id, card_id, talent_id, tier, category, district, subsidy_bp, \
+             bill_fen, discount_fen, paid_fen, subsidy_fen, code_window, code_slot, local_day, period, cashier_id, \
+             idempotency_key, request_hash, status, disputed, created_at) \
+             SELECT (n % {merchants}) + (SELECT MIN(id) FROM merchants), (n % {merchants}) + (SELECT MIN(id) FROM offers), \
+                    (n % {cards}) + (SELECT MIN(id) FROM cards), (n % {cards}) + (SELECT MIN(id) FROM talents), \
+                    'C', 'food', '船山区', 5000, 10000, 1000, 9000, 500, n / {cards}, 0, '2026-11-15', '2026-11', \
+                    (SELECT MIN(id) FROM users), 'b' || CAST(n AS TEXT), '-', 'active', FALSE, '2026-11-15 04:00:00' \
+             FROM ({r_series}) s"
+        ),
+    ];
+    for sql in &statements {
+        diesel::sql_query(sql).execute(&mut conn)?;
+    }
+    if let DbConnection::Pg(_) = conn {
+        diesel::sql_query("ANALYZE").execute(&mut conn)?;
+    }
+    println!(
+        "seeded {redemptions} redemptions over {merchants} merchants in {:.2?}",
+        started.elapsed()
+    );
+    let period =
+        crate::settlements::Period::parse("2026-11").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let started = Instant::now();
+    let made = db::write_tx(&mut conn, |conn| {
+        crate::settlements::generate(
+            conn,
+            &crate::auth::Actor::system("bench"),
+            &period,
+            crate::time::now(),
+        )
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let lines: i64 = made.iter().map(|s| i64::from(s.line_count)).sum();
+    println!(
+        "generated {} settlements with {lines} lines in {:.2?}",
+        made.len(),
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let again = db::write_tx(&mut conn, |conn| {
+        crate::settlements::generate(
+            conn,
+            &crate::auth::Actor::system("bench"),
+            &period,
+            crate::time::now(),
+        )
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "a second run found {} new settlements in {:.2?}",
+        again.len(),
+        started.elapsed()
+    );
+    for group in ["category", "merchant", "month"] {
+        let started = Instant::now();
+        let report = crate::reports::subsidy_report(&mut conn, group, None, None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "report by {group}: {} rows, {} redemptions, in {:.2?}",
+            report.rows.len(),
+            report.total.count,
+            started.elapsed()
+        );
+    }
+    Ok(())
+}

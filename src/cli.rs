@@ -100,6 +100,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         entries: i64,
     },
+    /// Seed N redemptions of one month, then time settlement generation and reports.
+    Settlement {
+        /// A database without accounts; it is written to.
+        #[arg(long)]
+        scratch_database: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        redemptions: i64,
+        #[arg(long, default_value_t = 200)]
+        merchants: i64,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -232,6 +242,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let url =
                     crate::db::DatabaseUrl::parse(&scratch_database).map_err(anyhow::Error::msg)?;
                 crate::bench::audit(&url, entries)
+            }
+            BenchCommand::Settlement {
+                scratch_database,
+                redemptions,
+                merchants,
+            } => {
+                let url =
+                    crate::db::DatabaseUrl::parse(&scratch_database).map_err(anyhow::Error::msg)?;
+                crate::bench::settlement(&url, redemptions, merchants)
             }
         },
         Command::RotateKey { purpose } => {

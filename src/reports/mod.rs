@@ -61,8 +61,34 @@ pub async fn subsidies(
     query: web::Query<ReportQuery>,
 ) -> ApiResult<web::Json<Report>> {
     let q = query.into_inner();
-    // Fixed SQL per grouping (no user text reaches the statement).
-    let (key, label, join) = match q.group_by.as_str() {
+    let from = q
+        .from
+        .as_deref()
+        .map(|v| crate::time::parse_filter(v, false))
+        .transpose()
+        .map_err(ApiError::validation)?;
+    let to =
+        q.to.as_deref()
+            .map(|v| crate::time::parse_filter(v, true))
+            .transpose()
+            .map_err(ApiError::validation)?;
+    // A replica may serve reports when configured (REPLICA_DATABASE_URL).
+    let report = state
+        .reports_db()
+        .run(move |conn| subsidy_report(conn, &q.group_by, from, to))
+        .await?;
+    Ok(web::Json(report))
+}
+
+/// Subsidy totals grouped by `group_by` over redemptions in `[from, to)`, reversed ones
+/// excluded: one GROUP BY, fixed SQL per grouping (no user text reaches the statement).
+pub fn subsidy_report(
+    conn: &mut crate::db::DbConnection,
+    group_by: &str,
+    from: Option<chrono::NaiveDateTime>,
+    to: Option<chrono::NaiveDateTime>,
+) -> ApiResult<Report> {
+    let (key, label, join) = match group_by {
         "category" => ("r.category", "r.category", ""),
         "district" => ("r.district", "r.district", ""),
         "month" => ("r.period", "r.period", ""),
@@ -78,37 +104,25 @@ pub async fn subsidies(
             )));
         }
     };
-    let from = match &q.from {
-        Some(v) => crate::time::parse_filter(v, false).map_err(ApiError::validation)?,
-        None => crate::time::local_day_start(
-            chrono::NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"),
-        ),
+    let year_start = |y| {
+        crate::time::local_day_start(chrono::NaiveDate::from_ymd_opt(y, 1, 1).expect("valid date"))
     };
-    let to = match &q.to {
-        Some(v) => crate::time::parse_filter(v, true).map_err(ApiError::validation)?,
-        None => crate::time::local_day_start(
-            chrono::NaiveDate::from_ymd_opt(3000, 1, 1).expect("valid date"),
-        ),
-    };
-    let group_by = q.group_by.clone();
-    // A replica may serve reports when configured (REPLICA_DATABASE_URL).
-    let db = state.reports_db();
-    let rows = db
-        .run(move |conn| {
-            // SUM of BIGINT is NUMERIC on PostgreSQL: cast back, the totals fit in i64.
-            Ok(diesel::sql_query(format!(
-                "SELECT {key} AS key, {label} AS label, COUNT(*) AS count, \
-                 CAST(SUM(r.bill_fen) AS BIGINT) AS bill_fen, CAST(SUM(r.discount_fen) AS BIGINT) AS discount_fen, \
-                 CAST(SUM(r.subsidy_fen) AS BIGINT) AS subsidy_fen \
-                 FROM redemptions r {join} \
-                 WHERE r.status = 'active' AND r.created_at >= $1 AND r.created_at < $2 \
-                 GROUP BY {key}, {label} ORDER BY {key}"
-            ))
-            .bind::<Timestamp, _>(from)
-            .bind::<Timestamp, _>(to)
-            .load::<ReportRow>(conn)?)
-        })
-        .await?;
+    let (from, to) = (
+        from.unwrap_or_else(|| year_start(2000)),
+        to.unwrap_or_else(|| year_start(3000)),
+    );
+    // SUM of BIGINT is NUMERIC on PostgreSQL: cast back, the totals fit in i64.
+    let rows = diesel::sql_query(format!(
+        "SELECT {key} AS key, {label} AS label, COUNT(*) AS count, \
+         CAST(SUM(r.bill_fen) AS BIGINT) AS bill_fen, CAST(SUM(r.discount_fen) AS BIGINT) AS discount_fen, \
+         CAST(SUM(r.subsidy_fen) AS BIGINT) AS subsidy_fen \
+         FROM redemptions r {join} \
+         WHERE r.status = 'active' AND r.created_at >= $1 AND r.created_at < $2 \
+         GROUP BY {key}, {label} ORDER BY {key}"
+    ))
+    .bind::<Timestamp, _>(from)
+    .bind::<Timestamp, _>(to)
+    .load::<ReportRow>(conn)?;
     let total = ReportRow {
         key: "total".into(),
         label: "合计".into(),
@@ -117,9 +131,9 @@ pub async fn subsidies(
         discount_fen: rows.iter().map(|r| r.discount_fen).sum(),
         subsidy_fen: rows.iter().map(|r| r.subsidy_fen).sum(),
     };
-    Ok(web::Json(Report {
-        group_by,
+    Ok(Report {
+        group_by: group_by.to_owned(),
         rows,
         total,
-    }))
+    })
 }

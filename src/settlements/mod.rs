@@ -1,7 +1,7 @@
 //! Monthly subsidy settlement (结算): per merchant per local month, every unsettled
 //! redemption and reversal as a line, exactly once; then four-eyes approval and payout.
 //!
-//! Generation is set-based SQL (three statements whatever the volume) under a named job
+//! Generation is set-based SQL (a handful of statements whatever the volume) under a named job
 //! lock, so two runs — on one instance or several — never settle a line twice; the
 //! partial unique index `settlement_lines_once` enforces it in the schema as well.
 //! Totals are sums of the stored lines, written in the same transaction.
@@ -188,6 +188,7 @@ const UNSETTLED_REVERSALS: &str = "FROM reversals v WHERE v.period <= $1 \
 
 /// Generates the settlements of `period` for everything not yet settled. Safe to run
 /// again (it picks up only what is new) and concurrently (job lock + unique index).
+/// Set-based: six statements whatever the volume.
 pub fn generate(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -196,43 +197,45 @@ pub fn generate(
 ) -> ApiResult<Vec<Settlement>> {
     job_lock(conn, "settlement.generate")?;
     let generation = uuid::Uuid::new_v4().to_string();
+    // Candidates are collected first: an INSERT into settlement_lines whose own
+    // NOT EXISTS probes settlement_lines was planned as a nested loop over a table the
+    // statement itself grows — quadratic (minutes for 1M rows instead of seconds).
+    diesel::sql_query(
+        "CREATE TEMP TABLE settle_candidates (redemption_id BIGINT NOT NULL, merchant_id BIGINT NOT NULL, \
+         kind TEXT NOT NULL, bill_fen BIGINT NOT NULL, discount_fen BIGINT NOT NULL, subsidy_fen BIGINT NOT NULL, \
+         at TIMESTAMP NOT NULL)",
+    )
+    .execute(conn)?;
     diesel::sql_query(format!(
+        "INSERT INTO settle_candidates SELECT r.id, r.merchant_id, 'redemption', r.bill_fen, r.discount_fen, \
+         r.subsidy_fen, r.created_at {UNSETTLED_REDEMPTIONS}"
+    ))
+    .bind::<Text, _>(period.as_str())
+    .execute(conn)?;
+    diesel::sql_query(format!(
+        "INSERT INTO settle_candidates SELECT v.redemption_id, v.merchant_id, 'reversal', -v.bill_fen, \
+         -v.discount_fen, -v.subsidy_fen, v.created_at {UNSETTLED_REVERSALS}"
+    ))
+    .bind::<Text, _>(period.as_str())
+    .execute(conn)?;
+    diesel::sql_query(
         "INSERT INTO settlements (merchant_id, period, run, status, line_count, bill_fen, discount_fen, subsidy_fen, generation, created_at) \
          SELECT c.merchant_id, $1, COALESCE((SELECT MAX(s.run) FROM settlements s WHERE s.merchant_id = c.merchant_id AND s.period = $1), 0) + 1, \
                 'draft', 0, 0, 0, 0, $2, $3 \
-         FROM (SELECT r.merchant_id {UNSETTLED_REDEMPTIONS} UNION SELECT v.merchant_id {UNSETTLED_REVERSALS}) c"
-    ))
+         FROM (SELECT DISTINCT merchant_id FROM settle_candidates) c",
+    )
     .bind::<Text, _>(period.as_str())
     .bind::<Text, _>(&generation)
     .bind::<Timestamp, _>(now)
     .execute(conn)?;
-    // Lines of this run: joined to the settlement just made for their merchant.
-    diesel::sql_query(format!(
+    diesel::sql_query(
         "INSERT INTO settlement_lines (settlement_id, redemption_id, kind, bill_fen, discount_fen, subsidy_fen, at, active) \
-         SELECT s.id, r.id, 'redemption', r.bill_fen, r.discount_fen, r.subsidy_fen, r.created_at, TRUE \
-         {}",
-        UNSETTLED_REDEMPTIONS.replacen(
-            "FROM redemptions r WHERE",
-            "FROM redemptions r JOIN settlements s ON s.merchant_id = r.merchant_id WHERE",
-            1,
-        ) + " AND s.generation = $2"
-    ))
-    .bind::<Text, _>(period.as_str())
+         SELECT s.id, c.redemption_id, c.kind, c.bill_fen, c.discount_fen, c.subsidy_fen, c.at, TRUE \
+         FROM settle_candidates c JOIN settlements s ON s.merchant_id = c.merchant_id WHERE s.generation = $1",
+    )
     .bind::<Text, _>(&generation)
     .execute(conn)?;
-    diesel::sql_query(format!(
-        "INSERT INTO settlement_lines (settlement_id, redemption_id, kind, bill_fen, discount_fen, subsidy_fen, at, active) \
-         SELECT s.id, v.redemption_id, 'reversal', -v.bill_fen, -v.discount_fen, -v.subsidy_fen, v.created_at, TRUE \
-         {}",
-        UNSETTLED_REVERSALS.replacen(
-            "FROM reversals v WHERE",
-            "FROM reversals v JOIN settlements s ON s.merchant_id = v.merchant_id WHERE",
-            1,
-        ) + " AND s.generation = $2"
-    ))
-    .bind::<Text, _>(period.as_str())
-    .bind::<Text, _>(&generation)
-    .execute(conn)?;
+    diesel::sql_query("DROP TABLE settle_candidates").execute(conn)?;
     recompute_totals(conn, &generation)?;
     let made: Vec<Settlement> = settlements::table
         .filter(settlements::generation.eq(&generation))
