@@ -494,6 +494,45 @@ async fn a_rejected_settlement_releases_its_lines(app: TestApp) {
     assert_eq!(budget(&app, &c.admin, 2026).await["reserved_fen"], 500);
 }
 
+async fn a_redemption_reversed_under_review_leaves_its_settlement(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    set_year_budget(&app, &c.admin, 2026, 1_000_000).await;
+    let gone = redeem_at(&app, &c, c.card_id, local(2026, 11, 3, 9, 0, 0), 0, 10_000).await;
+    redeem_at(&app, &c, c.card_id, local(2026, 11, 4, 9, 0, 0), 0, 20_000).await;
+    let id = generate(&app, &c.admin, "2026-11").await[0]["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/settlements/{id}/confirm"),
+        &c.merchant.owner_token,
+        json!({}),
+    )
+    .await;
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/redemptions/{gone}/reverse"),
+            &c.admin,
+            json!({"reason": "refunded"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, s) = app
+        .get(&format!("/api/v1/settlements/{id}"), &c.admin)
+        .await;
+    assert_eq!(s["line_count"], 1, "{s}");
+    assert_eq!(s["subsidy_fen"], 1_000);
+    assert_totals_are_line_sums(&s);
+    assert_eq!(
+        budget(&app, &c.admin, 2026).await["reserved_fen"],
+        1_000,
+        "its reservation is released"
+    );
+    assert!(
+        generate(&app, &c.admin, "2026-12").await.is_empty(),
+        "no negative line for money never paid"
+    );
+}
+
 async fn settlement_access_is_scoped(app: TestApp) {
     let c = counter(&app, "shop", 1, offer_body("九折")).await;
     let other = app.active_merchant("other").await;
@@ -629,6 +668,7 @@ both_backends!(
     disputed_redemptions_wait_for_the_resolution,
     concurrent_generate_runs_settle_each_line_once,
     a_rejected_settlement_releases_its_lines,
+    a_redemption_reversed_under_review_leaves_its_settlement,
     settlement_access_is_scoped,
     subsidy_reports_group_and_add_up,
 );

@@ -37,10 +37,14 @@ CREATE TABLE settlements (
 CREATE INDEX settlements_period ON settlements (period, status);
 CREATE INDEX settlements_generation ON settlements (generation);
 
+-- Lines are written only by settlement generation, from redemptions and settlements it
+-- reads in the same transaction, and neither of those is ever deleted; so no foreign
+-- keys here: their per-row checks tripled the time to settle a month (19 s instead of
+-- 5.6 s for 1 000 000 lines on PostgreSQL).
 CREATE TABLE settlement_lines (
     id BIGSERIAL PRIMARY KEY,
-    settlement_id BIGINT NOT NULL REFERENCES settlements (id),
-    redemption_id BIGINT NOT NULL REFERENCES redemptions (id),
+    settlement_id BIGINT NOT NULL,
+    redemption_id BIGINT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('redemption', 'reversal')),
     -- Reversal lines carry negative amounts.
     bill_fen BIGINT NOT NULL,
