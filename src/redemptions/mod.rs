@@ -263,7 +263,7 @@ pub fn redeem(
     staff: &Principal,
     req: &RedeemRequest,
     now: NaiveDateTime,
-) -> ApiResult<Redemption> {
+) -> ApiResult<Made> {
     let code = codes::decode(&secrets.code, &req.code, now).map_err(|e| e.to_api())?;
     redeem_decoded(conn, staff, req, code, now)
 }
@@ -275,7 +275,7 @@ pub fn redeem_decoded(
     req: &RedeemRequest,
     code: CodeId,
     now: NaiveDateTime,
-) -> ApiResult<Redemption> {
+) -> ApiResult<Made> {
     let merchant_id = staff
         .merchant_scope()
         .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
@@ -336,7 +336,29 @@ pub fn redeem_decoded(
         None::<&()>,
         Some(&redemption),
     )?;
-    Ok(redemption)
+    // The receipt: every name is at hand but the talent's (one primary-key read).
+    let talent_name: String = talents::table
+        .find(card.talent_id)
+        .select(talents::name)
+        .first(conn)?;
+    let receipt = view(
+        &redemption,
+        &merchant.name,
+        &offer.title,
+        &card.card_no,
+        &talent_name,
+        true,
+    );
+    Ok(Made {
+        redemption,
+        receipt,
+    })
+}
+
+/// A redemption just made, with the receipt the counter shows.
+pub struct Made {
+    pub redemption: Redemption,
+    pub receipt: RedemptionView,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -638,42 +660,55 @@ pub fn views(
         .iter()
         .map(|r| {
             let (card_no, name) = talents_cards.get(&r.card_id).cloned().unwrap_or_default();
-            RedemptionView {
-                id: r.id,
-                bill_fen: r.bill_fen,
-                discount_fen: r.discount_fen,
-                paid_fen: r.paid_fen,
-                subsidy_fen: r.subsidy_fen,
-                status: r.status.clone(),
-                disputed: r.disputed,
-                offer: Named {
-                    id: r.offer_id,
-                    name: offer_titles.get(&r.offer_id).cloned().unwrap_or_default(),
-                },
-                merchant: Named {
-                    id: r.merchant_id,
-                    name: merchant_names
-                        .get(&r.merchant_id)
-                        .cloned()
-                        .unwrap_or_default(),
-                },
-                talent: MaskedTalent {
-                    masked_name: crate::talents::domain::mask_name(&name),
-                },
-                card_no: if mask_card {
-                    mask_card_no(&card_no)
-                } else {
-                    card_no
-                },
-                tier: r.tier.clone(),
-                category: r.category.clone(),
-                district: r.district.clone(),
-                cashier_id: r.cashier_id,
-                created_at: crate::time::to_local(r.created_at)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-            }
+            let merchant = merchant_names
+                .get(&r.merchant_id)
+                .map_or("", String::as_str);
+            let offer = offer_titles.get(&r.offer_id).map_or("", String::as_str);
+            view(r, merchant, offer, &card_no, &name, mask_card)
         })
         .collect())
+}
+
+/// One redemption as clients see it, from names already at hand.
+pub fn view(
+    r: &Redemption,
+    merchant: &str,
+    offer: &str,
+    card_no: &str,
+    talent_name: &str,
+    mask_card: bool,
+) -> RedemptionView {
+    RedemptionView {
+        id: r.id,
+        bill_fen: r.bill_fen,
+        discount_fen: r.discount_fen,
+        paid_fen: r.paid_fen,
+        subsidy_fen: r.subsidy_fen,
+        status: r.status.clone(),
+        disputed: r.disputed,
+        offer: Named {
+            id: r.offer_id,
+            name: offer.to_owned(),
+        },
+        merchant: Named {
+            id: r.merchant_id,
+            name: merchant.to_owned(),
+        },
+        talent: MaskedTalent {
+            masked_name: crate::talents::domain::mask_name(talent_name),
+        },
+        card_no: if mask_card {
+            mask_card_no(card_no)
+        } else {
+            card_no.to_owned()
+        },
+        tier: r.tier.clone(),
+        category: r.category.clone(),
+        district: r.district.clone(),
+        cashier_id: r.cashier_id,
+        created_at: crate::time::to_local(r.created_at)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+    }
 }
 
 /// Merchants see only the last four digits of a card number.

@@ -154,8 +154,7 @@ pub async fn redeem(
             let made = write_tx(conn, |conn| {
                 super::redeem_decoded(conn, &staff, &request, code, now)
             })?;
-            let view = super::views(conn, std::slice::from_ref(&made), true)?;
-            Ok((Redeemed::Created(made), view))
+            Ok((Redeemed::Created(made.redemption), vec![made.receipt]))
         })
         .await;
     let (redeemed, mut views) = match result {

@@ -40,6 +40,7 @@ async fn redeem_at(
             redemptions::redeem(conn, &secrets, &staff, &req, at)
         })
         .expect("redeemed")
+        .redemption
         .id
     })
     .await
