@@ -1,9 +1,10 @@
 //! Redemption at the counter (核销): quote, redeem, reverse — and the talents' disputes.
 //!
 //! One redemption is one transaction (see [`redeem`]): verify the code and lock its card
-//! row, check merchant, offer, tier and the per-card limits, insert the redemption —
-//! whose `UNIQUE (card_id, code_window, code_slot)` makes the code single-use across
-//! every counter and instance — reserve the subsidy, write the audit entry. The card
+//! row, check merchant, offer and tier, insert the redemption — whose
+//! `UNIQUE (card_id, code_window, code_slot)` makes the code single-use across every
+//! counter and instance — check the per-card limits, write the audit entry, and last
+//! reserve the subsidy. The card
 //! row lock serialises redemptions of one card only (so its daily and monthly counts
 //! are exact under concurrency) and the budget row is touched last, so its lock is held
 //! only until commit.
@@ -311,6 +312,22 @@ pub fn redeem_decoded(
             return Err(refusal);
         }
     }
+    audit::record(
+        conn,
+        &staff.actor(),
+        "redemption.create",
+        "redemption",
+        redemption.id,
+        None::<&()>,
+        Some(&redemption),
+    )?;
+    // The receipt: every name is at hand but the talent's (one primary-key read).
+    let talent_name: String = talents::table
+        .find(card.talent_id)
+        .select(talents::name)
+        .first(conn)?;
+    // Last: the year's budget row is the one row every counter shares, and its lock is
+    // held from this UPDATE until commit.
     if redemption.subsidy_fen > 0 {
         let booking = Booking {
             year,
@@ -327,20 +344,6 @@ pub fn redeem_decoded(
             ));
         }
     }
-    audit::record(
-        conn,
-        &staff.actor(),
-        "redemption.create",
-        "redemption",
-        redemption.id,
-        None::<&()>,
-        Some(&redemption),
-    )?;
-    // The receipt: every name is at hand but the talent's (one primary-key read).
-    let talent_name: String = talents::table
-        .find(card.talent_id)
-        .select(talents::name)
-        .first(conn)?;
     let receipt = view(
         &redemption,
         &merchant.name,
