@@ -4,7 +4,7 @@
 
 import { h, mount, money, parseYuan, percent, dateTime, shanghaiYear, shanghaiDate } from './util.js';
 import { t, locale } from './i18n.js';
-import { get, post, put, list, ApiError } from './api.js';
+import { get, post, put, ApiError } from './api.js';
 import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList } from './ui.js';
 import { barChart, columnChart, budgetGauge } from './charts.js';
 import { describeOffer } from './talent.js';
@@ -178,7 +178,7 @@ function approvals(body) {
   ], items));
   const offers = pagedList('/offers?status=pending', (items, reload) => table([
     { label: t('offers.title'), cell: (o) => h('div', {}, h('strong', { text: o.title }), h('div', { class: 'muted small', text: describeOffer(o) })) },
-    { label: t('m.name'), cell: (o) => o.merchant_name || `#${o.merchant_id ?? ''}` },
+    { label: t('m.name'), cell: (o) => `#${o.merchant_id}` },
     { label: t('offers.tiers'), cell: (o) => (o.tiers || []).join(' ') },
     { label: t('offers.subsidy'), class: 'num', cell: (o) => (o.subsidy_bp !== undefined ? percent(o.subsidy_bp) : '') },
     { label: t('actions'), cell: (o) => h('div', { class: 'row-tight' },
@@ -203,11 +203,13 @@ function talents(body) {
     { label: t('t.phone'), cell: (p) => h('span', { class: 'mono', text: p.phone_masked || p.phone || '' }) },
     { label: t('t.employer'), cell: (p) => p.employer || '' },
     { label: t('t.tier'), cell: (p) => (p.tier ? t(`tier.${p.tier}`) : '') },
-    { label: t('actions'), cell: (p) => actionButton(t('t.issue_card'), `/talents/${p.id}/cards`, { onDone: () => { reload(); cards.reload(); } }) },
+    { label: t('card.no'), cell: (p) => (p.card ? h('span', {}, h('span', { class: 'mono', text: p.card.card_no }), ' ', chip(p.card.status)) : '') },
+    { label: t('actions'), cell: (p) => (p.card && ['active', 'suspended'].includes(p.card.status) ? ''
+      : actionButton(t('t.issue_card'), `/talents/${p.id}/cards`, { onDone: () => { reload(); cards.reload(); } })) },
   ], items));
   const cards = pagedList('/cards', (items, reload) => table([
     { label: t('card.no'), cell: (c) => h('span', { class: 'mono', text: c.card_no }) },
-    { label: t('card.holder'), cell: (c) => c.talent_name || c.name || '' },
+    { label: t('card.holder'), cell: (c) => `#${c.talent_id}` },
     { label: t('t.tier'), cell: (c) => c.tier || '' },
     { label: t('card.valid_until'), cell: (c) => c.valid_until || '' },
     { label: t('status'), cell: (c) => chip(c.status) },
@@ -374,10 +376,6 @@ function audit(body) {
 
 // ---- Reports ----
 
-function rowKey(r, by) {
-  return r.key ?? r[by] ?? r.group ?? r.label ?? '';
-}
-
 /** "2026-11" as the month's short name ("11月", "Nov"). */
 function monthShort(period) {
   const d = new Date(`${period}-15T12:00:00+08:00`);
@@ -390,14 +388,17 @@ function reports(body) {
     const box = h('div', { class: 'chart-box', id: `chart-${by}` }, loading());
     (async () => {
       try {
-        const res = await list(`/reports/subsidies?group_by=${by}`);
-        const rows = (res.items || res.rows || []).map((r) => {
-          const k = String(rowKey(r, by));
-          return { label: by === 'category' ? t(`catlong.${k}`) : k, short: by === 'month' ? monthShort(k) : undefined, value: Number(r.subsidy_fen ?? r.total_fen ?? 0) };
-        });
+        // `{group_by, rows, total}`: not a paged list.
+        const res = await get(`/reports/subsidies?group_by=${by}`);
+        const rows = (res.rows || []).map((r) => ({
+          // Categories in the reader's language; districts and months as the server names them.
+          label: by === 'category' ? t(`catlong.${r.key}`) : r.label || r.key,
+          short: by === 'month' ? monthShort(r.key) : undefined,
+          value: Number(r.subsidy_fen) || 0,
+        }));
         if (by === 'month') rows.sort((a, b) => a.label.localeCompare(b.label));
         else rows.sort((a, b) => b.value - a.value);
-        mount(box, rows.length ? (by === 'month' ? columnChart(rows, { title: t(`rep.${by}`) }) : barChart(rows, { title: t(`rep.${by}`) })) : emptyState(res));
+        mount(box, rows.length ? (by === 'month' ? columnChart(rows, { title: t(`rep.${by}`) }) : barChart(rows, { title: t(`rep.${by}`) })) : emptyState({ items: [] }));
       } catch (e) {
         mount(box, errorBox(e));
       }
