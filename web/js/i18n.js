@@ -305,6 +305,16 @@ const zh = {
   'err.invalid_transition': '当前状态下不能执行此步骤',
   'err.internal': '服务器出错，请稍后再试。',
   'err.unavailable': '服务暂不可用。',
+  // What the cashier does next, in place of the server's English detail. Only Chinese
+  // has these: in English the server's own detail is already readable and more specific.
+  'hint.code_used': '请持卡人在英才卡页面出示下一个码（页面会自动更换）。',
+  'hint.code_expired': '请持卡人刷新页面后出示新码。',
+  'hint.code_not_yet_valid': '请持卡人检查手机时间是否准确。',
+  'hint.code_invalid': '请重新扫描，或手动输入码下方的 20 位数字。',
+  'hint.code_invalid_payment': '顾客出示的是微信/支付宝/银联付款码，请改扫英才卡页面上的码。',
+  'hint.card_inactive': '该卡不能享受优惠，请按原价结账。',
+  'hint.limit_reached': '该持卡人本期已用完此优惠的次数，请按原价结账。',
+  'hint.budget_exhausted': '本年度补贴预算已用完，请按原价结账。',
 };
 
 const en = {
