@@ -824,15 +824,16 @@ async fn an_official_approves_a_pending_merchant(app: TestApp) {
     };
     b.login("admin", ADMIN_PASSWORD).await;
     b.tab("approvals").await;
-    b.wait_text(".face-body table", "newshop 商行").await;
-    b.wait_text(".face-body table", "餐饮").await;
+    b.wait_text("#pending-merchants table", "newshop 商行")
+        .await;
+    b.wait_text("#pending-merchants table", "餐饮").await;
     b.screenshot(&format!("official-approvals-{}", backend_name(&app)))
         .await;
     b.click("[data-action='approve']").await;
     // The queue reloads without it.
     b.wait_until(
         "the merchant to leave the queue",
-        "const t = document.querySelector('.face-body'); return t && !t.innerText.includes('newshop 商行') && !t.querySelector('.loading');",
+        "const t = document.getElementById('pending-merchants'); return t && !t.innerText.includes('newshop 商行') && !t.querySelector('.loading');",
         vec![],
     )
     .await;
@@ -840,10 +841,20 @@ async fn an_official_approves_a_pending_merchant(app: TestApp) {
     let (status, merchant) = app.get(&format!("/api/v1/merchants/{id}"), &admin).await;
     assert!(status.is_success(), "{status} {merchant}");
     assert_eq!(merchant["status"], json!("active"), "{merchant}");
-    // Its owner can now log in at the counter.
+    b.wait_text("#all-merchants table", "newshop 商行").await;
+    b.wait_text("#all-merchants table", "有效").await;
+    // Its owner can now log in at the counter and add a cashier.
     b.click("#logout").await;
     b.login("newshop-owner", MERCHANT_PASSWORD).await;
     b.wait_for("#scan-code").await;
+    b.tab("cashiers").await;
+    b.type_into("input[name='username']", "newshop-till1").await;
+    b.type_into("input[name='password']", MERCHANT_PASSWORD)
+        .await;
+    b.click(".face-body form button[type='submit']").await;
+    b.wait_text("#cashier-list table", "newshop-till1").await;
+    b.screenshot(&format!("owner-cashiers-{}", backend_name(&app)))
+        .await;
     b.close().await;
     app.stop().await;
 }

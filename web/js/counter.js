@@ -3,7 +3,7 @@
 
 import { h, mount, money, parseYuan, parsePercentBp, percent, dateTime, timeOnly, shanghaiDate, uuid } from './util.js';
 import { t, has } from './i18n.js';
-import { post, list, ApiError } from './api.js';
+import { get, post, list, ApiError } from './api.js';
 import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList } from './ui.js';
 import { describeOffer } from './talent.js';
 import { settlementActions } from './official.js';
@@ -382,12 +382,29 @@ function cashiers(body, me) {
         await post(`/merchants/${encodeURIComponent(me.merchant_id)}/cashiers`, { username: u, password: password.value });
         mount(msg, alertBox('ok', t('cashiers.created', { u })));
         form.reset();
+        loadList();
       } catch (err) {
         mount(msg, errorBox(err));
       }
     });
   });
-  mount(body, section(t('cashiers.new'), form));
+  // The merchant's cashier accounts (a plain array, not a paged list).
+  const listBox = h('div', { id: 'cashier-list' });
+  async function loadList() {
+    mount(listBox, loading());
+    try {
+      const items = await get(`/merchants/${encodeURIComponent(me.merchant_id)}/cashiers`);
+      mount(listBox, items.length ? table([
+        { label: t('cashiers.username'), cell: (u) => h('strong', { text: u.username }) },
+        { label: t('users.active'), cell: (u) => (u.active ? t('yes') : t('no')) },
+        { label: t('users.created_at'), cell: (u) => dateTime(u.created_at) },
+      ], items) : emptyState({ items }));
+    } catch (err) {
+      mount(listBox, errorBox(err));
+    }
+  }
+  mount(body, section(t('cashiers.new'), form), section(t('cashiers.list'), listBox));
+  loadList();
 }
 
 function settlements(body) {

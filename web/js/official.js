@@ -173,8 +173,8 @@ function approvals(body) {
     { label: t('m.district'), cell: (m) => [m.district, m.address].filter(Boolean).join(' · ') },
     { label: t('m.contact'), cell: (m) => [m.contact_name, m.contact_phone].filter(Boolean).join(' ') },
     { label: t('actions'), cell: (m) => h('div', { class: 'row-tight' },
-      actionButton(t('appr.approve'), `/merchants/${m.id}/approve`, { cls: 'btn-primary', onDone: reload }),
-      actionButton(t('appr.reject'), `/merchants/${m.id}/reject`, { ask: t('reason'), askTitle: t('appr.reject_title'), onDone: reload })) },
+      actionButton(t('appr.approve'), `/merchants/${m.id}/approve`, { cls: 'btn-primary', onDone: () => { reload(); everyone.reload(); } }),
+      actionButton(t('appr.reject'), `/merchants/${m.id}/reject`, { ask: t('reason'), askTitle: t('appr.reject_title'), onDone: () => { reload(); everyone.reload(); } })) },
   ], items));
   const offers = pagedList('/offers?status=pending', (items, reload) => table([
     { label: t('offers.title'), cell: (o) => h('div', {}, h('strong', { text: o.title }), h('div', { class: 'muted small', text: describeOffer(o) })) },
@@ -185,8 +185,20 @@ function approvals(body) {
       actionButton(t('appr.approve'), `/offers/${o.id}/approve`, { cls: 'btn-primary', onDone: reload }),
       actionButton(t('appr.reject'), `/offers/${o.id}/reject`, { ask: t('reason'), askTitle: t('appr.reject_title'), onDone: reload })) },
   ], items));
+  // Every merchant with its status, so an official can suspend one that left the
+  // alliance (or broke its terms) and resume it later.
+  const everyone = pagedList('/merchants?status=all', (items, reload) => table([
+    { label: t('m.name'), cell: (m) => h('strong', { class: 'merchant-name-cell', text: m.name }) },
+    { label: t('m.category'), cell: (m) => t(`catlong.${m.category}`) },
+    { label: t('m.district'), cell: (m) => m.district },
+    { label: t('status'), cell: (m) => chip(m.status) },
+    { label: t('actions'), cell: (m) => h('div', { class: 'row-tight' },
+      m.status === 'active' ? actionButton(t('cards.suspend'), `/merchants/${m.id}/suspend`, { ask: t('reason'), cls: 'btn-danger-ghost', onDone: reload }) : null,
+      m.status === 'suspended' ? actionButton(t('cards.resume'), `/merchants/${m.id}/resume`, { onDone: reload }) : null) },
+  ], items));
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.approvals') })),
-    section(t('appr.merchants'), merchants), section(t('appr.offers'), offers));
+    h('div', { id: 'pending-merchants' }, section(t('appr.merchants'), merchants)), section(t('appr.offers'), offers),
+    h('div', { id: 'all-merchants' }, section(t('appr.all_merchants'), everyone)));
 }
 
 // ---- Talents and cards ----
