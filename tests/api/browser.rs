@@ -935,6 +935,69 @@ async fn the_auditor_charts_subsidies_by_category_district_and_month(app: TestAp
     app.stop().await;
 }
 
+async fn a_settlement_goes_from_the_merchant_through_two_officials_to_paid(app: TestApp) {
+    use crate::redemptions::{counter, mint, now, redeem};
+    let c = counter(&app, "settle1", 74, offer_body("九折")).await;
+    let code = mint(&app, c.card_id, now(), 0);
+    let (status, body) = redeem(
+        &app,
+        &c.merchant.cashier_token,
+        "settle-key-1",
+        json!({"code": code, "bill_fen": 20_000, "offer_id": c.offer_id}),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    // This month, generated before it ends (as for a merchant leaving the alliance).
+    let period = talentcard::time::to_local(now())
+        .format("%Y-%m")
+        .to_string();
+    let (status, generated) = app
+        .post(
+            "/api/v1/settlements/generate",
+            &c.admin,
+            json!({ "period": period }),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {generated}");
+    let id = generated["created"][0]["id"]
+        .as_i64()
+        .expect("a settlement");
+    app.create_account(Role::Admin, "admin2", "admin2-password-1")
+        .await;
+    let Some(b) = Browser::desktop(&app).await else {
+        return;
+    };
+    // Each step by the one allowed to take it; the list shows the new status after each.
+    let step = async |user: &str, password: &str, action: &str, status: &str| {
+        b.login(user, password).await;
+        b.tab("settlements").await;
+        b.wait_text(".face-body table", &period).await;
+        b.click(&format!("[data-action='{action}']")).await;
+        b.wait_text(".face-body table", status).await;
+    };
+    step("settle1-owner", MERCHANT_PASSWORD, "confirm", "商家已确认").await;
+    b.click("#logout").await;
+    step("admin", ADMIN_PASSWORD, "verify", "已核验").await;
+    b.click("#logout").await;
+    step("admin2", "admin2-password-1", "approve", "已批准").await;
+    // Paying asks for the bank's reference.
+    b.click("[data-action='pay']").await;
+    b.type_into("dialog textarea", "SZB-2026-0001").await;
+    b.click("dialog button[type='submit']").await;
+    b.wait_text(".face-body table", "已支付").await;
+    b.screenshot(&format!("official-settlements-{}", backend_name(&app)))
+        .await;
+    // A fresh token: the admin's logout in the browser ended that account's sessions.
+    let admin = app.admin_token().await;
+    let (status, s) = app.get(&format!("/api/v1/settlements/{id}"), &admin).await;
+    assert!(status.is_success(), "{status} {s}");
+    assert_eq!(s["status"], json!("paid"), "{s}");
+    assert_eq!(s["bank_reference"], json!("SZB-2026-0001"), "{s}");
+    assert_eq!(s["subsidy_fen"], json!(1000), "{s}");
+    b.close().await;
+    app.stop().await;
+}
+
 crate::both_backends!(
     the_pages_are_served_under_a_strict_csp_and_revalidate,
     official_works_in_chinese_and_english,
@@ -948,4 +1011,5 @@ crate::both_backends!(
     an_official_approves_a_pending_merchant,
     the_talent_still_shows_a_valid_code_offline,
     the_auditor_charts_subsidies_by_category_district_and_month,
+    a_settlement_goes_from_the_merchant_through_two_officials_to_paid,
 );

@@ -273,7 +273,7 @@ export function settlementActions(s, viewer, reload) {
   const out = [];
   if (viewer === 'merchant') {
     if (s.status === 'draft') {
-      const b = h('button', { class: 'btn btn-primary btn-sm', text: t('settle.confirm') });
+      const b = h('button', { class: 'btn btn-primary btn-sm', text: t('settle.confirm'), dataset: { action: 'confirm' } });
       b.addEventListener('click', () => busy(b, async () => {
         try {
           await post(`${base}/confirm`);
