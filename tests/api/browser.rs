@@ -810,6 +810,28 @@ async fn a_talents_code_is_redeemed_at_the_counter_once(app: TestApp) {
     talent
         .screenshot(&format!("talent-savings-{}", backend_name(&app)))
         .await;
+
+    // The partner directory shows the shop under 食 with what the offer gives this tier.
+    talent.tab("partners").await;
+    talent.wait_text(".merchant-list", "shop7 商行").await;
+    talent.wait_text(".merchant-list", "九折优惠").await;
+    talent.assert_fits_width().await;
+    talent
+        .screenshot(&format!("talent-partners-{}", backend_name(&app)))
+        .await;
+
+    // The counter's list of today: the redemption, then reversed with a reason.
+    b.tab("today").await;
+    b.wait_text(".face-body table", "九折优惠").await;
+    b.wait_text(".face-body table", &name).await;
+    b.click(".face-body table button").await;
+    b.type_into("dialog textarea", "顾客退货").await;
+    b.click("dialog button[type='submit']").await;
+    b.wait_text(".face-body table", "已撤销").await;
+    b.screenshot(&format!("counter-today-{}", backend_name(&app)))
+        .await;
+    let (_, list) = app.get("/api/v1/redemptions", &merchant.owner_token).await;
+    assert_eq!(list["items"][0]["status"], json!("reversed"), "{list}");
     b.close().await;
     talent.close().await;
     app.stop().await;
