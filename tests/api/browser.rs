@@ -1020,6 +1020,47 @@ async fn a_settlement_goes_from_the_merchant_through_two_officials_to_paid(app: 
     app.stop().await;
 }
 
+async fn a_talent_disputes_a_redemption_and_an_official_upholds_it(app: TestApp) {
+    use crate::redemptions::{counter, mint, now, redeem};
+    let c = counter(&app, "disp1", 75, offer_body("九折")).await;
+    let code = mint(&app, c.card_id, now(), 0);
+    let (status, body) = redeem(
+        &app,
+        &c.merchant.cashier_token,
+        "dispute-key-1",
+        json!({"code": code, "bill_fen": 20_000, "offer_id": c.offer_id}),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.login(&phone(75), TALENT_PASSWORD).await;
+    b.tab("savings").await;
+    b.wait_text(".talent-body", "disp1 商行").await;
+    b.click(".talent-body .list-item button").await;
+    b.type_into("dialog textarea", "没有享受到折扣").await;
+    b.click("dialog button[type='submit']").await;
+    b.wait_text(".talent-body .list-item", "申诉中").await;
+    b.screenshot(&format!("talent-disputed-{}", backend_name(&app)))
+        .await;
+
+    b.click("#logout").await;
+    b.login("admin", ADMIN_PASSWORD).await;
+    b.tab("disputes").await;
+    b.wait_text(".face-body table", "没有享受到折扣").await;
+    b.click("[data-action='resolve']").await;
+    b.type_into("dialog textarea", "已与商家核实").await;
+    b.click("dialog button[type='submit']").await;
+    b.wait_text(".face-body table", "已支持").await;
+    let admin = app.admin_token().await;
+    let (status, list) = app.get("/api/v1/disputes", &admin).await;
+    assert!(status.is_success(), "{status} {list}");
+    assert_eq!(list["items"][0]["status"], json!("upheld"), "{list}");
+    b.close().await;
+    app.stop().await;
+}
+
 crate::both_backends!(
     the_pages_are_served_under_a_strict_csp_and_revalidate,
     official_works_in_chinese_and_english,
@@ -1034,4 +1075,5 @@ crate::both_backends!(
     the_talent_still_shows_a_valid_code_offline,
     the_auditor_charts_subsidies_by_category_district_and_month,
     a_settlement_goes_from_the_merchant_through_two_officials_to_paid,
+    a_talent_disputes_a_redemption_and_an_official_upholds_it,
 );
