@@ -1057,6 +1057,14 @@ async fn a_talent_disputes_a_redemption_and_an_official_upholds_it(app: TestApp)
     let (status, list) = app.get("/api/v1/disputes", &admin).await;
     assert!(status.is_success(), "{status} {list}");
     assert_eq!(list["items"][0]["status"], json!("upheld"), "{list}");
+    // The talent sees the outcome in place of a second dispute button.
+    b.click("#logout").await;
+    b.login(&phone(75), TALENT_PASSWORD).await;
+    b.tab("savings").await;
+    b.wait_text(".talent-body .list-item", "已支持").await;
+    assert_eq!(b.count(".talent-body .list-item button").await, 0);
+    b.screenshot(&format!("talent-dispute-upheld-{}", backend_name(&app)))
+        .await;
     b.close().await;
     app.stop().await;
 }

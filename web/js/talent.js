@@ -175,7 +175,9 @@ function savings(body) {
   mount(body, loading());
   (async () => {
     try {
-      const res = await list('/me/redemptions?per_page=100');
+      const [res, disputes] = await Promise.all([list('/me/redemptions?per_page=100'), list('/disputes?per_page=200')]);
+      // A redemption may be disputed once: its dispute's status replaces the button.
+      const disputeOf = new Map(disputes.items.map((d) => [d.redemption_id, d.status]));
       // Reversed redemptions saved nothing; the total is over the newest 100 shown here.
       const counted = res.items.filter((r) => r.status !== 'reversed');
       const saved = counted.reduce((s, r) => s + (Number(r.discount_fen) || 0), 0);
@@ -183,15 +185,15 @@ function savings(body) {
         h('div', { class: 'stats stats-2' },
           stat(t('savings.total'), money(saved), 'stat-accent'),
           stat(t('savings.count'), String(counted.length))),
-        res.items.length ? h('ul', { class: 'list' }, res.items.map((r) => savingRow(r, () => savings(body)))) : emptyState(res));
+        res.items.length ? h('ul', { class: 'list' }, res.items.map((r) => savingRow(r, disputeOf.get(r.id), () => savings(body)))) : emptyState(res));
     } catch (e) {
       mount(body, errorBox(e));
     }
   })();
 }
 
-function savingRow(r, reload) {
-  const disputable = !r.disputed && r.status !== 'reversed'
+function savingRow(r, dispute, reload) {
+  const disputable = !r.disputed && !dispute && r.status !== 'reversed'
     && Date.now() - Date.parse(r.created_at) < 7 * 24 * 3600 * 1000;
   const btn = h('button', { class: 'btn btn-ghost btn-sm', text: t('savings.dispute') });
   btn.addEventListener('click', async () => {
@@ -214,7 +216,7 @@ function savingRow(r, reload) {
     h('div', { class: 'li-side' },
       h('div', { class: 'li-amount', text: `-${money(r.discount_fen).replace('-', '')}` }),
       h('div', { class: 'muted small', text: `${t('savings.bill')} ${money(r.bill_fen)}` }),
-      r.disputed ? chip('disputed') : r.status === 'reversed' ? chip('reversed') : disputable ? btn : null));
+      r.disputed ? chip('disputed') : dispute && dispute !== 'open' ? chip(dispute) : r.status === 'reversed' ? chip('reversed') : disputable ? btn : null));
 }
 
 export function describeOffer(o) {
