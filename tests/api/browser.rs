@@ -1009,6 +1009,13 @@ async fn a_settlement_goes_from_the_merchant_through_two_officials_to_paid(app: 
     b.wait_text(".face-body table", "已支付").await;
     b.screenshot(&format!("official-settlements-{}", backend_name(&app)))
         .await;
+    // Its lines: the one redemption, the talent by masked name.
+    b.click("[data-action='details']").await;
+    b.wait_text("#settlement-lines table", "核销").await;
+    b.wait_text("#settlement-lines table", "¥200.00").await;
+    b.wait_text("#settlement-lines table", "¥10.00").await;
+    b.screenshot(&format!("official-settlement-lines-{}", backend_name(&app)))
+        .await;
     // A fresh token: the admin's logout in the browser ended that account's sessions.
     let admin = app.admin_token().await;
     let (status, s) = app.get(&format!("/api/v1/settlements/{id}"), &admin).await;

@@ -290,8 +290,37 @@ export function settlementActions(s, viewer, reload) {
     if (s.status === 'approved') out.push(actionButton(t('settle.pay'), `${base}/pay`, { ask: t('settle.bank_ref'), askTitle: t('settle.pay_title'), key: 'bank_reference', cls: 'btn-primary', onDone: reload }));
     if (['draft', 'confirmed', 'verified'].includes(s.status)) out.push(actionButton(t('settle.reject'), `${base}/reject`, { ask: t('reason'), cls: 'btn-danger-ghost', onDone: reload }));
   }
+  const details = h('button', { class: 'btn btn-ghost btn-sm', text: t('settle.details'), dataset: { action: 'details' } });
+  details.addEventListener('click', () => busy(details, () => showLines(s.id)));
+  out.push(details);
   out.push(download(`/api/v1${base}/export`, t('settle.export')));
   return h('div', { class: 'row-tight' }, out);
+}
+
+/** A settlement's lines in a dialog; reversal lines carry negative amounts. */
+async function showLines(id) {
+  let s;
+  try {
+    s = await get(`/settlements/${encodeURIComponent(id)}`);
+  } catch (e) {
+    toast(e.detail || e.code, 'error');
+    return;
+  }
+  const dlg = h('dialog', { class: 'dialog dialog-wide', id: 'settlement-lines' });
+  dlg.append(h('div', { class: 'dialog-body' },
+    h('h3', { text: t('settle.details_title', { m: s.merchant_name || `#${s.merchant_id}`, p: s.period }) }),
+    table([
+      { label: t('audit.at'), cell: (l) => dateTime(l.at) },
+      { label: t('quote.talent'), cell: (l) => l.talent || '' },
+      { label: t('settle.kind'), cell: (l) => t(`settle.kind.${l.kind}`) },
+      { label: t('settle.bill'), class: 'num', cell: (l) => money(l.bill_fen) },
+      { label: t('settle.discount'), class: 'num', cell: (l) => money(l.discount_fen) },
+      { label: t('settle.subsidy'), class: 'num', cell: (l) => money(l.subsidy_fen) },
+    ], s.lines || [], { class: 'table-compact' }),
+    h('div', { class: 'row-end' }, h('button', { class: 'btn btn-primary', text: t('close'), onclick: () => dlg.close() }))));
+  dlg.addEventListener('close', () => dlg.remove());
+  document.body.append(dlg);
+  dlg.showModal();
 }
 
 function lastMonth() {
