@@ -1056,6 +1056,12 @@ async fn a_talent_disputes_a_redemption_and_an_official_upholds_it(app: TestApp)
     b.login("admin", ADMIN_PASSWORD).await;
     b.tab("disputes").await;
     b.wait_text(".face-body table", "没有享受到折扣").await;
+    b.wait_text(".face-body table", "disp1 商行").await;
+    b.wait_text(".face-body table", "¥200.00").await;
+    let shown = b.wait_for(".face-body table").await;
+    assert!(!shown.contains("null"), "{shown}");
+    b.screenshot(&format!("official-disputes-{}", backend_name(&app)))
+        .await;
     b.click("[data-action='resolve']").await;
     b.type_into("dialog textarea", "已与商家核实").await;
     b.click("dialog button[type='submit']").await;

@@ -372,10 +372,25 @@ function settlements(body) {
 
 // ---- Disputes ----
 
+/** `#id` at once, then the redemption's merchant, offer and amounts once fetched. */
+function redemptionSummary(id) {
+  const box = h('div', {}, h('span', { class: 'mono', text: `#${id}` }));
+  get(`/redemptions/${encodeURIComponent(id)}`).then((r) => {
+    box.append(...[
+      h('div', { text: [r.merchant && r.merchant.name, r.offer && r.offer.name].filter(Boolean).join(' · ') }),
+      h('div', { class: 'muted small', text: `${money(r.bill_fen)} · -${money(r.discount_fen)} · ${dateTime(r.created_at)}` }),
+      r.status === 'reversed' ? chip('reversed') : null,
+    ].filter(Boolean));
+  }, () => {
+    // Only the id, as before: the list stays usable if one redemption cannot be read.
+  });
+  return box;
+}
+
 function disputes(body) {
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.disputes') })),
     section(null, pagedList('/disputes', (items, reload) => table([
-      { label: t('disp.redemption'), cell: (d) => `#${d.redemption_id ?? ''}` },
+      { label: t('disp.redemption'), cell: (d) => redemptionSummary(d.redemption_id) },
       { label: t('reason'), cell: (d) => d.reason || '' },
       { label: t('audit.at'), cell: (d) => dateTime(d.created_at || d.at) },
       { label: t('status'), cell: (d) => chip(d.status || 'open') },
