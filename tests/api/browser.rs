@@ -244,6 +244,14 @@ impl Browser {
         self.wait_for(".face").await;
     }
 
+    /// Logs out and waits for the login form, which the page shows only once the server
+    /// has ended the session: navigating away sooner can abort that request and leave
+    /// the old session's cookie in place for the next login.
+    pub async fn logout(&self) {
+        self.click("#logout").await;
+        self.wait_for("#login-form").await;
+    }
+
     /// Shows a tab of the current face.
     pub async fn tab(&self, id: &str) {
         self.click(&format!("[data-tab='{id}']")).await;
@@ -866,7 +874,7 @@ async fn an_official_approves_a_pending_merchant(app: TestApp) {
     b.wait_text("#all-merchants table", "newshop 商行").await;
     b.wait_text("#all-merchants table", "有效").await;
     // Its owner can now log in at the counter and add a cashier.
-    b.click("#logout").await;
+    b.logout().await;
     b.login("newshop-owner", MERCHANT_PASSWORD).await;
     b.wait_for("#scan-code").await;
     b.tab("cashiers").await;
@@ -998,9 +1006,9 @@ async fn a_settlement_goes_from_the_merchant_through_two_officials_to_paid(app: 
         b.wait_text(".face-body table", status).await;
     };
     step("settle1-owner", MERCHANT_PASSWORD, "confirm", "商家已确认").await;
-    b.click("#logout").await;
+    b.logout().await;
     step("admin", ADMIN_PASSWORD, "verify", "已核验").await;
-    b.click("#logout").await;
+    b.logout().await;
     step("admin2", "admin2-password-1", "approve", "已批准").await;
     // Paying asks for the bank's reference.
     b.click("[data-action='pay']").await;
@@ -1052,7 +1060,7 @@ async fn a_talent_disputes_a_redemption_and_an_official_upholds_it(app: TestApp)
     b.screenshot(&format!("talent-disputed-{}", backend_name(&app)))
         .await;
 
-    b.click("#logout").await;
+    b.logout().await;
     b.login("admin", ADMIN_PASSWORD).await;
     b.tab("disputes").await;
     b.wait_text(".face-body table", "没有享受到折扣").await;
@@ -1071,7 +1079,7 @@ async fn a_talent_disputes_a_redemption_and_an_official_upholds_it(app: TestApp)
     assert!(status.is_success(), "{status} {list}");
     assert_eq!(list["items"][0]["status"], json!("upheld"), "{list}");
     // The talent sees the outcome in place of a second dispute button.
-    b.click("#logout").await;
+    b.logout().await;
     b.login(&phone(75), TALENT_PASSWORD).await;
     b.tab("savings").await;
     b.wait_text(".talent-body .list-item", "已支持").await;
