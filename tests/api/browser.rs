@@ -8,13 +8,14 @@
 //! is a failure.
 //! Screenshots go to `target/test-artifacts/` (not committed) to be looked at.
 //!
-//! Covered here: what the API on this branch offers — login (Chinese first, English
-//! switch remembered), the official's budget gauge and audit verify, the auditor's
-//! read-only views, escaping of data, phone-width layouts, the counter's scan field
-//! driven like a handheld scanner (code, Enter, bill), and the app shell opening from
-//! the service worker's copy with the server stopped. The talent and counter
-//! flows need the card, code and redemption endpoints; their tests belong next to these
-//! and use the same `Browser` helpers (`login`, `click`, `type_into`, `wait_text`).
+//! Covered here: login (Chinese first, English switch remembered), the official's budget
+//! gauge and audit verify, the auditor's read-only views and subsidy charts, escaping of
+//! data, phone-width layouts, the app shell opening from the service worker's copy with
+//! the server stopped, and the flows of issue 7 end to end against the real API: a
+//! talent's card with its QR and numeric code; a cashier typing that code into the scan
+//! field like a handheld scanner, the quote, confirm and receipt; the same code refused
+//! as already used; an official approving a pending merchant; and the talent's page
+//! still showing a valid code once the server is gone.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,7 +25,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use talentcard::auth::Role;
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp};
+use crate::helpers::{ADMIN_PASSWORD, MERCHANT_PASSWORD, TestApp, offer_body};
+use crate::talents::{TALENT_PASSWORD, phone, talent_with_card};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -240,6 +242,14 @@ impl Browser {
         self.type_into("#login-password", password).await;
         self.click("#login-submit").await;
         self.wait_for(".face").await;
+    }
+
+    /// Logs out and waits for the login form, which the page shows only once the server
+    /// has ended the session: navigating away sooner can abort that request and leave
+    /// the old session's cookie in place for the next login.
+    pub async fn logout(&self) {
+        self.click("#logout").await;
+        self.wait_for("#login-form").await;
     }
 
     /// Shows a tab of the current face.
@@ -671,6 +681,415 @@ async fn the_counter_scan_screen_suits_a_handheld_scanner(app: TestApp) {
     app.stop().await;
 }
 
+/// The digits of the code the talent's page shows now (shown grouped, e.g. `1234 5678`).
+async fn shown_numeric_code(b: &Browser) -> String {
+    b.wait_until(
+        "a QR code drawn from the server's SVG",
+        "const q = document.getElementById('qr'); return q && q.complete && q.naturalWidth > 0 && q.src.startsWith('data:image/svg+xml');",
+        vec![],
+    )
+    .await;
+    let shown = b.wait_for("#code-numeric").await;
+    let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
+    assert!(digits.len() >= 8, "numeric code shown: {shown:?}");
+    digits
+}
+
+/// Seconds the talent's page says the code on screen has left.
+async fn countdown_seconds(b: &Browser) -> u64 {
+    let text = b.wait_for("#countdown-text").await;
+    text.chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// The code on screen once it has at least half a minute left, so that a slow run never
+/// scans a code whose 60-second window just ended.
+async fn fresh_numeric_code(b: &Browser) -> String {
+    loop {
+        let code = shown_numeric_code(b).await;
+        let left = countdown_seconds(b).await;
+        if left >= 30 {
+            return code;
+        }
+        tokio::time::sleep(Duration::from_secs(left + 1)).await;
+    }
+}
+
+async fn a_talents_code_is_redeemed_at_the_counter_once(app: TestApp) {
+    set_budget(&app, this_year()).await;
+    let merchant = app.active_merchant("shop7").await;
+    app.active_offer(&merchant, offer_body("九折优惠")).await;
+    talent_with_card(&app, 71, "B").await;
+    let Some(talent) = Browser::phone(&app).await else {
+        return;
+    };
+    talent.login(&phone(71), TALENT_PASSWORD).await;
+    talent.wait_text("#talent-card", "测试71").await;
+    let code = fresh_numeric_code(&talent).await;
+    talent.assert_fits_width().await;
+    talent
+        .screenshot(&format!("talent-card-{}", backend_name(&app)))
+        .await;
+
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.login("shop7-cashier", MERCHANT_PASSWORD).await;
+    b.wait_until(
+        "focus in the scan field",
+        "return document.activeElement && document.activeElement.id === 'scan-code'",
+        vec![],
+    )
+    .await;
+    // Like a handheld scanner: the code and Enter, then the bill and Enter.
+    let field = b.client.active_element().await.expect("focused field");
+    field
+        .send_keys(&format!("{code}\u{E007}"))
+        .await
+        .expect("typing");
+    b.wait_until(
+        "focus on the bill",
+        "return document.activeElement && document.activeElement.id === 'scan-bill'",
+        vec![],
+    )
+    .await;
+    let bill = b.client.active_element().await.expect("focused field");
+    bill.send_keys("128.00\u{E007}").await.expect("typing");
+    // 10 % of ¥128.00: ¥12.80 off, ¥115.20 to pay, the talent only by masked name.
+    b.wait_for("#quote").await;
+    let name = b.wait_for("#quote-name").await;
+    assert!(
+        name.contains('*') && !name.contains("测试71"),
+        "the quote shows the name masked: {name:?}"
+    );
+    b.wait_text("#quote", "九折优惠").await;
+    b.wait_text("#quote-discount", "-¥12.80").await;
+    b.wait_text("#quote-pay", "¥115.20").await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("counter-quote-{}", backend_name(&app)))
+        .await;
+
+    b.click("#quote-confirm").await;
+    b.wait_text("#receipt-pay", "¥115.20").await;
+    b.wait_text("#receipt", "-¥12.80").await;
+    b.wait_text("#receipt-talent", &name).await;
+    let receipt_id = b.wait_for("#receipt-id").await;
+    b.screenshot(&format!("counter-receipt-{}", backend_name(&app)))
+        .await;
+
+    // Exactly one redemption, the one on the receipt.
+    let (status, list) = app.get("/api/v1/redemptions", &merchant.owner_token).await;
+    assert!(status.is_success(), "{status} {list}");
+    assert_eq!(list["total"], json!(1), "{list}");
+    assert_eq!(list["items"][0]["id"].to_string(), receipt_id.trim());
+    assert_eq!(list["items"][0]["paid_fen"], json!(11520));
+
+    // The same code again: refused, and the cashier is told why in plain words.
+    b.click("#receipt-next").await;
+    b.type_into("#scan-code", &code).await;
+    b.type_into("#scan-bill", "50\u{E007}").await;
+    let refusal = b.wait_text("#scan-refusal", "此码已使用").await;
+    assert!(
+        refusal.contains("下一个码"),
+        "says what to do next: {refusal}"
+    );
+    assert_eq!(
+        b.js(
+            "return document.getElementById('scan-refusal').dataset.code",
+            vec![]
+        )
+        .await,
+        json!("code_used"),
+        "{refusal}"
+    );
+    b.assert_fits_width().await;
+    b.screenshot(&format!("counter-code-used-{}", backend_name(&app)))
+        .await;
+
+    // The talent's savings list shows the redemption with its merchant and offer.
+    talent.tab("savings").await;
+    talent.wait_text(".talent-body", "shop7 商行").await;
+    talent.wait_text(".talent-body", "九折优惠").await;
+    talent.wait_text(".talent-body", "¥12.80").await;
+    talent.assert_fits_width().await;
+    talent
+        .screenshot(&format!("talent-savings-{}", backend_name(&app)))
+        .await;
+
+    // The partner directory shows the shop under 食 with what the offer gives this tier.
+    talent.tab("partners").await;
+    talent.wait_text(".merchant-list", "shop7 商行").await;
+    talent.wait_text(".merchant-list", "九折优惠").await;
+    talent.assert_fits_width().await;
+    talent
+        .screenshot(&format!("talent-partners-{}", backend_name(&app)))
+        .await;
+
+    // The counter's list of today: the redemption, then reversed with a reason.
+    b.tab("today").await;
+    b.wait_text(".face-body table", "九折优惠").await;
+    b.wait_text(".face-body table", &name).await;
+    b.click(".face-body table button").await;
+    b.type_into("dialog textarea", "顾客退货").await;
+    b.click("dialog button[type='submit']").await;
+    b.wait_text(".face-body table", "已撤销").await;
+    b.screenshot(&format!("counter-today-{}", backend_name(&app)))
+        .await;
+    let (_, list) = app.get("/api/v1/redemptions", &merchant.owner_token).await;
+    assert_eq!(list["items"][0]["status"], json!("reversed"), "{list}");
+    b.close().await;
+    talent.close().await;
+    app.stop().await;
+}
+
+async fn an_official_approves_a_pending_merchant(app: TestApp) {
+    let id = app
+        .apply_merchant(crate::helpers::merchant_application("newshop"))
+        .await;
+    let Some(b) = Browser::desktop(&app).await else {
+        return;
+    };
+    b.login("admin", ADMIN_PASSWORD).await;
+    b.tab("approvals").await;
+    b.wait_text("#pending-merchants table", "newshop 商行")
+        .await;
+    b.wait_text("#pending-merchants table", "餐饮").await;
+    b.screenshot(&format!("official-approvals-{}", backend_name(&app)))
+        .await;
+    b.click("[data-action='approve']").await;
+    // The queue reloads without it.
+    b.wait_until(
+        "the merchant to leave the queue",
+        "const t = document.getElementById('pending-merchants'); return t && !t.innerText.includes('newshop 商行') && !t.querySelector('.loading');",
+        vec![],
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let (status, merchant) = app.get(&format!("/api/v1/merchants/{id}"), &admin).await;
+    assert!(status.is_success(), "{status} {merchant}");
+    assert_eq!(merchant["status"], json!("active"), "{merchant}");
+    b.wait_text("#all-merchants table", "newshop 商行").await;
+    b.wait_text("#all-merchants table", "有效").await;
+    // Its owner can now log in at the counter and add a cashier.
+    b.logout().await;
+    b.login("newshop-owner", MERCHANT_PASSWORD).await;
+    b.wait_for("#scan-code").await;
+    b.tab("cashiers").await;
+    b.type_into("input[name='username']", "newshop-till1").await;
+    b.type_into("input[name='password']", MERCHANT_PASSWORD)
+        .await;
+    b.click(".face-body form button[type='submit']").await;
+    b.wait_text("#cashier-list table", "newshop-till1").await;
+    b.screenshot(&format!("owner-cashiers-{}", backend_name(&app)))
+        .await;
+    b.close().await;
+    app.stop().await;
+}
+
+async fn the_talent_still_shows_a_valid_code_offline(app: TestApp) {
+    talent_with_card(&app, 72, "A").await;
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.login(&phone(72), TALENT_PASSWORD).await;
+    shown_numeric_code(&b).await;
+    // The shell is cached by the service worker and the codes are kept on the phone.
+    b.wait_until(
+        "the service worker to control the page with the shell cached",
+        "if (!navigator.serviceWorker.controller) return false; \
+         return caches.open('talentcard-shell-v1').then(c => c.keys()).then(k => k.length >= 14);",
+        vec![],
+    )
+    .await;
+    b.wait_until(
+        "the offline minutes to show",
+        "const e = document.getElementById('offline-left'); return e && /\\d/.test(e.textContent);",
+        vec![],
+    )
+    .await;
+    app.stop().await;
+    b.client.refresh().await.expect("reload");
+    b.wait_until(
+        "the offline badge",
+        "const e = document.getElementById('offline-badge'); return e && !e.hidden;",
+        vec![],
+    )
+    .await;
+    b.wait_text("#talent-card", "测试72").await;
+    let code = shown_numeric_code(&b).await;
+    // The code on screen is inside its window: its countdown still runs.
+    let left = countdown_seconds(&b).await;
+    assert!(left > 0, "code {code} shown with {left} s left");
+    b.assert_fits_width().await;
+    b.screenshot(&format!("talent-offline-{}", backend_name(&app)))
+        .await;
+    b.close().await;
+}
+
+async fn the_auditor_charts_subsidies_by_category_district_and_month(app: TestApp) {
+    use crate::redemptions::{counter, mint, now, redeem};
+    let c = counter(&app, "chart1", 73, offer_body("九折")).await;
+    let code = mint(&app, c.card_id, now(), 0);
+    let (status, body) = redeem(
+        &app,
+        &c.merchant.cashier_token,
+        "chart-key-1",
+        json!({"code": code, "bill_fen": 20_000, "offer_id": c.offer_id}),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    app.create_account(Role::Auditor, "auditor1", "auditor-password-1")
+        .await;
+    let Some(b) = Browser::desktop(&app).await else {
+        return;
+    };
+    b.login("auditor1", "auditor-password-1").await;
+    b.tab("reports").await;
+    // ¥20.00 off a ¥200.00 bill, half of it subsidised: ¥10.00 in each chart.
+    b.wait_text("#chart-category svg", "餐饮").await;
+    b.wait_text("#chart-category svg", "¥10.00").await;
+    b.wait_text("#chart-district svg", "船山区").await;
+    b.wait_text("#chart-district svg", "¥10.00").await;
+    b.wait_for("#chart-month svg").await;
+    assert_eq!(
+        b.count("[data-write]").await,
+        0,
+        "write controls on reports"
+    );
+    b.screenshot(&format!("auditor-reports-{}", backend_name(&app)))
+        .await;
+    b.close().await;
+    app.stop().await;
+}
+
+async fn a_settlement_goes_from_the_merchant_through_two_officials_to_paid(app: TestApp) {
+    use crate::redemptions::{counter, mint, now, redeem};
+    let c = counter(&app, "settle1", 74, offer_body("九折")).await;
+    let code = mint(&app, c.card_id, now(), 0);
+    let (status, body) = redeem(
+        &app,
+        &c.merchant.cashier_token,
+        "settle-key-1",
+        json!({"code": code, "bill_fen": 20_000, "offer_id": c.offer_id}),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    // This month, generated before it ends (as for a merchant leaving the alliance).
+    let period = talentcard::time::to_local(now())
+        .format("%Y-%m")
+        .to_string();
+    let (status, generated) = app
+        .post(
+            "/api/v1/settlements/generate",
+            &c.admin,
+            json!({ "period": period }),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {generated}");
+    let id = generated["created"][0]["id"]
+        .as_i64()
+        .expect("a settlement");
+    app.create_account(Role::Admin, "admin2", "admin2-password-1")
+        .await;
+    let Some(b) = Browser::desktop(&app).await else {
+        return;
+    };
+    // Each step by the one allowed to take it; the list shows the new status after each.
+    let step = async |user: &str, password: &str, action: &str, status: &str| {
+        b.login(user, password).await;
+        b.tab("settlements").await;
+        b.wait_text(".face-body table", &period).await;
+        b.click(&format!("[data-action='{action}']")).await;
+        b.wait_text(".face-body table", status).await;
+    };
+    step("settle1-owner", MERCHANT_PASSWORD, "confirm", "商家已确认").await;
+    b.logout().await;
+    step("admin", ADMIN_PASSWORD, "verify", "已核验").await;
+    b.logout().await;
+    step("admin2", "admin2-password-1", "approve", "已批准").await;
+    // Paying asks for the bank's reference.
+    b.click("[data-action='pay']").await;
+    b.type_into("dialog textarea", "SZB-2026-0001").await;
+    b.click("dialog button[type='submit']").await;
+    b.wait_text(".face-body table", "已支付").await;
+    b.screenshot(&format!("official-settlements-{}", backend_name(&app)))
+        .await;
+    // Its lines: the one redemption, the talent by masked name.
+    b.click("[data-action='details']").await;
+    b.wait_text("#settlement-lines table", "核销").await;
+    b.wait_text("#settlement-lines table", "¥200.00").await;
+    b.wait_text("#settlement-lines table", "¥10.00").await;
+    b.screenshot(&format!("official-settlement-lines-{}", backend_name(&app)))
+        .await;
+    // A fresh token: the admin's logout in the browser ended that account's sessions.
+    let admin = app.admin_token().await;
+    let (status, s) = app.get(&format!("/api/v1/settlements/{id}"), &admin).await;
+    assert!(status.is_success(), "{status} {s}");
+    assert_eq!(s["status"], json!("paid"), "{s}");
+    assert_eq!(s["bank_reference"], json!("SZB-2026-0001"), "{s}");
+    assert_eq!(s["subsidy_fen"], json!(1000), "{s}");
+    b.close().await;
+    app.stop().await;
+}
+
+async fn a_talent_disputes_a_redemption_and_an_official_upholds_it(app: TestApp) {
+    use crate::redemptions::{counter, mint, now, redeem};
+    let c = counter(&app, "disp1", 75, offer_body("九折")).await;
+    let code = mint(&app, c.card_id, now(), 0);
+    let (status, body) = redeem(
+        &app,
+        &c.merchant.cashier_token,
+        "dispute-key-1",
+        json!({"code": code, "bill_fen": 20_000, "offer_id": c.offer_id}),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {body}");
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.login(&phone(75), TALENT_PASSWORD).await;
+    b.tab("savings").await;
+    b.wait_text(".talent-body", "disp1 商行").await;
+    b.click(".talent-body .list-item button").await;
+    b.type_into("dialog textarea", "没有享受到折扣").await;
+    b.click("dialog button[type='submit']").await;
+    b.wait_text(".talent-body .list-item", "申诉中").await;
+    b.screenshot(&format!("talent-disputed-{}", backend_name(&app)))
+        .await;
+
+    b.logout().await;
+    b.login("admin", ADMIN_PASSWORD).await;
+    b.tab("disputes").await;
+    b.wait_text(".face-body table", "没有享受到折扣").await;
+    b.wait_text(".face-body table", "disp1 商行").await;
+    b.wait_text(".face-body table", "¥200.00").await;
+    let shown = b.wait_for(".face-body table").await;
+    assert!(!shown.contains("null"), "{shown}");
+    b.screenshot(&format!("official-disputes-{}", backend_name(&app)))
+        .await;
+    b.click("[data-action='resolve']").await;
+    b.type_into("dialog textarea", "已与商家核实").await;
+    b.click("dialog button[type='submit']").await;
+    b.wait_text(".face-body table", "已支持").await;
+    let admin = app.admin_token().await;
+    let (status, list) = app.get("/api/v1/disputes", &admin).await;
+    assert!(status.is_success(), "{status} {list}");
+    assert_eq!(list["items"][0]["status"], json!("upheld"), "{list}");
+    // The talent sees the outcome in place of a second dispute button.
+    b.logout().await;
+    b.login(&phone(75), TALENT_PASSWORD).await;
+    b.tab("savings").await;
+    b.wait_text(".talent-body .list-item", "已支持").await;
+    assert_eq!(b.count(".talent-body .list-item button").await, 0);
+    b.screenshot(&format!("talent-dispute-upheld-{}", backend_name(&app)))
+        .await;
+    b.close().await;
+    app.stop().await;
+}
+
 crate::both_backends!(
     the_pages_are_served_under_a_strict_csp_and_revalidate,
     official_works_in_chinese_and_english,
@@ -680,4 +1099,10 @@ crate::both_backends!(
     login_and_faces_fit_a_phone_screen,
     the_counter_scan_screen_suits_a_handheld_scanner,
     the_app_opens_from_its_offline_copy_when_the_server_is_gone,
+    a_talents_code_is_redeemed_at_the_counter_once,
+    an_official_approves_a_pending_merchant,
+    the_talent_still_shows_a_valid_code_offline,
+    the_auditor_charts_subsidies_by_category_district_and_month,
+    a_settlement_goes_from_the_merchant_through_two_officials_to_paid,
+    a_talent_disputes_a_redemption_and_an_official_upholds_it,
 );

@@ -89,6 +89,8 @@ export function describe(err) {
   if (isPaymentCode(err)) key = 'err.code_invalid_payment';
   if (err.code === 'network') return { title: t('err.network'), detail: '' };
   const title = has(key) ? t(key) : err.status >= 500 ? t('err.internal') : err.detail || err.code;
+  const hint = `hint.${key.slice(4)}`;
+  if (has(hint)) return { title, detail: t(hint) };
   const detail = err.detail && err.detail !== title ? err.detail : '';
   return { title, detail };
 }

@@ -3,7 +3,7 @@
 
 import { h, mount, money, parseYuan, parsePercentBp, percent, dateTime, timeOnly, shanghaiDate, uuid } from './util.js';
 import { t, has } from './i18n.js';
-import { post, list, ApiError } from './api.js';
+import { get, post, list, ApiError } from './api.js';
 import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList } from './ui.js';
 import { describeOffer } from './talent.js';
 import { settlementActions } from './official.js';
@@ -29,9 +29,10 @@ function refusal(err) {
   return h('div', { class: 'refusal', id: 'scan-refusal', dataset: { code: err.code || '' } }, errorBox(err));
 }
 
-function reasonText(reason) {
-  if (!reason) return '';
-  return has(`err.${reason}`) ? t(`err.${reason}`) : reason;
+/** Why an offer does not apply: our words for the code, else the server's detail. */
+function reasonText(reason, detail) {
+  if (!reason) return detail || '';
+  return has(`err.${reason}`) ? t(`err.${reason}`) : detail || reason;
 }
 
 function scan(body) {
@@ -154,7 +155,7 @@ function scan(body) {
       h('div', { class: 'quote-talent' },
         h('span', { class: 'muted small', text: t('quote.talent') }),
         h('span', { class: 'quote-name', id: 'quote-name', text: (q.talent && q.talent.masked_name) || '—' }),
-        q.talent && q.talent.tier ? h('span', { class: 'chip', text: t(`tier.${q.talent.tier}`) }) : null),
+        q.tier ? h('span', { class: 'chip', id: 'quote-tier', text: t(`tier.${q.tier}`) }) : null),
       offersList.length ? h('fieldset', { class: 'quote-offers' },
         h('legend', { class: 'muted small', text: t('quote.offer') }),
         offersList.map((o) => {
@@ -162,7 +163,7 @@ function scan(body) {
           radio.addEventListener('change', () => { chosenId = o.offer_id; key = uuid(); drawFigures(); });
           return h('label', { class: ['offer-choice', o.eligible === false && 'is-ineligible'] }, radio,
             h('span', { class: 'offer-choice-title', text: o.title }),
-            o.eligible === false ? h('span', { class: 'muted small', text: reasonText(o.reason) }) : h('span', { class: 'offer-choice-amt', text: `-${money(o.discount_fen)}` }));
+            o.eligible === false ? h('span', { class: 'muted small', text: reasonText(o.reason, o.reason_detail) }) : h('span', { class: 'offer-choice-amt', text: `-${money(o.discount_fen)}` }));
         })) : null,
       figures,
       h('div', { class: 'row' }, confirm, h('button', { class: 'btn btn-ghost btn-lg', text: t('cancel'), onclick: reset }))));
@@ -177,12 +178,13 @@ function scan(body) {
       h('div', { class: 'receipt-head' }, h('div', { class: 'receipt-check', 'aria-hidden': 'true', text: '✓' }), h('h2', { text: t('receipt.title') })),
       h('div', { class: 'receipt-pay' }, h('span', { class: 'muted', text: t('quote.pay') }), h('span', { class: 'receipt-amount', id: 'receipt-pay', text: money(r.paid_fen) })),
       h('dl', { class: 'receipt-lines' },
-        h('dt', { text: t('quote.talent') }), h('dd', { text: (q.talent && q.talent.masked_name) || '—' }),
+        h('dt', { text: t('quote.talent') }), h('dd', { id: 'receipt-talent', text: (r.talent && r.talent.masked_name) || (q.talent && q.talent.masked_name) || '—' }),
+        h('dt', { text: t('quote.offer') }), h('dd', { text: (r.offer && r.offer.name) || '' }),
         h('dt', { text: t('quote.bill') }), h('dd', { text: money(r.bill_fen) }),
         h('dt', { text: t('quote.discount') }), h('dd', { text: `-${money(r.discount_fen)}` }),
         h('dt', { text: t('quote.subsidy') }), h('dd', { text: money(r.subsidy_fen) }),
         h('dt', { text: t('receipt.id') }), h('dd', { class: 'mono', id: 'receipt-id', text: String(r.id) }),
-        h('dt', { text: t('receipt.at') }), h('dd', { text: dateTime(r.at || r.created_at || new Date().toISOString()) })),
+        h('dt', { text: t('receipt.at') }), h('dd', { text: dateTime(r.created_at) })),
       h('div', { class: 'row' }, h('button', { class: 'btn btn-primary btn-lg', id: 'receipt-next', text: t('receipt.next'), onclick: reset }), reverseBtn)));
     document.getElementById('receipt-next').focus();
   }
@@ -253,7 +255,7 @@ function today(body) {
   const load = async () => {
     try {
       const res = await list(`/redemptions?from=${shanghaiDate()}&per_page=200`);
-      const live = res.items.filter((r) => r.status !== 'reversed' && r.kind !== 'reversal');
+      const live = res.items.filter((r) => r.status !== 'reversed');
       const sum = (f) => live.reduce((s, r) => s + (Number(r[f]) || 0), 0);
       mount(body,
         h('div', { class: 'stats stats-4' },
@@ -262,15 +264,15 @@ function today(body) {
           stat(t('today.discount'), money(sum('discount_fen'))),
           stat(t('today.subsidy'), money(sum('subsidy_fen')), 'stat-accent')),
         res.items.length ? section(null, table([
-          { label: t('receipt.at'), cell: (r) => timeOnly(r.at || r.created_at) },
-          { label: t('quote.talent'), cell: (r) => r.masked_name || (r.talent && r.talent.masked_name) || '' },
-          { label: t('quote.offer'), cell: (r) => r.offer_title || '' },
+          { label: t('receipt.at'), cell: (r) => timeOnly(r.created_at) },
+          { label: t('quote.talent'), cell: (r) => (r.talent && r.talent.masked_name) || '' },
+          { label: t('quote.offer'), cell: (r) => (r.offer && r.offer.name) || '' },
           { label: t('quote.bill'), class: 'num', cell: (r) => money(r.bill_fen) },
           { label: t('quote.discount'), class: 'num', cell: (r) => money(r.discount_fen) },
           { label: t('quote.subsidy'), class: 'num', cell: (r) => money(r.subsidy_fen) },
-          { label: t('status'), cell: (r) => chip(r.status || 'redeemed') },
+          { label: t('status'), cell: (r) => chip(r.disputed && r.status === 'active' ? 'disputed' : r.status) },
           { label: t('actions'), cell: (r) => {
-            if (r.status === 'reversed' || r.kind === 'reversal') return '';
+            if (r.status === 'reversed') return '';
             const b = h('button', { class: 'btn btn-ghost btn-sm', text: t('reverse') });
             b.addEventListener('click', () => reverse(r, b, load));
             return b;
@@ -380,12 +382,29 @@ function cashiers(body, me) {
         await post(`/merchants/${encodeURIComponent(me.merchant_id)}/cashiers`, { username: u, password: password.value });
         mount(msg, alertBox('ok', t('cashiers.created', { u })));
         form.reset();
+        loadList();
       } catch (err) {
         mount(msg, errorBox(err));
       }
     });
   });
-  mount(body, section(t('cashiers.new'), form));
+  // The merchant's cashier accounts (a plain array, not a paged list).
+  const listBox = h('div', { id: 'cashier-list' });
+  async function loadList() {
+    mount(listBox, loading());
+    try {
+      const items = await get(`/merchants/${encodeURIComponent(me.merchant_id)}/cashiers`);
+      mount(listBox, items.length ? table([
+        { label: t('cashiers.username'), cell: (u) => h('strong', { text: u.username }) },
+        { label: t('users.active'), cell: (u) => (u.active ? t('yes') : t('no')) },
+        { label: t('users.created_at'), cell: (u) => dateTime(u.created_at) },
+      ], items) : emptyState({ items }));
+    } catch (err) {
+      mount(listBox, errorBox(err));
+    }
+  }
+  mount(body, section(t('cashiers.new'), form), section(t('cashiers.list'), listBox));
+  loadList();
 }
 
 function settlements(body) {

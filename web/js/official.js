@@ -4,7 +4,7 @@
 
 import { h, mount, money, parseYuan, percent, dateTime, shanghaiYear, shanghaiDate } from './util.js';
 import { t, locale } from './i18n.js';
-import { get, post, put, list, ApiError } from './api.js';
+import { get, post, put, ApiError } from './api.js';
 import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList } from './ui.js';
 import { barChart, columnChart, budgetGauge } from './charts.js';
 import { describeOffer } from './talent.js';
@@ -173,20 +173,32 @@ function approvals(body) {
     { label: t('m.district'), cell: (m) => [m.district, m.address].filter(Boolean).join(' · ') },
     { label: t('m.contact'), cell: (m) => [m.contact_name, m.contact_phone].filter(Boolean).join(' ') },
     { label: t('actions'), cell: (m) => h('div', { class: 'row-tight' },
-      actionButton(t('appr.approve'), `/merchants/${m.id}/approve`, { cls: 'btn-primary', onDone: reload }),
-      actionButton(t('appr.reject'), `/merchants/${m.id}/reject`, { ask: t('reason'), askTitle: t('appr.reject_title'), onDone: reload })) },
+      actionButton(t('appr.approve'), `/merchants/${m.id}/approve`, { cls: 'btn-primary', onDone: () => { reload(); everyone.reload(); } }),
+      actionButton(t('appr.reject'), `/merchants/${m.id}/reject`, { ask: t('reason'), askTitle: t('appr.reject_title'), onDone: () => { reload(); everyone.reload(); } })) },
   ], items));
   const offers = pagedList('/offers?status=pending', (items, reload) => table([
     { label: t('offers.title'), cell: (o) => h('div', {}, h('strong', { text: o.title }), h('div', { class: 'muted small', text: describeOffer(o) })) },
-    { label: t('m.name'), cell: (o) => o.merchant_name || `#${o.merchant_id ?? ''}` },
+    { label: t('m.name'), cell: (o) => `#${o.merchant_id}` },
     { label: t('offers.tiers'), cell: (o) => (o.tiers || []).join(' ') },
     { label: t('offers.subsidy'), class: 'num', cell: (o) => (o.subsidy_bp !== undefined ? percent(o.subsidy_bp) : '') },
     { label: t('actions'), cell: (o) => h('div', { class: 'row-tight' },
       actionButton(t('appr.approve'), `/offers/${o.id}/approve`, { cls: 'btn-primary', onDone: reload }),
       actionButton(t('appr.reject'), `/offers/${o.id}/reject`, { ask: t('reason'), askTitle: t('appr.reject_title'), onDone: reload })) },
   ], items));
+  // Every merchant with its status, so an official can suspend one that left the
+  // alliance (or broke its terms) and resume it later.
+  const everyone = pagedList('/merchants?status=all', (items, reload) => table([
+    { label: t('m.name'), cell: (m) => h('strong', { class: 'merchant-name-cell', text: m.name }) },
+    { label: t('m.category'), cell: (m) => t(`catlong.${m.category}`) },
+    { label: t('m.district'), cell: (m) => m.district },
+    { label: t('status'), cell: (m) => chip(m.status) },
+    { label: t('actions'), cell: (m) => h('div', { class: 'row-tight' },
+      m.status === 'active' ? actionButton(t('cards.suspend'), `/merchants/${m.id}/suspend`, { ask: t('reason'), cls: 'btn-danger-ghost', onDone: reload }) : null,
+      m.status === 'suspended' ? actionButton(t('cards.resume'), `/merchants/${m.id}/resume`, { onDone: reload }) : null) },
+  ], items));
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.approvals') })),
-    section(t('appr.merchants'), merchants), section(t('appr.offers'), offers));
+    h('div', { id: 'pending-merchants' }, section(t('appr.merchants'), merchants)), section(t('appr.offers'), offers),
+    h('div', { id: 'all-merchants' }, section(t('appr.all_merchants'), everyone)));
 }
 
 // ---- Talents and cards ----
@@ -203,11 +215,13 @@ function talents(body) {
     { label: t('t.phone'), cell: (p) => h('span', { class: 'mono', text: p.phone_masked || p.phone || '' }) },
     { label: t('t.employer'), cell: (p) => p.employer || '' },
     { label: t('t.tier'), cell: (p) => (p.tier ? t(`tier.${p.tier}`) : '') },
-    { label: t('actions'), cell: (p) => actionButton(t('t.issue_card'), `/talents/${p.id}/cards`, { onDone: () => { reload(); cards.reload(); } }) },
+    { label: t('card.no'), cell: (p) => (p.card ? h('span', {}, h('span', { class: 'mono', text: p.card.card_no }), ' ', chip(p.card.status)) : '') },
+    { label: t('actions'), cell: (p) => (p.card && ['active', 'suspended'].includes(p.card.status) ? ''
+      : actionButton(t('t.issue_card'), `/talents/${p.id}/cards`, { onDone: () => { reload(); cards.reload(); } })) },
   ], items));
   const cards = pagedList('/cards', (items, reload) => table([
     { label: t('card.no'), cell: (c) => h('span', { class: 'mono', text: c.card_no }) },
-    { label: t('card.holder'), cell: (c) => c.talent_name || c.name || '' },
+    { label: t('card.holder'), cell: (c) => `#${c.talent_id}` },
     { label: t('t.tier'), cell: (c) => c.tier || '' },
     { label: t('card.valid_until'), cell: (c) => c.valid_until || '' },
     { label: t('status'), cell: (c) => chip(c.status) },
@@ -259,7 +273,7 @@ export function settlementActions(s, viewer, reload) {
   const out = [];
   if (viewer === 'merchant') {
     if (s.status === 'draft') {
-      const b = h('button', { class: 'btn btn-primary btn-sm', text: t('settle.confirm') });
+      const b = h('button', { class: 'btn btn-primary btn-sm', text: t('settle.confirm'), dataset: { action: 'confirm' } });
       b.addEventListener('click', () => busy(b, async () => {
         try {
           await post(`${base}/confirm`);
@@ -276,8 +290,37 @@ export function settlementActions(s, viewer, reload) {
     if (s.status === 'approved') out.push(actionButton(t('settle.pay'), `${base}/pay`, { ask: t('settle.bank_ref'), askTitle: t('settle.pay_title'), key: 'bank_reference', cls: 'btn-primary', onDone: reload }));
     if (['draft', 'confirmed', 'verified'].includes(s.status)) out.push(actionButton(t('settle.reject'), `${base}/reject`, { ask: t('reason'), cls: 'btn-danger-ghost', onDone: reload }));
   }
+  const details = h('button', { class: 'btn btn-ghost btn-sm', text: t('settle.details'), dataset: { action: 'details' } });
+  details.addEventListener('click', () => busy(details, () => showLines(s.id)));
+  out.push(details);
   out.push(download(`/api/v1${base}/export`, t('settle.export')));
   return h('div', { class: 'row-tight' }, out);
+}
+
+/** A settlement's lines in a dialog; reversal lines carry negative amounts. */
+async function showLines(id) {
+  let s;
+  try {
+    s = await get(`/settlements/${encodeURIComponent(id)}`);
+  } catch (e) {
+    toast(e.detail || e.code, 'error');
+    return;
+  }
+  const dlg = h('dialog', { class: 'dialog dialog-wide', id: 'settlement-lines' });
+  dlg.append(h('div', { class: 'dialog-body' },
+    h('h3', { text: t('settle.details_title', { m: s.merchant_name || `#${s.merchant_id}`, p: s.period }) }),
+    table([
+      { label: t('audit.at'), cell: (l) => dateTime(l.at) },
+      { label: t('quote.talent'), cell: (l) => l.talent || '' },
+      { label: t('settle.kind'), cell: (l) => t(`settle.kind.${l.kind}`) },
+      { label: t('settle.bill'), class: 'num', cell: (l) => money(l.bill_fen) },
+      { label: t('settle.discount'), class: 'num', cell: (l) => money(l.discount_fen) },
+      { label: t('settle.subsidy'), class: 'num', cell: (l) => money(l.subsidy_fen) },
+    ], s.lines || [], { class: 'table-compact' }),
+    h('div', { class: 'row-end' }, h('button', { class: 'btn btn-primary', text: t('close'), onclick: () => dlg.close() }))));
+  dlg.addEventListener('close', () => dlg.remove());
+  document.body.append(dlg);
+  dlg.showModal();
 }
 
 function lastMonth() {
@@ -329,10 +372,25 @@ function settlements(body) {
 
 // ---- Disputes ----
 
+/** `#id` at once, then the redemption's merchant, offer and amounts once fetched. */
+function redemptionSummary(id) {
+  const box = h('div', {}, h('span', { class: 'mono', text: `#${id}` }));
+  get(`/redemptions/${encodeURIComponent(id)}`).then((r) => {
+    box.append(...[
+      h('div', { text: [r.merchant && r.merchant.name, r.offer && r.offer.name].filter(Boolean).join(' · ') }),
+      h('div', { class: 'muted small', text: `${money(r.bill_fen)} · -${money(r.discount_fen)} · ${dateTime(r.created_at)}` }),
+      r.status === 'reversed' ? chip('reversed') : null,
+    ].filter(Boolean));
+  }, () => {
+    // Only the id, as before: the list stays usable if one redemption cannot be read.
+  });
+  return box;
+}
+
 function disputes(body) {
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.disputes') })),
     section(null, pagedList('/disputes', (items, reload) => table([
-      { label: t('disp.redemption'), cell: (d) => `#${d.redemption_id ?? ''}` },
+      { label: t('disp.redemption'), cell: (d) => redemptionSummary(d.redemption_id) },
       { label: t('reason'), cell: (d) => d.reason || '' },
       { label: t('audit.at'), cell: (d) => dateTime(d.created_at || d.at) },
       { label: t('status'), cell: (d) => chip(d.status || 'open') },
@@ -374,10 +432,6 @@ function audit(body) {
 
 // ---- Reports ----
 
-function rowKey(r, by) {
-  return r.key ?? r[by] ?? r.group ?? r.label ?? '';
-}
-
 /** "2026-11" as the month's short name ("11月", "Nov"). */
 function monthShort(period) {
   const d = new Date(`${period}-15T12:00:00+08:00`);
@@ -390,14 +444,17 @@ function reports(body) {
     const box = h('div', { class: 'chart-box', id: `chart-${by}` }, loading());
     (async () => {
       try {
-        const res = await list(`/reports/subsidies?group_by=${by}`);
-        const rows = (res.items || res.rows || []).map((r) => {
-          const k = String(rowKey(r, by));
-          return { label: by === 'category' ? t(`catlong.${k}`) : k, short: by === 'month' ? monthShort(k) : undefined, value: Number(r.subsidy_fen ?? r.total_fen ?? 0) };
-        });
+        // `{group_by, rows, total}`: not a paged list.
+        const res = await get(`/reports/subsidies?group_by=${by}`);
+        const rows = (res.rows || []).map((r) => ({
+          // Categories in the reader's language; districts and months as the server names them.
+          label: by === 'category' ? t(`catlong.${r.key}`) : r.label || r.key,
+          short: by === 'month' ? monthShort(r.key) : undefined,
+          value: Number(r.subsidy_fen) || 0,
+        }));
         if (by === 'month') rows.sort((a, b) => a.label.localeCompare(b.label));
         else rows.sort((a, b) => b.value - a.value);
-        mount(box, rows.length ? (by === 'month' ? columnChart(rows, { title: t(`rep.${by}`) }) : barChart(rows, { title: t(`rep.${by}`) })) : emptyState(res));
+        mount(box, rows.length ? (by === 'month' ? columnChart(rows, { title: t(`rep.${by}`) }) : barChart(rows, { title: t(`rep.${by}`) })) : emptyState({ items: [] }));
       } catch (e) {
         mount(box, errorBox(e));
       }

@@ -33,7 +33,7 @@ function cardFace(card, me) {
     h('div', { class: 'tc-top' },
       h('div', {}, h('div', { class: 'tc-brand', text: '遂州英才卡' }), h('div', { class: 'tc-brand-en', text: 'SUIZHOU TALENT CARD' })),
       h('div', { class: 'tc-tier', text: card.tier || '' })),
-    h('div', { class: 'tc-name', text: card.name || card.holder_name || me.display_name || me.username }),
+    h('div', { class: 'tc-name', text: me.display_name || me.username }),
     h('div', { class: 'tc-tier-label', text: tierLabel(card.tier) }),
     h('div', { class: 'tc-no' }, h('span', { class: 'tc-label', text: t('card.no') }), h('span', { class: 'tc-mono', text: groupDigits(card.card_no) })),
     h('div', { class: 'tc-bottom' },
@@ -175,23 +175,26 @@ function savings(body) {
   mount(body, loading());
   (async () => {
     try {
-      const res = await list('/me/redemptions?per_page=100');
-      const counted = res.items.filter((r) => !['reversed'].includes(r.status));
-      const saved = res.saved_fen ?? counted.reduce((s, r) => s + (Number(r.discount_fen) || 0), 0);
+      const [res, disputes] = await Promise.all([list('/me/redemptions?per_page=100'), list('/disputes?per_page=200')]);
+      // A redemption may be disputed once: its dispute's status replaces the button.
+      const disputeOf = new Map(disputes.items.map((d) => [d.redemption_id, d.status]));
+      // Reversed redemptions saved nothing; the total is over the newest 100 shown here.
+      const counted = res.items.filter((r) => r.status !== 'reversed');
+      const saved = counted.reduce((s, r) => s + (Number(r.discount_fen) || 0), 0);
       mount(body,
         h('div', { class: 'stats stats-2' },
           stat(t('savings.total'), money(saved), 'stat-accent'),
-          stat(t('savings.count'), String(res.total ?? counted.length))),
-        res.items.length ? h('ul', { class: 'list' }, res.items.map((r) => savingRow(r, () => savings(body)))) : emptyState(res));
+          stat(t('savings.count'), String(counted.length))),
+        res.items.length ? h('ul', { class: 'list' }, res.items.map((r) => savingRow(r, disputeOf.get(r.id), () => savings(body)))) : emptyState(res));
     } catch (e) {
       mount(body, errorBox(e));
     }
   })();
 }
 
-function savingRow(r, reload) {
-  const disputable = !r.disputed && r.status !== 'reversed' && r.status !== 'disputed'
-    && Date.now() - Date.parse(r.at || r.created_at) < 7 * 24 * 3600 * 1000;
+function savingRow(r, dispute, reload) {
+  const disputable = !r.disputed && !dispute && r.status !== 'reversed'
+    && Date.now() - Date.parse(r.created_at) < 7 * 24 * 3600 * 1000;
   const btn = h('button', { class: 'btn btn-ghost btn-sm', text: t('savings.dispute') });
   btn.addEventListener('click', async () => {
     const answer = await askText({ title: t('savings.dispute_title'), lead: t('savings.dispute_lead') });
@@ -208,12 +211,12 @@ function savingRow(r, reload) {
   });
   return h('li', { class: 'list-item' },
     h('div', { class: 'li-main' },
-      h('div', { class: 'li-title', text: r.merchant_name || r.merchant || `#${r.merchant_id ?? ''}` }),
-      h('div', { class: 'li-sub muted small', text: [r.offer_title, dateTime(r.at || r.created_at)].filter(Boolean).join(' · ') })),
+      h('div', { class: 'li-title', text: (r.merchant && r.merchant.name) || '' }),
+      h('div', { class: 'li-sub muted small', text: [r.offer && r.offer.name, dateTime(r.created_at)].filter(Boolean).join(' · ') })),
     h('div', { class: 'li-side' },
       h('div', { class: 'li-amount', text: `-${money(r.discount_fen).replace('-', '')}` }),
       h('div', { class: 'muted small', text: `${t('savings.bill')} ${money(r.bill_fen)}` }),
-      r.disputed || r.status === 'disputed' ? chip('disputed') : r.status && r.status !== 'redeemed' ? chip(r.status) : disputable ? btn : null));
+      r.disputed ? chip('disputed') : dispute && dispute !== 'open' ? chip(dispute) : r.status === 'reversed' ? chip('reversed') : disputable ? btn : null));
 }
 
 export function describeOffer(o) {
