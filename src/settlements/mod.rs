@@ -408,6 +408,16 @@ impl Step {
         }
     }
 
+    fn past_tense(self) -> &'static str {
+        match self {
+            Step::Confirm => "confirmed",
+            Step::Verify => "verified",
+            Step::Approve => "approved",
+            Step::Pay => "paid",
+            Step::Reject => "rejected",
+        }
+    }
+
     /// (states it may start from, state it leads to)
     fn transition(self) -> (&'static [&'static str], &'static str) {
         match self {
@@ -438,9 +448,9 @@ pub fn apply(
     let (from, to) = step.transition();
     if !from.contains(&before.status.as_str()) {
         return Err(ApiError::invalid_transition(format!(
-            "A {} settlement cannot be {}ed; it must be {}.",
+            "A {} settlement cannot be {}; it must be {} first.",
             before.status,
-            step.name().trim_end_matches('e'),
+            step.past_tense(),
             from.join(" or ")
         )));
     }
