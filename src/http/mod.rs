@@ -70,3 +70,45 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         req.path()
     )))
 }
+
+/// A JSON body that may be left out (e.g. `{reason}` on steps where it is optional).
+///
+/// `Option<web::Json<T>>` would turn *any* body error into `None`, silently ignoring a
+/// malformed or misspelled body; here only an empty body is `None`, and a bad one is the
+/// same 400/422 problem as everywhere else.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await.map_err(|e| {
+                ApiError::new(
+                    e.as_response_error().status_code(),
+                    "bad_request",
+                    e.to_string(),
+                )
+            })?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            serde_json::from_slice(&bytes)
+                .map(|v| OptionalJson(Some(v)))
+                .map_err(|e| {
+                    if e.is_data() {
+                        ApiError::validation(format!("Invalid request body: {e}"))
+                    } else {
+                        ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "malformed_json",
+                            format!("The request body is not valid JSON: {e}"),
+                        )
+                    }
+                })
+        })
+    }
+}

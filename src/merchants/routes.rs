@@ -389,11 +389,12 @@ pub struct ReasonBody {
 
 /// Parses the reason of a workflow step: required (and non-blank) where `required`.
 pub fn parse_reason(
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
     required: bool,
 ) -> ApiResult<Option<String>> {
     let reason = body
-        .and_then(|b| b.into_inner().reason)
+        .0
+        .and_then(|b| b.reason)
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
     match reason {
@@ -412,7 +413,7 @@ async fn run_transition(
     state: web::Data<AppState>,
     id: i64,
     action: MerchantAction,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<MerchantRecord>> {
     let reason = parse_reason(body, action.needs_reason())?;
     let actor = auth.actor();
@@ -436,7 +437,7 @@ pub async fn approve(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<MerchantRecord>> {
     run_transition(
         auth,
@@ -461,7 +462,7 @@ pub async fn reject(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<MerchantRecord>> {
     run_transition(auth, state, path.into_inner(), MerchantAction::Reject, body).await
 }
@@ -480,7 +481,7 @@ pub async fn suspend(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<MerchantRecord>> {
     run_transition(
         auth,
@@ -505,7 +506,7 @@ pub async fn resume(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<MerchantRecord>> {
     run_transition(auth, state, path.into_inner(), MerchantAction::Resume, body).await
 }

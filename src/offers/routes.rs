@@ -266,7 +266,7 @@ async fn owner_step(
     state: web::Data<AppState>,
     id: i64,
     action: OfferAction,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<OfferView>> {
     let reason = parse_reason(body, false)?;
     let principal = auth.into_inner();
@@ -286,7 +286,7 @@ async fn admin_step(
     state: web::Data<AppState>,
     id: i64,
     action: OfferAction,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<OfferView>> {
     let reason = parse_reason(body, action == OfferAction::Reject)?;
     let actor = auth.actor();
@@ -310,7 +310,7 @@ pub async fn approve(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<OfferView>> {
     admin_step(auth, state, path.into_inner(), OfferAction::Approve, body).await
 }
@@ -328,7 +328,7 @@ pub async fn reject(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<OfferView>> {
     admin_step(auth, state, path.into_inner(), OfferAction::Reject, body).await
 }
@@ -346,7 +346,7 @@ pub async fn pause(
     auth: Auth<MerchantOwner>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<OfferView>> {
     owner_step(auth, state, path.into_inner(), OfferAction::Pause, body).await
 }
@@ -364,7 +364,7 @@ pub async fn resume(
     auth: Auth<MerchantOwner>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<OfferView>> {
     owner_step(auth, state, path.into_inner(), OfferAction::Resume, body).await
 }
@@ -382,7 +382,7 @@ pub async fn end(
     auth: Auth<MerchantOwner>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: Option<web::Json<ReasonBody>>,
+    body: crate::http::OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<OfferView>> {
     owner_step(auth, state, path.into_inner(), OfferAction::End, body).await
 }

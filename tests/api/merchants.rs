@@ -11,6 +11,7 @@ use crate::helpers::{
 };
 
 both_backends!(
+    optional_step_bodies_are_validated_not_ignored,
     an_application_waits_for_approval_before_its_owner_can_log_in,
     bad_applications_are_refused_with_a_clear_detail_and_nothing_written,
     one_merchant_per_credit_code,
@@ -829,4 +830,30 @@ async fn the_openapi_document_lists_merchant_and_offer_routes(app: TestApp) {
     ] {
         assert!(paths.contains_key(path), "{path} missing from OpenAPI");
     }
+}
+
+/// A step whose `{reason}` is optional still refuses a body it cannot read, and changes
+/// nothing; an empty body is fine.
+async fn optional_step_bodies_are_validated_not_ignored(app: TestApp) {
+    let id = app.apply_merchant(merchant_application("shop")).await;
+    let admin = app.admin_token().await;
+    let path = format!("{}/api/v1/merchants/{id}/approve", app.address);
+    let send = |body: &'static str| {
+        app.client
+            .post(&path)
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let malformed = send("{\"reason\": ").await.unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    let misspelled = send("{\"reasn\": \"ok\"}").await.unwrap();
+    assert_eq!(misspelled.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, merchant) = app.get(&format!("/api/v1/merchants/{id}"), &admin).await;
+    assert_eq!(
+        merchant["status"], "pending",
+        "a refused request changes nothing"
+    );
+    assert_eq!(send("").await.unwrap().status(), StatusCode::OK);
 }
