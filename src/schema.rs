@@ -83,7 +83,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    budget_slots (year, scope, slot) {
+        year -> Integer,
+        scope -> Text,
+        slot -> Integer,
+        room_fen -> BigInt,
+        used_fen -> BigInt,
+    }
+}
+
 diesel::joinable!(budget_envelopes -> budgets (year));
+diesel::joinable!(budget_slots -> budgets (year));
 
 diesel::table! {
     talents (id) {
@@ -298,6 +309,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_chain_head,
     budgets,
     budget_envelopes,
+    budget_slots,
     merchant_month_subsidy,
     talents,
     cards,

@@ -1,15 +1,20 @@
 //! Subsidy budgets: a total per year, optional envelopes per merchant category and an
 //! optional monthly cap per merchant.
 //!
-//! Every subsidised redemption reserves its subsidy with conditional `UPDATE … WHERE
-//! committed + amount <= total` statements inside the redemption's transaction, so the
-//! budget cannot be overdrawn however many counters redeem at once, on however many
-//! instances; CHECK constraints in the schema back this up. Rows are always touched in
-//! the same order (merchant month → envelope → year) so concurrent transactions cannot
-//! deadlock. The money moves reserved → settled (settlement approved) → paid (payout
-//! recorded); `remaining = total − reserved − settled − paid` always.
+//! Every subsidised redemption reserves its subsidy inside the redemption's transaction
+//! with conditional `UPDATE … WHERE there is room` statements, so the budget cannot be
+//! overdrawn however many counters redeem at once, on however many instances; CHECK
+//! constraints in the schema back this up. The year's total and each envelope are split
+//! into reservation [`slots`] so counters do not all queue on one row. Rows are always
+//! locked in the same order (merchant month → envelope → year; budget row before its
+//! slots) so concurrent transactions cannot deadlock. The money moves reserved → settled
+//! (settlement approved) → paid (payout recorded); `remaining = total − reserved −
+//! settled − paid` always.
 
 pub mod routes;
+pub mod slots;
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -19,6 +24,7 @@ use utoipa::ToSchema;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
 use crate::schema::{budget_envelopes, budgets, merchant_month_subsidy};
+use slots::Scope;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = budgets)]
@@ -98,24 +104,31 @@ pub fn view(conn: &mut DbConnection, year: i32) -> ApiResult<Option<BudgetView>>
     let Some(b) = find(conn, year)? else {
         return Ok(None);
     };
+    // What the slots took since their last fold is reserved too.
+    let used = slots::used_by_scope(conn, year)?;
+    let used_in = |scope: &str| used.get(scope).copied().unwrap_or(0);
     let categories = envelopes(conn, year)?
         .into_iter()
-        .map(|e| EnvelopeView {
-            remaining_fen: e.total_fen - e.committed_fen(),
-            category: e.category,
-            total_fen: e.total_fen,
-            reserved_fen: e.reserved_fen,
-            settled_fen: e.settled_fen,
-            paid_fen: e.paid_fen,
+        .map(|e| {
+            let reserved_fen = e.reserved_fen + used_in(&e.category);
+            EnvelopeView {
+                remaining_fen: e.total_fen - reserved_fen - e.settled_fen - e.paid_fen,
+                category: e.category,
+                total_fen: e.total_fen,
+                reserved_fen,
+                settled_fen: e.settled_fen,
+                paid_fen: e.paid_fen,
+            }
         })
         .collect();
+    let reserved_fen = b.reserved_fen + used_in("");
     Ok(Some(BudgetView {
         year: b.year,
         total_fen: b.total_fen,
-        reserved_fen: b.reserved_fen,
+        reserved_fen,
         settled_fen: b.settled_fen,
         paid_fen: b.paid_fen,
-        remaining_fen: b.total_fen - b.committed_fen(),
+        remaining_fen: b.total_fen - reserved_fen - b.settled_fen - b.paid_fen,
         merchant_monthly_cap_fen: b.merchant_monthly_cap_fen,
         categories,
     }))
@@ -156,6 +169,9 @@ pub struct Booking<'a> {
     pub merchant_id: i64,
     pub category: &'a str,
     pub amount_fen: i64,
+    /// The redemption's id: it picks the reservation slot, spreading concurrent
+    /// redemptions evenly over the slots.
+    pub redemption_id: i64,
 }
 
 /// Reserves `booking.amount_fen` against the merchant cap, the category envelope (if the
@@ -163,18 +179,25 @@ pub struct Booking<'a> {
 /// trace, so the caller may go on (e.g. redeem without subsidy).
 pub fn reserve(conn: &mut DbConnection, booking: &Booking<'_>) -> ApiResult<Result<(), Refusal>> {
     debug_assert!(booking.amount_fen > 0);
-    let Some(budget) = find(conn, booking.year)? else {
+    // The cap and whether the category has an envelope, in one statement.
+    let found: Option<(Option<i64>, bool)> = budgets::table
+        .find(booking.year)
+        .select((
+            budgets::merchant_monthly_cap_fen,
+            diesel::dsl::exists(envelope_row(booking)),
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((cap, has_envelope)) = found else {
         return Ok(Err(Refusal::NoBudget));
     };
-    let has_envelope =
-        diesel::select(diesel::dsl::exists(envelope_row(booking))).get_result::<bool>(conn)?;
-    if budget.merchant_monthly_cap_fen.is_none() && !has_envelope {
-        // One row to touch: no savepoint needed to undo a partial reservation.
+    if cap.is_none() && !has_envelope {
+        // One budget to take from: no savepoint needed to undo a partial reservation.
         return reserve_year(conn, booking);
     }
     let outcome = conn.transaction(|conn| {
         // Any refusal rolls the savepoint back: nothing of this reservation stays.
-        if let Some(cap) = budget.merchant_monthly_cap_fen {
+        if let Some(cap) = cap {
             reserve_merchant_month(conn, booking, cap)?.map_err(Step::Refused)?;
         }
         if has_envelope {
@@ -270,38 +293,30 @@ fn reserve_envelope(
     conn: &mut DbConnection,
     booking: &Booking<'_>,
 ) -> ApiResult<Result<(), Refusal>> {
-    let amount = booking.amount_fen;
-    let updated = diesel::update(
-        envelope_row(booking).filter(
-            (budget_envelopes::reserved_fen
-                + budget_envelopes::settled_fen
-                + budget_envelopes::paid_fen
-                + amount)
-                .le(budget_envelopes::total_fen),
-        ),
-    )
-    .set(budget_envelopes::reserved_fen.eq(budget_envelopes::reserved_fen + amount))
-    .execute(conn)?;
-    Ok(if updated == 1 {
+    let scope = Scope::Envelope(booking.category);
+    let taken = slots::take(
+        conn,
+        booking.year,
+        scope,
+        booking.redemption_id,
+        booking.amount_fen,
+    )?;
+    Ok(if taken {
         Ok(())
     } else {
         Err(Refusal::EnvelopeExhausted)
     })
 }
 
-/// The year row is the hottest row of all: touched last, so its lock is held only
-/// until the caller commits.
 fn reserve_year(conn: &mut DbConnection, booking: &Booking<'_>) -> ApiResult<Result<(), Refusal>> {
-    let amount = booking.amount_fen;
-    let updated = diesel::update(
-        budgets::table.find(booking.year).filter(
-            (budgets::reserved_fen + budgets::settled_fen + budgets::paid_fen + amount)
-                .le(budgets::total_fen),
-        ),
-    )
-    .set(budgets::reserved_fen.eq(budgets::reserved_fen + amount))
-    .execute(conn)?;
-    Ok(if updated == 1 {
+    let taken = slots::take(
+        conn,
+        booking.year,
+        Scope::Year,
+        booking.redemption_id,
+        booking.amount_fen,
+    )?;
+    Ok(if taken {
         Ok(())
     } else {
         Err(Refusal::YearExhausted)
@@ -318,17 +333,14 @@ pub fn release(conn: &mut DbConnection, booking: &Booking<'_>) -> ApiResult<()> 
     )
     .set(merchant_month_subsidy::subsidy_fen.eq(merchant_month_subsidy::subsidy_fen - amount))
     .execute(conn)?;
-    diesel::update(
-        budget_envelopes::table
-            .filter(budget_envelopes::year.eq(booking.year))
-            .filter(budget_envelopes::category.eq(booking.category)),
+    let reserved = Deltas {
+        reserved: -amount,
+        ..Deltas::default()
+    };
+    adjust(
+        conn,
+        &BTreeMap::from([((booking.year, booking.category.to_owned()), reserved)]),
     )
-    .set(budget_envelopes::reserved_fen.eq(budget_envelopes::reserved_fen - amount))
-    .execute(conn)?;
-    diesel::update(budgets::table.find(booking.year))
-        .set(budgets::reserved_fen.eq(budgets::reserved_fen - amount))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// A change to the parts of a budget (fen; negative takes away).
@@ -345,36 +357,53 @@ impl Deltas {
     }
 }
 
-/// Applies `deltas` to a year's budget and to its envelope for `category`, if any.
-/// Used by settlement: reserved → settled on approval, settled → paid on payout. The
-/// CHECK constraints refuse any move that would overdraw a part.
-pub fn adjust(conn: &mut DbConnection, year: i32, category: &str, deltas: Deltas) -> ApiResult<()> {
-    if deltas.is_zero() {
-        return Ok(());
+/// Applies each `(year, category)` change to the year's budget and to its envelope for
+/// the category, if any. Used by settlement (reserved → settled on approval, settled →
+/// paid on payout) and by reversals (reserved released). Envelopes are changed first,
+/// then the years — the lock order of a redemption. The CHECK constraints refuse any
+/// move that would overdraw a part.
+pub fn adjust(conn: &mut DbConnection, moves: &BTreeMap<(i32, String), Deltas>) -> ApiResult<()> {
+    let mut per_year: BTreeMap<i32, Deltas> = BTreeMap::new();
+    for ((year, category), deltas) in moves {
+        if deltas.is_zero() {
+            continue;
+        }
+        let total = per_year.entry(*year).or_default();
+        total.reserved += deltas.reserved;
+        total.settled += deltas.settled;
+        total.paid += deltas.paid;
+        if deltas.reserved != 0 {
+            // The slots hold part of what is reserved: bring it home before taking any out.
+            slots::fold(conn, *year, Scope::Envelope(category))?;
+        }
+        diesel::update(budget_envelopes::table.find((*year, category)))
+            .set((
+                budget_envelopes::reserved_fen.eq(budget_envelopes::reserved_fen + deltas.reserved),
+                budget_envelopes::settled_fen.eq(budget_envelopes::settled_fen + deltas.settled),
+                budget_envelopes::paid_fen.eq(budget_envelopes::paid_fen + deltas.paid),
+            ))
+            .execute(conn)?;
     }
-    diesel::update(
-        budget_envelopes::table
-            .filter(budget_envelopes::year.eq(year))
-            .filter(budget_envelopes::category.eq(category)),
-    )
-    .set((
-        budget_envelopes::reserved_fen.eq(budget_envelopes::reserved_fen + deltas.reserved),
-        budget_envelopes::settled_fen.eq(budget_envelopes::settled_fen + deltas.settled),
-        budget_envelopes::paid_fen.eq(budget_envelopes::paid_fen + deltas.paid),
-    ))
-    .execute(conn)?;
-    let updated = diesel::update(budgets::table.find(year))
-        .set((
-            budgets::reserved_fen.eq(budgets::reserved_fen + deltas.reserved),
-            budgets::settled_fen.eq(budgets::settled_fen + deltas.settled),
-            budgets::paid_fen.eq(budgets::paid_fen + deltas.paid),
-            budgets::updated_at.eq(crate::time::now()),
-        ))
-        .execute(conn)?;
-    if updated == 0 {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "budget {year} missing while moving subsidy"
-        )));
+    for (year, deltas) in per_year {
+        if deltas.is_zero() {
+            continue;
+        }
+        if deltas.reserved != 0 {
+            slots::fold(conn, year, Scope::Year)?;
+        }
+        let updated = diesel::update(budgets::table.find(year))
+            .set((
+                budgets::reserved_fen.eq(budgets::reserved_fen + deltas.reserved),
+                budgets::settled_fen.eq(budgets::settled_fen + deltas.settled),
+                budgets::paid_fen.eq(budgets::paid_fen + deltas.paid),
+                budgets::updated_at.eq(crate::time::now()),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "budget {year} missing while moving subsidy"
+            )));
+        }
     }
     Ok(())
 }

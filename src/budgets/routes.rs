@@ -112,6 +112,9 @@ pub async fn set_budget(
     let view = state
         .db
         .write(move |conn| {
+            // Bring what the slots hold home first: the budget rows then tell the whole
+            // truth, and their locks keep every redemption of the year out until commit.
+            super::slots::fold_year(conn, year)?;
             let before = super::view(conn, year)?;
             let now = crate::time::now();
             match &before {
@@ -164,6 +167,7 @@ pub async fn set_budget(
                             )));
                         }
                         None => {
+                            super::slots::drop_envelope_slots(conn, year, &e.category)?;
                             diesel::delete(budget_envelopes::table.find((year, &e.category))).execute(conn)?;
                         }
                     }

@@ -29,7 +29,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::merchants::{self, Merchant, MerchantStatus};
 use crate::offers::money::{self, Fen, Outcome};
 use crate::offers::{self, Offer};
-use crate::schema::{cards as cards_table, redemptions, reversals, talents};
+use crate::schema::{
+    cards as cards_table, merchants as merchants_table, offers as offers_table, redemptions,
+    reversals, talents,
+};
 use crate::secrets::Secrets;
 use crate::tier::Tier;
 
@@ -74,6 +77,7 @@ impl Redemption {
             merchant_id: self.merchant_id,
             category: &self.category,
             amount_fen: self.subsidy_fen,
+            redemption_id: self.id,
         }
     }
 }
@@ -144,11 +148,13 @@ pub fn parse_bill(bill_fen: i64) -> ApiResult<Fen> {
 fn active_merchant(conn: &mut DbConnection, merchant_id: i64) -> ApiResult<Merchant> {
     let merchant = merchants::get(conn, merchant_id)?;
     if merchant.status != MerchantStatus::Active.as_str() {
-        return Err(ApiError::forbidden(
-            "This merchant is not active in the alliance and cannot redeem.",
-        ));
+        return Err(inactive_merchant());
     }
     Ok(merchant)
+}
+
+fn inactive_merchant() -> ApiError {
+    ApiError::forbidden("This merchant is not active in the alliance and cannot redeem.")
 }
 
 fn uses_so_far(
@@ -246,14 +252,45 @@ pub fn replay(
     }
 }
 
-/// Reads the card and takes its row lock until commit: redemptions of one card queue
-/// here, so the per-card limit counts that follow are exact.
-fn lock_card(conn: &mut DbConnection, card_id: i64) -> ApiResult<Option<Card>> {
-    Ok(diesel::update(cards_table::table.find(card_id))
-        .set(cards_table::updated_at.eq(cards_table::updated_at))
-        .returning(cards_table::all_columns)
-        .get_result::<Card>(conn)
-        .optional()?)
+/// Reads the card with its talent's name and takes the card's row lock until commit:
+/// redemptions of one card queue here, so the per-card limit counts that follow are exact.
+fn lock_card(conn: &mut DbConnection, card_id: i64) -> ApiResult<Option<(Card, String)>> {
+    let query = cards_table::table
+        .inner_join(talents::table)
+        .filter(cards_table::id.eq(card_id))
+        .select((cards_table::all_columns, talents::name));
+    Ok(match conn {
+        // The lock an UPDATE of the card would take, without writing a new row version
+        // and its index entries on every redemption. (It locks the talent row too; a
+        // talent's cards are redeemed one at a time anyway.)
+        DbConnection::Pg(pg) => query.for_no_key_update().first(pg).optional()?,
+        // SQLite's BEGIN IMMEDIATE has already serialised every writer.
+        DbConnection::Sqlite(lite) => query.first(lite).optional()?,
+    })
+}
+
+/// The offer and its merchant in one read; the merchant must be active to redeem.
+fn merchant_and_offer(
+    conn: &mut DbConnection,
+    merchant_id: i64,
+    offer_id: i64,
+) -> ApiResult<(Merchant, Offer)> {
+    let found: Option<(Offer, Merchant)> = offers_table::table
+        .inner_join(merchants_table::table)
+        .filter(offers_table::id.eq(offer_id))
+        .filter(offers_table::merchant_id.eq(merchant_id))
+        .select((Offer::as_select(), Merchant::as_select()))
+        .first(conn)
+        .optional()?;
+    let Some((offer, merchant)) = found else {
+        // Say why: a merchant that is not active, or an offer it does not have.
+        active_merchant(conn, merchant_id)?;
+        return Err(ApiError::not_found("This merchant has no such offer."));
+    };
+    if merchant.status != MerchantStatus::Active.as_str() {
+        return Err(inactive_merchant());
+    }
+    Ok((merchant, offer))
 }
 
 /// Redeems a code submitted as text (decoding it first). The HTTP handler decodes it
@@ -280,17 +317,24 @@ pub fn redeem_decoded(
     let merchant_id = staff
         .merchant_scope()
         .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
-    let verified = codes::check_card(|card_id| lock_card(conn, card_id), code, now)?;
+    let mut talent_name = String::new();
+    let verified = codes::check_card(
+        |card_id| {
+            Ok(lock_card(conn, card_id)?.map(|(card, name)| {
+                talent_name = name;
+                card
+            }))
+        },
+        code,
+        now,
+    )?;
     let card = verified.card;
-    let merchant = active_merchant(conn, merchant_id)?;
-    let offer = offers::find(conn, req.offer_id)?
-        .filter(|o| o.merchant_id == merchant_id)
-        .ok_or_else(|| ApiError::not_found("This merchant has no such offer."))?;
+    let (merchant, offer) = merchant_and_offer(conn, merchant_id, req.offer_id)?;
     if let Some(refusal) = eligibility(&offer, &card, now)? {
         return Err(refusal);
     }
     let outcome = money::compute(&offer.money_terms()?, req.bill)?;
-    let (day, period, year) = local_keys(now);
+    let (day, period, _) = local_keys(now);
     // Inserted before the limit check: a code used twice is `code_used` (the unique
     // constraint answers first), not a misleading `limit_reached`.
     let redemption = insert(
@@ -321,28 +365,16 @@ pub fn redeem_decoded(
         None::<&()>,
         Some(&redemption),
     )?;
-    // The receipt: every name is at hand but the talent's (one primary-key read).
-    let talent_name: String = talents::table
-        .find(card.talent_id)
-        .select(talents::name)
-        .first(conn)?;
-    // Last: the year's budget row is the one row every counter shares, and its lock is
+    // Last: budget slots are shared by every counter in the city, and the slot's lock is
     // held from this UPDATE until commit.
-    if redemption.subsidy_fen > 0 {
-        let booking = Booking {
-            year,
-            period: &period,
-            merchant_id,
-            category: &merchant.category,
-            amount_fen: outcome.subsidy_fen,
-        };
-        if let Err(refusal) = budgets::reserve(conn, &booking)? {
-            return Err(problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "budget_exhausted",
-                refusal.detail(),
-            ));
-        }
+    if redemption.subsidy_fen > 0
+        && let Err(refusal) = budgets::reserve(conn, &redemption.booking())?
+    {
+        return Err(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "budget_exhausted",
+            refusal.detail(),
+        ));
     }
     let receipt = view(
         &redemption,

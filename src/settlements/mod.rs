@@ -594,10 +594,8 @@ fn budget_moves(
 }
 
 fn move_budget_on_approval(conn: &mut DbConnection, settlement_id: i64) -> ApiResult<()> {
-    for ((year, category), deltas) in budget_moves(conn, settlement_id)? {
-        budgets::adjust(conn, year, &category, deltas)?;
-    }
-    // Settled reversals also leave the merchants' monthly totals.
+    // Settled reversals also leave the merchants' monthly totals. First: a redemption
+    // locks its merchant's month before any budget row, and so must we.
     let reversed: Vec<(i64, String, i64)> = settlement_lines::table
         .inner_join(redemptions::table)
         .filter(settlement_lines::settlement_id.eq(settlement_id))
@@ -608,30 +606,31 @@ fn move_budget_on_approval(conn: &mut DbConnection, settlement_id: i64) -> ApiRe
             redemptions::period,
             redemptions::subsidy_fen,
         ))
+        .order((redemptions::merchant_id, redemptions::period))
         .load(conn)?;
     for (merchant_id, period, subsidy) in reversed {
         budgets::uncount_merchant_month(conn, merchant_id, &period, subsidy)?;
     }
-    Ok(())
+    let moves = budget_moves(conn, settlement_id)?;
+    budgets::adjust(conn, &moves)
 }
 
 fn move_budget_on_payout(conn: &mut DbConnection, settlement_id: i64) -> ApiResult<()> {
     // What approval moved into `settled` (the redemption lines) is paid now; reversal
     // lines already came out of `paid` at approval.
-    for ((year, category), deltas) in budget_moves(conn, settlement_id)? {
-        let approved = deltas.settled;
-        budgets::adjust(
-            conn,
-            year,
-            &category,
-            Deltas {
+    let moves = budget_moves(conn, settlement_id)?
+        .into_iter()
+        .map(|(key, deltas)| {
+            let approved = deltas.settled;
+            let paid_out = Deltas {
                 reserved: 0,
                 settled: -approved,
                 paid: approved,
-            },
-        )?;
-    }
-    Ok(())
+            };
+            (key, paid_out)
+        })
+        .collect();
+    budgets::adjust(conn, &moves)
 }
 
 /// A rejected settlement releases its lines to the next run (no money had moved yet).

@@ -1,3 +1,5 @@
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use talentcard::auth::Role;
@@ -7,6 +9,9 @@ use talentcard::db::write_tx;
 use crate::both_backends;
 use crate::helpers::{TestApp, assert_problem};
 
+/// Distinct redemption ids, so reservations spread over the budget slots as real ones do.
+static NEXT_REDEMPTION: AtomicI64 = AtomicI64::new(1);
+
 fn booking(amount: i64) -> Booking<'static> {
     Booking {
         year: 2026,
@@ -14,6 +19,7 @@ fn booking(amount: i64) -> Booking<'static> {
         merchant_id: 7,
         category: "food",
         amount_fen: amount,
+        redemption_id: NEXT_REDEMPTION.fetch_add(1, Ordering::Relaxed),
     }
 }
 
@@ -219,6 +225,98 @@ async fn the_merchant_cap_and_envelopes_hold(app: TestApp) {
     assert!(outcomes.contains(&Err(Refusal::MerchantCapReached)));
 }
 
+async fn put_budget(app: &TestApp, token: &str, body: serde_json::Value) -> serde_json::Value {
+    let (status, view) = app
+        .request(Method::PUT, "/api/v1/budgets/2026", Some(token), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_parts_add_up(&view);
+    view
+}
+
+async fn release(app: &TestApp, amount: i64) {
+    app.with_conn(move |conn| {
+        write_tx(conn, |conn| budgets::release(conn, &booking(amount))).expect("release")
+    })
+    .await
+}
+
+async fn room_held_by_slots_is_not_a_commitment(app: TestApp) {
+    let token = app.admin_token().await;
+    put_budget(
+        &app,
+        &token,
+        json!({"total_fen": 100_000, "categories": {"food": 50_000}}),
+    )
+    .await;
+    // The first reservations hand their slots a share of the budget as room; that room
+    // is still remaining, not reserved.
+    for _ in 0..5 {
+        reserve(&app, 100).await.expect("room for it");
+    }
+    let (_, view) = app.get("/api/v1/budgets/2026", &token).await;
+    assert_eq!(view["reserved_fen"], 500);
+    assert_eq!(view["remaining_fen"], 100_000 - 500);
+    assert_eq!(view["categories"][0]["remaining_fen"], 50_000 - 500);
+    assert_parts_add_up(&view);
+    // So the total may drop to exactly what is reserved, and then nothing more fits.
+    let view = put_budget(
+        &app,
+        &token,
+        json!({"total_fen": 500, "categories": {"food": 500}}),
+    )
+    .await;
+    assert_eq!(view["remaining_fen"], 0);
+    for _ in 0..20 {
+        assert_eq!(reserve(&app, 1).await, Err(Refusal::EnvelopeExhausted));
+    }
+    // A release gives room back wherever the reservation sat.
+    release(&app, 100).await;
+    release(&app, 100).await;
+    let (_, view) = app.get("/api/v1/budgets/2026", &token).await;
+    assert_eq!(view["reserved_fen"], 300);
+    assert_eq!(view["remaining_fen"], 200);
+    assert_parts_add_up(&view);
+    let outcomes = futures_util::future::join_all((0..10).map(|_| reserve(&app, 100))).await;
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        2,
+        "{outcomes:?}"
+    );
+    let (_, view) = app.get("/api/v1/budgets/2026", &token).await;
+    assert_eq!(view["reserved_fen"], 500);
+    assert_eq!(view["remaining_fen"], 0);
+}
+
+/// Redemptions take from slots while officials change the budget and reversals release
+/// reservations: every path takes its locks in the same order, so none deadlocks (a
+/// deadlock would surface as a 500 or a failed transaction) and the sums stay exact.
+async fn budget_changes_and_releases_race_reservations_safely(app: TestApp) {
+    let token = app.admin_token().await;
+    put_budget(
+        &app,
+        &token,
+        json!({"total_fen": 10_000, "categories": {"food": 10_000}}),
+    )
+    .await;
+    for _ in 0..5 {
+        reserve(&app, 100).await.expect("room for it");
+    }
+    let reservations = futures_util::future::join_all((0..60).map(|_| reserve(&app, 100)));
+    let releases = futures_util::future::join_all((0..5).map(|_| release(&app, 100)));
+    let changes = futures_util::future::join_all((0..5).map(|i| {
+        let body = json!({"total_fen": 10_000 + i * 100, "categories": {"food": 10_000}});
+        put_budget(&app, &token, body)
+    }));
+    let (outcomes, _, _) = futures_util::future::join3(reservations, releases, changes).await;
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    let (_, view) = app.get("/api/v1/budgets/2026", &token).await;
+    assert_eq!(view["reserved_fen"], 6_000);
+    assert_eq!(view["categories"][0]["reserved_fen"], 6_000);
+    assert_eq!(view["categories"][0]["remaining_fen"], 4_000);
+    assert_parts_add_up(&view);
+}
+
 async fn budget_role_matrix(app: TestApp) {
     let admin = app.admin_token().await;
     app.request(
@@ -282,5 +380,7 @@ both_backends!(
     without_a_budget_nothing_is_reserved,
     concurrent_reservations_never_overdraw,
     the_merchant_cap_and_envelopes_hold,
+    room_held_by_slots_is_not_a_commitment,
+    budget_changes_and_releases_race_reservations_safely,
     budget_role_matrix,
 );

@@ -1,0 +1,267 @@
+//! The K reservation slots of a budget (see migration `budget_slots`).
+//!
+//! Every subsidised redemption must take its subsidy out of the year's budget. Were that
+//! one row, every counter in the city would queue on its lock until commit. So each
+//! budget — the year's total (scope `""`) and each category envelope — is split into
+//! [`SLOTS`] rows. A slot holds `room_fen` handed to it from the budget and `used_fen`,
+//! what redemptions took from that room since the last fold. A redemption touches only
+//! the one slot its id picks, with a conditional `UPDATE … WHERE room_fen >= amount`.
+//!
+//! Room is handed out, or taken back from every slot, only by a transaction holding the
+//! budget row's lock, so "room for exactly 3" still grants exactly 3: a redemption is
+//! refused only after all room has been reclaimed under every slot's lock and the budget
+//! still cannot cover it. Locks are taken budget row first, then slots, and envelopes
+//! before the year, everywhere, so these paths cannot deadlock.
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::error::ApiResult;
+use crate::schema::{budget_envelopes, budget_slots, budgets};
+
+/// Slots per budget. With the id-picked slot, 16 lets far more counters redeem at once
+/// than a 2-core database commits; the cost is 16 small rows read by `GET /budgets`.
+pub const SLOTS: i32 = 16;
+
+/// Which budget a slot belongs to: the year's total or one category's envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    Year,
+    Envelope(&'a str),
+}
+
+impl<'a> Scope<'a> {
+    fn key(self) -> &'a str {
+        match self {
+            Scope::Year => "",
+            Scope::Envelope(category) => category,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = budget_slots)]
+struct Slot {
+    slot: i32,
+    room_fen: i64,
+    used_fen: i64,
+}
+
+/// The parts of a budget row that decide how much room is left.
+struct Parent {
+    total_fen: i64,
+    committed_fen: i64,
+}
+
+type PartsRow = (i64, i64, i64, i64);
+
+/// Reads the budget row (year or envelope) and takes its lock until commit; `None` when
+/// there is no such budget.
+fn lock_parent(conn: &mut DbConnection, year: i32, scope: Scope<'_>) -> ApiResult<Option<Parent>> {
+    let row: Option<PartsRow> = match scope {
+        // A no-op UPDATE is the row lock both backends understand (SQLite writers are
+        // serialised by BEGIN IMMEDIATE anyway).
+        Scope::Year => diesel::update(budgets::table.find(year))
+            .set(budgets::updated_at.eq(budgets::updated_at))
+            .returning((
+                budgets::total_fen,
+                budgets::reserved_fen,
+                budgets::settled_fen,
+                budgets::paid_fen,
+            ))
+            .get_result(conn)
+            .optional()?,
+        Scope::Envelope(category) => diesel::update(budget_envelopes::table.find((year, category)))
+            .set(budget_envelopes::total_fen.eq(budget_envelopes::total_fen))
+            .returning((
+                budget_envelopes::total_fen,
+                budget_envelopes::reserved_fen,
+                budget_envelopes::settled_fen,
+                budget_envelopes::paid_fen,
+            ))
+            .get_result(conn)
+            .optional()?,
+    };
+    Ok(row.map(|(total, reserved, settled, paid)| Parent {
+        total_fen: total,
+        committed_fen: reserved + settled + paid,
+    }))
+}
+
+fn add_to_parent_reserved(
+    conn: &mut DbConnection,
+    year: i32,
+    scope: Scope<'_>,
+    amount: i64,
+) -> ApiResult<()> {
+    match scope {
+        Scope::Year => diesel::update(budgets::table.find(year))
+            .set(budgets::reserved_fen.eq(budgets::reserved_fen + amount))
+            .execute(conn)?,
+        Scope::Envelope(category) => diesel::update(budget_envelopes::table.find((year, category)))
+            .set(budget_envelopes::reserved_fen.eq(budget_envelopes::reserved_fen + amount))
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+type ScopeSlots<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<budget_slots::table, diesel::dsl::Eq<budget_slots::year, i32>>,
+    diesel::dsl::Eq<budget_slots::scope, &'a str>,
+>;
+
+fn scope_slots<'a>(year: i32, scope: Scope<'a>) -> ScopeSlots<'a> {
+    budget_slots::table
+        .filter(budget_slots::year.eq(year))
+        .filter(budget_slots::scope.eq(scope.key()))
+}
+
+/// Every slot of the budget, locked until commit (waiting for the redemptions in flight
+/// on them).
+fn lock_slots(conn: &mut DbConnection, year: i32, scope: Scope<'_>) -> ApiResult<Vec<Slot>> {
+    Ok(diesel::update(scope_slots(year, scope))
+        .set(budget_slots::room_fen.eq(budget_slots::room_fen))
+        .returning((
+            budget_slots::slot,
+            budget_slots::room_fen,
+            budget_slots::used_fen,
+        ))
+        .get_results::<Slot>(conn)?)
+}
+
+/// Takes `amount` fen for one redemption from the slot `slot_key` picks. `false` when
+/// the budget cannot cover it; nothing has changed then that the caller must undo.
+pub fn take(
+    conn: &mut DbConnection,
+    year: i32,
+    scope: Scope<'_>,
+    slot_key: i64,
+    amount: i64,
+) -> ApiResult<bool> {
+    let slot = slot_key.rem_euclid(i64::from(SLOTS)) as i32;
+    let taken = diesel::update(
+        scope_slots(year, scope)
+            .filter(budget_slots::slot.eq(slot))
+            .filter(budget_slots::room_fen.ge(amount)),
+    )
+    .set((
+        budget_slots::room_fen.eq(budget_slots::room_fen - amount),
+        budget_slots::used_fen.eq(budget_slots::used_fen + amount),
+    ))
+    .execute(conn)?;
+    if taken == 1 {
+        return Ok(true);
+    }
+    refill_and_take(conn, year, scope, slot, amount)
+}
+
+/// The slow path: the slot lacks room. Under the budget row's lock, hand the slot a share
+/// of the unassigned room — or, if there is too little, take back every slot's room first.
+fn refill_and_take(
+    conn: &mut DbConnection,
+    year: i32,
+    scope: Scope<'_>,
+    slot: i32,
+    amount: i64,
+) -> ApiResult<bool> {
+    let Some(parent) = lock_parent(conn, year, scope)? else {
+        return Ok(false);
+    };
+    let slots: Vec<Slot> = scope_slots(year, scope)
+        .select(Slot::as_select())
+        .load(conn)?;
+    if slots.len() < SLOTS as usize {
+        // Slots are made on first use, under the budget lock, so no one races us here.
+        // One row at a time: a multi-row INSERT is not portable across the backends.
+        for missing in (0..SLOTS).filter(|s| !slots.iter().any(|have| have.slot == *s)) {
+            diesel::insert_into(budget_slots::table)
+                .values((
+                    budget_slots::year.eq(year),
+                    budget_slots::scope.eq(scope.key()),
+                    budget_slots::slot.eq(missing),
+                    budget_slots::room_fen.eq(0),
+                    budget_slots::used_fen.eq(0),
+                ))
+                .execute(conn)?;
+        }
+    }
+    // Redemptions move fen from room to used, leaving room + used of a slot unchanged;
+    // only holders of the budget lock change that sum. So this read stays true.
+    let handed_out: i64 = slots.iter().map(|s| s.room_fen + s.used_fen).sum();
+    let mut free = parent.total_fen - parent.committed_fen - handed_out;
+    if free < amount {
+        let locked = lock_slots(conn, year, scope)?;
+        diesel::update(scope_slots(year, scope))
+            .set(budget_slots::room_fen.eq(0))
+            .execute(conn)?;
+        let used: i64 = locked.iter().map(|s| s.used_fen).sum();
+        free = parent.total_fen - parent.committed_fen - used;
+        if free < amount {
+            return Ok(false);
+        }
+    }
+    // A share of what is free, so the next few redemptions on this slot take the fast
+    // path; near the end of a budget the shares shrink to exactly what is asked.
+    let grant = (free / i64::from(SLOTS)).clamp(amount, free);
+    diesel::update(scope_slots(year, scope).filter(budget_slots::slot.eq(slot)))
+        .set((
+            budget_slots::room_fen.eq(budget_slots::room_fen + (grant - amount)),
+            budget_slots::used_fen.eq(budget_slots::used_fen + amount),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// Moves what the slots took into the budget row's `reserved_fen` and takes their room
+/// back, under the budget row's and every slot's lock. Anything that lowers `reserved_fen`
+/// or reads the budget row's parts to change them folds first.
+pub fn fold(conn: &mut DbConnection, year: i32, scope: Scope<'_>) -> ApiResult<()> {
+    if lock_parent(conn, year, scope)?.is_none() {
+        return Ok(());
+    }
+    let locked = lock_slots(conn, year, scope)?;
+    if locked.iter().all(|s| s.room_fen == 0 && s.used_fen == 0) {
+        return Ok(());
+    }
+    diesel::update(scope_slots(year, scope))
+        .set((budget_slots::room_fen.eq(0), budget_slots::used_fen.eq(0)))
+        .execute(conn)?;
+    let used = locked.iter().map(|s| s.used_fen).sum();
+    add_to_parent_reserved(conn, year, scope, used)
+}
+
+/// Folds every envelope of the year (in category order), then the year itself: the lock
+/// order every other path keeps.
+pub fn fold_year(conn: &mut DbConnection, year: i32) -> ApiResult<()> {
+    let categories: Vec<String> = budget_envelopes::table
+        .filter(budget_envelopes::year.eq(year))
+        .order(budget_envelopes::category)
+        .select(budget_envelopes::category)
+        .load(conn)?;
+    for category in &categories {
+        fold(conn, year, Scope::Envelope(category))?;
+    }
+    fold(conn, year, Scope::Year)
+}
+
+/// Removes an envelope's slots (the envelope is being removed; it was folded first).
+pub fn drop_envelope_slots(conn: &mut DbConnection, year: i32, category: &str) -> ApiResult<()> {
+    diesel::delete(scope_slots(year, Scope::Envelope(category))).execute(conn)?;
+    Ok(())
+}
+
+/// What the slots have taken since their last fold, per scope (`""` = the year).
+pub fn used_by_scope(
+    conn: &mut DbConnection,
+    year: i32,
+) -> ApiResult<std::collections::HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = budget_slots::table
+        .filter(budget_slots::year.eq(year))
+        .select((budget_slots::scope, budget_slots::used_fen))
+        .load(conn)?;
+    let mut used = std::collections::HashMap::new();
+    for (scope, fen) in rows {
+        *used.entry(scope).or_insert(0) += fen;
+    }
+    Ok(used)
+}
