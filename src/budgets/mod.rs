@@ -24,6 +24,7 @@ use utoipa::ToSchema;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
 use crate::schema::{budget_envelopes, budgets, merchant_month_subsidy};
+pub use slots::Approach;
 use slots::Scope;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -174,26 +175,79 @@ pub struct Booking<'a> {
     pub redemption_id: i64,
 }
 
-/// Reserves `booking.amount_fen` against the merchant cap, the category envelope (if the
-/// year has one for this category) and the year — all or nothing: a refusal leaves no
-/// trace, so the caller may go on (e.g. redeem without subsidy).
-pub fn reserve(conn: &mut DbConnection, booking: &Booking<'_>) -> ApiResult<Result<(), Refusal>> {
-    debug_assert!(booking.amount_fen > 0);
-    // The cap and whether the category has an envelope, in one statement.
+/// What a reservation must respect in a year: whether the year has a budget at all, its
+/// merchant cap, and whether the category has an envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub merchant_monthly_cap_fen: Option<i64>,
+    pub has_envelope: bool,
+}
+
+/// The year's [`Shape`] for `category`; `None` when no budget is set for the year.
+pub fn shape(conn: &mut DbConnection, year: i32, category: &str) -> ApiResult<Option<Shape>> {
+    let envelope = budget_envelopes::table
+        .filter(budget_envelopes::year.eq(year))
+        .filter(budget_envelopes::category.eq(category.to_owned()));
     let found: Option<(Option<i64>, bool)> = budgets::table
-        .find(booking.year)
+        .find(year)
         .select((
             budgets::merchant_monthly_cap_fen,
-            diesel::dsl::exists(envelope_row(booking)),
+            diesel::dsl::exists(envelope),
         ))
         .first(conn)
         .optional()?;
-    let Some((cap, has_envelope)) = found else {
-        return Ok(Err(Refusal::NoBudget));
+    Ok(found.map(|(cap, has_envelope)| Shape {
+        merchant_monthly_cap_fen: cap,
+        has_envelope,
+    }))
+}
+
+/// Reserves `booking.amount_fen` against the merchant cap, the category envelope (if the
+/// year has one for this category) and the year — all or nothing: a refusal leaves no
+/// trace, so the caller may go on (e.g. redeem without subsidy).
+pub fn reserve(
+    conn: &mut DbConnection,
+    booking: &Booking<'_>,
+    approach: Approach,
+) -> ApiResult<Reservation> {
+    let shape = shape(conn, booking.year, booking.category)?;
+    reserve_in(conn, booking, shape, approach)
+}
+
+/// The outcome of [`reserve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    Made,
+    Refused(Refusal),
+    /// Roll the transaction back and run it again with [`Approach::Locked`] (see
+    /// [`slots::Take::Retry`]). Only the fast approach asks for this.
+    Retry,
+}
+
+/// [`reserve`] with the year's shape already read (a redemption reads it together with
+/// its offer, saving a round trip).
+pub fn reserve_in(
+    conn: &mut DbConnection,
+    booking: &Booking<'_>,
+    shape: Option<Shape>,
+    approach: Approach,
+) -> ApiResult<Reservation> {
+    debug_assert!(booking.amount_fen > 0);
+    let Some(Shape {
+        merchant_monthly_cap_fen: cap,
+        has_envelope,
+    }) = shape
+    else {
+        return Ok(Reservation::Refused(Refusal::NoBudget));
     };
     if cap.is_none() && !has_envelope {
         // One budget to take from: no savepoint needed to undo a partial reservation.
-        return reserve_year(conn, booking);
+        return match take(conn, booking, Scope::Year, Refusal::YearExhausted, approach) {
+            Ok(()) => Ok(Reservation::Made),
+            Err(Step::Refused(refusal)) => Ok(Reservation::Refused(refusal)),
+            Err(Step::Retry) => Ok(Reservation::Retry),
+            Err(Step::Failed(e)) => Err(e),
+        };
     }
     let outcome = conn.transaction(|conn| {
         // Any refusal rolls the savepoint back: nothing of this reservation stays.
@@ -201,20 +255,47 @@ pub fn reserve(conn: &mut DbConnection, booking: &Booking<'_>) -> ApiResult<Resu
             reserve_merchant_month(conn, booking, cap)?.map_err(Step::Refused)?;
         }
         if has_envelope {
-            reserve_envelope(conn, booking)?.map_err(Step::Refused)?;
+            let envelope = Scope::Envelope(booking.category);
+            take(
+                conn,
+                booking,
+                envelope,
+                Refusal::EnvelopeExhausted,
+                approach,
+            )?;
         }
-        reserve_year(conn, booking)?.map_err(Step::Refused)
+        take(conn, booking, Scope::Year, Refusal::YearExhausted, approach)
     });
     match outcome {
-        Ok(()) => Ok(Ok(())),
-        Err(Step::Refused(refusal)) => Ok(Err(refusal)),
+        Ok(()) => Ok(Reservation::Made),
+        Err(Step::Refused(refusal)) => Ok(Reservation::Refused(refusal)),
+        // The savepoint's rollback released whatever slot lock the fast path held, so
+        // the locked approach can follow at once, in this transaction.
+        Err(Step::Retry) => reserve_in(conn, booking, shape, Approach::Locked),
         Err(Step::Failed(e)) => Err(e),
     }
 }
 
-/// A reservation step inside the savepoint: refused (roll back, not an error) or failed.
+fn take(
+    conn: &mut DbConnection,
+    booking: &Booking<'_>,
+    scope: Scope<'_>,
+    exhausted: Refusal,
+    approach: Approach,
+) -> Result<(), Step> {
+    let (year, key, amount) = (booking.year, booking.redemption_id, booking.amount_fen);
+    match slots::take(conn, year, scope, key, amount, approach)? {
+        slots::Take::Taken => Ok(()),
+        slots::Take::NoRoom => Err(Step::Refused(exhausted)),
+        slots::Take::Retry => Err(Step::Retry),
+    }
+}
+
+/// A reservation step inside the savepoint: refused (roll back, not an error), to be
+/// retried with the locked approach, or failed.
 enum Step {
     Refused(Refusal),
+    Retry,
     Failed(ApiError),
 }
 
@@ -228,17 +309,6 @@ impl From<ApiError> for Step {
     fn from(e: ApiError) -> Self {
         Step::Failed(e)
     }
-}
-
-fn envelope_row(
-    booking: &Booking<'_>,
-) -> diesel::dsl::Filter<
-    diesel::dsl::Filter<budget_envelopes::table, diesel::dsl::Eq<budget_envelopes::year, i32>>,
-    diesel::dsl::Eq<budget_envelopes::category, String>,
-> {
-    budget_envelopes::table
-        .filter(budget_envelopes::year.eq(booking.year))
-        .filter(budget_envelopes::category.eq(booking.category.to_owned()))
 }
 
 fn reserve_merchant_month(
@@ -287,40 +357,6 @@ fn reserve_merchant_month(
         }),
         Err(e) => Err(e.into()),
     }
-}
-
-fn reserve_envelope(
-    conn: &mut DbConnection,
-    booking: &Booking<'_>,
-) -> ApiResult<Result<(), Refusal>> {
-    let scope = Scope::Envelope(booking.category);
-    let taken = slots::take(
-        conn,
-        booking.year,
-        scope,
-        booking.redemption_id,
-        booking.amount_fen,
-    )?;
-    Ok(if taken {
-        Ok(())
-    } else {
-        Err(Refusal::EnvelopeExhausted)
-    })
-}
-
-fn reserve_year(conn: &mut DbConnection, booking: &Booking<'_>) -> ApiResult<Result<(), Refusal>> {
-    let taken = slots::take(
-        conn,
-        booking.year,
-        Scope::Year,
-        booking.redemption_id,
-        booking.amount_fen,
-    )?;
-    Ok(if taken {
-        Ok(())
-    } else {
-        Err(Refusal::YearExhausted)
-    })
 }
 
 /// Gives a reservation back (a reversal before settlement).

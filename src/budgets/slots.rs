@@ -129,16 +129,47 @@ fn lock_slots(conn: &mut DbConnection, year: i32, scope: Scope<'_>) -> ApiResult
         .get_results::<Slot>(conn)?)
 }
 
-/// Takes `amount` fen for one redemption from the slot `slot_key` picks. `false` when
-/// the budget cannot cover it; nothing has changed then that the caller must undo.
+/// How a reservation approaches its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approach {
+    /// One conditional UPDATE of the slot, nothing else: the path of nearly every
+    /// redemption.
+    Fast,
+    /// The budget row's lock first, then the slot, refilling it when it is dry.
+    Locked,
+}
+
+/// What [`take`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    Taken,
+    /// The budget cannot cover the amount, even with every slot's room taken back.
+    NoRoom,
+    /// The slot was dry on the fast path. The failed UPDATE may still hold the slot's
+    /// lock (PostgreSQL keeps the lock it takes to recheck a concurrently updated row),
+    /// and waiting for the budget row while holding a slot would deadlock against a
+    /// fold, which holds the budget row and waits for every slot. So the caller rolls
+    /// back what holds the lock and tries again with [`Approach::Locked`].
+    Retry,
+}
+
+/// Takes `amount` fen for one redemption from the slot `slot_key` picks.
 pub fn take(
     conn: &mut DbConnection,
     year: i32,
     scope: Scope<'_>,
     slot_key: i64,
     amount: i64,
-) -> ApiResult<bool> {
+    approach: Approach,
+) -> ApiResult<Take> {
     let slot = slot_key.rem_euclid(i64::from(SLOTS)) as i32;
+    let parent = match approach {
+        Approach::Fast => None,
+        Approach::Locked => match lock_parent(conn, year, scope)? {
+            Some(parent) => Some(parent),
+            None => return Ok(Take::NoRoom),
+        },
+    };
     let taken = diesel::update(
         scope_slots(year, scope)
             .filter(budget_slots::slot.eq(slot))
@@ -150,23 +181,25 @@ pub fn take(
     ))
     .execute(conn)?;
     if taken == 1 {
-        return Ok(true);
+        return Ok(Take::Taken);
     }
-    refill_and_take(conn, year, scope, slot, amount)
+    match parent {
+        None => Ok(Take::Retry),
+        Some(parent) => refill_and_take(conn, year, scope, slot, amount, parent),
+    }
 }
 
-/// The slow path: the slot lacks room. Under the budget row's lock, hand the slot a share
-/// of the unassigned room — or, if there is too little, take back every slot's room first.
+/// The slow path: the slot lacks room and we hold the budget row's lock. Hand the slot a
+/// share of the unassigned room — or, if there is too little, take back every slot's
+/// room first.
 fn refill_and_take(
     conn: &mut DbConnection,
     year: i32,
     scope: Scope<'_>,
     slot: i32,
     amount: i64,
-) -> ApiResult<bool> {
-    let Some(parent) = lock_parent(conn, year, scope)? else {
-        return Ok(false);
-    };
+    parent: Parent,
+) -> ApiResult<Take> {
     let slots: Vec<Slot> = scope_slots(year, scope)
         .select(Slot::as_select())
         .load(conn)?;
@@ -197,7 +230,7 @@ fn refill_and_take(
         let used: i64 = locked.iter().map(|s| s.used_fen).sum();
         free = parent.total_fen - parent.committed_fen - used;
         if free < amount {
-            return Ok(false);
+            return Ok(Take::NoRoom);
         }
     }
     // A share of what is free, so the next few redemptions on this slot take the fast
@@ -209,7 +242,7 @@ fn refill_and_take(
             budget_slots::used_fen.eq(budget_slots::used_fen + amount),
         ))
         .execute(conn)?;
-    Ok(true)
+    Ok(Take::Taken)
 }
 
 /// Moves what the slots took into the budget row's `reserved_fen` and takes their room

@@ -21,10 +21,10 @@ use utoipa::ToSchema;
 
 use crate::audit;
 use crate::auth::{Actor, Principal};
-use crate::budgets::{self, Booking};
+use crate::budgets::{self, Approach, Booking, Reservation};
 use crate::cards::Card;
 use crate::codes::{self, CodeId};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, write_tx};
 use crate::error::{ApiError, ApiResult};
 use crate::merchants::{self, Merchant, MerchantStatus};
 use crate::offers::money::{self, Fen, Outcome};
@@ -269,20 +269,37 @@ fn lock_card(conn: &mut DbConnection, card_id: i64) -> ApiResult<Option<(Card, S
     })
 }
 
-/// The offer and its merchant in one read; the merchant must be active to redeem.
+/// The offer, its merchant and the shape of this year's budget for the merchant's
+/// category, in one read; the merchant must be active to redeem.
 fn merchant_and_offer(
     conn: &mut DbConnection,
     merchant_id: i64,
     offer_id: i64,
-) -> ApiResult<(Merchant, Offer)> {
-    let found: Option<(Offer, Merchant)> = offers_table::table
+    year: i32,
+) -> ApiResult<(Merchant, Offer, Option<budgets::Shape>)> {
+    use crate::schema::{budget_envelopes, budgets as budgets_table};
+    // Offer, merchant, and from the left joins: budget year, its cap, envelope category.
+    type Row = (Offer, Merchant, Option<i32>, Option<i64>, Option<String>);
+    let found: Option<Row> = offers_table::table
         .inner_join(merchants_table::table)
+        .left_join(budgets_table::table.on(budgets_table::year.eq(year)))
+        .left_join(
+            budget_envelopes::table.on(budget_envelopes::year
+                .eq(year)
+                .and(budget_envelopes::category.eq(merchants_table::category))),
+        )
         .filter(offers_table::id.eq(offer_id))
         .filter(offers_table::merchant_id.eq(merchant_id))
-        .select((Offer::as_select(), Merchant::as_select()))
+        .select((
+            Offer::as_select(),
+            Merchant::as_select(),
+            budgets_table::year.nullable(),
+            budgets_table::merchant_monthly_cap_fen.nullable(),
+            budget_envelopes::category.nullable(),
+        ))
         .first(conn)
         .optional()?;
-    let Some((offer, merchant)) = found else {
+    let Some((offer, merchant, budget_year, cap, envelope)) = found else {
         // Say why: a merchant that is not active, or an offer it does not have.
         active_merchant(conn, merchant_id)?;
         return Err(ApiError::not_found("This merchant has no such offer."));
@@ -290,11 +307,15 @@ fn merchant_and_offer(
     if merchant.status != MerchantStatus::Active.as_str() {
         return Err(inactive_merchant());
     }
-    Ok((merchant, offer))
+    let shape = budget_year.map(|_| budgets::Shape {
+        merchant_monthly_cap_fen: cap,
+        has_envelope: envelope.is_some(),
+    });
+    Ok((merchant, offer, shape))
 }
 
-/// Redeems a code submitted as text (decoding it first). The HTTP handler decodes it
-/// under the guessing limit outside the transaction and calls [`redeem_decoded`].
+/// Redeems a code submitted as text (decoding it first), in its own transaction. The
+/// HTTP handler decodes it under the guessing limit and calls [`redeem_code`].
 pub fn redeem(
     conn: &mut DbConnection,
     secrets: &Secrets,
@@ -303,16 +324,42 @@ pub fn redeem(
     now: NaiveDateTime,
 ) -> ApiResult<Made> {
     let code = codes::decode(&secrets.code, &req.code, now).map_err(|e| e.to_api())?;
-    redeem_decoded(conn, staff, req, code, now)
+    redeem_code(conn, staff, req, code, now)
 }
 
-/// The redemption transaction's body (the caller opens the write transaction).
-pub fn redeem_decoded(
+/// Signals, inside [`redeem_code`] only, that the transaction must run again with the
+/// budget's locked approach.
+const RETRY_LOCKED: &str = "budget_retry_locked";
+
+/// Redeems a decoded code in one write transaction. Nearly always that is the one
+/// transaction; when the budget slot it drew was dry, the transaction is rolled back and
+/// run once more taking the budget row's lock first (see [`budgets::slots::Take::Retry`]).
+pub fn redeem_code(
     conn: &mut DbConnection,
     staff: &Principal,
     req: &RedeemRequest,
     code: CodeId,
     now: NaiveDateTime,
+) -> ApiResult<Made> {
+    let fast = write_tx(conn, |conn| {
+        redeem_decoded(conn, staff, req, code, now, Approach::Fast)
+    });
+    match fast {
+        Err(e) if e.code() == RETRY_LOCKED => write_tx(conn, |conn| {
+            redeem_decoded(conn, staff, req, code, now, Approach::Locked)
+        }),
+        other => other,
+    }
+}
+
+/// The redemption transaction's body.
+fn redeem_decoded(
+    conn: &mut DbConnection,
+    staff: &Principal,
+    req: &RedeemRequest,
+    code: CodeId,
+    now: NaiveDateTime,
+    approach: Approach,
 ) -> ApiResult<Made> {
     let merchant_id = staff
         .merchant_scope()
@@ -329,12 +376,12 @@ pub fn redeem_decoded(
         now,
     )?;
     let card = verified.card;
-    let (merchant, offer) = merchant_and_offer(conn, merchant_id, req.offer_id)?;
+    let (day, period, year) = local_keys(now);
+    let (merchant, offer, budget) = merchant_and_offer(conn, merchant_id, req.offer_id, year)?;
     if let Some(refusal) = eligibility(&offer, &card, now)? {
         return Err(refusal);
     }
     let outcome = money::compute(&offer.money_terms()?, req.bill)?;
-    let (day, period, _) = local_keys(now);
     // Inserted before the limit check: a code used twice is `code_used` (the unique
     // constraint answers first), not a misleading `limit_reached`.
     let redemption = insert(
@@ -367,14 +414,24 @@ pub fn redeem_decoded(
     )?;
     // Last: budget slots are shared by every counter in the city, and the slot's lock is
     // held from this UPDATE until commit.
-    if redemption.subsidy_fen > 0
-        && let Err(refusal) = budgets::reserve(conn, &redemption.booking())?
-    {
-        return Err(problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "budget_exhausted",
-            refusal.detail(),
-        ));
+    if redemption.subsidy_fen > 0 {
+        match budgets::reserve_in(conn, &redemption.booking(), budget, approach)? {
+            Reservation::Made => {}
+            Reservation::Refused(refusal) => {
+                return Err(problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "budget_exhausted",
+                    refusal.detail(),
+                ));
+            }
+            Reservation::Retry => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    RETRY_LOCKED,
+                    "The subsidy budget is busy; retry the request.",
+                ));
+            }
+        }
     }
     let receipt = view(
         &redemption,

@@ -11,7 +11,6 @@ use super::{Quote, RedeemRequest, Redeemed, Redemption, RedemptionView};
 use crate::auth::principal::{MerchantStaff, OfficialOrStaff, Reverser, TalentRole};
 use crate::auth::{Auth, Principal, Role};
 use crate::codes;
-use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageQuery, Paginated};
 use crate::schema::{cards, redemptions};
@@ -141,20 +140,32 @@ pub async fn redeem(
         .db
         .run(move |conn| {
             let now = crate::time::now();
-            if let Some(first) = super::replay(conn, merchant_id, &request)? {
-                return Ok((
-                    Redeemed::Replayed(first.clone()),
-                    super::views(conn, &[first], true)?,
-                ));
+            let attempt = (|| {
+                // Decoded under the guessing limit outside the transaction: a wrong
+                // signature must count even though the redemption rolls back.
+                let code = codes::guard::decode_as_staff(
+                    conn,
+                    &secrets,
+                    staff.user_id,
+                    &request.code,
+                    now,
+                )?;
+                super::redeem_code(conn, &staff, &request, code, now)
+            })();
+            match attempt {
+                Ok(made) => Ok((Redeemed::Created(made.redemption), vec![made.receipt])),
+                // A retry of a request that went through cannot succeed again (its code
+                // is used, or expired by now), so the Idempotency-Key is looked up only
+                // on refusal: one statement fewer for every first attempt. The same key
+                // with another body is refused here too (422).
+                Err(refusal) => match super::replay(conn, merchant_id, &request)? {
+                    Some(first) => Ok((
+                        Redeemed::Replayed(first.clone()),
+                        super::views(conn, &[first], true)?,
+                    )),
+                    None => Err(refusal),
+                },
             }
-            // Decoded under the guessing limit outside the transaction: a wrong
-            // signature must count even though the redemption rolls back.
-            let code =
-                codes::guard::decode_as_staff(conn, &secrets, staff.user_id, &request.code, now)?;
-            let made = write_tx(conn, |conn| {
-                super::redeem_decoded(conn, &staff, &request, code, now)
-            })?;
-            Ok((Redeemed::Created(made.redemption), vec![made.receipt]))
         })
         .await;
     let (redeemed, mut views) = match result {

@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use talentcard::auth::Role;
-use talentcard::budgets::{self, Booking, Refusal};
+use talentcard::budgets::{self, Approach, Booking, Refusal, Reservation};
 use talentcard::db::write_tx;
 
 use crate::both_backends;
@@ -23,16 +23,23 @@ fn booking(amount: i64) -> Booking<'static> {
     }
 }
 
+/// Reserves as a redemption does: the fast approach, and the locked one when asked.
 async fn reserve(app: &TestApp, amount: i64) -> Result<(), Refusal> {
+    let booking = booking(amount);
     app.with_conn(move |conn| {
-        write_tx(
-            conn,
-            |conn| -> Result<Result<(), Refusal>, talentcard::error::ApiError> {
-                let outcome = budgets::reserve(conn, &booking(amount))?;
-                Ok(outcome)
-            },
-        )
-        .expect("reservation transaction")
+        let attempt = |conn: &mut talentcard::db::DbConnection, approach| {
+            write_tx(conn, |conn| budgets::reserve(conn, &booking, approach))
+                .expect("reservation transaction")
+        };
+        let outcome = match attempt(conn, Approach::Fast) {
+            Reservation::Retry => attempt(conn, Approach::Locked),
+            outcome => outcome,
+        };
+        match outcome {
+            Reservation::Made => Ok(()),
+            Reservation::Refused(refusal) => Err(refusal),
+            Reservation::Retry => panic!("the locked approach never asks to retry"),
+        }
     })
     .await
 }

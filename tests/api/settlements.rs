@@ -36,12 +36,10 @@ async fn redeem_at(
     };
     let secrets = app.state.secrets.clone();
     app.with_conn(move |conn| {
-        talentcard::db::write_tx(conn, |conn| {
-            redemptions::redeem(conn, &secrets, &staff, &req, at)
-        })
-        .expect("redeemed")
-        .redemption
-        .id
+        redemptions::redeem(conn, &secrets, &staff, &req, at)
+            .expect("redeemed")
+            .redemption
+            .id
     })
     .await
 }
