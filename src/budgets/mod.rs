@@ -39,12 +39,6 @@ pub struct Budget {
     pub updated_at: NaiveDateTime,
 }
 
-impl Budget {
-    pub fn committed_fen(&self) -> i64 {
-        self.reserved_fen + self.settled_fen + self.paid_fen
-    }
-}
-
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = budget_envelopes)]
 pub struct Envelope {

@@ -258,7 +258,7 @@ mod tests {
         for valid in [
             "91350100M000100Y43",
             "91110000802100433B",
-            "91510900MA62G5XXXH",
+            "91510900MA62G5T8QB",
         ] {
             assert_eq!(Uscc::parse(valid).unwrap().as_str(), valid);
         }

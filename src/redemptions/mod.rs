@@ -327,10 +327,6 @@ pub fn redeem(
     redeem_code(conn, staff, req, code, now)
 }
 
-/// Signals, inside [`redeem_code`] only, that the transaction must run again with the
-/// budget's locked approach.
-const RETRY_LOCKED: &str = "budget_retry_locked";
-
 /// Redeems a decoded code in one write transaction. Nearly always that is the one
 /// transaction; when the budget slot it drew was dry, the transaction is rolled back and
 /// run once more taking the budget row's lock first (see [`budgets::slots::Take::Retry`]).
@@ -341,14 +337,40 @@ pub fn redeem_code(
     code: CodeId,
     now: NaiveDateTime,
 ) -> ApiResult<Made> {
-    let fast = write_tx(conn, |conn| {
-        redeem_decoded(conn, staff, req, code, now, Approach::Fast)
-    });
-    match fast {
-        Err(e) if e.code() == RETRY_LOCKED => write_tx(conn, |conn| {
-            redeem_decoded(conn, staff, req, code, now, Approach::Locked)
-        }),
-        other => other,
+    let attempt = |conn: &mut DbConnection, approach| {
+        write_tx(conn, |conn| {
+            redeem_decoded(conn, staff, req, code, now, approach)
+        })
+    };
+    match attempt(conn, Approach::Fast) {
+        Ok(made) => Ok(made),
+        Err(Attempt::Refused(e)) => Err(e),
+        Err(Attempt::RetryLocked) => match attempt(conn, Approach::Locked) {
+            Ok(made) => Ok(made),
+            Err(Attempt::Refused(e)) => Err(e),
+            Err(Attempt::RetryLocked) => Err(ApiError::internal(anyhow::anyhow!(
+                "the locked budget approach asked for a retry"
+            ))),
+        },
+    }
+}
+
+/// Why a redemption transaction did not commit: refused (or failed), or its budget slot
+/// was dry on the fast approach and it must run again with the locked one.
+enum Attempt {
+    Refused(ApiError),
+    RetryLocked,
+}
+
+impl From<ApiError> for Attempt {
+    fn from(e: ApiError) -> Self {
+        Attempt::Refused(e)
+    }
+}
+
+impl From<diesel::result::Error> for Attempt {
+    fn from(e: diesel::result::Error) -> Self {
+        Attempt::Refused(e.into())
     }
 }
 
@@ -360,7 +382,7 @@ fn redeem_decoded(
     code: CodeId,
     now: NaiveDateTime,
     approach: Approach,
-) -> ApiResult<Made> {
+) -> Result<Made, Attempt> {
     let merchant_id = staff
         .merchant_scope()
         .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
@@ -379,9 +401,9 @@ fn redeem_decoded(
     let (day, period, year) = local_keys(now);
     let (merchant, offer, budget) = merchant_and_offer(conn, merchant_id, req.offer_id, year)?;
     if let Some(refusal) = eligibility(&offer, &card, now)? {
-        return Err(refusal);
+        return Err(refusal.into());
     }
-    let outcome = money::compute(&offer.money_terms()?, req.bill)?;
+    let outcome = money::compute(&offer.money_terms()?, req.bill).map_err(ApiError::from)?;
     // Inserted before the limit check: a code used twice is `code_used` (the unique
     // constraint answers first), not a misleading `limit_reached`.
     let redemption = insert(
@@ -400,7 +422,7 @@ fn redeem_decoded(
         // Exact: the card row is locked, and the counts include this redemption.
         let (today, month) = uses_so_far(conn, card.id, offer.id, &day, &period)?;
         if let Some(refusal) = limit_refusal(&offer, today - 1, month - 1) {
-            return Err(refusal);
+            return Err(refusal.into());
         }
     }
     audit::record(
@@ -418,19 +440,14 @@ fn redeem_decoded(
         match budgets::reserve_in(conn, &redemption.booking(), budget, approach)? {
             Reservation::Made => {}
             Reservation::Refused(refusal) => {
-                return Err(problem(
+                let exhausted = problem(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "budget_exhausted",
                     refusal.detail(),
-                ));
+                );
+                return Err(exhausted.into());
             }
-            Reservation::Retry => {
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    RETRY_LOCKED,
-                    "The subsidy budget is busy; retry the request.",
-                ));
-            }
+            Reservation::Retry => return Err(Attempt::RetryLocked),
         }
     }
     let receipt = view(

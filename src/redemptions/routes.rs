@@ -140,18 +140,11 @@ pub async fn redeem(
         .db
         .run(move |conn| {
             let now = crate::time::now();
-            let attempt = (|| {
-                // Decoded under the guessing limit outside the transaction: a wrong
-                // signature must count even though the redemption rolls back.
-                let code = codes::guard::decode_as_staff(
-                    conn,
-                    &secrets,
-                    staff.user_id,
-                    &request.code,
-                    now,
-                )?;
-                super::redeem_code(conn, &staff, &request, code, now)
-            })();
+            // Decoded under the guessing limit outside the transaction: a wrong
+            // signature must count even though the redemption rolls back.
+            let attempt =
+                codes::guard::decode_as_staff(conn, &secrets, staff.user_id, &request.code, now)
+                    .and_then(|code| super::redeem_code(conn, &staff, &request, code, now));
             match attempt {
                 Ok(made) => Ok((Redeemed::Created(made.redemption), vec![made.receipt])),
                 // A retry of a request that went through cannot succeed again (its code
