@@ -13,8 +13,9 @@ use diesel::prelude::*;
 use super::{CodeError, CodeId, MAX_FAILED_VERIFICATIONS_PER_HOUR, VerifiedCode};
 use crate::db::{DbConnection, write_tx};
 use crate::error::{ApiError, ApiResult};
-use crate::schema::code_guess_throttle as t;
+use crate::schema::{code_guess_throttle as t, users};
 use crate::secrets::Secrets;
+use crate::users::User;
 
 const WINDOW: Duration = Duration::hours(1);
 
@@ -41,12 +42,49 @@ pub fn decode_as_staff(
     input: &str,
     now: NaiveDateTime,
 ) -> ApiResult<CodeId> {
-    let row: Option<(i32, NaiveDateTime)> = t::table
+    let seen = t::table
         .find(user_id)
-        .select((t::failures, t::window_start))
+        .select(Failures::as_select())
         .first(conn)
         .optional()?;
-    if let Some((failures, start)) = row
+    decode_guarded(conn, secrets, user_id, seen, input, now)
+}
+
+/// An account's recent failed verifications, as counted in `code_guess_throttle`.
+#[derive(Debug, Clone, Copy, Queryable, Selectable)]
+#[diesel(table_name = t)]
+pub struct Failures {
+    failures: i32,
+    window_start: NaiveDateTime,
+}
+
+/// The caller's user row and its failed verifications, in one read: the redemption
+/// path confirms the session and applies the guessing limit with a single statement.
+pub fn staff_with_failures(
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> ApiResult<Option<(User, Option<Failures>)>> {
+    Ok(users::table
+        .left_join(t::table.on(t::user_id.eq(users::id)))
+        .filter(users::id.eq(user_id))
+        .select((User::as_select(), Option::<Failures>::as_select()))
+        .first(conn)
+        .optional()?)
+}
+
+/// [`decode_as_staff`] with the account's failures already read (`seen`).
+pub fn decode_guarded(
+    conn: &mut DbConnection,
+    secrets: &Secrets,
+    user_id: i64,
+    seen: Option<Failures>,
+    input: &str,
+    now: NaiveDateTime,
+) -> ApiResult<CodeId> {
+    if let Some(Failures {
+        failures,
+        window_start: start,
+    }) = seen
         && now - start < WINDOW
         && failures >= MAX_FAILED_VERIFICATIONS_PER_HOUR as i32
     {
@@ -61,7 +99,7 @@ pub fn decode_as_staff(
     }
     let decoded = super::decode(&secrets.code, input, now);
     if decoded == Err(CodeError::Signature) {
-        write_tx(conn, |conn| record_failure(conn, user_id, row, now))?;
+        write_tx(conn, |conn| record_failure(conn, user_id, seen, now))?;
     }
     decoded.map_err(|e| e.to_api())
 }
@@ -69,10 +107,10 @@ pub fn decode_as_staff(
 fn record_failure(
     conn: &mut DbConnection,
     user_id: i64,
-    seen: Option<(i32, NaiveDateTime)>,
+    seen: Option<Failures>,
     now: NaiveDateTime,
 ) -> ApiResult<()> {
-    let fresh_window = seen.is_none_or(|(_, start)| now - start >= WINDOW);
+    let fresh_window = seen.is_none_or(|seen| now - seen.window_start >= WINDOW);
     let updated = if fresh_window {
         diesel::update(t::table.find(user_id))
             .set((t::failures.eq(1), t::window_start.eq(now)))

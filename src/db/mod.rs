@@ -4,6 +4,7 @@
 //! Query functions take `&mut DbConnection`, never the pool, so they compose inside one
 //! transaction. Blocking diesel work runs on actix's blocking pool via [`Db::run`].
 
+mod lock;
 mod url;
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+pub use lock::ForNoKeyUpdateOf;
 pub use url::{Backend, DatabaseUrl};
 
 use crate::error::ApiError;

@@ -24,7 +24,7 @@ use crate::auth::{Actor, Principal};
 use crate::budgets::{self, Approach, Booking, Reservation};
 use crate::cards::Card;
 use crate::codes::{self, CodeId};
-use crate::db::{DbConnection, write_tx};
+use crate::db::{DbConnection, ForNoKeyUpdateOf, write_tx};
 use crate::error::{ApiError, ApiResult};
 use crate::merchants::{self, Merchant, MerchantStatus};
 use crate::offers::money::{self, Fen, Outcome};
@@ -270,48 +270,82 @@ fn lock_card(conn: &mut DbConnection, card_id: i64) -> ApiResult<Option<(Card, S
 }
 
 /// The offer, its merchant and the shape of this year's budget for the merchant's
-/// category, in one read; the merchant must be active to redeem.
-fn merchant_and_offer(
+/// category; `None` when the merchant has no such offer.
+type OfferSide = (Merchant, Offer, Option<budgets::Shape>);
+
+/// The card (row locked until commit, as [`lock_card`]) with its talent's name, and the
+/// offer with its merchant and budget shape: everything the redemption checks, in one
+/// read.
+fn card_and_offer(
     conn: &mut DbConnection,
+    card_id: i64,
     merchant_id: i64,
     offer_id: i64,
     year: i32,
-) -> ApiResult<(Merchant, Offer, Option<budgets::Shape>)> {
+) -> ApiResult<Option<(Card, String, Option<OfferSide>)>> {
     use crate::schema::{budget_envelopes, budgets as budgets_table};
-    // Offer, merchant, and from the left joins: budget year, its cap, envelope category.
-    type Row = (Offer, Merchant, Option<i32>, Option<i64>, Option<String>);
-    let found: Option<Row> = offers_table::table
-        .inner_join(merchants_table::table)
-        .left_join(budgets_table::table.on(budgets_table::year.eq(year)))
-        .left_join(
-            budget_envelopes::table.on(budget_envelopes::year
-                .eq(year)
-                .and(budget_envelopes::category.eq(merchants_table::category))),
-        )
-        .filter(offers_table::id.eq(offer_id))
-        .filter(offers_table::merchant_id.eq(merchant_id))
-        .select((
-            Offer::as_select(),
-            Merchant::as_select(),
-            budgets_table::year.nullable(),
-            budgets_table::merchant_monthly_cap_fen.nullable(),
-            budget_envelopes::category.nullable(),
-        ))
-        .first(conn)
-        .optional()?;
-    let Some((offer, merchant, budget_year, cap, envelope)) = found else {
-        // Say why: a merchant that is not active, or an offer it does not have.
-        active_merchant(conn, merchant_id)?;
-        return Err(ApiError::not_found("This merchant has no such offer."));
-    };
-    if merchant.status != MerchantStatus::Active.as_str() {
-        return Err(inactive_merchant());
+    // Card, talent name, offer, merchant, and from the left joins: budget year, its
+    // cap, envelope category.
+    type Row = (
+        Card,
+        String,
+        Offer,
+        Merchant,
+        Option<i32>,
+        Option<i64>,
+        Option<String>,
+    );
+    // A macro, not a value: `as_select` is typed per backend, and each arm needs its own.
+    macro_rules! query {
+        () => {
+            cards_table::table
+                .inner_join(talents::table)
+                .inner_join(
+                    offers_table::table.on(offers_table::id
+                        .eq(offer_id)
+                        .and(offers_table::merchant_id.eq(merchant_id))),
+                )
+                .inner_join(
+                    merchants_table::table.on(merchants_table::id.eq(offers_table::merchant_id)),
+                )
+                .left_join(budgets_table::table.on(budgets_table::year.eq(year)))
+                .left_join(
+                    budget_envelopes::table.on(budget_envelopes::year
+                        .eq(year)
+                        .and(budget_envelopes::category.eq(merchants_table::category))),
+                )
+                .filter(cards_table::id.eq(card_id))
+                .select((
+                    Card::as_select(),
+                    talents::name,
+                    Offer::as_select(),
+                    Merchant::as_select(),
+                    budgets_table::year.nullable(),
+                    budgets_table::merchant_monthly_cap_fen.nullable(),
+                    budget_envelopes::category.nullable(),
+                ))
+                .limit(1)
+        };
     }
-    let shape = budget_year.map(|_| budgets::Shape {
-        merchant_monthly_cap_fen: cap,
-        has_envelope: envelope.is_some(),
-    });
-    Ok((merchant, offer, shape))
+    let found: Option<Row> = match conn {
+        DbConnection::Pg(pg) => ForNoKeyUpdateOf::new(query!(), cards_table::table)
+            .get_result(pg)
+            .optional()?,
+        // SQLite's BEGIN IMMEDIATE has already serialised every writer.
+        DbConnection::Sqlite(lite) => query!().get_result(lite).optional()?,
+    };
+    Ok(match found {
+        Some((card, talent_name, offer, merchant, budget_year, cap, envelope)) => {
+            let shape = budget_year.map(|_| budgets::Shape {
+                merchant_monthly_cap_fen: cap,
+                has_envelope: envelope.is_some(),
+            });
+            Some((card, talent_name, Some((merchant, offer, shape))))
+        }
+        // No such offer here (or no such card): the card is still checked first, so a
+        // stale code reads as such whatever offer was chosen.
+        None => lock_card(conn, card_id)?.map(|(card, name)| (card, name, None)),
+    })
 }
 
 /// Redeems a code submitted as text (decoding it first), in its own transaction. The
@@ -386,20 +420,34 @@ fn redeem_decoded(
     let merchant_id = staff
         .merchant_scope()
         .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
-    let mut talent_name = String::new();
+    let (day, period, year) = local_keys(now);
+    let mut looked_up = None;
     let verified = codes::check_card(
         |card_id| {
-            Ok(lock_card(conn, card_id)?.map(|(card, name)| {
-                talent_name = name;
-                card
-            }))
+            Ok(
+                card_and_offer(conn, card_id, merchant_id, req.offer_id, year)?.map(
+                    |(card, talent_name, offer_side)| {
+                        looked_up = Some((talent_name, offer_side));
+                        card
+                    },
+                ),
+            )
         },
         code,
         now,
     )?;
     let card = verified.card;
-    let (day, period, year) = local_keys(now);
-    let (merchant, offer, budget) = merchant_and_offer(conn, merchant_id, req.offer_id, year)?;
+    let Some((talent_name, offer_side)) = looked_up else {
+        return Err(ApiError::internal(anyhow::anyhow!("card checked without being read")).into());
+    };
+    let Some((merchant, offer, budget)) = offer_side else {
+        // Say why: a merchant that is not active, or an offer it does not have.
+        active_merchant(conn, merchant_id)?;
+        return Err(ApiError::not_found("This merchant has no such offer.").into());
+    };
+    if merchant.status != MerchantStatus::Active.as_str() {
+        return Err(inactive_merchant().into());
+    }
     if let Some(refusal) = eligibility(&offer, &card, now)? {
         return Err(refusal.into());
     }

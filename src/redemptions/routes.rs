@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{Quote, RedeemRequest, Redeemed, Redemption, RedemptionView};
-use crate::auth::principal::{MerchantStaff, OfficialOrStaff, Reverser, TalentRole};
+use crate::auth::principal::{Claimed, MerchantStaff, OfficialOrStaff, Reverser, TalentRole};
 use crate::auth::{Auth, Principal, Role};
 use crate::codes;
 use crate::error::{ApiError, ApiResult};
@@ -119,7 +119,7 @@ fn idempotency_key(req: &HttpRequest) -> ApiResult<String> {
 )]
 #[post("/redemptions")]
 pub async fn redeem(
-    auth: Auth<MerchantStaff>,
+    claimed: Claimed<MerchantStaff>,
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<RedeemBody>,
@@ -131,20 +131,30 @@ pub async fn redeem(
         code: body.code,
         offer_id: body.offer_id,
     };
-    let staff = auth.into_inner();
-    let merchant_id = staff
-        .merchant_scope()
-        .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
     let secrets = state.secrets.clone();
     let result = state
         .db
         .run(move |conn| {
             let now = crate::time::now();
+            // The session and the guessing limit come from one read, in the same trip to
+            // the blocking pool as the redemption: this path runs at every counter.
+            let (user, failures) = codes::guard::staff_with_failures(conn, claimed.user_id())?
+                .map_or((None, None), |(user, failures)| (Some(user), failures));
+            let staff = claimed.confirm(user)?.into_inner();
+            let merchant_id = staff
+                .merchant_scope()
+                .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
             // Decoded under the guessing limit outside the transaction: a wrong
             // signature must count even though the redemption rolls back.
-            let attempt =
-                codes::guard::decode_as_staff(conn, &secrets, staff.user_id, &request.code, now)
-                    .and_then(|code| super::redeem_code(conn, &staff, &request, code, now));
+            let attempt = codes::guard::decode_guarded(
+                conn,
+                &secrets,
+                staff.user_id,
+                failures,
+                &request.code,
+                now,
+            )
+            .and_then(|code| super::redeem_code(conn, &staff, &request, code, now));
             match attempt {
                 Ok(made) => Ok((Redeemed::Created(made.redemption), vec![made.receipt])),
                 // A retry of a request that went through cannot succeed again (its code
