@@ -58,18 +58,38 @@ pub struct Failures {
     window_start: NaiveDateTime,
 }
 
-/// The caller's user row and its failed verifications, in one read: the redemption
-/// path confirms the session and applies the guessing limit with a single statement.
-pub fn staff_with_failures(
+/// The caller's user row (if any) and its failed verifications, in one read.
+pub fn staff_and_failures(
     conn: &mut DbConnection,
     user_id: i64,
-) -> ApiResult<Option<(User, Option<Failures>)>> {
-    Ok(users::table
+) -> ApiResult<(Option<User>, Option<Failures>)> {
+    let found = users::table
         .left_join(t::table.on(t::user_id.eq(users::id)))
         .filter(users::id.eq(user_id))
         .select((User::as_select(), Option::<Failures>::as_select()))
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(found.map_or((None, None), |(user, failures)| (Some(user), failures)))
+}
+
+/// The 429 for an account that has entered too many forged codes within the hour.
+pub fn refuse_if_throttled(seen: Option<Failures>, now: NaiveDateTime) -> ApiResult<()> {
+    match seen {
+        Some(Failures {
+            failures,
+            window_start: start,
+        }) if now - start < WINDOW && failures >= MAX_FAILED_VERIFICATIONS_PER_HOUR as i32 => {
+            Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!(
+                    "Too many codes that are not genuine were entered from this account; code checks resume at {}.",
+                    crate::time::to_local(start + WINDOW).format("%H:%M")
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// [`decode_as_staff`] with the account's failures already read (`seen`).
@@ -81,22 +101,7 @@ pub fn decode_guarded(
     input: &str,
     now: NaiveDateTime,
 ) -> ApiResult<CodeId> {
-    if let Some(Failures {
-        failures,
-        window_start: start,
-    }) = seen
-        && now - start < WINDOW
-        && failures >= MAX_FAILED_VERIFICATIONS_PER_HOUR as i32
-    {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            format!(
-                "Too many codes that are not genuine were entered from this account; code checks resume at {}.",
-                crate::time::to_local(start + WINDOW).format("%H:%M")
-            ),
-        ));
-    }
+    refuse_if_throttled(seen, now)?;
     let decoded = super::decode(&secrets.code, input, now);
     if decoded == Err(CodeError::Signature) {
         write_tx(conn, |conn| record_failure(conn, user_id, seen, now))?;

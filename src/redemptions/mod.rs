@@ -20,9 +20,11 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::audit;
+use crate::auth::principal::{Claimed, MerchantStaff};
 use crate::auth::{Actor, Principal};
 use crate::budgets::{self, Approach, Booking, Reservation};
 use crate::cards::Card;
+use crate::codes::guard::{Failures, staff_and_failures};
 use crate::codes::{self, CodeId};
 use crate::db::{DbConnection, ForNoKeyUpdateOf, write_tx};
 use crate::error::{ApiError, ApiResult};
@@ -35,6 +37,7 @@ use crate::schema::{
 };
 use crate::secrets::Secrets;
 use crate::tier::Tier;
+use crate::users::User;
 
 /// Largest bill accepted at a counter: 1 000 000 元.
 pub const MAX_BILL_FEN: i64 = 100_000_000;
@@ -252,45 +255,80 @@ pub fn replay(
     }
 }
 
-/// Reads the card with its talent's name and takes the card's row lock until commit:
-/// redemptions of one card queue here, so the per-card limit counts that follow are exact.
-fn lock_card(conn: &mut DbConnection, card_id: i64) -> ApiResult<Option<(Card, String)>> {
-    let query = cards_table::table
-        .inner_join(talents::table)
-        .filter(cards_table::id.eq(card_id))
-        .select((cards_table::all_columns, talents::name));
-    Ok(match conn {
-        // The lock an UPDATE of the card would take, without writing a new row version
-        // and its index entries on every redemption. (It locks the talent row too; a
-        // talent's cards are redeemed one at a time anyway.)
-        DbConnection::Pg(pg) => query.for_no_key_update().first(pg).optional()?,
-        // SQLite's BEGIN IMMEDIATE has already serialised every writer.
-        DbConnection::Sqlite(lite) => query.first(lite).optional()?,
-    })
-}
-
 /// The offer, its merchant and the shape of this year's budget for the merchant's
-/// category; `None` when the merchant has no such offer.
+/// category.
 type OfferSide = (Merchant, Offer, Option<budgets::Shape>);
 
-/// The card (row locked until commit, as [`lock_card`]) with its talent's name, and the
-/// offer with its merchant and budget shape: everything the redemption checks, in one
-/// read.
-fn card_and_offer(
+/// Everything a redemption checks, from one read (see [`counter_read`]).
+struct CounterRead {
+    card: Card,
+    talent_name: String,
+    user: User,
+    failures: Option<Failures>,
+    /// `None` when the caller's merchant has no such offer.
+    offer_side: Option<OfferSide>,
+}
+
+/// Who redeems: staff already authenticated, or (the HTTP hot path) an access token whose
+/// user row comes with the redemption's own read, one statement fewer per redemption.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    Staff(&'a Principal),
+    Token(&'a Claimed<MerchantStaff>),
+}
+
+impl Caller<'_> {
+    fn user_id(self) -> i64 {
+        match self {
+            Caller::Staff(staff) => staff.user_id,
+            Caller::Token(claimed) => claimed.user_id(),
+        }
+    }
+
+    /// The staff member, once the token is confirmed by its user row (401/403) and the
+    /// account is not locked out for entering forged codes (429), in that order.
+    fn admit(
+        self,
+        user: Option<User>,
+        failures: Option<Failures>,
+        now: NaiveDateTime,
+    ) -> ApiResult<Principal> {
+        let staff = match self {
+            Caller::Staff(staff) => return Ok(staff.clone()),
+            Caller::Token(claimed) => claimed.confirm(user)?.into_inner(),
+        };
+        staff
+            .merchant_scope()
+            .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
+        codes::guard::refuse_if_throttled(failures, now)?;
+        Ok(staff)
+    }
+}
+
+/// The card, its row locked until commit (redemptions of one card queue here, so the
+/// per-card limit counts that follow are exact), its talent's name, the caller's user
+/// row and failed code checks, and the offer of the caller's merchant with that
+/// merchant and the budget shape: one statement. `None` when there is no such card (or
+/// user).
+fn counter_read(
     conn: &mut DbConnection,
     card_id: i64,
-    merchant_id: i64,
+    user_id: i64,
     offer_id: i64,
     year: i32,
-) -> ApiResult<Option<(Card, String, Option<OfferSide>)>> {
-    use crate::schema::{budget_envelopes, budgets as budgets_table};
-    // Card, talent name, offer, merchant, and from the left joins: budget year, its
-    // cap, envelope category.
+) -> ApiResult<Option<CounterRead>> {
+    use crate::schema::{
+        budget_envelopes, budgets as budgets_table, code_guess_throttle as throttle, users,
+    };
+    // Card, talent name, user, failures, and from the left joins: offer, merchant, budget
+    // year, its cap, envelope category.
     type Row = (
         Card,
         String,
-        Offer,
-        Merchant,
+        User,
+        Option<Failures>,
+        Option<Offer>,
+        Option<Merchant>,
         Option<i32>,
         Option<i64>,
         Option<String>,
@@ -300,12 +338,14 @@ fn card_and_offer(
         () => {
             cards_table::table
                 .inner_join(talents::table)
-                .inner_join(
+                .inner_join(users::table.on(users::id.eq(user_id)))
+                .left_join(throttle::table.on(throttle::user_id.eq(users::id)))
+                .left_join(
                     offers_table::table.on(offers_table::id
                         .eq(offer_id)
-                        .and(offers_table::merchant_id.eq(merchant_id))),
+                        .and(offers_table::merchant_id.nullable().eq(users::merchant_id))),
                 )
-                .inner_join(
+                .left_join(
                     merchants_table::table.on(merchants_table::id.eq(offers_table::merchant_id)),
                 )
                 .left_join(budgets_table::table.on(budgets_table::year.eq(year)))
@@ -318,8 +358,10 @@ fn card_and_offer(
                 .select((
                     Card::as_select(),
                     talents::name,
-                    Offer::as_select(),
-                    Merchant::as_select(),
+                    User::as_select(),
+                    Option::<Failures>::as_select(),
+                    Option::<Offer>::as_select(),
+                    Option::<Merchant>::as_select(),
                     budgets_table::year.nullable(),
                     budgets_table::merchant_monthly_cap_fen.nullable(),
                     budget_envelopes::category.nullable(),
@@ -328,24 +370,33 @@ fn card_and_offer(
         };
     }
     let found: Option<Row> = match conn {
+        // The lock an UPDATE of the card would take, without writing a new row version
+        // and its index entries on every redemption; `OF cards`, as diesel's own locking
+        // clause would lock every joined row.
         DbConnection::Pg(pg) => ForNoKeyUpdateOf::new(query!(), cards_table::table)
             .get_result(pg)
             .optional()?,
         // SQLite's BEGIN IMMEDIATE has already serialised every writer.
         DbConnection::Sqlite(lite) => query!().get_result(lite).optional()?,
     };
-    Ok(match found {
-        Some((card, talent_name, offer, merchant, budget_year, cap, envelope)) => {
-            let shape = budget_year.map(|_| budgets::Shape {
-                merchant_monthly_cap_fen: cap,
-                has_envelope: envelope.is_some(),
+    Ok(found.map(
+        |(card, talent_name, user, failures, offer, merchant, budget_year, cap, envelope)| {
+            let offer_side = offer.zip(merchant).map(|(offer, merchant)| {
+                let shape = budget_year.map(|_| budgets::Shape {
+                    merchant_monthly_cap_fen: cap,
+                    has_envelope: envelope.is_some(),
+                });
+                (merchant, offer, shape)
             });
-            Some((card, talent_name, Some((merchant, offer, shape))))
-        }
-        // No such offer here (or no such card): the card is still checked first, so a
-        // stale code reads as such whatever offer was chosen.
-        None => lock_card(conn, card_id)?.map(|(card, name)| (card, name, None)),
-    })
+            CounterRead {
+                card,
+                talent_name,
+                user,
+                failures,
+                offer_side,
+            }
+        },
+    ))
 }
 
 /// Redeems a code submitted as text (decoding it first), in its own transaction. The
@@ -358,7 +409,7 @@ pub fn redeem(
     now: NaiveDateTime,
 ) -> ApiResult<Made> {
     let code = codes::decode(&secrets.code, &req.code, now).map_err(|e| e.to_api())?;
-    redeem_code(conn, staff, req, code, now)
+    redeem_code(conn, Caller::Staff(staff), req, code, now)
 }
 
 /// Redeems a decoded code in one write transaction. Nearly always that is the one
@@ -366,14 +417,14 @@ pub fn redeem(
 /// run once more taking the budget row's lock first (see [`budgets::slots::Take::Retry`]).
 pub fn redeem_code(
     conn: &mut DbConnection,
-    staff: &Principal,
+    caller: Caller,
     req: &RedeemRequest,
     code: CodeId,
     now: NaiveDateTime,
 ) -> ApiResult<Made> {
     let attempt = |conn: &mut DbConnection, approach| {
         write_tx(conn, |conn| {
-            redeem_decoded(conn, staff, req, code, now, approach)
+            redeem_decoded(conn, caller, req, code, now, approach)
         })
     };
     match attempt(conn, Approach::Fast) {
@@ -411,35 +462,40 @@ impl From<diesel::result::Error> for Attempt {
 /// The redemption transaction's body.
 fn redeem_decoded(
     conn: &mut DbConnection,
-    staff: &Principal,
+    caller: Caller,
     req: &RedeemRequest,
     code: CodeId,
     now: NaiveDateTime,
     approach: Approach,
 ) -> Result<Made, Attempt> {
-    let merchant_id = staff
-        .merchant_scope()
-        .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
     let (day, period, year) = local_keys(now);
     let mut looked_up = None;
     let verified = codes::check_card(
         |card_id| {
-            Ok(
-                card_and_offer(conn, card_id, merchant_id, req.offer_id, year)?.map(
-                    |(card, talent_name, offer_side)| {
-                        looked_up = Some((talent_name, offer_side));
-                        card
-                    },
-                ),
-            )
+            let Some(read) = counter_read(conn, card_id, caller.user_id(), req.offer_id, year)?
+            else {
+                // No such card, or no such user: the session is still judged first.
+                if let Caller::Token(claimed) = caller {
+                    let (user, failures) = staff_and_failures(conn, claimed.user_id())?;
+                    caller.admit(user, failures, now)?;
+                }
+                return Ok(None);
+            };
+            let staff = caller.admit(Some(read.user), read.failures, now)?;
+            looked_up = Some((staff, read.talent_name, read.offer_side));
+            Ok(Some(read.card))
         },
         code,
         now,
     )?;
     let card = verified.card;
-    let Some((talent_name, offer_side)) = looked_up else {
+    let Some((staff, talent_name, offer_side)) = looked_up else {
         return Err(ApiError::internal(anyhow::anyhow!("card checked without being read")).into());
     };
+    let staff = &staff;
+    let merchant_id = staff
+        .merchant_scope()
+        .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
     let Some((merchant, offer, budget)) = offer_side else {
         // Say why: a merchant that is not active, or an offer it does not have.
         active_merchant(conn, merchant_id)?;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{Quote, RedeemRequest, Redeemed, Redemption, RedemptionView};
+use super::{Caller, Quote, RedeemRequest, Redeemed, Redemption, RedemptionView};
 use crate::auth::principal::{Claimed, MerchantStaff, OfficialOrStaff, Reverser, TalentRole};
 use crate::auth::{Auth, Principal, Role};
 use crate::codes;
@@ -104,6 +104,20 @@ fn idempotency_key(req: &HttpRequest) -> ApiResult<String> {
     Ok(key)
 }
 
+/// The staff member behind a claimed token, confirmed by its user row, and the
+/// account's failed code checks: for the paths off the hot one.
+fn session(
+    conn: &mut crate::db::DbConnection,
+    claimed: &Claimed<MerchantStaff>,
+) -> ApiResult<(Principal, Option<codes::guard::Failures>)> {
+    let (user, failures) = codes::guard::staff_and_failures(conn, claimed.user_id())?;
+    let staff = claimed.confirm(user)?.into_inner();
+    staff
+        .merchant_scope()
+        .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
+    Ok((staff, failures))
+}
+
 /// Redeem an offer with a talent's code. Exactly once per code, and per
 /// Idempotency-Key: a retry returns the first result (`Idempotent-Replayed: true`).
 #[utoipa::path(
@@ -136,38 +150,57 @@ pub async fn redeem(
         .db
         .run(move |conn| {
             let now = crate::time::now();
-            // The session and the guessing limit come from one read, in the same trip to
-            // the blocking pool as the redemption: this path runs at every counter.
-            let (user, failures) = codes::guard::staff_with_failures(conn, claimed.user_id())?
-                .map_or((None, None), |(user, failures)| (Some(user), failures));
-            let staff = claimed.confirm(user)?.into_inner();
-            let merchant_id = staff
-                .merchant_scope()
-                .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
-            // Decoded under the guessing limit outside the transaction: a wrong
-            // signature must count even though the redemption rolls back.
-            let attempt = codes::guard::decode_guarded(
-                conn,
-                &secrets,
-                staff.user_id,
-                failures,
-                &request.code,
-                now,
-            )
-            .and_then(|code| super::redeem_code(conn, &staff, &request, code, now));
+            let attempt = match codes::decode(&secrets.code, &request.code, now) {
+                // The usual case: the session and the guessing limit are judged from the
+                // user row the redemption reads with the card and the offer.
+                Ok(code) => super::redeem_code(conn, Caller::Token(&claimed), &request, code, now),
+                // A code that is not genuine or not current: the session and the guessing
+                // limit are judged first, and a wrong signature counts (in a transaction
+                // of its own, which the refusal does not roll back).
+                Err(_) => {
+                    let (staff, failures) = session(conn, &claimed)?;
+                    codes::guard::decode_guarded(
+                        conn,
+                        &secrets,
+                        staff.user_id,
+                        failures,
+                        &request.code,
+                        now,
+                    )
+                    .and_then(|code| {
+                        super::redeem_code(conn, Caller::Staff(&staff), &request, code, now)
+                    })
+                }
+            };
             match attempt {
                 Ok(made) => Ok((Redeemed::Created(made.redemption), vec![made.receipt])),
+                // Refused before the session was confirmed, or for the session: nothing to
+                // replay.
+                Err(refusal)
+                    if matches!(
+                        actix_web::ResponseError::status_code(&refusal),
+                        StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+                    ) =>
+                {
+                    Err(refusal)
+                }
                 // A retry of a request that went through cannot succeed again (its code
                 // is used, or expired by now), so the Idempotency-Key is looked up only
                 // on refusal: one statement fewer for every first attempt. The same key
                 // with another body is refused here too (422).
-                Err(refusal) => match super::replay(conn, merchant_id, &request)? {
-                    Some(first) => Ok((
-                        Redeemed::Replayed(first.clone()),
-                        super::views(conn, &[first], true)?,
-                    )),
-                    None => Err(refusal),
-                },
+                Err(refusal) => {
+                    let (staff, _) = session(conn, &claimed)?;
+                    let merchant_id = staff
+                        .merchant_scope()
+                        .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
+                    match super::replay(conn, merchant_id, &request)? {
+                        Some(first) => Ok((
+                            Redeemed::Replayed(first.clone()),
+                            super::views(conn, &[first], true)?,
+                        )),
+                        None => Err(refusal),
+                    }
+                }
             }
         })
         .await;

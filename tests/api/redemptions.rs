@@ -757,6 +757,61 @@ async fn two_instances_share_single_use(app: TestApp) {
     );
 }
 
+/// The counter's hot path judges the session and the guessing limit from the row it reads
+/// with the card: a forger's account is locked out even for a genuine code, a logged-out
+/// token is refused, and neither consumes the code.
+async fn the_session_and_the_guessing_limit_hold_at_the_counter(app: TestApp) {
+    let c = counter(&app, "guarded", 1, offer_body("九折")).await;
+    let body = |code: &str| json!({"code": code, "bill_fen": 10_000, "offer_id": c.offer_id});
+    let genuine = mint(&app, c.card_id, now(), 0);
+    assert_eq!(genuine.len(), codes::NUMERIC_LEN, "{genuine}");
+    // A forger's guess: other MAC digits, check digit repaired.
+    let forge = |i: u32| {
+        let mut f = format!(
+            "{}{:08}",
+            &genuine[..11],
+            (genuine[11..19].parse::<u32>().unwrap() + 1 + i) % 100_000_000
+        );
+        let check = talentcard::cards::card_no::damm_digit(f.as_bytes());
+        f.push(char::from(b'0' + check));
+        f
+    };
+    for i in 0..codes::MAX_FAILED_VERIFICATIONS_PER_HOUR {
+        let r = redeem(
+            &app,
+            &c.merchant.cashier_token,
+            &format!("f{i}"),
+            body(&forge(i)),
+        )
+        .await;
+        assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "code_invalid");
+    }
+    let r = redeem(&app, &c.merchant.cashier_token, "g1", body(&genuine)).await;
+    assert_problem(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    // The limit is the account's, and the refused genuine code was not consumed.
+    let (status, made) = redeem(&app, &c.merchant.owner_token, "g2", body(&genuine)).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+
+    let (status, _) = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/logout",
+            Some(&c.merchant.owner_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let fresh = mint(&app, c.card_id, now(), 1);
+    let r = redeem(&app, &c.merchant.owner_token, "g3", body(&fresh)).await;
+    assert_problem(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    // Nor is a retry of a request that went through replayed to an ended session.
+    let r = redeem(&app, &c.merchant.owner_token, "g2", body(&genuine)).await;
+    assert_problem(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (status, list) = app.get("/api/v1/redemptions", &c.admin).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["total"], 1, "{list}");
+}
+
 both_backends!(
     quote_then_redeem_at_the_counter,
     a_retried_request_returns_the_first_result,
@@ -769,4 +824,5 @@ both_backends!(
     talents_dispute_and_officials_resolve,
     redemption_lists_are_scoped_and_masked,
     two_instances_share_single_use,
+    the_session_and_the_guessing_limit_hold_at_the_counter,
 );
