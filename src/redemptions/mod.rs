@@ -1,13 +1,14 @@
 //! Redemption at the counter (核销): quote, redeem, reverse — and the talents' disputes.
 //!
-//! One redemption is one transaction (see [`redeem`]): verify the code and lock its card
-//! row, check merchant, offer and tier, insert the redemption — whose
-//! `UNIQUE (card_id, code_window, code_slot)` makes the code single-use across every
-//! counter and instance — check the per-card limits, write the audit entry, and last
-//! reserve the subsidy. The card
-//! row lock serialises redemptions of one card only (so its daily and monthly counts
-//! are exact under concurrency) and the budget row is touched last, so its lock is held
-//! only until commit.
+//! One redemption is one transaction (see [`redeem_code`]). Its first statement reads
+//! everything the redemption checks — the card (row locked), the caller's session and
+//! failed code checks, the offer, its merchant and the budget shape — then: insert the
+//! redemption, whose `UNIQUE (card_id, code_window, code_slot)` makes the code single-use
+//! across every counter and instance; check the per-card limits; write the audit entry;
+//! and last reserve the subsidy from a budget slot. The card row lock serialises
+//! redemptions of one card only (so its daily and monthly counts are exact under
+//! concurrency), and the shared budget slot is touched last, so its lock is held only
+//! until commit.
 
 pub mod disputes;
 pub mod routes;
