@@ -116,7 +116,7 @@ pub fn spawn(db: Db, interval: Duration) {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            match db.run(seal_pending).await {
+            match db.run_writing(seal_pending).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(sealed = n, "audit entries sealed"),
                 Err(e) => tracing::warn!(error = %e, "audit sealing failed; will retry"),

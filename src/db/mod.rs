@@ -146,6 +146,12 @@ pub struct Db {
     /// workers, rather than each parking a blocking thread on the pool's condition
     /// variable (every such wait is two more context switches per request).
     turns: Arc<Semaphore>,
+    /// SQLite only: its writers queue here, in order, before taking a connection.
+    /// SQLite has one writer at a time, and a connection that finds the write lock taken
+    /// sleeps and polls (`busy_timeout`), so under load some writers kept losing the race
+    /// for over a second. The file lock still guards correctness (several processes may
+    /// share a file); this queue only makes one server's writers take turns fairly.
+    sqlite_writers: Option<Arc<Semaphore>>,
 }
 
 impl Db {
@@ -173,6 +179,7 @@ impl Db {
             pool,
             backend: url.backend(),
             turns: Arc::new(Semaphore::new(pool_size as usize)),
+            sqlite_writers: (url.backend() == Backend::Sqlite).then(|| Arc::new(Semaphore::new(1))),
         })
     }
 
@@ -205,13 +212,32 @@ impl Db {
         .map_err(|e| ApiError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
     }
 
-    /// Like [`Db::run`] inside a write transaction (see [`write_tx`]).
+    /// [`Db::run`] for work that writes: on SQLite it first waits its turn among this
+    /// server's writers (see `sqlite_writers`).
+    pub async fn run_writing<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _writer_turn = match &self.sqlite_writers {
+            Some(writers) => Some(
+                tokio::time::timeout(CONNECTION_WAIT, writers.clone().acquire_owned())
+                    .await
+                    .map_err(|_| busy())?
+                    .map_err(|_| busy())?,
+            ),
+            None => None,
+        };
+        self.run(f).await
+    }
+
+    /// Like [`Db::run_writing`] inside a write transaction (see [`write_tx`]).
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(move |conn| write_tx(conn, f)).await
+        self.run_writing(move |conn| write_tx(conn, f)).await
     }
 
     /// Readiness probe: can we reach the database right now?

@@ -148,7 +148,7 @@ pub async fn redeem(
     let secrets = state.secrets.clone();
     let result = state
         .db
-        .run(move |conn| {
+        .run_writing(move |conn| {
             let now = crate::time::now();
             let attempt = match codes::decode(&secrets.code, &request.code, now) {
                 // The usual case: the session and the guessing limit are judged from the
