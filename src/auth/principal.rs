@@ -3,7 +3,9 @@
 //! [`Principal`] is extracted from a Bearer header or the HttpOnly session cookie; the
 //! user row is re-read on every request so a disabled account, a logout or a password
 //! change ends its tokens at once. [`Auth<R>`] adds a role check named in the handler's
-//! signature; the `ensure_*` methods are the ownership checks.
+//! signature; the `ensure_*` methods are the ownership checks. [`Claimed<R>`] is the same
+//! check split in two for the redemption hot path, which reads the user row within its
+//! own statement and confirms it there.
 
 use std::marker::PhantomData;
 use std::ops::Deref;
