@@ -247,11 +247,17 @@ impl<R: RoleSet> Deref for Auth<R> {
 
 impl<R: RoleSet> Auth<R> {
     fn admit(principal: Principal) -> ApiResult<Self> {
-        if R::ROLES.contains(&principal.role) {
-            Ok(Auth(principal, PhantomData))
-        } else {
-            Err(ApiError::forbidden(format!("Only {} may do this.", R::WHO)))
-        }
+        ensure_role::<R>(principal.role)?;
+        Ok(Auth(principal, PhantomData))
+    }
+}
+
+/// The 403 for a role outside `R`.
+fn ensure_role<R: RoleSet>(role: Role) -> ApiResult<()> {
+    if R::ROLES.contains(&role) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!("Only {} may do this.", R::WHO)))
     }
 }
 
@@ -287,27 +293,29 @@ impl<R: RoleSet> Claimed<R> {
     }
 }
 
+impl<R: RoleSet> Claimed<R> {
+    fn from_token(req: &HttpRequest) -> ApiResult<Self> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
+        let (claims, user_id) = claims_of(state, token_from_request(req))?;
+        // The role claim is refused early (403 before the body is read, as with `Auth`);
+        // the role in the user row is checked again by `confirm`.
+        ensure_role::<R>(claims.role)?;
+        Ok(Claimed {
+            claims,
+            user_id,
+            roles: PhantomData,
+        })
+    }
+}
+
 impl<R: RoleSet + 'static> FromRequest for Claimed<R> {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready((|| {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
-            let (claims, user_id) = claims_of(state, token_from_request(req))?;
-            // The role claim is refused early (403 before the body is read, as with
-            // `Auth`); the role in the user row is checked again by `confirm`.
-            if !R::ROLES.contains(&claims.role) {
-                return Err(ApiError::forbidden(format!("Only {} may do this.", R::WHO)));
-            }
-            Ok(Claimed {
-                claims,
-                user_id,
-                roles: PhantomData,
-            })
-        })())
+        std::future::ready(Claimed::from_token(req))
     }
 }
 

@@ -47,6 +47,18 @@ struct Slot {
     used_fen: i64,
 }
 
+/// A [`Slot`]'s columns, for `RETURNING` (diesel's `as_returning` does not reach through
+/// the multi-backend connection).
+const SLOT_COLUMNS: (
+    budget_slots::slot,
+    budget_slots::room_fen,
+    budget_slots::used_fen,
+) = (
+    budget_slots::slot,
+    budget_slots::room_fen,
+    budget_slots::used_fen,
+);
+
 /// The parts of a budget row that decide how much room is left.
 struct Parent {
     total_fen: i64,
@@ -121,12 +133,8 @@ fn scope_slots<'a>(year: i32, scope: Scope<'a>) -> ScopeSlots<'a> {
 fn lock_slots(conn: &mut DbConnection, year: i32, scope: Scope<'_>) -> ApiResult<Vec<Slot>> {
     Ok(diesel::update(scope_slots(year, scope))
         .set(budget_slots::room_fen.eq(budget_slots::room_fen))
-        .returning((
-            budget_slots::slot,
-            budget_slots::room_fen,
-            budget_slots::used_fen,
-        ))
-        .get_results::<Slot>(conn)?)
+        .returning(SLOT_COLUMNS)
+        .get_results(conn)?)
 }
 
 /// How a reservation approaches its slot.
@@ -223,11 +231,13 @@ fn refill_and_take(
     let handed_out: i64 = slots.iter().map(|s| s.room_fen + s.used_fen).sum();
     let mut free = parent.total_fen - parent.committed_fen - handed_out;
     if free < amount {
-        let locked = lock_slots(conn, year, scope)?;
-        diesel::update(scope_slots(year, scope))
+        // Take every slot's room back (waiting for the redemptions in flight on them);
+        // what they used is unchanged by this, so the returned rows tell it.
+        let reclaimed: Vec<Slot> = diesel::update(scope_slots(year, scope))
             .set(budget_slots::room_fen.eq(0))
-            .execute(conn)?;
-        let used: i64 = locked.iter().map(|s| s.used_fen).sum();
+            .returning(SLOT_COLUMNS)
+            .get_results(conn)?;
+        let used: i64 = reclaimed.iter().map(|s| s.used_fen).sum();
         free = parent.total_fen - parent.committed_fen - used;
         if free < amount {
             return Ok(Take::NoRoom);

@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::{CodeError, CodeId, MAX_FAILED_VERIFICATIONS_PER_HOUR, VerifiedCode};
+use super::{CodeError, MAX_FAILED_VERIFICATIONS_PER_HOUR, VerifiedCode};
 use crate::db::{DbConnection, write_tx};
 use crate::error::{ApiError, ApiResult};
 use crate::schema::{code_guess_throttle as t, users};
@@ -29,25 +29,15 @@ pub fn verify_as_staff(
     input: &str,
     now: NaiveDateTime,
 ) -> ApiResult<VerifiedCode> {
-    let id = decode_as_staff(conn, secrets, user_id, input, now)?;
-    super::check_card(|card_id| crate::cards::find_by_id(conn, card_id), id, now)
-}
-
-/// The signature-and-window half of [`verify_as_staff`], for consumers that read the
-/// card themselves inside their transaction (the redemption locks the card row).
-pub fn decode_as_staff(
-    conn: &mut DbConnection,
-    secrets: &Secrets,
-    user_id: i64,
-    input: &str,
-    now: NaiveDateTime,
-) -> ApiResult<CodeId> {
     let seen = t::table
         .find(user_id)
         .select(Failures::as_select())
         .first(conn)
         .optional()?;
-    decode_guarded(conn, secrets, user_id, seen, input, now)
+    refuse_if_throttled(seen, now)?;
+    let id = super::decode(&secrets.code, input, now)
+        .map_err(|error| refuse_undecoded(conn, user_id, seen, error, now))?;
+    super::check_card(|card_id| crate::cards::find_by_id(conn, card_id), id, now)
 }
 
 /// An account's recent failed verifications, as counted in `code_guess_throttle`.
@@ -92,21 +82,23 @@ pub fn refuse_if_throttled(seen: Option<Failures>, now: NaiveDateTime) -> ApiRes
     }
 }
 
-/// [`decode_as_staff`] with the account's failures already read (`seen`).
-pub fn decode_guarded(
+/// The refusal of a code that did not decode, submitted by staff account `user_id`
+/// (whose failures were `seen`) once the guessing limit let it be checked: a wrong
+/// signature counts against the account, in a transaction of its own that the refusal
+/// does not roll back.
+pub fn refuse_undecoded(
     conn: &mut DbConnection,
-    secrets: &Secrets,
     user_id: i64,
     seen: Option<Failures>,
-    input: &str,
+    error: CodeError,
     now: NaiveDateTime,
-) -> ApiResult<CodeId> {
-    refuse_if_throttled(seen, now)?;
-    let decoded = super::decode(&secrets.code, input, now);
-    if decoded == Err(CodeError::Signature) {
-        write_tx(conn, |conn| record_failure(conn, user_id, seen, now))?;
+) -> ApiError {
+    if error == CodeError::Signature
+        && let Err(failed) = write_tx(conn, |conn| record_failure(conn, user_id, seen, now))
+    {
+        return failed;
     }
-    decoded.map_err(|e| e.to_api())
+    error.to_api()
 }
 
 fn record_failure(

@@ -17,12 +17,13 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 pub use lock::ForNoKeyUpdateOf;
 pub use url::{Backend, DatabaseUrl};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 
 /// One connection type for both backends; where they differ we branch on the variant.
 #[derive(diesel::MultiConnection)]
@@ -198,10 +199,30 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let turn = tokio::time::timeout(CONNECTION_WAIT, self.turns.clone().acquire_owned())
-            .await
-            .map_err(|_| busy())?
-            .map_err(|_| busy())?;
+        self.run_until(Instant::now() + CONNECTION_WAIT, f).await
+    }
+
+    /// [`Db::run`] for work that writes: on SQLite it first waits its turn among this
+    /// server's writers (see `sqlite_writers`), within the same 5 s.
+    pub async fn run_writing<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let deadline = Instant::now() + CONNECTION_WAIT;
+        let _writer_turn = match &self.sqlite_writers {
+            Some(writers) => Some(wait_turn(writers, deadline).await?),
+            None => None,
+        };
+        self.run_until(deadline, f).await
+    }
+
+    async fn run_until<T, F>(&self, deadline: Instant, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let turn = wait_turn(&self.turns, deadline).await?;
         let pool = self.pool.clone();
         actix_web::web::block(move || {
             let _turn = turn;
@@ -210,25 +231,6 @@ impl Db {
         })
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
-    }
-
-    /// [`Db::run`] for work that writes: on SQLite it first waits its turn among this
-    /// server's writers (see `sqlite_writers`).
-    pub async fn run_writing<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let _writer_turn = match &self.sqlite_writers {
-            Some(writers) => Some(
-                tokio::time::timeout(CONNECTION_WAIT, writers.clone().acquire_owned())
-                    .await
-                    .map_err(|_| busy())?
-                    .map_err(|_| busy())?,
-            ),
-            None => None,
-        };
-        self.run(f).await
     }
 
     /// Like [`Db::run_writing`] inside a write transaction (see [`write_tx`]).
@@ -250,6 +252,11 @@ impl Db {
     }
 }
 
-fn busy() -> ApiError {
-    ApiError::unavailable("The database is busy; retry the request.")
+/// A permit of `queue`, or a 503 once `deadline` has passed.
+async fn wait_turn(queue: &Arc<Semaphore>, deadline: Instant) -> ApiResult<OwnedSemaphorePermit> {
+    let busy = || ApiError::unavailable("The database is busy; retry the request.");
+    tokio::time::timeout_at(deadline, queue.clone().acquire_owned())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())
 }

@@ -294,16 +294,39 @@ impl Caller<'_> {
         failures: Option<Failures>,
         now: NaiveDateTime,
     ) -> ApiResult<Principal> {
-        let staff = match self {
-            Caller::Staff(staff) => return Ok(staff.clone()),
-            Caller::Token(claimed) => claimed.confirm(user)?.into_inner(),
-        };
-        staff
-            .merchant_scope()
-            .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
-        codes::guard::refuse_if_throttled(failures, now)?;
-        Ok(staff)
+        match self {
+            Caller::Staff(staff) => Ok(staff.clone()),
+            Caller::Token(claimed) => {
+                let staff = confirmed(claimed, user)?;
+                codes::guard::refuse_if_throttled(failures, now)?;
+                Ok(staff)
+            }
+        }
     }
+}
+
+/// The merchant a staff member redeems for; anyone else may not redeem.
+pub fn merchant_of(staff: &Principal) -> ApiResult<i64> {
+    staff
+        .merchant_scope()
+        .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))
+}
+
+/// The staff member behind a claimed token, from its user row: what `Auth` would give.
+fn confirmed(claimed: &Claimed<MerchantStaff>, user: Option<User>) -> ApiResult<Principal> {
+    let staff = claimed.confirm(user)?.into_inner();
+    merchant_of(&staff)?;
+    Ok(staff)
+}
+
+/// The claimed caller confirmed from a read of its own, with the account's failed code
+/// checks: for the paths off the hot one (a code that does not decode, a refusal).
+pub fn session(
+    conn: &mut DbConnection,
+    claimed: &Claimed<MerchantStaff>,
+) -> ApiResult<(Principal, Option<Failures>)> {
+    let (user, failures) = staff_and_failures(conn, claimed.user_id())?;
+    Ok((confirmed(claimed, user)?, failures))
 }
 
 /// The card, its row locked until commit (redemptions of one card queue here, so the
@@ -477,8 +500,8 @@ fn redeem_decoded(
             else {
                 // No such card, or no such user: the session is still judged first.
                 if let Caller::Token(claimed) = caller {
-                    let (user, failures) = staff_and_failures(conn, claimed.user_id())?;
-                    caller.admit(user, failures, now)?;
+                    let (_, failures) = session(conn, claimed)?;
+                    codes::guard::refuse_if_throttled(failures, now)?;
                 }
                 return Ok(None);
             };
@@ -494,9 +517,7 @@ fn redeem_decoded(
         return Err(ApiError::internal(anyhow::anyhow!("card checked without being read")).into());
     };
     let staff = &staff;
-    let merchant_id = staff
-        .merchant_scope()
-        .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
+    let merchant_id = merchant_of(staff)?;
     let Some((merchant, offer, budget)) = offer_side else {
         // Say why: a merchant that is not active, or an offer it does not have.
         active_merchant(conn, merchant_id)?;

@@ -104,18 +104,24 @@ fn idempotency_key(req: &HttpRequest) -> ApiResult<String> {
     Ok(key)
 }
 
-/// The staff member behind a claimed token, confirmed by its user row, and the
-/// account's failed code checks: for the paths off the hot one.
-fn session(
+/// The first result of a refused request's Idempotency-Key, if it went through before,
+/// else the refusal. A retry of a request that went through cannot succeed again (its
+/// code is used, or expired by now), so the key is looked up only on refusal: one
+/// statement fewer for every first attempt. The same key with another body is refused
+/// here too (422).
+fn replay_or(
     conn: &mut crate::db::DbConnection,
-    claimed: &Claimed<MerchantStaff>,
-) -> ApiResult<(Principal, Option<codes::guard::Failures>)> {
-    let (user, failures) = codes::guard::staff_and_failures(conn, claimed.user_id())?;
-    let staff = claimed.confirm(user)?.into_inner();
-    staff
-        .merchant_scope()
-        .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
-    Ok((staff, failures))
+    staff: &Principal,
+    request: &RedeemRequest,
+    refusal: ApiError,
+) -> ApiResult<(Redeemed, Vec<RedemptionView>)> {
+    match super::replay(conn, super::merchant_of(staff)?, request)? {
+        Some(first) => {
+            let views = super::views(conn, std::slice::from_ref(&first), true)?;
+            Ok((Redeemed::Replayed(first), views))
+        }
+        None => Err(refusal),
+    }
 }
 
 /// Redeem an offer with a talent's code. Exactly once per code, and per
@@ -150,58 +156,38 @@ pub async fn redeem(
         .db
         .run_writing(move |conn| {
             let now = crate::time::now();
-            let attempt = match codes::decode(&secrets.code, &request.code, now) {
+            let refusal = match codes::decode(&secrets.code, &request.code, now) {
                 // The usual case: the session and the guessing limit are judged from the
                 // user row the redemption reads with the card and the offer.
-                Ok(code) => super::redeem_code(conn, Caller::Token(&claimed), &request, code, now),
-                // A code that is not genuine or not current: the session and the guessing
-                // limit are judged first, and a wrong signature counts (in a transaction
-                // of its own, which the refusal does not roll back).
-                Err(_) => {
-                    let (staff, failures) = session(conn, &claimed)?;
-                    codes::guard::decode_guarded(
-                        conn,
-                        &secrets,
-                        staff.user_id,
-                        failures,
-                        &request.code,
-                        now,
-                    )
-                    .and_then(|code| {
-                        super::redeem_code(conn, Caller::Staff(&staff), &request, code, now)
-                    })
-                }
-            };
-            match attempt {
-                Ok(made) => Ok((Redeemed::Created(made.redemption), vec![made.receipt])),
-                // Refused before the session was confirmed, or for the session: nothing to
-                // replay.
-                Err(refusal)
-                    if matches!(
-                        actix_web::ResponseError::status_code(&refusal),
-                        StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
-                    ) =>
-                {
-                    Err(refusal)
-                }
-                // A retry of a request that went through cannot succeed again (its code
-                // is used, or expired by now), so the Idempotency-Key is looked up only
-                // on refusal: one statement fewer for every first attempt. The same key
-                // with another body is refused here too (422).
-                Err(refusal) => {
-                    let (staff, _) = session(conn, &claimed)?;
-                    let merchant_id = staff
-                        .merchant_scope()
-                        .ok_or_else(|| ApiError::forbidden("Only merchant staff redeem."))?;
-                    match super::replay(conn, merchant_id, &request)? {
-                        Some(first) => Ok((
-                            Redeemed::Replayed(first.clone()),
-                            super::views(conn, &[first], true)?,
-                        )),
-                        None => Err(refusal),
+                Ok(code) => {
+                    match super::redeem_code(conn, Caller::Token(&claimed), &request, code, now) {
+                        Ok(made) => {
+                            return Ok((Redeemed::Created(made.redemption), vec![made.receipt]));
+                        }
+                        // Refused for the session: nothing to replay.
+                        Err(refusal)
+                            if matches!(
+                                actix_web::ResponseError::status_code(&refusal),
+                                StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+                            ) =>
+                        {
+                            return Err(refusal);
+                        }
+                        Err(refusal) => refusal,
                     }
                 }
-            }
+                // A code that is not genuine or not current: the session and the guessing
+                // limit are judged first, and a wrong signature counts against the account.
+                Err(error) => {
+                    let (staff, failures) = super::session(conn, &claimed)?;
+                    codes::guard::refuse_if_throttled(failures, now)?;
+                    let refusal =
+                        codes::guard::refuse_undecoded(conn, staff.user_id, failures, error, now);
+                    return replay_or(conn, &staff, &request, refusal);
+                }
+            };
+            let (staff, _) = super::session(conn, &claimed)?;
+            replay_or(conn, &staff, &request, refusal)
         })
         .await;
     let (redeemed, mut views) = match result {

@@ -326,6 +326,18 @@ async fn only_talents_fetch_codes(app: TestApp) {
     }
 }
 
+/// A forger's `i`-th guess at a numeric code: other MAC digits, check digit repaired.
+pub fn forged(numeric: &str, i: u32) -> String {
+    let mut f = format!(
+        "{}{:08}",
+        &numeric[..11],
+        (numeric[11..19].parse::<u32>().unwrap() + 1 + i) % 100_000_000
+    );
+    let check = talentcard::cards::card_no::damm_digit(f.as_bytes());
+    f.push(char::from(b'0' + check));
+    f
+}
+
 async fn forgery_guesses_are_rate_limited_per_staff_account(app: TestApp) {
     let (_, _, token) = talent_with_card(&app, 10, "A").await;
     let genuine = fetch(&app, &token, "?count=1").await[0]["code"]
@@ -333,17 +345,7 @@ async fn forgery_guesses_are_rate_limited_per_staff_account(app: TestApp) {
         .unwrap()
         .to_owned();
     let numeric = genuine[4..].to_owned();
-    // A forger's guess: other MAC digits, check digit repaired.
-    let forge = |i: u32| {
-        let mut f = format!(
-            "{}{:08}",
-            &numeric[..11],
-            (numeric[11..19].parse::<u32>().unwrap() + 1 + i) % 100_000_000
-        );
-        let check = talentcard::cards::card_no::damm_digit(f.as_bytes());
-        f.push(char::from(b'0' + check));
-        f
-    };
+    let forge = |i: u32| forged(&numeric, i);
     let secrets = app.state.secrets.clone();
     let t = now();
     let attempt = move |user: i64, input: String, at: NaiveDateTime| {

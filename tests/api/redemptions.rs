@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 use talentcard::codes::{self, CodeId};
 
 use crate::both_backends;
+use crate::codes::forged;
 use crate::helpers::{Backend, MerchantFixture, TestApp, assert_problem, offer_body};
 use crate::talents::talent_with_card;
 
@@ -765,17 +766,7 @@ async fn the_session_and_the_guessing_limit_hold_at_the_counter(app: TestApp) {
     let body = |code: &str| json!({"code": code, "bill_fen": 10_000, "offer_id": c.offer_id});
     let genuine = mint(&app, c.card_id, now(), 0);
     assert_eq!(genuine.len(), codes::NUMERIC_LEN, "{genuine}");
-    // A forger's guess: other MAC digits, check digit repaired.
-    let forge = |i: u32| {
-        let mut f = format!(
-            "{}{:08}",
-            &genuine[..11],
-            (genuine[11..19].parse::<u32>().unwrap() + 1 + i) % 100_000_000
-        );
-        let check = talentcard::cards::card_no::damm_digit(f.as_bytes());
-        f.push(char::from(b'0' + check));
-        f
-    };
+    let forge = |i: u32| forged(&genuine, i);
     for i in 0..codes::MAX_FAILED_VERIFICATIONS_PER_HOUR {
         let r = redeem(
             &app,
