@@ -423,8 +423,9 @@ fn counter_read(
     ))
 }
 
-/// Redeems a code submitted as text (decoding it first), in its own transaction. The
-/// HTTP handler decodes it under the guessing limit and calls [`redeem_code`].
+/// Redeems a code submitted as text (decoding it first), for staff already
+/// authenticated. The HTTP handler decodes the code itself and calls [`redeem_code`] with
+/// [`Caller::Token`], so the session is confirmed within the redemption's own read.
 pub fn redeem(
     conn: &mut DbConnection,
     secrets: &Secrets,
