@@ -13,7 +13,11 @@
 //! still cannot cover it. Locks are taken budget row first, then slots, and envelopes
 //! before the year, everywhere, so these paths cannot deadlock.
 
+use diesel::backend::Backend;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Integer, Text};
 
 use crate::db::DbConnection;
 use crate::error::ApiResult;
@@ -178,15 +182,12 @@ pub fn take(
             None => return Ok(Take::NoRoom),
         },
     };
-    let taken = diesel::update(
-        scope_slots(year, scope)
-            .filter(budget_slots::slot.eq(slot))
-            .filter(budget_slots::room_fen.ge(amount)),
-    )
-    .set((
-        budget_slots::room_fen.eq(budget_slots::room_fen - amount),
-        budget_slots::used_fen.eq(budget_slots::used_fen + amount),
-    ))
+    let taken = TakeFromSlot {
+        year,
+        scope: scope.key(),
+        slot,
+        amount,
+    }
     .execute(conn)?;
     if taken == 1 {
         return Ok(Take::Taken);
@@ -196,6 +197,48 @@ pub fn take(
         Some(parent) => refill_and_take(conn, year, scope, slot, amount, parent),
     }
 }
+
+/// `UPDATE budget_slots … WHERE room_fen >= amount` for one slot: every subsidised
+/// redemption runs it. Written out rather than with `diesel::update`, because diesel
+/// never keeps an UPDATE as a prepared statement, so PostgreSQL parsed and planned this
+/// one on every redemption (pg_stat_statements: plans = calls).
+#[derive(Debug, Clone, Copy)]
+struct TakeFromSlot<'a> {
+    year: i32,
+    scope: &'a str,
+    slot: i32,
+    amount: i64,
+}
+
+impl QueryId for TakeFromSlot<'_> {
+    type QueryId = TakeFromSlot<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> QueryFragment<DB> for TakeFromSlot<'_>
+where
+    DB: Backend,
+    i32: ToSql<Integer, DB>,
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE budget_slots SET room_fen = room_fen - ");
+        out.push_bind_param::<BigInt, _>(&self.amount)?;
+        out.push_sql(", used_fen = used_fen + ");
+        out.push_bind_param::<BigInt, _>(&self.amount)?;
+        out.push_sql(" WHERE year = ");
+        out.push_bind_param::<Integer, _>(&self.year)?;
+        out.push_sql(" AND scope = ");
+        out.push_bind_param::<Text, _>(self.scope)?;
+        out.push_sql(" AND slot = ");
+        out.push_bind_param::<Integer, _>(&self.slot)?;
+        out.push_sql(" AND room_fen >= ");
+        out.push_bind_param::<BigInt, _>(&self.amount)
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for TakeFromSlot<'_> {}
 
 /// The slow path: the slot lacks room and we hold the budget row's lock. Hand the slot a
 /// share of the unassigned room — or, if there is too little, take back every slot's
