@@ -18,7 +18,7 @@ use futures_util::future::LocalBoxFuture;
 use crate::auth::{Role, token};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::users::{self, User};
+use crate::users::{self, SessionUser};
 
 pub const SESSION_COOKIE: &str = "tc_session";
 
@@ -134,7 +134,7 @@ fn claims_of(state: &AppState, token: Option<String>) -> ApiResult<(token::Claim
 
 /// The caller, if the user row still backs the token: active, and not logged out or
 /// re-keyed since (the token version matches).
-fn confirm(claims: &token::Claims, user: Option<User>) -> ApiResult<Principal> {
+fn confirm(claims: &token::Claims, user: Option<SessionUser>) -> ApiResult<Principal> {
     match user {
         Some(u) if u.active && u.token_version == claims.ver => Ok(Principal {
             user_id: u.id,
@@ -153,7 +153,7 @@ async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> ApiR
     let (claims, user_id) = claims_of(&state, token)?;
     let user = state
         .db
-        .run(move |conn| users::find_by_id(conn, user_id))
+        .run(move |conn| users::find_session(conn, user_id))
         .await?;
     confirm(&claims, user)
 }
@@ -288,7 +288,7 @@ impl<R: RoleSet> Claimed<R> {
     }
 
     /// What [`Auth`] would have given, from the user row read by the caller.
-    pub fn confirm(&self, user: Option<User>) -> ApiResult<Auth<R>> {
+    pub fn confirm(&self, user: Option<SessionUser>) -> ApiResult<Auth<R>> {
         Auth::admit(confirm(&self.claims, user)?)
     }
 }

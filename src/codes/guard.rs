@@ -15,7 +15,7 @@ use crate::db::{DbConnection, write_tx};
 use crate::error::{ApiError, ApiResult};
 use crate::schema::{code_guess_throttle as t, users};
 use crate::secrets::Secrets;
-use crate::users::User;
+use crate::users::SessionUser;
 
 const WINDOW: Duration = Duration::hours(1);
 
@@ -52,11 +52,11 @@ pub struct Failures {
 pub fn staff_and_failures(
     conn: &mut DbConnection,
     user_id: i64,
-) -> ApiResult<(Option<User>, Option<Failures>)> {
+) -> ApiResult<(Option<SessionUser>, Option<Failures>)> {
     let found = users::table
         .left_join(t::table.on(t::user_id.eq(users::id)))
         .filter(users::id.eq(user_id))
-        .select((User::as_select(), Option::<Failures>::as_select()))
+        .select((SessionUser::as_select(), Option::<Failures>::as_select()))
         .first(conn)
         .optional()?;
     Ok(found.map_or((None, None), |(user, failures)| (Some(user), failures)))

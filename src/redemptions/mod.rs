@@ -38,7 +38,7 @@ use crate::schema::{
 };
 use crate::secrets::Secrets;
 use crate::tier::Tier;
-use crate::users::User;
+use crate::users::SessionUser;
 
 /// Largest bill accepted at a counter: 1 000 000 元.
 pub const MAX_BILL_FEN: i64 = 100_000_000;
@@ -256,15 +256,27 @@ pub fn replay(
     }
 }
 
+/// What a redemption needs of the merchant: the rest of the row (licence, bank, contact)
+/// would only widen the hot read.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = merchants_table)]
+struct CounterMerchant {
+    id: i64,
+    name: String,
+    category: String,
+    district: String,
+    status: String,
+}
+
 /// The offer, its merchant and the shape of this year's budget for the merchant's
 /// category.
-type OfferSide = (Merchant, Offer, Option<budgets::Shape>);
+type OfferSide = (CounterMerchant, Offer, Option<budgets::Shape>);
 
 /// Everything a redemption checks, from one read (see [`counter_read`]).
 struct CounterRead {
     card: Card,
     talent_name: String,
-    user: User,
+    user: SessionUser,
     failures: Option<Failures>,
     /// `None` when the caller's merchant has no such offer.
     offer_side: Option<OfferSide>,
@@ -290,7 +302,7 @@ impl Caller<'_> {
     /// account is not locked out for entering forged codes (429), in that order.
     fn admit(
         self,
-        user: Option<User>,
+        user: Option<SessionUser>,
         failures: Option<Failures>,
         now: NaiveDateTime,
     ) -> ApiResult<Principal> {
@@ -313,7 +325,7 @@ pub fn merchant_of(staff: &Principal) -> ApiResult<i64> {
 }
 
 /// The staff member behind a claimed token, from its user row: what `Auth` would give.
-fn confirmed(claimed: &Claimed<MerchantStaff>, user: Option<User>) -> ApiResult<Principal> {
+fn confirmed(claimed: &Claimed<MerchantStaff>, user: Option<SessionUser>) -> ApiResult<Principal> {
     let staff = claimed.confirm(user)?.into_inner();
     merchant_of(&staff)?;
     Ok(staff)
@@ -349,10 +361,10 @@ fn counter_read(
     type Row = (
         Card,
         String,
-        User,
+        SessionUser,
         Option<Failures>,
         Option<Offer>,
-        Option<Merchant>,
+        Option<CounterMerchant>,
         Option<i32>,
         Option<i64>,
         Option<String>,
@@ -382,10 +394,10 @@ fn counter_read(
                 .select((
                     Card::as_select(),
                     talents::name,
-                    User::as_select(),
+                    SessionUser::as_select(),
                     Option::<Failures>::as_select(),
                     Option::<Offer>::as_select(),
-                    Option::<Merchant>::as_select(),
+                    Option::<CounterMerchant>::as_select(),
                     budgets_table::year.nullable(),
                     budgets_table::merchant_monthly_cap_fen.nullable(),
                     budget_envelopes::category.nullable(),
@@ -600,7 +612,7 @@ pub struct Made {
 #[allow(clippy::too_many_arguments)]
 fn insert(
     conn: &mut DbConnection,
-    merchant: &Merchant,
+    merchant: &CounterMerchant,
     offer: &Offer,
     card: &Card,
     code: &CodeId,

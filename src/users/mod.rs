@@ -53,6 +53,29 @@ impl User {
     }
 }
 
+/// What a request's session is judged on: the parts of the user row that say whether a
+/// token still stands and whom it speaks for. Every authenticated request reads it, so
+/// it leaves out the password hash and the timestamps.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct SessionUser {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub merchant_id: Option<i64>,
+    pub talent_id: Option<i64>,
+    pub active: bool,
+    pub token_version: i32,
+}
+
+impl SessionUser {
+    pub fn role(&self) -> ApiResult<Role> {
+        self.role
+            .parse()
+            .map_err(|e: String| ApiError::internal(anyhow::anyhow!("user {}: {e}", self.id)))
+    }
+}
+
 /// An account as shown to clients: never the password hash.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserView {
@@ -103,6 +126,14 @@ pub struct NewAccount<'a> {
     pub merchant_id: Option<i64>,
     pub talent_id: Option<i64>,
     pub active: bool,
+}
+
+pub fn find_session(conn: &mut DbConnection, id: i64) -> ApiResult<Option<SessionUser>> {
+    Ok(users::table
+        .find(id)
+        .select(SessionUser::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 pub fn find_by_id(conn: &mut DbConnection, id: i64) -> ApiResult<Option<User>> {
