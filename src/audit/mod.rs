@@ -13,7 +13,11 @@ pub mod sealer;
 pub mod verify;
 
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -39,28 +43,94 @@ pub fn record<B: Serialize + ?Sized, A: Serialize + ?Sized>(
     before: Option<&B>,
     after: Option<&A>,
 ) -> ApiResult<()> {
-    let before = before
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(ApiError::internal)?;
-    let after = after
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(ApiError::internal)?;
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::at.eq(crate::time::now()),
-            audit_events::actor_id.eq(actor.user_id),
-            audit_events::actor.eq(&actor.name),
-            audit_events::action.eq(action),
-            audit_events::entity_type.eq(entity_type),
-            audit_events::entity_id.eq(entity_id.to_string()),
-            audit_events::before_json.eq(before),
-            audit_events::after_json.eq(after),
-        ))
-        .execute(conn)?;
+    Entry::new(actor, action, entity_type, entity_id, before, after)?.execute(conn)?;
     Ok(())
 }
+
+/// An audit entry ready to insert: the statement itself, so a caller that writes in one
+/// statement on PostgreSQL (a redemption) can put it beside its own writes.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    at: NaiveDateTime,
+    actor_id: Option<i64>,
+    actor: String,
+    action: String,
+    entity_type: String,
+    entity_id: String,
+    before_json: Option<String>,
+    after_json: Option<String>,
+}
+
+impl Entry {
+    pub fn new<B: Serialize + ?Sized, A: Serialize + ?Sized>(
+        actor: &Actor,
+        action: &str,
+        entity_type: &str,
+        entity_id: impl ToString,
+        before: Option<&B>,
+        after: Option<&A>,
+    ) -> ApiResult<Self> {
+        Ok(Entry {
+            at: crate::time::now(),
+            actor_id: actor.user_id,
+            actor: actor.name.clone(),
+            action: action.to_owned(),
+            entity_type: entity_type.to_owned(),
+            entity_id: entity_id.to_string(),
+            before_json: to_json(before)?,
+            after_json: to_json(after)?,
+        })
+    }
+}
+
+fn to_json<T: Serialize + ?Sized>(value: Option<&T>) -> ApiResult<Option<String>> {
+    value
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(ApiError::internal)
+}
+
+impl QueryId for Entry {
+    type QueryId = Entry;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> QueryFragment<DB> for Entry
+where
+    DB: Backend,
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    Option<i64>: ToSql<Nullable<BigInt>, DB>,
+    Option<String>: ToSql<Nullable<Text>, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO audit_events (at, actor_id, actor, action, entity_type, entity_id, \
+             before_json, after_json) VALUES (",
+        );
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.actor_id)?;
+        for text in [
+            &self.actor,
+            &self.action,
+            &self.entity_type,
+            &self.entity_id,
+        ] {
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(text.as_str())?;
+        }
+        for json in [&self.before_json, &self.after_json] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(json)?;
+        }
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for Entry {}
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = audit_events)]

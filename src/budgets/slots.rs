@@ -174,7 +174,7 @@ pub fn take(
     amount: i64,
     approach: Approach,
 ) -> ApiResult<Take> {
-    let slot = slot_key.rem_euclid(i64::from(SLOTS)) as i32;
+    let fast = TakeFromSlot::new(year, scope, slot_key, amount);
     let parent = match approach {
         Approach::Fast => None,
         Approach::Locked => match lock_parent(conn, year, scope)? {
@@ -182,19 +182,12 @@ pub fn take(
             None => return Ok(Take::NoRoom),
         },
     };
-    let taken = TakeFromSlot {
-        year,
-        scope: scope.key(),
-        slot,
-        amount,
-    }
-    .execute(conn)?;
-    if taken == 1 {
+    if fast.execute(conn)? == 1 {
         return Ok(Take::Taken);
     }
     match parent {
         None => Ok(Take::Retry),
-        Some(parent) => refill_and_take(conn, year, scope, slot, amount, parent),
+        Some(parent) => refill_and_take(conn, year, scope, fast.slot, amount, parent),
     }
 }
 
@@ -202,12 +195,26 @@ pub fn take(
 /// redemption runs it. Written out rather than with `diesel::update`, because diesel
 /// never keeps an UPDATE as a prepared statement, so PostgreSQL parsed and planned this
 /// one on every redemption (pg_stat_statements: plans = calls).
+///
+/// It changes one row when it took the amount, none when the slot was dry.
 #[derive(Debug, Clone, Copy)]
-struct TakeFromSlot<'a> {
+pub struct TakeFromSlot<'a> {
     year: i32,
     scope: &'a str,
     slot: i32,
     amount: i64,
+}
+
+impl<'a> TakeFromSlot<'a> {
+    /// Taking `amount` from the slot `slot_key` picks.
+    pub fn new(year: i32, scope: Scope<'a>, slot_key: i64, amount: i64) -> Self {
+        TakeFromSlot {
+            year,
+            scope: scope.key(),
+            slot: slot_key.rem_euclid(i64::from(SLOTS)) as i32,
+            amount,
+        }
+    }
 }
 
 impl QueryId for TakeFromSlot<'_> {

@@ -5,6 +5,7 @@
 //! transaction. Blocking diesel work runs on actix's blocking pool via [`Db::run`].
 
 mod lock;
+mod together;
 mod url;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 pub use lock::ForNoKeyUpdateOf;
+pub use together::InOneStatement;
 pub use url::{Backend, DatabaseUrl};
 
 use crate::error::{ApiError, ApiResult};

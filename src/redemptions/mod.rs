@@ -2,16 +2,18 @@
 //!
 //! One redemption is one transaction (see [`redeem_code`]). Its first statement reads
 //! everything the redemption checks — the card (row locked), the caller's session and
-//! failed code checks, the offer, its merchant and the budget shape — then: insert the
-//! redemption, whose `UNIQUE (card_id, code_window, code_slot)` makes the code single-use
-//! across every counter and instance; check the per-card limits; write the audit entry;
-//! and last reserve the subsidy from a budget slot. The card row lock serialises
-//! redemptions of one card only (so its daily and monthly counts are exact under
-//! concurrency), and the shared budget slot is touched last, so its lock is held only
-//! until commit.
+//! failed code checks, the offer, its merchant, the budget shape and the id the row will
+//! get — then, with per-card limits, counts the card's uses; then writes the redemption,
+//! whose `UNIQUE (card_id, code_window, code_slot)` makes the code single-use across
+//! every counter and instance, its audit entry and the subsidy's reservation from a
+//! budget slot: on PostgreSQL one statement for all three ([`write`]). The card row lock
+//! serialises redemptions of one card only (so its daily and monthly counts are exact
+//! under concurrency), and the shared budget slot is touched last, so its lock is held
+//! only until commit.
 
 pub mod disputes;
 pub mod routes;
+mod write;
 
 use actix_web::http::StatusCode;
 use chrono::{Datelike, Duration, NaiveDateTime};
@@ -280,6 +282,8 @@ struct CounterRead {
     failures: Option<Failures>,
     /// `None` when the caller's merchant has no such offer.
     offer_side: Option<OfferSide>,
+    /// The id the redemption will have (see [`write::NextRedemptionId`]).
+    next_id: i64,
 }
 
 /// Who redeems: staff already authenticated, or (the HTTP hot path) an access token whose
@@ -368,6 +372,7 @@ fn counter_read(
         Option<i32>,
         Option<i64>,
         Option<String>,
+        i64,
     );
     // A macro, not a value: `as_select` is typed per backend, and each arm needs its own.
     macro_rules! query {
@@ -401,6 +406,7 @@ fn counter_read(
                     budgets_table::year.nullable(),
                     budgets_table::merchant_monthly_cap_fen.nullable(),
                     budget_envelopes::category.nullable(),
+                    write::NextRedemptionId,
                 ))
                 .limit(1)
         };
@@ -416,7 +422,18 @@ fn counter_read(
         DbConnection::Sqlite(lite) => query!().get_result(lite).optional()?,
     };
     Ok(found.map(
-        |(card, talent_name, user, failures, offer, merchant, budget_year, cap, envelope)| {
+        |(
+            card,
+            talent_name,
+            user,
+            failures,
+            offer,
+            merchant,
+            budget_year,
+            cap,
+            envelope,
+            next_id,
+        )| {
             let offer_side = offer.zip(merchant).map(|(offer, merchant)| {
                 let shape = budget_year.map(|_| budgets::Shape {
                     merchant_monthly_cap_fen: cap,
@@ -430,6 +447,7 @@ fn counter_read(
                 user,
                 failures,
                 offer_side,
+                next_id,
             }
         },
     ))
@@ -519,14 +537,14 @@ fn redeem_decoded(
                 return Ok(None);
             };
             let staff = caller.admit(Some(read.user), read.failures, now)?;
-            looked_up = Some((staff, read.talent_name, read.offer_side));
+            looked_up = Some((staff, read.talent_name, read.offer_side, read.next_id));
             Ok(Some(read.card))
         },
         code,
         now,
     )?;
     let card = verified.card;
-    let Some((staff, talent_name, offer_side)) = looked_up else {
+    let Some((staff, talent_name, offer_side, next_id)) = looked_up else {
         return Err(ApiError::internal(anyhow::anyhow!("card checked without being read")).into());
     };
     let staff = &staff;
@@ -543,29 +561,44 @@ fn redeem_decoded(
         return Err(refusal.into());
     }
     let outcome = money::compute(&offer.money_terms()?, req.bill).map_err(ApiError::from)?;
-    // Inserted before the limit check: a code used twice is `code_used` (the unique
-    // constraint answers first), not a misleading `limit_reached`.
-    let redemption = insert(
-        conn,
-        &merchant,
-        &offer,
-        &card,
-        &verified.id,
-        &outcome,
-        staff,
-        req,
-        now,
-        (&day, &period),
-    )?;
+    let redemption = Redemption {
+        id: next_id,
+        merchant_id: merchant.id,
+        offer_id: offer.id,
+        card_id: card.id,
+        talent_id: card.talent_id,
+        tier: card.tier.clone(),
+        category: merchant.category.clone(),
+        district: merchant.district.clone(),
+        subsidy_bp: offer.subsidy_bp,
+        bill_fen: outcome.bill_fen,
+        discount_fen: outcome.discount_fen,
+        paid_fen: outcome.paid_fen,
+        subsidy_fen: outcome.subsidy_fen,
+        code_window: verified.id.window,
+        code_slot: verified.id.slot as i32,
+        local_day: day.clone(),
+        period: period.clone(),
+        cashier_id: staff.user_id,
+        idempotency_key: req.idempotency_key.clone(),
+        request_hash: req.fingerprint(),
+        status: "active".to_owned(),
+        disputed: false,
+        created_at: now,
+    };
     if offer.per_card_daily.is_some() || offer.per_card_monthly.is_some() {
-        // Exact: the card row is locked, and the counts include this redemption.
+        // Exact: the card row is locked, so no other redemption of this card can commit
+        // before ours.
         let (today, month) = uses_so_far(conn, card.id, offer.id, &day, &period)?;
-        if let Some(refusal) = limit_refusal(&offer, today - 1, month - 1) {
+        if let Some(refusal) = limit_refusal(&offer, today, month) {
+            // A code used twice is `code_used`, not a misleading `limit_reached`.
+            if write::code_used(conn, &verified.id)? {
+                return Err(code_used().into());
+            }
             return Err(refusal.into());
         }
     }
-    audit::record(
-        conn,
+    let entry = audit::Entry::new(
         &staff.actor(),
         "redemption.create",
         "redemption",
@@ -573,10 +606,16 @@ fn redeem_decoded(
         None::<&()>,
         Some(&redemption),
     )?;
+    let booking = redemption.booking();
+    let in_one_go = budgets::single_statement(&booking, budget, approach);
+    let reserved = write::write(conn, &redemption, entry, in_one_go).map_err(refusal_for_write)?;
     // Last: budget slots are shared by every counter in the city, and the slot's lock is
-    // held from this UPDATE until commit.
-    if redemption.subsidy_fen > 0 {
-        match budgets::reserve_in(conn, &redemption.booking(), budget, approach)? {
+    // held from its UPDATE until commit.
+    match reserved {
+        write::Reserved::Taken => {}
+        write::Reserved::SlotDry => return Err(Attempt::RetryLocked),
+        write::Reserved::NotAsked if redemption.subsidy_fen == 0 => {}
+        write::Reserved::NotAsked => match budgets::reserve_in(conn, &booking, budget, approach)? {
             Reservation::Made => {}
             Reservation::Refused(refusal) => {
                 let exhausted = problem(
@@ -587,7 +626,7 @@ fn redeem_decoded(
                 return Err(exhausted.into());
             }
             Reservation::Retry => return Err(Attempt::RetryLocked),
-        }
+        },
     }
     let receipt = view(
         &redemption,
@@ -609,55 +648,35 @@ pub struct Made {
     pub receipt: RedemptionView,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn insert(
-    conn: &mut DbConnection,
-    merchant: &CounterMerchant,
-    offer: &Offer,
-    card: &Card,
-    code: &CodeId,
-    outcome: &Outcome,
-    staff: &Principal,
-    req: &RedeemRequest,
-    now: NaiveDateTime,
-    (day, period): (&str, &str),
-) -> ApiResult<Redemption> {
-    diesel::insert_into(redemptions::table)
-        .values((
-            redemptions::merchant_id.eq(merchant.id),
-            redemptions::offer_id.eq(offer.id),
-            redemptions::card_id.eq(card.id),
-            redemptions::talent_id.eq(card.talent_id),
-            redemptions::tier.eq(&card.tier),
-            redemptions::category.eq(&merchant.category),
-            redemptions::district.eq(&merchant.district),
-            redemptions::subsidy_bp.eq(offer.subsidy_bp),
-            redemptions::bill_fen.eq(outcome.bill_fen),
-            redemptions::discount_fen.eq(outcome.discount_fen),
-            redemptions::paid_fen.eq(outcome.paid_fen),
-            redemptions::subsidy_fen.eq(outcome.subsidy_fen),
-            redemptions::code_window.eq(code.window),
-            redemptions::code_slot.eq(code.slot as i32),
-            redemptions::local_day.eq(day),
-            redemptions::period.eq(period),
-            redemptions::cashier_id.eq(staff.user_id),
-            redemptions::idempotency_key.eq(&req.idempotency_key),
-            redemptions::request_hash.eq(req.fingerprint()),
-            redemptions::created_at.eq(now),
-        ))
-        .returning(redemptions::all_columns)
-        .get_result::<Redemption>(conn)
-        .map_err(|e| match &e {
-            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, info) => {
-                let which = format!("{} {}", info.constraint_name().unwrap_or_default(), info.message());
-                if which.contains("idempotency") {
-                    ApiError::conflict("A request with this Idempotency-Key is being processed; retry it to get its result.")
-                } else {
-                    problem(StatusCode::CONFLICT, "code_used", "This code has already been used. Ask the talent to show the next code.")
-                }
+/// The refusal for a redemption row the database would not take: its code was used, or
+/// its Idempotency-Key is taken by a request still in flight.
+fn refusal_for_write(e: diesel::result::Error) -> ApiError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match &e {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            let which = format!(
+                "{} {}",
+                info.constraint_name().unwrap_or_default(),
+                info.message()
+            );
+            if which.contains("idempotency") {
+                ApiError::conflict(
+                    "A request with this Idempotency-Key is being processed; retry it to get its result.",
+                )
+            } else {
+                code_used()
             }
-            _ => e.into(),
-        })
+        }
+        _ => e.into(),
+    }
+}
+
+fn code_used() -> ApiError {
+    problem(
+        StatusCode::CONFLICT,
+        "code_used",
+        "This code has already been used. Ask the talent to show the next code.",
+    )
 }
 
 /// One offer as a quote shows it.

@@ -422,6 +422,37 @@ async fn a_daily_limit_holds_under_a_storm_of_valid_codes(app: TestApp) {
     );
 }
 
+/// At a card's daily limit a code used twice is still `code_used`; and the audit entry
+/// describes the very row that was written (its id is known before the row exists).
+async fn a_used_code_at_the_limit_is_used_and_the_audit_names_the_row(app: TestApp) {
+    let mut limited = offer_body("每日一次");
+    limited["per_card_daily"] = json!(1);
+    let c = counter(&app, "shop", 1, limited).await;
+    let body = |code: &str| json!({"code": code, "bill_fen": 10_000, "offer_id": c.offer_id});
+    let first = mint(&app, c.card_id, now(), 0);
+    let (status, made) = redeem(&app, &c.merchant.cashier_token, "u1", body(&first)).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let again = redeem(&app, &c.merchant.cashier_token, "u2", body(&first)).await;
+    assert_problem(&again, StatusCode::CONFLICT, "code_used");
+    let fresh = mint(&app, c.card_id, now(), 1);
+    let over = redeem(&app, &c.merchant.cashier_token, "u3", body(&fresh)).await;
+    assert_problem(&over, StatusCode::UNPROCESSABLE_ENTITY, "limit_reached");
+
+    let (_, events) = app
+        .get("/api/v1/audit/events?action=redemption.create", &c.admin)
+        .await;
+    assert_eq!(events["total"], 1, "{events}");
+    let entry = &events["items"][0];
+    assert_eq!(entry["entity_id"], made["id"].to_string(), "{entry}");
+    let after: Value = serde_json::from_str(entry["after_json"].as_str().unwrap()).unwrap();
+    assert_eq!(after["id"], made["id"], "{after}");
+    assert_eq!(after["subsidy_fen"], made["subsidy_fen"], "{after}");
+    let (_, list) = app.get("/api/v1/redemptions", &c.admin).await;
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["items"][0]["id"], made["id"], "{list}");
+    assert_eq!(list["items"][0]["created_at"], made["created_at"], "{list}");
+}
+
 async fn a_budget_with_room_for_three_grants_exactly_three(app: TestApp) {
     let c = counter(&app, "shop", 1, offer_body("九折")).await;
     // Each redemption of 100 元 is subsidised 5 元 (10 % off, half of it).
@@ -809,6 +840,7 @@ both_backends!(
     refusals_are_precise,
     one_code_fired_fifty_times_redeems_once,
     a_daily_limit_holds_under_a_storm_of_valid_codes,
+    a_used_code_at_the_limit_is_used_and_the_audit_names_the_row,
     a_budget_with_room_for_three_grants_exactly_three,
     reversal_releases_the_subsidy_once,
     staff_may_reverse_only_within_the_window,
