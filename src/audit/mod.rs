@@ -13,11 +13,7 @@ pub mod sealer;
 pub mod verify;
 
 use chrono::NaiveDateTime;
-use diesel::backend::Backend;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -43,13 +39,16 @@ pub fn record<B: Serialize + ?Sized, A: Serialize + ?Sized>(
     before: Option<&B>,
     after: Option<&A>,
 ) -> ApiResult<()> {
-    Entry::new(actor, action, entity_type, entity_id, before, after)?.execute(conn)?;
+    Entry::new(actor, action, entity_type, entity_id, before, after)?
+        .insert()
+        .execute(conn)?;
     Ok(())
 }
 
 /// An audit entry ready to insert: the statement itself, so a caller that writes in one
 /// statement on PostgreSQL (a redemption) can put it beside its own writes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 pub struct Entry {
     at: NaiveDateTime,
     actor_id: Option<i64>,
@@ -90,47 +89,15 @@ fn to_json<T: Serialize + ?Sized>(value: Option<&T>) -> ApiResult<Option<String>
         .map_err(ApiError::internal)
 }
 
-impl QueryId for Entry {
-    type QueryId = Entry;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<DB> QueryFragment<DB> for Entry
-where
-    DB: Backend,
-    i64: ToSql<BigInt, DB>,
-    str: ToSql<Text, DB>,
-    NaiveDateTime: ToSql<Timestamp, DB>,
-    Option<i64>: ToSql<Nullable<BigInt>, DB>,
-    Option<String>: ToSql<Nullable<Text>, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(
-            "INSERT INTO audit_events (at, actor_id, actor, action, entity_type, entity_id, \
-             before_json, after_json) VALUES (",
-        );
-        out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.actor_id)?;
-        for text in [
-            &self.actor,
-            &self.action,
-            &self.entity_type,
-            &self.entity_id,
-        ] {
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(text.as_str())?;
-        }
-        for json in [&self.before_json, &self.after_json] {
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(json)?;
-        }
-        out.push_sql(")");
-        Ok(())
+impl Entry {
+    /// The INSERT of this entry. `None` binds NULL rather than writing DEFAULT, so the
+    /// statement's text never varies and diesel keeps it prepared.
+    pub fn insert(
+        &self,
+    ) -> diesel::dsl::Values<diesel::dsl::insert_into<audit_events::table>, &Self> {
+        diesel::insert_into(audit_events::table).values(self)
     }
 }
-
-impl<Conn> RunQueryDsl<Conn> for Entry {}
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = audit_events)]

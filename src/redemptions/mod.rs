@@ -577,8 +577,8 @@ fn redeem_decoded(
         subsidy_fen: outcome.subsidy_fen,
         code_window: verified.id.window,
         code_slot: verified.id.slot as i32,
-        local_day: day.clone(),
-        period: period.clone(),
+        local_day: day,
+        period,
         cashier_id: staff.user_id,
         idempotency_key: req.idempotency_key.clone(),
         request_hash: req.fingerprint(),
@@ -589,10 +589,16 @@ fn redeem_decoded(
     if offer.per_card_daily.is_some() || offer.per_card_monthly.is_some() {
         // Exact: the card row is locked, so no other redemption of this card can commit
         // before ours.
-        let (today, month) = uses_so_far(conn, card.id, offer.id, &day, &period)?;
+        let (today, month) = uses_so_far(
+            conn,
+            card.id,
+            offer.id,
+            &redemption.local_day,
+            &redemption.period,
+        )?;
         if let Some(refusal) = limit_refusal(&offer, today, month) {
             // A code used twice is `code_used`, not a misleading `limit_reached`.
-            if write::code_used(conn, &verified.id)? {
+            if code_used_before(conn, &verified.id)? {
                 return Err(code_used().into());
             }
             return Err(refusal.into());
@@ -608,7 +614,7 @@ fn redeem_decoded(
     )?;
     let booking = redemption.booking();
     let in_one_go = budgets::single_statement(&booking, budget, approach);
-    let reserved = write::write(conn, &redemption, entry, in_one_go).map_err(refusal_for_write)?;
+    let reserved = write::write(conn, &redemption, &entry, in_one_go).map_err(refusal_for_write)?;
     // Last: budget slots are shared by every counter in the city, and the slot's lock is
     // held from its UPDATE until commit.
     match reserved {
@@ -671,6 +677,18 @@ fn refusal_for_write(e: diesel::result::Error) -> ApiError {
     }
 }
 
+/// Whether a redemption already used this code (what the unique constraint on its
+/// identity would refuse).
+fn code_used_before(conn: &mut DbConnection, code: &CodeId) -> ApiResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        redemptions::table
+            .filter(redemptions::card_id.eq(code.card_id))
+            .filter(redemptions::code_window.eq(code.window))
+            .filter(redemptions::code_slot.eq(code.slot as i32)),
+    ))
+    .get_result(conn)?)
+}
+
 fn code_used() -> ApiError {
     problem(
         StatusCode::CONFLICT,
@@ -727,19 +745,8 @@ pub fn quote(
         .ok_or_else(|| ApiError::forbidden("Only merchant staff quote."))?;
     let verified = codes::guard::verify_as_staff(conn, secrets, staff.user_id, code, now)?;
     let card = verified.card;
-    let used = diesel::select(diesel::dsl::exists(
-        redemptions::table
-            .filter(redemptions::card_id.eq(card.id))
-            .filter(redemptions::code_window.eq(verified.id.window))
-            .filter(redemptions::code_slot.eq(verified.id.slot as i32)),
-    ))
-    .get_result::<bool>(conn)?;
-    if used {
-        return Err(problem(
-            StatusCode::CONFLICT,
-            "code_used",
-            "This code has already been used. Ask the talent to show the next code.",
-        ));
+    if code_used_before(conn, &verified.id)? {
+        return Err(code_used());
     }
     let merchant = active_merchant(conn, merchant_id)?;
     let name: String = talents::table

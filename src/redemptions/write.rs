@@ -15,7 +15,6 @@ use super::Redemption;
 use crate::audit;
 use crate::budgets::slots::TakeFromSlot;
 use crate::db::{DbConnection, InOneStatement};
-use crate::error::ApiResult;
 use crate::schema::redemptions;
 
 /// The id the next redemption row gets, selected with the counter read. PostgreSQL: the
@@ -58,57 +57,59 @@ pub enum Reserved {
     NotAsked,
 }
 
+/// The INSERT of a redemption row. A tuple, not `#[derive(Insertable)]`: diesel does not
+/// keep the derived insert prepared, and PostgreSQL then planned it on every redemption
+/// (measured: ~25 % fewer redemptions per second). A macro so the test below checks the
+/// very statement `write` sends.
+macro_rules! row_insert {
+    ($redemption:expr) => {{
+        let redemption: &Redemption = $redemption;
+        diesel::insert_into(redemptions::table).values((
+            redemptions::id.eq(redemption.id),
+            redemptions::merchant_id.eq(redemption.merchant_id),
+            redemptions::offer_id.eq(redemption.offer_id),
+            redemptions::card_id.eq(redemption.card_id),
+            redemptions::talent_id.eq(redemption.talent_id),
+            redemptions::tier.eq(&redemption.tier),
+            redemptions::category.eq(&redemption.category),
+            redemptions::district.eq(&redemption.district),
+            redemptions::subsidy_bp.eq(redemption.subsidy_bp),
+            redemptions::bill_fen.eq(redemption.bill_fen),
+            redemptions::discount_fen.eq(redemption.discount_fen),
+            redemptions::paid_fen.eq(redemption.paid_fen),
+            redemptions::subsidy_fen.eq(redemption.subsidy_fen),
+            redemptions::code_window.eq(redemption.code_window),
+            redemptions::code_slot.eq(redemption.code_slot),
+            redemptions::local_day.eq(&redemption.local_day),
+            redemptions::period.eq(&redemption.period),
+            redemptions::cashier_id.eq(redemption.cashier_id),
+            redemptions::idempotency_key.eq(&redemption.idempotency_key),
+            redemptions::request_hash.eq(&redemption.request_hash),
+            redemptions::status.eq(&redemption.status),
+            redemptions::disputed.eq(redemption.disputed),
+            redemptions::created_at.eq(redemption.created_at),
+        ))
+    }};
+}
+
 /// Inserts `redemption` (with its id) and `entry`, and runs `reservation` if given.
 /// Errors are diesel's, so the caller can tell a used code from a reused key.
 pub fn write(
     conn: &mut DbConnection,
     redemption: &Redemption,
-    entry: audit::Entry,
+    entry: &audit::Entry,
     reservation: Option<TakeFromSlot<'_>>,
 ) -> Result<Reserved, diesel::result::Error> {
-    macro_rules! insert_row {
-        () => {
-            diesel::insert_into(redemptions::table).values((
-                redemptions::id.eq(redemption.id),
-                redemptions::merchant_id.eq(redemption.merchant_id),
-                redemptions::offer_id.eq(redemption.offer_id),
-                redemptions::card_id.eq(redemption.card_id),
-                redemptions::talent_id.eq(redemption.talent_id),
-                redemptions::tier.eq(&redemption.tier),
-                redemptions::category.eq(&redemption.category),
-                redemptions::district.eq(&redemption.district),
-                redemptions::subsidy_bp.eq(redemption.subsidy_bp),
-                redemptions::bill_fen.eq(redemption.bill_fen),
-                redemptions::discount_fen.eq(redemption.discount_fen),
-                redemptions::paid_fen.eq(redemption.paid_fen),
-                redemptions::subsidy_fen.eq(redemption.subsidy_fen),
-                redemptions::code_window.eq(redemption.code_window),
-                redemptions::code_slot.eq(redemption.code_slot),
-                redemptions::local_day.eq(&redemption.local_day),
-                redemptions::period.eq(&redemption.period),
-                redemptions::cashier_id.eq(redemption.cashier_id),
-                redemptions::idempotency_key.eq(&redemption.idempotency_key),
-                redemptions::request_hash.eq(&redemption.request_hash),
-                redemptions::status.eq(&redemption.status),
-                redemptions::disputed.eq(redemption.disputed),
-                redemptions::created_at.eq(redemption.created_at),
-            ))
-        };
-    }
+    let row = row_insert!(redemption);
     let taken = match (conn, reservation) {
         (DbConnection::Pg(pg), Some(take)) => {
-            InOneStatement::new(insert_row!(), entry, take).execute(pg)?
+            InOneStatement::new(row, entry.insert(), take).execute(pg)?
         }
-        (DbConnection::Pg(pg), None) => {
-            insert_row!().execute(pg)?;
-            entry.execute(pg)?;
-            return Ok(Reserved::NotAsked);
-        }
-        (DbConnection::Sqlite(lite), reservation) => {
-            insert_row!().execute(lite)?;
-            entry.execute(lite)?;
+        (conn, reservation) => {
+            row.execute(conn)?;
+            entry.insert().execute(conn)?;
             match reservation {
-                Some(take) => take.execute(lite)?,
+                Some(take) => take.execute(conn)?,
                 None => return Ok(Reserved::NotAsked),
             }
         }
@@ -120,13 +121,72 @@ pub fn write(
     })
 }
 
-/// Whether a redemption already used this code (the constraint `write` would hit).
-pub fn code_used(conn: &mut DbConnection, code: &crate::codes::CodeId) -> ApiResult<bool> {
-    Ok(diesel::select(diesel::dsl::exists(
-        redemptions::table
-            .filter(redemptions::card_id.eq(code.card_id))
-            .filter(redemptions::code_window.eq(code.window))
-            .filter(redemptions::code_slot.eq(code.slot as i32)),
-    ))
-    .get_result(conn)?)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Actor;
+    use crate::budgets::slots::Scope;
+
+    fn has_static_id<T: QueryId>(_: &T) -> bool {
+        T::HAS_STATIC_QUERY_ID
+    }
+
+    /// The one statement of a redemption must stay a prepared statement (planned once
+    /// per connection): it is what every counter in the city runs.
+    #[test]
+    fn the_one_statement_of_a_redemption_is_kept_prepared() {
+        let redemption = Redemption {
+            id: 7,
+            merchant_id: 1,
+            offer_id: 1,
+            card_id: 1,
+            talent_id: 1,
+            tier: "C".into(),
+            category: "food".into(),
+            district: "船山区".into(),
+            subsidy_bp: 5_000,
+            bill_fen: 10_000,
+            discount_fen: 1_000,
+            paid_fen: 9_000,
+            subsidy_fen: 500,
+            code_window: 1,
+            code_slot: 0,
+            local_day: "2026-11-24".into(),
+            period: "2026-11".into(),
+            cashier_id: 2,
+            idempotency_key: "k".into(),
+            request_hash: "h".into(),
+            status: "active".into(),
+            disputed: false,
+            created_at: crate::time::now(),
+        };
+        let actor = Actor {
+            user_id: Some(2),
+            name: "cashier".into(),
+        };
+        let entry = audit::Entry::new(
+            &actor,
+            "redemption.create",
+            "redemption",
+            7,
+            None::<&()>,
+            Some(&redemption),
+        )
+        .unwrap();
+        let take = TakeFromSlot::new(2026, Scope::Year, 7, 500);
+        let statement = InOneStatement::new(row_insert!(&redemption), entry.insert(), take);
+        assert!(statement.is_safe_to_cache_prepared(&Pg).unwrap());
+        assert!(has_static_id(&statement));
+        // What the check tells apart: diesel's own UPDATE is never kept prepared.
+        let slot_update = diesel::update(crate::schema::budget_slots::table)
+            .set(crate::schema::budget_slots::room_fen.eq(0_i64));
+        assert!(!slot_update.is_safe_to_cache_prepared(&Pg).unwrap());
+        assert!(
+            row_insert!(&redemption)
+                .is_safe_to_cache_prepared(&Sqlite)
+                .unwrap()
+        );
+        assert!(entry.insert().is_safe_to_cache_prepared(&Sqlite).unwrap());
+        assert!(take.is_safe_to_cache_prepared(&Sqlite).unwrap());
+    }
 }

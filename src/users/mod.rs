@@ -34,9 +34,7 @@ pub struct User {
 
 impl User {
     pub fn role(&self) -> ApiResult<Role> {
-        self.role
-            .parse()
-            .map_err(|e: String| ApiError::internal(anyhow::anyhow!("user {}: {e}", self.id)))
+        parse_role(self.id, &self.role)
     }
 
     pub fn view(&self) -> UserView {
@@ -51,6 +49,12 @@ impl User {
             created_at: self.created_at,
         }
     }
+}
+
+/// A stored role; an unknown one is a server fault, not the caller's.
+fn parse_role(user_id: i64, role: &str) -> ApiResult<Role> {
+    role.parse()
+        .map_err(|e: String| ApiError::internal(anyhow::anyhow!("user {user_id}: {e}")))
 }
 
 /// What a request's session is judged on: the parts of the user row that say whether a
@@ -70,9 +74,7 @@ pub struct SessionUser {
 
 impl SessionUser {
     pub fn role(&self) -> ApiResult<Role> {
-        self.role
-            .parse()
-            .map_err(|e: String| ApiError::internal(anyhow::anyhow!("user {}: {e}", self.id)))
+        parse_role(self.id, &self.role)
     }
 }
 
