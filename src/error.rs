@@ -37,10 +37,17 @@ pub enum ApiError {
         code: &'static str,
         detail: Cow<'static, str>,
     },
+    /// The database connection broke (server stopped, network cut, failover): a 503
+    /// the client may retry, and a sign for the pool to drop the connection.
+    #[error("database connection lost: {0:#}")]
+    ConnectionLost(anyhow::Error),
     /// Something we did not expect; logged with its cause chain, answered as a bare 500.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
 }
+
+/// Seconds a client is asked to wait before retrying a 503.
+const RETRY_AFTER_SECS: &str = "1";
 
 impl ApiError {
     pub fn new(
@@ -96,6 +103,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Problem { code, .. } => code,
+            ApiError::ConnectionLost(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -104,6 +112,10 @@ impl ApiError {
         let status = self.status_code();
         let (code, detail) = match self {
             ApiError::Problem { code, detail, .. } => (*code, detail.to_string()),
+            ApiError::ConnectionLost(_) => (
+                "unavailable",
+                "The database connection was lost; retry the request.".to_owned(),
+            ),
             ApiError::Internal(_) => (
                 "internal",
                 "An unexpected error occurred; it has been logged.".to_owned(),
@@ -123,25 +135,73 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Problem { status, .. } => *status,
+            ApiError::ConnectionLost(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(e) = self {
-            tracing::error!(error = format!("{e:#}"), "request failed");
+        match self {
+            ApiError::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
+            ApiError::ConnectionLost(e) => {
+                tracing::warn!(error = format!("{e:#}"), "database connection lost")
+            }
+            ApiError::Problem { .. } => {}
         }
         let mut builder = HttpResponse::build(self.status_code());
         builder.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         if self.status_code() == StatusCode::UNAUTHORIZED {
             builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            builder.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+        }
         builder.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+/// Whether `e` means the connection itself is gone or unusable, as opposed to a
+/// refusal of this one statement. PostgreSQL reports a stop in several ways depending
+/// on where the statement was: libpq's own messages (no SQLSTATE reaches us through
+/// diesel), 57P01 "terminating connection due to administrator command", 57P03 "the
+/// database system is shutting down / starting up". A read-only refusal (25006) means
+/// the connection landed on a standby or a demoted primary: also drop it.
+pub fn is_connection_loss(e: &DieselError) -> bool {
+    const GONE: [&str; 11] = [
+        "server closed the connection",
+        "no connection to the server",
+        "terminating connection",
+        "could not receive data from server",
+        "could not send data to server",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "connection to server",
+        "SSL connection has been closed",
+        "Connection refused",
+    ];
+    match e {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::ReadOnlyTransaction,
+            _,
+        ) => true,
+        DieselError::DatabaseError(_, info) => {
+            let message = info.message();
+            GONE.iter().any(|fragment| message.contains(fragment))
+        }
+        // A transaction whose connection broke leaves the manager unusable.
+        DieselError::BrokenTransactionManager => true,
+        _ => false,
     }
 }
 
 impl From<DieselError> for ApiError {
     fn from(e: DieselError) -> Self {
+        if is_connection_loss(&e) {
+            return ApiError::ConnectionLost(e.into());
+        }
         match &e {
             DieselError::NotFound => ApiError::not_found("No such record."),
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
@@ -163,9 +223,6 @@ impl From<DieselError> for ApiError {
                 ApiError::unavailable(
                     "The database was busy with a conflicting change; retry the request.",
                 )
-            }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                ApiError::unavailable("The database connection was lost; retry the request.")
             }
             // SQLite reports lock time-outs as a generic error with this text.
             DieselError::DatabaseError(_, info)

@@ -9,6 +9,7 @@ mod together;
 mod url;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -46,12 +47,25 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 #[derive(Debug, Clone)]
 pub struct DbManager {
     url: DatabaseUrl,
+    health: Arc<ConnectHealth>,
 }
 
 impl DbManager {
     pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+        Self {
+            url,
+            health: Arc::default(),
+        }
     }
+}
+
+/// Whether the last attempt to open a connection failed. While it did and no idle
+/// connection is left, requests are refused at once with a 503 instead of each waiting
+/// out the pool's time-out: an outage answers fast, and the pool's own background
+/// reconnects (with back-off) clear the flag as soon as the database is back.
+#[derive(Debug, Default)]
+struct ConnectHealth {
+    failing: AtomicBool,
 }
 
 impl ManageConnection for DbManager {
@@ -59,7 +73,11 @@ impl ManageConnection for DbManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        establish(&self.url).map_err(r2d2::Error::ConnectionError)
+        let result = establish(&self.url);
+        self.health
+            .failing
+            .store(result.is_err(), Ordering::Relaxed);
+        result.map_err(r2d2::Error::ConnectionError)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
@@ -145,6 +163,7 @@ const CONNECTION_WAIT: Duration = Duration::from_secs(5);
 pub struct Db {
     pool: r2d2::Pool<DbManager>,
     backend: Backend,
+    health: Arc<ConnectHealth>,
     /// One per pooled connection: requests queue for a connection here, on the async
     /// workers, rather than each parking a blocking thread on the pool's condition
     /// variable (every such wait is two more context switches per request).
@@ -170,17 +189,20 @@ impl Db {
             }
         }
         drop(conn);
+        let manager = DbManager::new(url.clone());
+        let health = manager.health.clone();
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(CONNECTION_WAIT)
             // A `SELECT 1` on every checkout doubled the round trips of a short request;
             // broken connections are still detected (`has_broken`) and errors map to 503.
             .test_on_check_out(false)
-            .build(DbManager::new(url.clone()))
+            .build(manager)
             .context("building the connection pool")?;
         Ok(Self {
             pool,
             backend: url.backend(),
+            health,
             turns: Arc::new(Semaphore::new(pool_size as usize)),
             sqlite_writers: (url.backend() == Backend::Sqlite).then(|| Arc::new(Semaphore::new(1))),
         })
@@ -225,11 +247,20 @@ impl Db {
         T: Send + 'static,
     {
         let turn = wait_turn(&self.turns, deadline).await?;
+        if self.health.failing.load(Ordering::Relaxed) && self.pool.state().idle_connections == 0 {
+            return Err(ApiError::ConnectionLost(anyhow::anyhow!(
+                "the database refuses new connections"
+            )));
+        }
         let pool = self.pool.clone();
         actix_web::web::block(move || {
             let _turn = turn;
             let mut conn = pool.get().map_err(ApiError::from)?;
-            f(&mut conn)
+            let result = f(&mut conn);
+            if let Err(ApiError::ConnectionLost(_)) = &result {
+                discard_on_return(&mut conn);
+            }
+            result
         })
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
@@ -251,6 +282,20 @@ impl Db {
             Ok(())
         })
         .await
+    }
+}
+
+/// Marks a connection whose link broke so that the pool drops it when it comes back
+/// (diesel only reports a connection broken when a transaction failed to close), and
+/// the next request gets a fresh one instead of the same dead socket.
+fn discard_on_return(conn: &mut DbConnection) {
+    match conn {
+        DbConnection::Pg(pg) => {
+            AnsiTransactionManager::transaction_manager_status_mut(pg).set_in_error()
+        }
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::transaction_manager_status_mut(sqlite).set_in_error()
+        }
     }
 }
 

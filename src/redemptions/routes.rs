@@ -35,7 +35,7 @@ pub struct QuoteBody {
 }
 
 fn count_refusal(state: &AppState, e: &ApiError) {
-    if !matches!(e, ApiError::Internal(_)) {
+    if matches!(e, ApiError::Problem { .. }) {
         state.metrics.refusals.with_label_values(&[e.code()]).inc();
     }
 }

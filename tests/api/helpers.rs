@@ -117,6 +117,23 @@ impl TestApp {
                 None => return None,
             },
         };
+        Some(Self::start(backend, url, pg_database, dir, tweak).await)
+    }
+
+    /// Starts the app on a PostgreSQL server the test controls (a throwaway cluster).
+    pub async fn spawn_on_postgres(url: &str) -> TestApp {
+        let url = DatabaseUrl::parse(url).expect("valid url");
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start(Backend::Postgres, url, None, dir, |_| {}).await
+    }
+
+    async fn start(
+        backend: Backend,
+        url: DatabaseUrl,
+        pg_database: Option<PgDatabase>,
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let mut config = Config::for_database(url, dir.path().to_owned());
         tweak(&mut config);
         let secrets = Secrets::load_or_create(&config.secret_key_file).expect("secrets");
@@ -140,7 +157,7 @@ impl TestApp {
         test_app
             .create_account(Role::Admin, "admin", ADMIN_PASSWORD)
             .await;
-        Some(test_app)
+        test_app
     }
 
     /// Creates an account directly (as the CLI does).

@@ -12,6 +12,8 @@ mod errors;
 mod merchants;
 mod offers;
 mod ops;
+mod outage;
+mod pgcluster;
 mod redemptions;
 mod settlements;
 mod talents;
