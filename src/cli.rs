@@ -270,11 +270,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 #[actix_web::main]
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    if config.database_url.backend() == crate::db::Backend::Sqlite
-        && config.data_dir.as_os_str() != ""
-    {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating DATA_DIR {}", config.data_dir.display()))?;
+    if config.database_url.backend() == crate::db::Backend::Sqlite {
+        crate::config::private_dir(&config.data_dir).context("preparing DATA_DIR")?;
     }
     let app = Application::build(config.clone())?;
     if demo {

@@ -32,6 +32,33 @@ pub struct Config {
     pub districts: Vec<String>,
 }
 
+/// Creates `dir` (and its parents) as 0700, or tightens an existing one that others
+/// can read: it holds the secrets, the SQLite database and the demo logins.
+pub fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::fs::{DirBuilder, Permissions};
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        // A read-only mount (a Kubernetes secret) cannot be changed and is the
+        // operator's to protect: say so rather than refuse to start.
+        match std::fs::set_permissions(dir, Permissions::from_mode(0o700)) {
+            Ok(()) => tracing::info!(dir = %dir.display(), "data directory made private (0700)"),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "data directory is readable by others")
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The districts of 遂州 when `DISTRICTS` is not set.
 pub const DEFAULT_DISTRICTS: &str = "船山区,安居区,射洪市,蓬溪县,大英县,经开区,高新区";
 
@@ -146,5 +173,29 @@ impl Config {
             card_validity_years: 3,
             districts: parse_districts(DEFAULT_DISTRICTS).expect("default districts are valid"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::private_dir;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn data_dir_is_created_private_and_an_open_one_is_tightened() {
+        let base = tempfile::tempdir().unwrap();
+        let fresh = base.path().join("a/data");
+        private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        let open = base.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        private_dir(&open).unwrap();
+        assert_eq!(mode(&open), 0o700);
     }
 }

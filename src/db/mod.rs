@@ -8,6 +8,7 @@ mod lock;
 mod together;
 mod url;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -97,15 +98,52 @@ pub fn establish(url: &DatabaseUrl) -> diesel::ConnectionResult<DbConnection> {
         Backend::Sqlite => {
             let mut conn = SqliteConnection::establish(url.sqlite_path())?;
             // WAL lets readers run beside the writer; foreign keys are off by default in
-            // SQLite; NORMAL sync is durable across application crashes in WAL mode.
+            // SQLite. FULL syncs the WAL at every commit: NORMAL survives a crash of the
+            // process but may lose the last acknowledged redemptions on power loss.
             conn.batch_execute(&format!(
                 "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL;"
+                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = FULL;"
             ))
             .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             Ok(DbConnection::Sqlite(conn))
         }
     }
+}
+
+/// The SQLite file holds bank accounts, password hashes and the audit log: it is created
+/// (or tightened) to mode 0600 before SQLite opens it, so its `-wal` and `-shm` files,
+/// which SQLite creates with the database file's mode, are private too. A directory we
+/// create for it is 0700.
+fn private_sqlite_file(path: &Path) -> anyhow::Result<()> {
+    use std::fs::{self, DirBuilder, OpenOptions, Permissions};
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        let Ok(meta) = fs::metadata(&file) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            fs::set_permissions(&file, Permissions::from_mode(0o600))
+                .with_context(|| format!("making {} private", file.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies the embedded migrations of the connection's backend. Safe to run repeatedly.
@@ -180,6 +218,9 @@ impl Db {
     /// Builds the pool. Migrations are applied first on a dedicated connection so a
     /// half-migrated schema is never served.
     pub fn connect(url: &DatabaseUrl, pool_size: u32, migrate: bool) -> anyhow::Result<Self> {
+        if url.backend() == Backend::Sqlite {
+            private_sqlite_file(Path::new(url.sqlite_path()))?;
+        }
         let mut conn =
             establish(url).with_context(|| format!("connecting to {}", url.redacted()))?;
         if migrate {

@@ -1,7 +1,8 @@
+use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, TestApp};
 
 async fn health_readiness_and_metrics_answer(app: TestApp) {
     let (status, body) = app
@@ -67,7 +68,43 @@ async fn responses_carry_a_request_id(app: TestApp) {
     assert!(!id.is_empty());
 }
 
+/// SQLite only: the database file and its WAL and shared-memory files hold password
+/// hashes, bank accounts and the audit log, and every commit must survive power loss.
+async fn sqlite_files_are_private_and_synced_fully(app: TestApp) {
+    use std::os::unix::fs::PermissionsExt;
+    if app.backend != Backend::Sqlite {
+        return;
+    }
+    // A write, so the WAL and shared-memory files exist.
+    app.official_token(talentcard::auth::Role::Auditor, "auditor-files")
+        .await;
+    let db_path = app.config.database_url.sqlite_path().to_owned();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{db_path}{suffix}");
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{path} has mode {:o}", mode & 0o777);
+    }
+    let synchronous = app
+        .with_conn(|conn| {
+            #[derive(diesel::QueryableByName)]
+            struct Setting {
+                #[diesel(sql_type = diesel::sql_types::Integer)]
+                synchronous: i32,
+            }
+            diesel::sql_query("PRAGMA synchronous")
+                .get_result::<Setting>(conn)
+                .expect("PRAGMA synchronous")
+                .synchronous
+        })
+        .await;
+    assert_eq!(synchronous, 2, "synchronous must be FULL (2)");
+}
+
 both_backends!(
+    sqlite_files_are_private_and_synced_fully,
     health_readiness_and_metrics_answer,
     openapi_document_lists_the_routes,
     migrations_apply_again_as_a_no_op,
