@@ -66,7 +66,11 @@ impl CodeSource {
 #[derive(Debug, Default)]
 pub struct Report {
     pub ok: u64,
+    /// Answers other than 201 (refusals, 503s while the database is away…).
     pub errors: u64,
+    /// Requests that got no answer at all (server restarting, connection reset); the
+    /// client is rebuilt after each, so a restarted server is loaded again at once.
+    pub connection_errors: u64,
     pub out_of_codes: u64,
     pub elapsed: Duration,
     /// Latencies of successful redemptions, sorted.
@@ -96,8 +100,8 @@ impl Report {
             self.latencies.last().copied().unwrap_or_default()
         );
         println!(
-            "errors: {}  (out of fresh codes: {})",
-            self.errors, self.out_of_codes
+            "errors: {}  connection errors: {}  (out of fresh codes: {})",
+            self.errors, self.connection_errors, self.out_of_codes
         );
     }
 }
@@ -137,7 +141,8 @@ pub async fn fire(
             token.to_owned(),
         );
         workers.push(actix_web::rt::spawn(async move {
-            let client = awc::Client::builder().timeout(Duration::from_secs(10)).finish();
+            let new_client = || awc::Client::builder().timeout(Duration::from_secs(10)).finish();
+            let mut client = new_client();
             let mut local = Report::default();
             while started.elapsed() < duration {
                 let n = sequence.fetch_add(1, Ordering::Relaxed);
@@ -174,16 +179,22 @@ pub async fn fire(
                         local.errors += 1;
                     }
                     Err(e) => {
-                        if local.errors < 3 {
+                        if local.connection_errors < 3 {
                             eprintln!("request failed: {e}");
                         }
-                        local.errors += 1;
+                        local.connection_errors += 1;
+                        // awc's connector stays "disconnected" once its server went away;
+                        // only a new client connects again. The pause keeps a worker from
+                        // spinning while the server is down.
+                        client = new_client();
+                        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
                     }
                 }
             }
             let mut total = report.lock().await;
             total.ok += local.ok;
             total.errors += local.errors;
+            total.connection_errors += local.connection_errors;
             total.out_of_codes += local.out_of_codes;
             total.latencies.extend(local.latencies);
         }));
@@ -200,17 +211,17 @@ pub async fn fire(
 }
 
 /// What the seeding made: who redeems, which offer, which cards.
-struct Seeded {
-    cashier: String,
-    password: String,
-    offer_id: i64,
-    card_ids: Vec<i64>,
+pub struct Seeded {
+    pub cashier: String,
+    pub password: String,
+    pub offer_id: i64,
+    pub card_ids: Vec<i64>,
 }
 
 /// Seeds a merchant with a cashier and a live subsidised offer, a budget large enough
 /// for any run, and `cards` talents with active cards, through the same module
 /// functions the API uses (so every row is as real as production's).
-fn seed(config: &Config, secrets: &Secrets, cards: usize) -> anyhow::Result<Seeded> {
+pub fn seed(config: &Config, secrets: &Secrets, cards: usize) -> anyhow::Result<Seeded> {
     let db = Db::connect(&config.database_url, 2, true)?;
     let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
     let run = hex::encode(crate::secrets::random_bytes::<3>());
