@@ -97,7 +97,7 @@ impl Application {
                 .wrap(from_fn(middleware::problem_for_bare_errors))
                 .wrap(from_fn(middleware::catch_panics))
                 .wrap(from_fn(middleware::observe))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
                 .service(health::healthz)
                 .service(health::readyz)
                 .service(health::metrics)
