@@ -384,6 +384,16 @@ pub async fn pay(
     .await
 }
 
+/// Builds a spreadsheet on the blocking pool: a statement of a busy merchant's month has
+/// tens of thousands of lines, and an HTTP worker must not stall its other requests.
+async fn off_the_worker(
+    build: impl FnOnce() -> ApiResult<Vec<u8>> + Send + 'static,
+) -> ApiResult<Vec<u8>> {
+    web::block(build)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("spreadsheet task failed: {e}")))?
+}
+
 fn xlsx(bytes: Vec<u8>, filename: &str) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, XLSX_MIME))
@@ -409,11 +419,12 @@ pub async fn export_statement(
         .db
         .run(move |conn| full_view(conn, &principal, id))
         .await?;
-    let bytes = export::statement(&settlement, settlement.lines.as_deref().unwrap_or_default())?;
-    Ok(xlsx(
-        bytes,
-        &format!("settlement-{}-{}.xlsx", settlement.period, settlement.id),
-    ))
+    let filename = format!("settlement-{}-{}.xlsx", settlement.period, settlement.id);
+    let bytes = off_the_worker(move || {
+        export::statement(&settlement, settlement.lines.as_deref().unwrap_or_default())
+    })
+    .await?;
+    Ok(xlsx(bytes, &filename))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -466,6 +477,7 @@ pub async fn export_payouts(
                 .collect::<Vec<_>>())
         })
         .await?;
-    let bytes = export::payout_batch(period.as_str(), &rows)?;
+    let p = period.as_str().to_owned();
+    let bytes = off_the_worker(move || export::payout_batch(&p, &rows)).await?;
     Ok(xlsx(bytes, &format!("payouts-{}.xlsx", period.as_str())))
 }
