@@ -102,12 +102,26 @@ pub fn establish(url: &DatabaseUrl) -> diesel::ConnectionResult<DbConnection> {
             // process but may lose the last acknowledged redemptions on power loss.
             conn.batch_execute(&format!(
                 "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = FULL;"
+                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = {};",
+                sqlite_synchronous()
             ))
             .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             Ok(DbConnection::Sqlite(conn))
         }
     }
+}
+
+/// `SQLITE_SYNCHRONOUS=normal` trades the last commits before a power loss for speed
+/// (BENCHMARKS.md has the price); anything else, or nothing, is FULL.
+fn sqlite_synchronous() -> &'static str {
+    static SETTING: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    SETTING.get_or_init(|| match std::env::var("SQLITE_SYNCHRONOUS") {
+        Ok(v) if v.trim().eq_ignore_ascii_case("normal") => {
+            tracing::warn!("SQLITE_SYNCHRONOUS=normal: a power loss may lose the last commits");
+            "NORMAL"
+        }
+        _ => "FULL",
+    })
 }
 
 /// The SQLite file holds bank accounts, password hashes and the audit log: it is created
