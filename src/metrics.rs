@@ -1,7 +1,7 @@
 //! Prometheus metrics, served at `GET /metrics`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -12,6 +12,9 @@ pub struct Metrics {
     pub redemptions: IntCounterVec,
     /// Refused redemptions and quotes, by problem code.
     pub refusals: IntCounterVec,
+    /// Passwords checked at login (each an argon2 verification): what the login throttle
+    /// bounds, so a storm of wrong passwords shows here.
+    pub login_password_checks: IntCounter,
 }
 
 impl Metrics {
@@ -49,11 +52,17 @@ impl Metrics {
             &["code"],
         )
         .expect("valid metric");
+        let login_password_checks = IntCounter::new(
+            "login_password_checks_total",
+            "Passwords verified at login (argon2 checks)",
+        )
+        .expect("valid metric");
         for m in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(redemptions.clone()),
             Box::new(refusals.clone()),
+            Box::new(login_password_checks.clone()),
         ] {
             registry.register(m).expect("metric registered once");
         }
@@ -63,6 +72,7 @@ impl Metrics {
             http_duration,
             redemptions,
             refusals,
+            login_password_checks,
         }
     }
 

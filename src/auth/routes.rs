@@ -97,6 +97,7 @@ pub async fn login(
     if username.is_empty() || username.len() > 64 || password.len() > Password::MAX_LEN * 4 {
         return Err(ApiError::unauthorized("Wrong username or password."));
     }
+    let metrics = state.metrics.clone();
     let outcome = state
         .db
         .run(move |conn| {
@@ -112,6 +113,7 @@ pub async fn login(
                 ));
             }
             let user = users::find_by_username(conn, &username)?;
+            metrics.login_password_checks.inc();
             // Verified against a dummy hash when the user is unknown: same work, same answer.
             let valid =
                 password::verify(&password, user.as_ref().map(|u| u.password_hash.as_str()));

@@ -1,5 +1,6 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use talentcard::auth::throttle::MAX_FAILURES;
 use talentcard::auth::{Role, token};
 
 use crate::both_backends;
@@ -93,6 +94,35 @@ async fn repeated_failures_lock_the_username_known_or_not(app: TestApp) {
             .await;
         assert_problem(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     }
+}
+
+async fn a_storm_of_wrong_passwords_gets_no_more_password_checks_than_the_limit(app: TestApp) {
+    let before = app.state.metrics.login_password_checks.get();
+    let shots = (0..100).map(|_| {
+        app.request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "admin", "password": "guess-guess"})),
+        )
+    });
+    let answers = futures_util::future::join_all(shots).await;
+    let checks = app.state.metrics.login_password_checks.get() - before;
+    eprintln!("100 concurrent wrong logins for one username: {checks} password checks");
+    let refused = answers
+        .iter()
+        .filter(|r| r.0 == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    let wrong = answers
+        .iter()
+        .filter(|r| r.0 == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(refused + wrong, 100, "only 401 and 429 expected");
+    assert!(
+        checks <= MAX_FAILURES as u64,
+        "{checks} password checks under a storm; the limit is {MAX_FAILURES}"
+    );
+    assert_eq!(wrong as u64, checks, "every check was a 401, every other a 429");
 }
 
 async fn expired_tampered_and_foreign_tokens_are_rejected(app: TestApp) {
@@ -291,6 +321,7 @@ both_backends!(
     login_returns_a_bearer_token_and_an_httponly_cookie,
     wrong_password_and_unknown_user_get_the_same_answer,
     repeated_failures_lock_the_username_known_or_not,
+    a_storm_of_wrong_passwords_gets_no_more_password_checks_than_the_limit,
     expired_tampered_and_foreign_tokens_are_rejected,
     logout_ends_the_session,
     password_change_needs_the_old_one_and_ends_other_sessions,
