@@ -13,6 +13,7 @@ mod merchants;
 mod offers;
 mod ops;
 mod redemptions;
+mod security;
 mod settlements;
 mod talents;
 mod transfer;
