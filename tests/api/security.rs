@@ -109,6 +109,17 @@ async fn cross_site_cookie_writes_are_refused_and_change_nothing(app: TestApp) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // An upload from the pages (multipart, same origin) is not a CSRF refusal.
+    let (status, body) = cookie_post(
+        &app,
+        &pause,
+        owner,
+        &[("sec-fetch-site", "same-origin"), ("origin", ours.as_str())],
+        "multipart/form-data; boundary=x",
+        "--x--\r\n",
+    )
+    .await;
+    assert_ne!(body["code"], "csrf", "{status}: {body}");
     // A JSON cookie write without either header (a script, not a browser) passes too.
     let (status, body) = cookie_post(&app, &pause, owner, &[], "application/json", "{}").await;
     assert_eq!(status, StatusCode::OK, "{body}");
