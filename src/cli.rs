@@ -268,8 +268,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 #[actix_web::main]
-async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    let (secure, why) = crate::config::cookie_secure(config.cookie_secure_env, demo, &config.bind);
+    config.cookie_secure = secure;
+    if secure {
+        tracing::info!(reason = why, "session cookies are marked Secure");
+    } else {
+        tracing::warn!(reason = why, "session cookies are NOT marked Secure");
+    }
     if config.database_url.backend() == crate::db::Backend::Sqlite {
         crate::config::private_dir(&config.data_dir).context("preparing DATA_DIR")?;
     }

@@ -7,6 +7,40 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::db::{Backend, DatabaseUrl};
+use crate::http::client::{Cidr, parse_cidrs};
+
+/// Whether session cookies are `Secure`, and why (the reason is logged at start).
+///
+/// Secure by default: a session cookie sent over plain HTTP can be read on the wire.
+/// The exceptions are where plain HTTP is the point and nothing crosses a network: the
+/// demo, and a server listening on a loopback address only. An explicit
+/// `COOKIE_SECURE` wins (`true` behind a TLS proxy on the same host, which listens on
+/// loopback).
+pub fn cookie_secure(explicit: Option<bool>, demo: bool, bind: &str) -> (bool, &'static str) {
+    match explicit {
+        Some(true) => (true, "COOKIE_SECURE=true"),
+        Some(false) => (false, "COOKIE_SECURE=false"),
+        None if demo => (false, "serve --demo runs over plain HTTP"),
+        None if binds_loopback_only(bind) => (
+            false,
+            "the server listens on a loopback address only (set COOKIE_SECURE=true behind a TLS proxy)",
+        ),
+        None => (true, "default"),
+    }
+}
+
+/// `BIND` names a loopback host (`127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`).
+fn binds_loopback_only(bind: &str) -> bool {
+    let host = bind
+        .rsplit_once(':')
+        .map_or(bind, |(host, _port)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -20,8 +54,14 @@ pub struct Config {
     pub workers: usize,
     /// Lifetime of an access token; short so a stolen token is worth little.
     pub token_ttl: Duration,
-    /// Set the `Secure` flag on the session cookie (on whenever served over HTTPS).
+    /// Set the `Secure` flag on the session cookie: on unless `COOKIE_SECURE=false`,
+    /// `serve --demo` or a loopback-only listener (see [`cookie_secure`]).
     pub cookie_secure: bool,
+    /// `COOKIE_SECURE` as set, if it was: an explicit choice beats the defaults.
+    pub cookie_secure_env: Option<bool>,
+    /// Proxies whose `X-Forwarded-For` hop names the client (`TRUSTED_PROXIES`,
+    /// comma-separated addresses or CIDR blocks); empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<Cidr>,
     /// Maximum JSON request body.
     pub json_limit_bytes: usize,
     /// How often the audit sealer links newly committed entries into the chain.
@@ -122,10 +162,20 @@ impl Config {
         let secret_key_file = env_opt("SECRET_KEY_FILE")
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("secrets.json"));
+        let bind = env_opt("BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let cookie_secure_env = match env_opt("COOKIE_SECURE") {
+            None => None,
+            Some(_) => Some(env_bool("COOKIE_SECURE", true)?),
+        };
+        let trusted_proxies = parse_cidrs(&env_opt("TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
         let config = Config {
             database_url,
             replica_database_url,
-            bind: env_opt("BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            cookie_secure: cookie_secure(cookie_secure_env, false, &bind).0,
+            cookie_secure_env,
+            trusted_proxies,
+            bind,
             data_dir,
             secret_key_file,
             db_pool_size: env_parse("DB_POOL_SIZE", default_pool)?,
@@ -134,7 +184,6 @@ impl Config {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )?,
             token_ttl: Duration::from_secs(env_parse("TOKEN_TTL_SECS", 15 * 60)?),
-            cookie_secure: env_bool("COOKIE_SECURE", false)?,
             json_limit_bytes: env_parse("JSON_LIMIT_BYTES", 64 * 1024)?,
             audit_seal_interval: Duration::from_millis(env_parse("AUDIT_SEAL_INTERVAL_MS", 1000)?),
             card_validity_years: env_parse("CARD_VALIDITY_YEARS", 3)?,
@@ -167,7 +216,10 @@ impl Config {
             db_pool_size: 8,
             workers: 2,
             token_ttl: Duration::from_secs(15 * 60),
+            // Tests listen on loopback: what `cookie_secure` decides for that.
             cookie_secure: false,
+            cookie_secure_env: None,
+            trusted_proxies: Vec::new(),
             json_limit_bytes: 64 * 1024,
             audit_seal_interval: Duration::from_millis(200),
             card_validity_years: 3,
@@ -180,7 +232,7 @@ impl Config {
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::private_dir;
+    use super::{cookie_secure, private_dir};
 
     fn mode(path: &std::path::Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -197,5 +249,19 @@ mod tests {
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
         private_dir(&open).unwrap();
         assert_eq!(mode(&open), 0o700);
+    }
+
+    #[test]
+    fn session_cookies_are_secure_unless_demo_or_loopback_only() {
+        assert!(cookie_secure(None, false, "0.0.0.0:8080").0);
+        assert!(cookie_secure(None, false, "[::]:8080").0);
+        assert!(cookie_secure(None, false, "10.0.0.5:8080").0);
+        assert!(!cookie_secure(None, true, "0.0.0.0:8080").0);
+        assert!(!cookie_secure(None, false, "127.0.0.1:8080").0);
+        assert!(!cookie_secure(None, false, "[::1]:8080").0);
+        assert!(!cookie_secure(None, false, "localhost:8080").0);
+        // An explicit setting wins both ways.
+        assert!(cookie_secure(Some(true), true, "127.0.0.1:8080").0);
+        assert!(!cookie_secure(Some(false), false, "0.0.0.0:8080").0);
     }
 }

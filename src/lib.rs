@@ -21,6 +21,7 @@ pub mod merchants;
 pub mod metrics;
 pub mod offers;
 pub mod pagination;
+pub mod ratelimit;
 pub mod redemptions;
 pub mod reports;
 pub mod schema;

@@ -1,8 +1,33 @@
 //! Prometheus metrics, served at `GET /metrics`.
 
+use std::sync::LazyLock;
+
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
+
+/// Codes with a wrong signature (forged, or stale beyond aliasing), in this process: the
+/// forgery alarm. Process-wide because the code guard runs below the handlers, where
+/// only the connection is at hand.
+pub static CODE_FORGERY_SUSPECTED: LazyLock<IntCounter> = LazyLock::new(|| {
+    IntCounter::new(
+        "code_forgery_suspected_total",
+        "Codes refused for a wrong signature (forgery guesses)",
+    )
+    .expect("valid metric")
+});
+
+/// Code checks refused by the guessing limits, by `scope` (`account`, `merchant`).
+pub static CODE_GUESS_REFUSALS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    IntCounterVec::new(
+        Opts::new(
+            "code_guess_refusals_total",
+            "Code checks refused by the forged-code guessing limits",
+        ),
+        &["scope"],
+    )
+    .expect("valid metric")
+});
 
 pub struct Metrics {
     registry: Registry,
@@ -12,6 +37,9 @@ pub struct Metrics {
     pub redemptions: IntCounterVec,
     /// Refused redemptions and quotes, by problem code.
     pub refusals: IntCounterVec,
+    /// Passwords checked at login (each an argon2 verification): what the login throttle
+    /// bounds, so a storm of wrong passwords shows here.
+    pub login_password_checks: IntCounter,
 }
 
 impl Metrics {
@@ -49,11 +77,19 @@ impl Metrics {
             &["code"],
         )
         .expect("valid metric");
+        let login_password_checks = IntCounter::new(
+            "login_password_checks_total",
+            "Passwords verified at login (argon2 checks)",
+        )
+        .expect("valid metric");
         for m in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(redemptions.clone()),
             Box::new(refusals.clone()),
+            Box::new(login_password_checks.clone()),
+            Box::new(CODE_FORGERY_SUSPECTED.clone()),
+            Box::new(CODE_GUESS_REFUSALS.clone()),
         ] {
             registry.register(m).expect("metric registered once");
         }
@@ -63,6 +99,7 @@ impl Metrics {
             http_duration,
             redemptions,
             refusals,
+            login_password_checks,
         }
     }
 

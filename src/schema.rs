@@ -18,11 +18,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_throttle (username) {
-        username -> Text,
-        failures -> Integer,
-        window_start -> Timestamp,
-        locked_until -> Nullable<Timestamp>,
+    rate_limits (bucket) {
+        bucket -> Text,
+        hits -> Integer,
+        window_end -> Timestamp,
     }
 }
 
@@ -133,6 +132,14 @@ diesel::table! {
 diesel::table! {
     code_guess_throttle (user_id) {
         user_id -> BigInt,
+        failures -> Integer,
+        window_start -> Timestamp,
+    }
+}
+
+diesel::table! {
+    merchant_guess_throttle (merchant_id) {
+        merchant_id -> BigInt,
         failures -> Integer,
         window_start -> Timestamp,
     }
@@ -304,7 +311,7 @@ diesel::joinable!(settlement_lines -> redemptions (redemption_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
-    login_throttle,
+    rate_limits,
     audit_events,
     audit_chain_head,
     budgets,
@@ -314,6 +321,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     talents,
     cards,
     code_guess_throttle,
+    merchant_guess_throttle,
     merchants,
     offers,
     redemptions,

@@ -48,7 +48,9 @@ fn serve(req: &HttpRequest, path: &str) -> Result<HttpResponse, ApiError> {
     };
     response
         .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "no-cache"));
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // Page URLs can carry a card number or a search: never pass them on in a Referer.
+        .insert_header((header::REFERRER_POLICY, "no-referrer"));
     if matches {
         return Ok(response.finish());
     }

@@ -2,7 +2,7 @@
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -12,6 +12,8 @@ use super::{Auth, Role, password, throttle, token};
 use crate::auth::password::Password;
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
+use crate::http::client::client_key;
+use crate::ratelimit::Refusal;
 use crate::state::AppState;
 use crate::users::{self, UserView};
 
@@ -74,70 +76,79 @@ fn token_response(
 enum LoginOutcome {
     Ok(i64, Role, i32),
     Inactive,
+    Wrong,
 }
 
 /// Log in with username and password. The token comes back in the body (for API
 /// clients) and as an HttpOnly cookie (for the web pages).
+///
+/// Failures are limited per username and address, per address and per username (see
+/// [`throttle`]); each attempt is counted before its password is checked.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse),
         (status = 401, description = "Wrong username or password", body = crate::error::Problem),
-        (status = 429, description = "Too many failed attempts for this username", body = crate::error::Problem),
+        (status = 429, description = "Too many failed logins for this username or from this address; see Retry-After", body = crate::error::Problem),
     )
 )]
 #[post("/auth/login")]
 pub async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
-) -> ApiResult<HttpResponse> {
+) -> Result<HttpResponse, Refusal> {
     let LoginRequest { username, password } = body.into_inner();
     let username = username.trim().to_lowercase();
     if username.is_empty() || username.len() > 64 || password.len() > Password::MAX_LEN * 4 {
-        return Err(ApiError::unauthorized("Wrong username or password."));
+        return Err(ApiError::unauthorized("Wrong username or password.").into());
     }
+    let address = client_key(&req, &state.config.trusted_proxies);
+    let now = crate::time::now();
+    let admitted = {
+        let username = username.clone();
+        state
+            .db
+            .run_writing(move |conn| throttle::admit(conn, &username, &address, now))
+            .await??
+    };
+    let metrics = state.metrics.clone();
+    // A read connection only: argon2 takes tens of milliseconds, and on SQLite holding
+    // the writers' turn that long would stall every other write.
     let outcome = state
         .db
         .run(move |conn| {
-            let now = crate::time::now();
-            if throttle::locked_until(conn, &username, now)?.is_some() {
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
-                    format!(
-                        "Too many failed logins for this username; try again in {} minutes.",
-                        throttle::LOCK_MINUTES
-                    ),
-                ));
-            }
             let user = users::find_by_username(conn, &username)?;
+            metrics.login_password_checks.inc();
             // Verified against a dummy hash when the user is unknown: same work, same answer.
             let valid =
                 password::verify(&password, user.as_ref().map(|u| u.password_hash.as_str()));
-            match user {
-                Some(user) if valid => {
-                    throttle::clear(conn, &username)?;
-                    if user.active {
-                        Ok(LoginOutcome::Ok(user.id, user.role()?, user.token_version))
-                    } else {
-                        Ok(LoginOutcome::Inactive)
-                    }
+            Ok(match user {
+                Some(user) if valid && user.active => {
+                    LoginOutcome::Ok(user.id, user.role()?, user.token_version)
                 }
-                _ => {
-                    write_tx(conn, |conn| throttle::record_failure(conn, &username, now))?;
-                    Err(ApiError::unauthorized("Wrong username or password."))
-                }
-            }
+                Some(_) if valid => LoginOutcome::Inactive,
+                _ => LoginOutcome::Wrong,
+            })
         })
         .await?;
+    if !matches!(outcome, LoginOutcome::Wrong) {
+        // The right password: this attempt was no failure.
+        state
+            .db
+            .run_writing(move |conn| throttle::succeeded(conn, &admitted, now))
+            .await?;
+    }
     match outcome {
-        LoginOutcome::Ok(id, role, version) => token_response(&state, id, role, version),
+        LoginOutcome::Ok(id, role, version) => Ok(token_response(&state, id, role, version)?),
         LoginOutcome::Inactive => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "account_inactive",
             "This account is not active (a merchant account opens once the merchant is approved).",
-        )),
+        )
+        .into()),
+        LoginOutcome::Wrong => Err(ApiError::unauthorized("Wrong username or password.").into()),
     }
 }
 

@@ -1,4 +1,8 @@
-//! The rate limit that bounds forgery attempts (see the security margin in [`super`]).
+//! The rate limits that bound forgery attempts (see the security margin in [`super`]):
+//! per staff account, and per merchant for all its staff together, since an owner can
+//! add cashiers (at most `CASHIERS_PER_MERCHANT_PER_DAY` a day). Every forged code also
+//! counts in `code_forgery_suspected_total` and every refusal in
+//! `code_guess_refusals_total{scope}` on /metrics, the alarm that someone is guessing.
 //!
 //! Only codes whose *signature* is wrong count: an honest cashier's typo is caught by
 //! the check digit and a stale or payment code is a different refusal, so real counters
@@ -9,106 +13,161 @@
 use actix_web::http::StatusCode;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::{CodeError, MAX_FAILED_VERIFICATIONS_PER_HOUR, VerifiedCode};
+use super::{
+    CodeError, MAX_FAILED_VERIFICATIONS_PER_HOUR, MAX_FAILED_VERIFICATIONS_PER_MERCHANT_HOUR,
+    VerifiedCode,
+};
 use crate::db::{DbConnection, write_tx};
 use crate::error::{ApiError, ApiResult};
-use crate::schema::{code_guess_throttle as t, users};
+use crate::metrics::{CODE_FORGERY_SUSPECTED, CODE_GUESS_REFUSALS};
+use crate::schema::{code_guess_throttle as t, merchant_guess_throttle as m, users};
 use crate::secrets::Secrets;
 use crate::users::SessionUser;
 
 const WINDOW: Duration = Duration::hours(1);
 
-/// [`super::verify`] for a code submitted by merchant staff account `user_id`, with
-/// the guessing limit applied. Call it outside the consumer's transaction (the failure
-/// count must survive that transaction's rollback).
+/// [`super::verify`] for a code submitted by merchant staff account `user_id` of
+/// `merchant_id`, with the guessing limits applied. Call it outside the consumer's
+/// transaction (the failure count must survive that transaction's rollback).
 pub fn verify_as_staff(
     conn: &mut DbConnection,
     secrets: &Secrets,
     user_id: i64,
+    merchant_id: Option<i64>,
     input: &str,
     now: NaiveDateTime,
 ) -> ApiResult<VerifiedCode> {
-    let seen = t::table
+    let account = t::table
         .find(user_id)
-        .select(Failures::as_select())
+        .select((t::failures, t::window_start))
         .first(conn)
         .optional()?;
+    let merchant = match merchant_id {
+        Some(id) => m::table
+            .find(id)
+            .select((m::failures, m::window_start))
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
+    let seen = Failures::new(account, merchant);
     refuse_if_throttled(seen, now)?;
     let id = super::decode(&secrets.code, input, now)
-        .map_err(|error| refuse_undecoded(conn, user_id, seen, error, now))?;
+        .map_err(|error| refuse_undecoded(conn, user_id, merchant_id, seen, error, now))?;
     super::check_card(|card_id| crate::cards::find_by_id(conn, card_id), id, now)
 }
 
-/// An account's recent failed verifications, as counted in `code_guess_throttle`.
-#[derive(Debug, Clone, Copy, Queryable, Selectable)]
-#[diesel(table_name = t)]
+/// Failed verifications within a window: `(failures, window_start)` as stored.
+pub type Counted = Option<(i32, NaiveDateTime)>;
+
+/// Recent failed verifications of a staff account and of its merchant (all its staff
+/// together), as counted in `code_guess_throttle` and `merchant_guess_throttle`.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Failures {
-    failures: i32,
-    window_start: NaiveDateTime,
+    account: Counted,
+    merchant: Counted,
 }
 
-/// The caller's user row (if any) and its failed verifications, in one read.
+impl Failures {
+    pub fn new(account: Counted, merchant: Counted) -> Self {
+        Failures { account, merchant }
+    }
+}
+
+/// The caller's user row (if any) and the failed verifications of it and its merchant,
+/// in one read.
 pub fn staff_and_failures(
     conn: &mut DbConnection,
     user_id: i64,
-) -> ApiResult<(Option<SessionUser>, Option<Failures>)> {
-    let found = users::table
+) -> ApiResult<(Option<SessionUser>, Failures)> {
+    let found: Option<(SessionUser, Counted, Counted)> = users::table
         .left_join(t::table.on(t::user_id.eq(users::id)))
+        .left_join(m::table.on(m::merchant_id.nullable().eq(users::merchant_id)))
         .filter(users::id.eq(user_id))
-        .select((SessionUser::as_select(), Option::<Failures>::as_select()))
+        .select((
+            SessionUser::as_select(),
+            (t::failures, t::window_start).nullable(),
+            (m::failures, m::window_start).nullable(),
+        ))
         .first(conn)
         .optional()?;
-    Ok(found.map_or((None, None), |(user, failures)| (Some(user), failures)))
+    Ok(
+        found.map_or((None, Failures::default()), |(user, account, merchant)| {
+            (Some(user), Failures::new(account, merchant))
+        }),
+    )
 }
 
-/// The 429 for an account that has entered too many forged codes within the hour.
-pub fn refuse_if_throttled(seen: Option<Failures>, now: NaiveDateTime) -> ApiResult<()> {
-    match seen {
-        Some(Failures {
-            failures,
-            window_start: start,
-        }) if now - start < WINDOW && failures >= MAX_FAILED_VERIFICATIONS_PER_HOUR as i32 => {
-            Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                format!(
-                    "Too many codes that are not genuine were entered from this account; code checks resume at {}.",
-                    crate::time::to_local(start + WINDOW).format("%H:%M")
-                ),
-            ))
-        }
-        _ => Ok(()),
-    }
+fn exhausted(counted: Counted, max: u32, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    counted
+        .filter(|(failures, start)| now - *start < WINDOW && *failures >= max as i32)
+        .map(|(_, start)| start + WINDOW)
 }
 
-/// The refusal of a code that did not decode, submitted by staff account `user_id`
-/// (whose failures were `seen`) once the guessing limit let it be checked: a wrong
-/// signature counts against the account, in a transaction of its own that the refusal
-/// does not roll back.
+/// The 429 for an account, or a merchant's staff together, that has entered too many
+/// forged codes within the hour.
+pub fn refuse_if_throttled(seen: Failures, now: NaiveDateTime) -> ApiResult<()> {
+    let (scope, resume, whom) =
+        if let Some(resume) = exhausted(seen.account, MAX_FAILED_VERIFICATIONS_PER_HOUR, now) {
+            ("account", resume, "this account")
+        } else if let Some(resume) = exhausted(
+            seen.merchant,
+            MAX_FAILED_VERIFICATIONS_PER_MERCHANT_HOUR,
+            now,
+        ) {
+            ("merchant", resume, "this merchant's accounts")
+        } else {
+            return Ok(());
+        };
+    CODE_GUESS_REFUSALS.with_label_values(&[scope]).inc();
+    Err(ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        format!(
+            "Too many codes that are not genuine were entered from {whom}; code checks resume at {}.",
+            crate::time::to_local(resume).format("%H:%M")
+        ),
+    ))
+}
+
+/// The refusal of a code that did not decode, submitted by staff account `user_id` of
+/// `merchant_id` (whose failures were `seen`) once the guessing limits let it be checked:
+/// a wrong signature counts against the account and its merchant, in a transaction of
+/// its own that the refusal does not roll back.
 pub fn refuse_undecoded(
     conn: &mut DbConnection,
     user_id: i64,
-    seen: Option<Failures>,
+    merchant_id: Option<i64>,
+    seen: Failures,
     error: CodeError,
     now: NaiveDateTime,
 ) -> ApiError {
-    if error == CodeError::Signature
-        && let Err(failed) = write_tx(conn, |conn| record_failure(conn, user_id, seen, now))
-    {
-        return failed;
+    if error == CodeError::Signature {
+        // The alarm: every forged (or badly stale) code, whoever sent it.
+        CODE_FORGERY_SUSPECTED.inc();
+        if let Err(failed) = write_tx(conn, |conn| {
+            record_failure(conn, user_id, merchant_id, seen, now)
+        }) {
+            return failed;
+        }
     }
     error.to_api()
+}
+
+fn fresh_window(counted: Counted, now: NaiveDateTime) -> bool {
+    counted.is_none_or(|(_, start)| now - start >= WINDOW)
 }
 
 fn record_failure(
     conn: &mut DbConnection,
     user_id: i64,
-    seen: Option<Failures>,
+    merchant_id: Option<i64>,
+    seen: Failures,
     now: NaiveDateTime,
 ) -> ApiResult<()> {
-    let fresh_window = seen.is_none_or(|seen| now - seen.window_start >= WINDOW);
-    let updated = if fresh_window {
+    let updated = if fresh_window(seen.account, now) {
         diesel::update(t::table.find(user_id))
             .set((t::failures.eq(1), t::window_start.eq(now)))
             .execute(conn)?
@@ -119,13 +178,62 @@ fn record_failure(
             .execute(conn)?
     };
     if updated == 0 {
-        diesel::insert_into(t::table)
-            .values((
-                t::user_id.eq(user_id),
-                t::failures.eq(1),
-                t::window_start.eq(now),
-            ))
-            .execute(conn)?;
+        // A savepoint: losing the race to a concurrent first failure must not abort
+        // the transaction; the winner's row then takes the increment.
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(t::table)
+                .values((
+                    t::user_id.eq(user_id),
+                    t::failures.eq(1),
+                    t::window_start.eq(now),
+                ))
+                .execute(conn)
+        });
+        match inserted {
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                diesel::update(t::table.find(user_id))
+                    .set(t::failures.eq(t::failures + 1))
+                    .execute(conn)?;
+            }
+            other => {
+                other?;
+            }
+        }
+    }
+    let Some(merchant_id) = merchant_id else {
+        return Ok(());
+    };
+    let updated = if fresh_window(seen.merchant, now) {
+        diesel::update(m::table.find(merchant_id))
+            .set((m::failures.eq(1), m::window_start.eq(now)))
+            .execute(conn)?
+    } else {
+        diesel::update(m::table.find(merchant_id))
+            .set(m::failures.eq(m::failures + 1))
+            .execute(conn)?
+    };
+    if updated == 0 {
+        // A savepoint: losing the race to a concurrent first failure must not abort
+        // the transaction; the winner's row then takes the increment.
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(m::table)
+                .values((
+                    m::merchant_id.eq(merchant_id),
+                    m::failures.eq(1),
+                    m::window_start.eq(now),
+                ))
+                .execute(conn)
+        });
+        match inserted {
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                diesel::update(m::table.find(merchant_id))
+                    .set(m::failures.eq(m::failures + 1))
+                    .execute(conn)?;
+            }
+            other => {
+                other?;
+            }
+        }
     }
     Ok(())
 }

@@ -50,6 +50,13 @@
 //!   account expects 10^8 / 30 ≈ 3.3 million hours (≈ 380 years) per forged code
 //!   (an even chance takes ≈ 260 years) — and a forged code still only works on a
 //!   real active card, once, audited and disputable by its holder.
+//! * More accounts do not buy more guesses: all staff of one merchant share
+//!   [`MAX_FAILED_VERIFICATIONS_PER_MERCHANT_HOUR`] failures an hour (and an owner adds
+//!   at most 20 cashiers a day), so a merchant expects 10^8 / 60 ≈ 1.7 million hours
+//!   (≈ 190 years) per forged code however many cashiers it has; N colluding merchants,
+//!   each approved by an official, ≈ 190 / N years. `code_forgery_suspected_total` on
+//!   /metrics counts every code with a wrong signature: a city's honest counters
+//!   produce next to none, so an alert on its rate catches a guesser long before.
 //! * Replay: a code works only in its window (≤ 70 s with skew) and once per slot.
 //! * Revocation: the MAC binds the card *id*; verification reads that card row, so a
 //!   suspended, revoked or expired card refuses every outstanding code at once, and a
@@ -89,6 +96,9 @@ pub const NUMERIC_LEN: usize = 20;
 pub const MAX_CARD_ID: i64 = 9_999_999;
 /// Failed verifications a staff account may make per hour (see the security margin).
 pub const MAX_FAILED_VERIFICATIONS_PER_HOUR: u32 = 30;
+/// Failed verifications all staff of one merchant may make per hour together: two
+/// accounts' worth, since honest counters hardly ever make one (see the security margin).
+pub const MAX_FAILED_VERIFICATIONS_PER_MERCHANT_HOUR: u32 = 60;
 /// Most codes one `/me/codes` call returns when the count is given.
 pub const MAX_COUNT: usize = 30;
 /// The phone must keep a valid code for 10 minutes offline: the current window plus

@@ -1,16 +1,19 @@
-//! Request-level middleware: request id header, metrics, and containment of panics.
+//! Request-level middleware: request id header, metrics, containment of panics, the
+//! API's security headers and the CSRF check of cookie-authenticated writes.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, ResponseError, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::FutureExt;
 use tracing_actix_web::RequestId;
 
+use crate::auth::principal::SESSION_COOKIE;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -115,4 +118,125 @@ pub async fn problem_for_bare_errors(
         req,
         ApiError::new(status, code, detail).error_response(),
     ))
+}
+
+/// The API's answers are personal and live (codes, bank accounts): never cached, never
+/// sniffed into another type. Set on every `/api/` answer, errors included — also those
+/// that reach here as errors rather than responses (a contained panic).
+pub async fn api_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if !req.path().starts_with("/api/") {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    match next.call(req).await {
+        Ok(mut res) => {
+            add_api_headers(res.headers_mut());
+            Ok(res.map_into_boxed_body())
+        }
+        Err(e) => Err(WithApiHeaders(e).into()),
+    }
+}
+
+fn add_api_headers(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+/// An error on its way out of an `/api/` request, rendered with the API's headers.
+#[derive(Debug)]
+struct WithApiHeaders(actix_web::Error);
+
+impl std::fmt::Display for WithApiHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for WithApiHeaders {
+    fn status_code(&self) -> StatusCode {
+        self.0.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = self.0.error_response();
+        add_api_headers(res.headers_mut());
+        res
+    }
+}
+
+/// Refuses a cookie-authenticated write that a browser says comes from another site
+/// (DESIGN §4). `SameSite=Strict` already keeps the cookie off most cross-site requests;
+/// this holds where it does not (older browsers, a sibling subdomain being same-site).
+/// Bearer clients and requests without a session cookie are not affected: a foreign
+/// page can make a browser send cookies, never an `Authorization` header.
+pub async fn csrf(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Some(detail) = cross_site_cookie_write(req.request()) {
+        let (req, _) = req.into_parts();
+        let refusal = ApiError::new(StatusCode::FORBIDDEN, "csrf", detail);
+        return Ok(ServiceResponse::new(req, refusal.error_response()));
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// Why the request is a cross-site cookie write, if it is one.
+fn cross_site_cookie_write(req: &HttpRequest) -> Option<String> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    let headers = req.headers();
+    // The same test the Principal extractor uses: a Bearer header wins over the cookie.
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") || v.starts_with("bearer "));
+    if bearer || req.cookie(SESSION_COOKIE).is_none() {
+        return None;
+    }
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    if let Some(site @ ("cross-site" | "same-site")) = fetch_site.as_deref() {
+        return Some(format!(
+            "A signed-in write from another site is refused (Sec-Fetch-Site: {site})."
+        ));
+    }
+    let origin = headers.get(header::ORIGIN);
+    if let Some(origin) = origin {
+        let origin = origin.to_str().unwrap_or("");
+        let info = req.connection_info();
+        let ours = format!("{}://{}", info.scheme(), info.host());
+        if !origin.eq_ignore_ascii_case(&ours) {
+            return Some(format!(
+                "A signed-in write from another site is refused (Origin {origin:?} is not {ours:?})."
+            ));
+        }
+    }
+    // Neither header (an old browser, or not a browser): only a JSON body, which a
+    // cross-site form cannot send without a CORS preflight that this server never grants.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if fetch_site.is_none() && origin.is_none() && !json {
+        return Some(
+            "A signed-in write without Origin or Sec-Fetch-Site must be sent as application/json."
+                .to_owned(),
+        );
+    }
+    None
 }

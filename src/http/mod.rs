@@ -2,6 +2,7 @@
 //! routes, panic containment, request ids and request metrics, health endpoints, the
 //! OpenAPI document.
 
+pub mod client;
 pub mod health;
 pub mod middleware;
 pub mod openapi;

@@ -9,7 +9,7 @@
 //! | `POST /merchants/{id}/cashiers`, `DELETE /merchants/{id}/cashiers/{user_id}` | that merchant's owner |
 //! | `GET /merchants/{id}/cashiers` | that merchant's owner, officials |
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -21,10 +21,12 @@ use super::{
 };
 use crate::auth::password::Password;
 use crate::auth::principal::{Admin, MaybePrincipal, MerchantOwner};
-use crate::auth::{Actor, Auth};
+use crate::auth::{Actor, Auth, Role};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::client::client_key;
 use crate::pagination::{Page, PageQuery, Paginated};
+use crate::ratelimit::{self, Limit, RateLimited, Refusal, Take};
 use crate::schema::{merchants, offers};
 use crate::state::AppState;
 use crate::tier::Tier;
@@ -68,6 +70,13 @@ pub struct Application {
     pub lon: Option<f64>,
 }
 
+/// Applications one address may send per hour without logging in: a shop applies once,
+/// and each application hashes a password and leaves a pending merchant to review.
+pub const APPLICATIONS_PER_ADDRESS_PER_HOUR: i32 = 10;
+/// Cashier accounts a merchant may create per day: a shop hires a few people at a time,
+/// and every staff account adds forged-code guesses (see `codes::guard`).
+pub const CASHIERS_PER_MERCHANT_PER_DAY: i32 = 20;
+
 /// Apply to join the alliance (no login needed). The merchant starts `pending`; its owner
 /// account can log in once an administrator approves it.
 #[utoipa::path(
@@ -76,15 +85,17 @@ pub struct Application {
     responses(
         (status = 201, body = MerchantRecord),
         (status = 409, description = "USCC or username already registered", body = Problem),
-        (status = 422, body = Problem)
+        (status = 422, body = Problem),
+        (status = 429, description = "Too many applications from this address; see Retry-After", body = Problem)
     )
 )]
 #[post("/merchants")]
 pub async fn apply(
+    req: HttpRequest,
     caller: MaybePrincipal,
     state: web::Data<AppState>,
     body: web::Json<Application>,
-) -> ApiResult<HttpResponse> {
+) -> Result<HttpResponse, Refusal> {
     let body = body.into_inner();
     let districts = &state.config.districts;
     let owner_password = Password::parse(&body.owner_password)
@@ -103,10 +114,33 @@ pub async fn apply(
         Username::parse(&body.owner_username)
             .map_err(|e| rename_field(e, "username", "owner_username"))?,
     );
+    let is_admin = caller.0.as_ref().is_some_and(|p| p.role == Role::Admin);
     let actor = caller
         .0
         .as_ref()
         .map_or_else(Actor::anonymous, |p| p.actor());
+    // Counted once the form is valid (a typo costs nothing) and whatever the outcome: a
+    // 409 answer is what someone probing for taken usernames wants.
+    if !is_admin {
+        let bucket = format!("apply|{}", client_key(&req, &state.config.trusted_proxies));
+        let now = crate::time::now();
+        let limit = Limit {
+            max: APPLICATIONS_PER_ADDRESS_PER_HOUR,
+            window: chrono::Duration::hours(1),
+        };
+        let taken = state
+            .db
+            .run_writing(move |conn| ratelimit::take(conn, &bucket, limit, now))
+            .await?;
+        if let Take::Refused { until } = taken {
+            let mut limited = RateLimited::until("too_many_requests", String::new(), until, now);
+            limited.detail = format!(
+                "Too many applications from this address; try again in {} minutes.",
+                limited.minutes()
+            );
+            return Err(limited.into());
+        }
+    }
     let record = state
         .db
         .run(move |conn| {
@@ -526,7 +560,8 @@ pub struct NewCashier {
     tag = "merchants",
     params(("id" = i64, Path)),
     request_body = NewCashier,
-    responses((status = 201, body = UserView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = UserView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 429, description = "The merchant's cashier accounts for today are used up; see Retry-After", body = Problem)),
     security(("bearer" = []))
 )]
 #[post("/merchants/{id}/cashiers")]
@@ -535,7 +570,7 @@ pub async fn add_cashier(
     state: web::Data<AppState>,
     path: web::Path<i64>,
     body: web::Json<NewCashier>,
-) -> ApiResult<HttpResponse> {
+) -> Result<HttpResponse, Refusal> {
     let merchant_id = path.into_inner();
     auth.ensure_merchant_owner(merchant_id)?;
     let body = body.into_inner();
@@ -550,11 +585,28 @@ pub async fn add_cashier(
         .db
         .run(move |conn| {
             let hash = users::hash_password(&password)?;
+            let now = crate::time::now();
             write_tx(conn, |conn| {
+                // In the creating transaction: a creation that fails gives its count back.
+                let limit = Limit {
+                    max: CASHIERS_PER_MERCHANT_PER_DAY,
+                    window: chrono::Duration::days(1),
+                };
+                let bucket = format!("cashiers|{merchant_id}");
+                if let Take::Refused { until } = ratelimit::take(conn, &bucket, limit, now)? {
+                    let mut limited =
+                        RateLimited::until("too_many_requests", String::new(), until, now);
+                    limited.detail = format!(
+                        "A merchant may add at most {CASHIERS_PER_MERCHANT_PER_DAY} cashiers a day; try again in {} hours.",
+                        limited.retry_after.as_secs().div_ceil(3600)
+                    );
+                    return Ok(Err(limited));
+                }
                 super::add_cashier(conn, &actor, merchant_id, &username, &display_name, hash)
+                    .map(Ok)
             })
         })
-        .await?;
+        .await??;
     Ok(HttpResponse::Created().json(user.view()))
 }
 

@@ -279,7 +279,7 @@ struct CounterRead {
     card: Card,
     talent_name: String,
     user: SessionUser,
-    failures: Option<Failures>,
+    failures: Failures,
     /// `None` when the caller's merchant has no such offer.
     offer_side: Option<OfferSide>,
     /// The id the redemption will have (see [`write::NextRedemptionId`]).
@@ -307,7 +307,7 @@ impl Caller<'_> {
     fn admit(
         self,
         user: Option<SessionUser>,
-        failures: Option<Failures>,
+        failures: Failures,
         now: NaiveDateTime,
     ) -> ApiResult<Principal> {
         match self {
@@ -340,7 +340,7 @@ fn confirmed(claimed: &Claimed<MerchantStaff>, user: Option<SessionUser>) -> Api
 pub fn session(
     conn: &mut DbConnection,
     claimed: &Claimed<MerchantStaff>,
-) -> ApiResult<(Principal, Option<Failures>)> {
+) -> ApiResult<(Principal, Failures)> {
     let (user, failures) = staff_and_failures(conn, claimed.user_id())?;
     Ok((confirmed(claimed, user)?, failures))
 }
@@ -358,15 +358,16 @@ fn counter_read(
     year: i32,
 ) -> ApiResult<Option<CounterRead>> {
     use crate::schema::{
-        budget_envelopes, budgets as budgets_table, code_guess_throttle as throttle, users,
+        budget_envelopes, budgets as budgets_table, code_guess_throttle as throttle,
+        merchant_guess_throttle as merchant_throttle, users,
     };
-    // Card, talent name, user, failures, and from the left joins: offer, merchant, budget
-    // year, its cap, envelope category.
+    // Card, talent name, user, its and its merchant's failures, and from the left joins:
+    // offer, merchant, budget year, its cap, envelope category.
     type Row = (
         Card,
         String,
         SessionUser,
-        Option<Failures>,
+        (codes::guard::Counted, codes::guard::Counted),
         Option<Offer>,
         Option<CounterMerchant>,
         Option<i32>,
@@ -381,6 +382,11 @@ fn counter_read(
                 .inner_join(talents::table)
                 .inner_join(users::table.on(users::id.eq(user_id)))
                 .left_join(throttle::table.on(throttle::user_id.eq(users::id)))
+                .left_join(
+                    merchant_throttle::table.on(merchant_throttle::merchant_id
+                        .nullable()
+                        .eq(users::merchant_id)),
+                )
                 .left_join(
                     offers_table::table.on(offers_table::id
                         .eq(offer_id)
@@ -400,7 +406,10 @@ fn counter_read(
                     Card::as_select(),
                     talents::name,
                     SessionUser::as_select(),
-                    Option::<Failures>::as_select(),
+                    (
+                        (throttle::failures, throttle::window_start).nullable(),
+                        (merchant_throttle::failures, merchant_throttle::window_start).nullable(),
+                    ),
                     Option::<Offer>::as_select(),
                     Option::<CounterMerchant>::as_select(),
                     budgets_table::year.nullable(),
@@ -426,7 +435,7 @@ fn counter_read(
             card,
             talent_name,
             user,
-            failures,
+            (account_failures, merchant_failures),
             offer,
             merchant,
             budget_year,
@@ -445,7 +454,7 @@ fn counter_read(
                 card,
                 talent_name,
                 user,
-                failures,
+                failures: Failures::new(account_failures, merchant_failures),
                 offer_side,
                 next_id,
             }
@@ -743,7 +752,14 @@ pub fn quote(
     let merchant_id = staff
         .merchant_scope()
         .ok_or_else(|| ApiError::forbidden("Only merchant staff quote."))?;
-    let verified = codes::guard::verify_as_staff(conn, secrets, staff.user_id, code, now)?;
+    let verified = codes::guard::verify_as_staff(
+        conn,
+        secrets,
+        staff.user_id,
+        staff.merchant_scope(),
+        code,
+        now,
+    )?;
     let card = verified.card;
     if code_used_before(conn, &verified.id)? {
         return Err(code_used());

@@ -181,8 +181,14 @@ pub async fn redeem(
                 Err(error) => {
                     let (staff, failures) = super::session(conn, &claimed)?;
                     codes::guard::refuse_if_throttled(failures, now)?;
-                    let refusal =
-                        codes::guard::refuse_undecoded(conn, staff.user_id, failures, error, now);
+                    let refusal = codes::guard::refuse_undecoded(
+                        conn,
+                        staff.user_id,
+                        staff.merchant_scope(),
+                        failures,
+                        error,
+                        now,
+                    );
                     return replay_or(conn, &staff, &request, refusal);
                 }
             };

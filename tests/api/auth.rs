@@ -1,5 +1,6 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use talentcard::auth::throttle::{MAX_ACCOUNT_FAILURES, MAX_ADDRESS_FAILURES, MAX_FAILURES};
 use talentcard::auth::{Role, token};
 
 use crate::both_backends;
@@ -64,9 +65,9 @@ async fn wrong_password_and_unknown_user_get_the_same_answer(app: TestApp) {
     );
 }
 
-async fn repeated_failures_lock_the_username_known_or_not(app: TestApp) {
+async fn repeated_failures_lock_the_username_from_that_address_known_or_not(app: TestApp) {
     for username in ["admin", "ghost"] {
-        for _ in 0..5 {
+        for _ in 0..MAX_FAILURES {
             let r = app
                 .request(
                     Method::POST,
@@ -77,7 +78,7 @@ async fn repeated_failures_lock_the_username_known_or_not(app: TestApp) {
                 .await;
             assert_problem(&r, StatusCode::UNAUTHORIZED, "unauthorized");
         }
-        // Now even the right password is refused for a while.
+        // From this address even the right password is refused for a while.
         let password = if username == "admin" {
             ADMIN_PASSWORD
         } else {
@@ -93,6 +94,213 @@ async fn repeated_failures_lock_the_username_known_or_not(app: TestApp) {
             .await;
         assert_problem(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
     }
+}
+
+/// A login from `address`, as the trusted proxy in front of the app reports it.
+async fn login_from(
+    app: &TestApp,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> (StatusCode, serde_json::Value, Option<u64>) {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.address))
+        .header("x-forwarded-for", address)
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (status, res.json().await.unwrap(), retry_after)
+}
+
+async fn a_strangers_failures_do_not_lock_an_official_out(app: TestApp) {
+    let stranger = "198.51.100.1";
+    for _ in 0..MAX_FAILURES {
+        let (status, ..) = login_from(&app, stranger, "admin", "guess-guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The stranger is locked out, right password or not, with a Retry-After…
+    let (status, body, retry_after) = login_from(&app, stranger, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["code"], "too_many_attempts");
+    let retry_after = retry_after.expect("Retry-After");
+    assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
+    // …and cannot dodge it by writing an address of their choice in front.
+    let (status, ..) = login_from(
+        &app,
+        &format!("203.0.113.50, {stranger}"),
+        "admin",
+        "x-guess-x",
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // The official, from their own address, logs in.
+    let (status, body, _) = login_from(&app, "203.0.113.7", "admin", ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn guessing_from_many_addresses_leaves_each_fresh_address_one_try(app: TestApp) {
+    // A distributed guesser spends the account's backoff from several addresses.
+    let mut spent = 0;
+    let mut n = 0;
+    while spent < MAX_ACCOUNT_FAILURES {
+        n += 1;
+        for _ in 0..MAX_FAILURES.min(MAX_ACCOUNT_FAILURES - spent) {
+            let (status, ..) =
+                login_from(&app, &format!("198.51.100.{n}"), "admin", "guess-guess").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            spent += 1;
+        }
+    }
+    // Now an address that has failed once is refused before its password is checked…
+    let (status, ..) = login_from(&app, "192.0.2.1", "admin", "guess-guess").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a fresh address is heard once"
+    );
+    let (status, ..) = login_from(&app, "192.0.2.1", "admin", ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // …while the official's own address, which has not failed, still gets in.
+    let (status, body, _) = login_from(&app, "192.0.2.2", "admin", ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn spraying_usernames_from_one_address_is_refused_after_the_address_limit(app: TestApp) {
+    let sprayer = "198.51.100.66";
+    for i in 0..MAX_ADDRESS_FAILURES {
+        let (status, ..) = login_from(&app, sprayer, &format!("user{i}"), "guess-guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let before = app.state.metrics.login_password_checks.get();
+    let (status, body, retry_after) =
+        login_from(&app, sprayer, "someone-else", "guess-guess").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["code"], "too_many_attempts");
+    assert!(retry_after.is_some());
+    assert_eq!(
+        app.state.metrics.login_password_checks.get(),
+        before,
+        "a refused attempt costs no password check"
+    );
+    // Other addresses are not affected; the admin logs in from elsewhere.
+    let (status, ..) = login_from(&app, "198.51.100.67", "someone-else", "guess-guess").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, ..) = login_from(&app, "198.51.100.67", "admin", ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn a_correct_login_does_not_count_as_a_failure(app: TestApp) {
+    // Far more successful logins than any limit, from one address.
+    for _ in 0..MAX_FAILURES + 2 {
+        let (status, ..) = login_from(&app, "198.51.100.5", "admin", ADMIN_PASSWORD).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for _ in 0..MAX_FAILURES - 1 {
+        let (status, ..) = login_from(&app, "198.51.100.5", "admin", "guess-guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, ..) = login_from(&app, "198.51.100.5", "admin", ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "the last try of the window");
+}
+
+async fn expired_throttle_rows_are_purged(app: TestApp) {
+    use diesel::prelude::*;
+    use talentcard::schema::rate_limits;
+    for i in 0..3 {
+        let (status, ..) =
+            login_from(&app, "198.51.100.8", &format!("ghost{i}"), "guess-guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    async fn count(app: &TestApp) -> i64 {
+        app.with_conn(|conn| rate_limits::table.count().get_result::<i64>(conn).unwrap())
+            .await
+    }
+    // Three usernames, the address and the three accounts.
+    assert_eq!(count(&app).await, 7);
+    // Their window ends…
+    app.with_conn(|conn| {
+        diesel::update(rate_limits::table)
+            .set(rate_limits::window_end.eq(talentcard::time::now() - chrono::Duration::seconds(1)))
+            .execute(conn)
+            .unwrap()
+    })
+    .await;
+    // …and the next new bucket sweeps them away.
+    let (status, ..) = login_from(&app, "198.51.100.9", "ghost-new", "guess-guess").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(count(&app).await, 3);
+}
+
+/// Runs each test once per backend on an app behind a trusted proxy on loopback, so a
+/// test chooses the client address with `X-Forwarded-For`.
+macro_rules! behind_proxy {
+    ($($name:ident),* $(,)?) => {
+        mod behind_proxy {
+            use crate::helpers::{Backend, TestApp};
+
+            fn trust_loopback(config: &mut talentcard::config::Config) {
+                config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            }
+
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    for backend in [Backend::Sqlite, Backend::Postgres] {
+                        if let Some(app) = TestApp::spawn_with(backend, trust_loopback).await {
+                            super::$name(app).await;
+                        }
+                    }
+                }
+            )*
+        }
+    };
+}
+
+behind_proxy!(
+    a_strangers_failures_do_not_lock_an_official_out,
+    guessing_from_many_addresses_leaves_each_fresh_address_one_try,
+    spraying_usernames_from_one_address_is_refused_after_the_address_limit,
+    a_correct_login_does_not_count_as_a_failure,
+    expired_throttle_rows_are_purged,
+);
+
+async fn a_storm_of_wrong_passwords_gets_no_more_password_checks_than_the_limit(app: TestApp) {
+    let before = app.state.metrics.login_password_checks.get();
+    let shots = (0..100).map(|_| {
+        app.request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "admin", "password": "guess-guess"})),
+        )
+    });
+    let answers = futures_util::future::join_all(shots).await;
+    let checks = app.state.metrics.login_password_checks.get() - before;
+    eprintln!("100 concurrent wrong logins for one username: {checks} password checks");
+    let refused = answers
+        .iter()
+        .filter(|r| r.0 == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    let wrong = answers
+        .iter()
+        .filter(|r| r.0 == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(refused + wrong, 100, "only 401 and 429 expected");
+    assert!(
+        checks <= MAX_FAILURES as u64,
+        "{checks} password checks under a storm; the limit is {MAX_FAILURES}"
+    );
+    assert_eq!(
+        wrong as u64, checks,
+        "every check was a 401, every other a 429"
+    );
 }
 
 async fn expired_tampered_and_foreign_tokens_are_rejected(app: TestApp) {
@@ -290,7 +498,8 @@ async fn role_matrix_is_enforced(app: TestApp) {
 both_backends!(
     login_returns_a_bearer_token_and_an_httponly_cookie,
     wrong_password_and_unknown_user_get_the_same_answer,
-    repeated_failures_lock_the_username_known_or_not,
+    repeated_failures_lock_the_username_from_that_address_known_or_not,
+    a_storm_of_wrong_passwords_gets_no_more_password_checks_than_the_limit,
     expired_tampered_and_foreign_tokens_are_rejected,
     logout_ends_the_session,
     password_change_needs_the_old_one_and_ends_other_sessions,

@@ -392,14 +392,88 @@ async fn forgery_guesses_are_rate_limited_per_staff_account(app: TestApp) {
     );
 }
 
+async fn forgery_guesses_are_rate_limited_per_merchant_however_many_cashiers(app: TestApp) {
+    let (_, _, token) = talent_with_card(&app, 10, "A").await;
+    let genuine = fetch(&app, &token, "?count=1").await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let numeric = genuine[4..].to_owned();
+    let t = now();
+    let secrets = app.state.secrets.clone();
+    let attempt = move |user: i64, merchant: i64, input: String| {
+        merchant_verify_as_staff(secrets.clone(), user, Some(merchant), input, t)
+    };
+    let alarm_before = talentcard::metrics::CODE_FORGERY_SUSPECTED.get();
+    let per_account = codes::MAX_FAILED_VERIFICATIONS_PER_HOUR;
+    let per_merchant = codes::MAX_FAILED_VERIFICATIONS_PER_MERCHANT_HOUR;
+    assert!(per_merchant > per_account && per_merchant < 3 * per_account);
+    // Cashiers 21, 22, 23 of merchant 5 each stay within their own hourly limit…
+    let mut guesses = 0;
+    for (user, n) in [(21, per_account), (22, per_merchant - per_account)] {
+        for _ in 0..n {
+            let err = app
+                .with_conn(attempt(user, 5, forged(&numeric, guesses)))
+                .await
+                .unwrap_err();
+            assert_eq!(err, "code_invalid");
+            guesses += 1;
+        }
+    }
+    // …but the merchant's budget is spent: a third cashier is refused, even a genuine code.
+    assert_eq!(
+        app.with_conn(attempt(23, 5, genuine.clone()))
+            .await
+            .unwrap_err(),
+        "too_many_attempts"
+    );
+    assert_eq!(
+        app.with_conn(attempt(22, 5, genuine.clone()))
+            .await
+            .unwrap_err(),
+        "too_many_attempts"
+    );
+    // Another merchant's cashier is not affected.
+    assert!(app.with_conn(attempt(24, 6, genuine.clone())).await.is_ok());
+    // Every forged code rang the alarm (other tests may ring it too, never less).
+    assert!(talentcard::metrics::CODE_FORGERY_SUSPECTED.get() - alarm_before >= u64::from(guesses));
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("talentcard_code_forgery_suspected_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("talentcard_code_guess_refusals_total{scope=\"merchant\"}"),
+        "{metrics}"
+    );
+}
+
 fn app_verify_as_staff(
     secrets: Arc<Secrets>,
     user: i64,
     input: String,
     at: NaiveDateTime,
 ) -> impl FnOnce(&mut talentcard::db::DbConnection) -> Result<i64, String> + Send + 'static {
+    merchant_verify_as_staff(secrets, user, None, input, at)
+}
+
+fn merchant_verify_as_staff(
+    secrets: Arc<Secrets>,
+    user: i64,
+    merchant: Option<i64>,
+    input: String,
+    at: NaiveDateTime,
+) -> impl FnOnce(&mut talentcard::db::DbConnection) -> Result<i64, String> + Send + 'static {
     move |conn| {
-        codes::guard::verify_as_staff(conn, &secrets, user, &input, at)
+        codes::guard::verify_as_staff(conn, &secrets, user, merchant, &input, at)
             .map(|v| v.card.id)
             .map_err(|e| e.code().to_owned())
     }
@@ -407,6 +481,7 @@ fn app_verify_as_staff(
 
 both_backends!(
     forgery_guesses_are_rate_limited_per_staff_account,
+    forgery_guesses_are_rate_limited_per_merchant_however_many_cashiers,
     a_talent_fetches_codes_covering_ten_minutes_offline,
     every_slot_and_both_forms_verify_with_precise_refusals,
     a_code_of_one_card_never_verifies_as_another,

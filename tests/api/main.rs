@@ -16,6 +16,7 @@ mod ops;
 mod outage;
 mod pgcluster;
 mod redemptions;
+mod security;
 mod settlements;
 mod talents;
 mod transfer;

@@ -5,7 +5,9 @@ use talentcard::codes::{self, CodeId};
 
 use crate::both_backends;
 use crate::codes::forged;
-use crate::helpers::{Backend, MerchantFixture, TestApp, assert_problem, offer_body};
+use crate::helpers::{
+    Backend, MERCHANT_PASSWORD, MerchantFixture, TestApp, assert_problem, offer_body,
+};
 use crate::talents::talent_with_card;
 
 /// A counter ready to redeem: an active merchant with a live subsidised offer, a budget,
@@ -834,7 +836,49 @@ async fn the_session_and_the_guessing_limit_hold_at_the_counter(app: TestApp) {
     assert_eq!(list["total"], 1, "{list}");
 }
 
+async fn the_merchant_guessing_budget_holds_at_the_counter_across_cashiers(app: TestApp) {
+    let c = counter(&app, "budgeted", 1, offer_body("九折")).await;
+    let body = |code: &str| json!({"code": code, "bill_fen": 10_000, "offer_id": c.offer_id});
+    let genuine = mint(&app, c.card_id, now(), 0);
+    let per_account = codes::MAX_FAILED_VERIFICATIONS_PER_HOUR;
+    let per_merchant = codes::MAX_FAILED_VERIFICATIONS_PER_MERCHANT_HOUR;
+    // The cashier and the owner each stay within their account's limit…
+    let mut i = 0;
+    for (token, n) in [
+        (&c.merchant.cashier_token, per_account),
+        (&c.merchant.owner_token, per_merchant - per_account),
+    ] {
+        for _ in 0..n {
+            let r = redeem(&app, token, &format!("f{i}"), body(&forged(&genuine, i))).await;
+            assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "code_invalid");
+            i += 1;
+        }
+    }
+    // …and a cashier added now finds the merchant's budget spent, even for a genuine
+    // code on the redemption's own read.
+    let (status, added) = app
+        .post(
+            &format!("/api/v1/merchants/{}/cashiers", c.merchant.id),
+            &c.merchant.owner_token,
+            json!({"username": "budgeted-second", "password": MERCHANT_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let second = app.login("budgeted-second", MERCHANT_PASSWORD).await;
+    let r = redeem(&app, &second, "g1", body(&genuine)).await;
+    assert_problem(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    assert!(
+        r.1["detail"].as_str().unwrap().contains("merchant"),
+        "{}",
+        r.1
+    );
+    // A forged code from the new cashier is refused before it is checked.
+    let r = redeem(&app, &second, "f-last", body(&forged(&genuine, 999))).await;
+    assert_problem(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+}
+
 both_backends!(
+    the_merchant_guessing_budget_holds_at_the_counter_across_cashiers,
     quote_then_redeem_at_the_counter,
     a_retried_request_returns_the_first_result,
     refusals_are_precise,
