@@ -25,7 +25,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    pub username: String,
+    pub username: crate::text::SingleLine,
     #[schema(format = Password)]
     pub password: String,
 }
@@ -90,7 +90,7 @@ enum LoginOutcome {
 #[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
+    body: crate::http::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let LoginRequest { username, password } = body.into_inner();
     let username = username.trim().to_lowercase();
@@ -189,7 +189,7 @@ pub struct ChangePassword {
 pub async fn change_password(
     auth: Auth<AnyRole>,
     state: web::Data<AppState>,
-    body: web::Json<ChangePassword>,
+    body: crate::http::Json<ChangePassword>,
 ) -> ApiResult<HttpResponse> {
     let ChangePassword {
         current_password,

@@ -82,7 +82,7 @@ pub async fn set_budget(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     year: web::Path<i32>,
-    body: web::Json<SetBudget>,
+    body: crate::http::Json<SetBudget>,
 ) -> ApiResult<web::Json<BudgetView>> {
     let year = check_year(year.into_inner())?;
     let body = body.into_inner();

@@ -37,7 +37,7 @@ pub struct CodesQuery {
 pub async fn my_codes(
     auth: Auth<TalentRole>,
     state: web::Data<AppState>,
-    query: web::Query<CodesQuery>,
+    query: crate::http::Query<CodesQuery>,
 ) -> ApiResult<web::Json<Vec<CodeView>>> {
     let count = query.into_inner().count;
     if let Some(n) = count

@@ -133,11 +133,14 @@ impl TalentName {
     pub fn parse(raw: &str) -> ApiResult<Self> {
         let name = raw.trim();
         let len = name.chars().count();
-        if len == 0 || len > 50 || name.chars().any(char::is_control) {
-            return Err(ApiError::validation(
-                "name must have 1 to 50 characters and no control characters",
+        if len == 0 || len > 50 {
+            return Err(ApiError::invalid_field(
+                "name",
+                "name must have 1 to 50 characters",
             ));
         }
+        // Shown to cashiers and on the card: no look-alikes made of invisible characters.
+        crate::text::Policy::DisplayName.check_field("name", name)?;
         Ok(TalentName(name.to_owned()))
     }
 

@@ -23,13 +23,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    pub username: String,
+    pub username: crate::text::SingleLine,
     #[schema(format = Password)]
     pub password: String,
     /// `admin` or `auditor`; merchant, cashier and talent accounts come with their records.
     pub role: Role,
     #[serde(default)]
-    pub display_name: Option<String>,
+    pub display_name: Option<crate::text::DisplayName>,
 }
 
 /// Create an official (admin) or auditor account.
@@ -43,7 +43,7 @@ pub struct CreateUser {
 pub async fn create_user(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
-    body: web::Json<CreateUser>,
+    body: crate::http::Json<CreateUser>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     if !matches!(body.role, Role::Admin | Role::Auditor) {
@@ -101,8 +101,8 @@ pub struct UserFilter {
 pub async fn list_users(
     _auth: Auth<Admin>,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<UserFilter>,
+    page: crate::http::Query<PageQuery>,
+    filter: crate::http::Query<UserFilter>,
 ) -> ApiResult<web::Json<Paginated<UserView>>> {
     let page = Page::try_from(page.into_inner())?;
     let role = filter.into_inner().role;

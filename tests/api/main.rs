@@ -15,4 +15,5 @@ mod ops;
 mod redemptions;
 mod settlements;
 mod talents;
+mod text;
 mod transfer;
