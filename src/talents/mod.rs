@@ -206,7 +206,7 @@ fn create_login(
     now: NaiveDateTime,
 ) -> ApiResult<User> {
     use crate::schema::users;
-    let username = Username::parse(new.phone.as_str())?;
+    let username = Username::for_talent(&new.phone);
     let user = diesel::insert_into(users::table)
         .values((
             users::username.eq(username.as_str()),

@@ -145,7 +145,12 @@ impl TestApp {
 
     /// Creates an account directly (as the CLI does).
     pub async fn create_account(&self, role: Role, username: &str, password: &str) -> i64 {
-        let username = Username::parse(username).unwrap();
+        // Talents log in with their phone; no other account may have a phone-shaped name.
+        let username = if matches!(role, Role::Talent) {
+            Username::for_talent(&talentcard::talents::Phone::parse(username).unwrap())
+        } else {
+            Username::parse(username).unwrap()
+        };
         let password = Password::parse(password).unwrap();
         self.state
             .db

@@ -17,3 +17,4 @@ mod settlements;
 mod talents;
 mod text;
 mod transfer;
+mod usernames;
