@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::helpers::{TestApp, assert_problem, merchant_application, offer_body};
-use crate::talents::{create_talent, id_number, phone};
+use crate::talents::{create_talent, id_number, phone, talent_with_card};
 
 both_backends!(
     a_nul_in_the_login_username_is_a_validation_problem_not_a_server_error,
@@ -17,6 +17,8 @@ both_backends!(
     talent_and_audit_filters_refuse_control_characters,
     names_shown_to_others_refuse_zero_width_characters,
     a_tab_in_the_idempotency_key_is_refused,
+    the_openapi_document_states_the_text_rules_as_patterns,
+    card_steps_refuse_control_characters_in_reasons,
 );
 
 /// Asserts a 422 `validation` problem that names `field`.
@@ -230,4 +232,59 @@ async fn a_tab_in_the_idempotency_key_is_refused(app: TestApp) {
     let body: Value = res.json().await.expect("problem body");
     assert_eq!(body["code"], "validation", "{body}");
     assert_eq!(body["field"], "Idempotency-Key", "{body}");
+}
+
+async fn the_openapi_document_states_the_text_rules_as_patterns(app: TestApp) {
+    let (status, doc) = app
+        .request(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let schemas = &doc["components"]["schemas"];
+    for name in ["SingleLine", "MultiLine", "DisplayName"] {
+        let pattern = schemas[name]["pattern"].as_str().unwrap_or_default();
+        assert!(pattern.contains(r"\u0000-"), "{name}: {}", schemas[name]);
+    }
+    assert!(
+        schemas["DisplayName"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains(r"\u200B")
+    );
+    assert_eq!(
+        schemas["Application"]["properties"]["name"]["$ref"],
+        "#/components/schemas/DisplayName"
+    );
+    assert!(schemas["Problem"]["properties"]["field"].is_object());
+    // Query parameters carry the pattern inline (parameters do not register components).
+    let params = doc["paths"]["/api/v1/merchants"]["get"]["parameters"]
+        .as_array()
+        .expect("directory parameters");
+    let q = params.iter().find(|p| p["name"] == "q").expect("q");
+    assert!(q.to_string().contains("pattern"), "{q}");
+    // Every reference resolves.
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = &r[..r.find('"').unwrap()];
+        assert!(schemas[name].is_object(), "dangling $ref to {name}");
+    }
+}
+
+async fn card_steps_refuse_control_characters_in_reasons(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (_, card_no, _) = talent_with_card(&app, 11, "B").await;
+    for step in ["suspend", "revoke", "reissue"] {
+        let resp = app
+            .post(
+                &format!("/api/v1/cards/{card_no}/{step}"),
+                &admin,
+                json!({"reason": "lost\u{0}phone"}),
+            )
+            .await;
+        assert_invalid(&resp, "reason");
+    }
+    let (status, card) = app.get(&format!("/api/v1/cards/{card_no}"), &admin).await;
+    assert_eq!(status, StatusCode::OK, "{card}");
+    assert_eq!(card["status"], "active", "nothing half-written: {card}");
+    let resp = app.get("/api/v1/cards/1234%00", &admin).await;
+    assert_invalid(&resp, "card_no");
 }
