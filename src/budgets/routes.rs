@@ -54,7 +54,10 @@ fn check_year(year: i32) -> ApiResult<i32> {
     if (2000..=2999).contains(&year) {
         Ok(year)
     } else {
-        Err(ApiError::validation("year must be between 2000 and 2999"))
+        Err(ApiError::invalid_field(
+            "year",
+            "year must be between 2000 and 2999",
+        ))
     }
 }
 

@@ -43,9 +43,10 @@ pub async fn my_codes(
     if let Some(n) = count
         && !(1..=MAX_COUNT).contains(&n)
     {
-        return Err(ApiError::validation(format!(
-            "count must be between 1 and {MAX_COUNT}"
-        )));
+        return Err(ApiError::invalid_field(
+            "count",
+            format!("count must be between 1 and {MAX_COUNT}"),
+        ));
     }
     let talent_id = auth
         .talent_id

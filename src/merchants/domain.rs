@@ -179,10 +179,16 @@ impl Coordinates {
             (None, None) => Ok(None),
             (Some(lat), Some(lon)) => {
                 if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
-                    return Err(ApiError::validation("lat must be between -90 and 90"));
+                    return Err(ApiError::invalid_field(
+                        "lat",
+                        "lat must be between -90 and 90",
+                    ));
                 }
                 if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
-                    return Err(ApiError::validation("lon must be between -180 and 180"));
+                    return Err(ApiError::invalid_field(
+                        "lon",
+                        "lon must be between -180 and 180",
+                    ));
                 }
                 Ok(Some(Coordinates {
                     lat_e6: (lat * 1e6).round() as i32,

@@ -226,7 +226,10 @@ pub async fn list_merchants(
     let tier: Option<Tier> = f.tier.as_deref().map(str::parse).transpose()?;
     let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > 100) {
-        return Err(ApiError::validation("q must have at most 100 characters"));
+        return Err(ApiError::invalid_field(
+            "q",
+            "q must have at most 100 characters",
+        ));
     }
     let pattern = q.map(like_pattern);
     // `None`: the public directory; `Some(None)`: every status; `Some(Some(s))`: one.

@@ -129,7 +129,8 @@ pub async fn list_disputes(
     if let Some(s) = &status
         && !["open", "upheld", "dismissed"].contains(&s.as_str())
     {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "status",
             "status must be open, upheld or dismissed",
         ));
     }
@@ -193,7 +194,7 @@ pub async fn resolve_dispute(
 ) -> ApiResult<web::Json<Dispute>> {
     let Resolve { outcome, note } = body.into_inner();
     let note = parse_reason(&note)
-        .map_err(|_| ApiError::validation("note is required (1–500 characters)"))?;
+        .map_err(|_| ApiError::invalid_field("note", "note is required (1–500 characters)"))?;
     let id = id.into_inner();
     let principal = auth.into_inner();
     let dispute = state

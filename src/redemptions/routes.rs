@@ -227,10 +227,11 @@ pub struct ReasonBody {
 pub fn parse_reason(raw: &str) -> ApiResult<String> {
     let reason = raw.trim();
     if reason.is_empty() {
-        return Err(ApiError::validation("reason is required"));
+        return Err(ApiError::invalid_field("reason", "reason is required"));
     }
     if reason.chars().count() > 500 {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "reason",
             "reason must have at most 500 characters",
         ));
     }
@@ -317,7 +318,10 @@ fn load_page(
     if let Some(status) = &filter.status
         && !["active", "reversed"].contains(&status.as_str())
     {
-        return Err(ApiError::validation("status must be active or reversed"));
+        return Err(ApiError::invalid_field(
+            "status",
+            "status must be active or reversed",
+        ));
     }
     let card_id = match &filter.card_no {
         Some(no) => {

@@ -102,9 +102,12 @@ pub fn subsidy_report(
             "JOIN merchants m ON m.id = r.merchant_id",
         ),
         other => {
-            return Err(ApiError::validation(format!(
-                "group_by must be category, district, month, merchant or tier (got {other:?})"
-            )));
+            return Err(ApiError::invalid_field(
+                "group_by",
+                format!(
+                    "group_by must be category, district, month, merchant or tier (got {other:?})"
+                ),
+            ));
         }
     };
     let year_start = |y| {

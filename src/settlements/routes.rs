@@ -187,10 +187,10 @@ pub async fn list(
     if let Some(s) = &f.status
         && !STATUSES.contains(&s.as_str())
     {
-        return Err(ApiError::validation(format!(
-            "status must be one of {}",
-            STATUSES.join(", ")
-        )));
+        return Err(ApiError::invalid_field(
+            "status",
+            format!("status must be one of {}", STATUSES.join(", ")),
+        ));
     }
     let scope = auth.merchant_scope();
     if let (Some(own), Some(asked)) = (scope, f.merchant_id)
@@ -372,7 +372,8 @@ pub async fn pay(
         || reference.chars().count() > 64
         || reference.chars().any(char::is_control)
     {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "bank_reference",
             "bank_reference is required: 1 to 64 printable characters",
         ));
     }

@@ -99,7 +99,8 @@ pub struct NewTalent {
 pub fn parse_employer(raw: &str) -> ApiResult<String> {
     let employer = raw.trim();
     if employer.chars().count() > 100 || employer.chars().any(char::is_control) {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "employer",
             "employer must have at most 100 characters and no control characters",
         ));
     }

@@ -139,7 +139,8 @@ pub async fn list_talents(
         Some(s) => Some(Some(
             serde_json::from_value::<CardStatus>(serde_json::Value::String(s.into())).map_err(
                 |_| {
-                    ApiError::validation(
+                    ApiError::invalid_field(
+                        "card_status",
                         "card_status must be active, suspended, revoked, expired or none",
                     )
                 },

@@ -47,7 +47,8 @@ pub async fn create_user(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     if !matches!(body.role, Role::Admin | Role::Auditor) {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "role",
             "role must be admin or auditor here; merchant, cashier and talent accounts are created with their merchant or talent",
         ));
     }
@@ -55,7 +56,8 @@ pub async fn create_user(
     let password = Password::parse(&body.password)?;
     let display_name = body.display_name.unwrap_or_default();
     if display_name.chars().count() > 100 {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "display_name",
             "display_name must have at most 100 characters",
         ));
     }
