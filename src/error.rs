@@ -26,6 +26,10 @@ pub struct Problem {
     pub code: String,
     /// What went wrong, for a person.
     pub detail: String,
+    /// The request field at fault, for `validation` problems (an RFC 9457 extension
+    /// member): pages show their own message for it in the user's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,8 @@ pub enum ApiError {
         status: StatusCode,
         code: &'static str,
         detail: Cow<'static, str>,
+        /// The request field at fault, when one is.
+        field: Option<Cow<'static, str>>,
     },
     /// The database connection broke (server stopped, network cut, failover): a 503
     /// the client may retry, and a sign for the pool to drop the connection.
@@ -59,6 +65,46 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            field: None,
+        }
+    }
+
+    /// A 422 `validation` problem that names the request field at fault.
+    pub fn invalid_field(
+        field: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        ApiError::Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "validation",
+            detail: detail.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    /// The same problem, naming `field` as the one at fault (a no-op for other errors).
+    pub fn with_field(self, name: impl Into<Cow<'static, str>>) -> Self {
+        match self {
+            ApiError::Problem {
+                status,
+                code,
+                detail,
+                ..
+            } => ApiError::Problem {
+                status,
+                code,
+                detail,
+                field: Some(name.into()),
+            },
+            other => other,
+        }
+    }
+
+    /// The field named by a validation problem, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::Problem { field, .. } => field.as_deref(),
+            ApiError::ConnectionLost(_) | ApiError::Internal(_) => None,
         }
     }
 
@@ -110,15 +156,26 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         let status = self.status_code();
-        let (code, detail) = match self {
-            ApiError::Problem { code, detail, .. } => (*code, detail.to_string()),
+        let (code, detail, field) = match self {
+            ApiError::Problem {
+                code,
+                detail,
+                field,
+                ..
+            } => (
+                *code,
+                detail.to_string(),
+                field.as_ref().map(|f| f.to_string()),
+            ),
             ApiError::ConnectionLost(_) => (
                 "unavailable",
                 "The database connection was lost; retry the request.".to_owned(),
+                None,
             ),
             ApiError::Internal(_) => (
                 "internal",
                 "An unexpected error occurred; it has been logged.".to_owned(),
+                None,
             ),
         };
         Problem {
@@ -127,6 +184,7 @@ impl ApiError {
             status: status.as_u16(),
             code: code.to_owned(),
             detail,
+            field,
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod startup;
 pub mod state;
 pub mod talents;
 pub mod telemetry;
+pub mod text;
 pub mod tier;
 pub mod time;
 pub mod transfer;

@@ -37,12 +37,16 @@ impl TryFrom<PageQuery> for Page {
         let page = q.page.unwrap_or(1);
         let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE);
         if !(1..=1_000_000).contains(&page) {
-            return Err(ApiError::validation("page must be between 1 and 1000000"));
+            return Err(ApiError::invalid_field(
+                "page",
+                "page must be between 1 and 1000000",
+            ));
         }
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(ApiError::validation(format!(
-                "per_page must be between 1 and {MAX_PER_PAGE}"
-            )));
+            return Err(ApiError::invalid_field(
+                "per_page",
+                format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+            ));
         }
         Ok(Page { page, per_page })
     }

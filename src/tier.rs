@@ -90,7 +90,8 @@ impl TierSet {
         tiers.sort();
         tiers.dedup();
         if tiers.is_empty() {
-            return Err(ApiError::validation(
+            return Err(ApiError::invalid_field(
+                "tiers",
                 "tiers must name at least one tier (A, B, C, D or E)",
             ));
         }

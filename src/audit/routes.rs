@@ -21,16 +21,22 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct EventFilter {
     /// Username of the actor (exact).
-    pub actor: Option<String>,
+    #[param(inline)]
+    pub actor: Option<crate::text::SingleLine>,
     /// e.g. `user`, `card`, `merchant`.
-    pub entity_type: Option<String>,
-    pub entity_id: Option<String>,
+    #[param(inline)]
+    pub entity_type: Option<crate::text::SingleLine>,
+    #[param(inline)]
+    pub entity_id: Option<crate::text::SingleLine>,
     /// e.g. `card.suspend` (exact) or a prefix ending in `.`, e.g. `card.`.
-    pub action: Option<String>,
+    #[param(inline)]
+    pub action: Option<crate::text::SingleLine>,
     /// RFC 3339 or a local date `YYYY-MM-DD`.
-    pub from: Option<String>,
+    #[param(inline)]
+    pub from: Option<crate::text::SingleLine>,
     /// RFC 3339 or a local date `YYYY-MM-DD` (inclusive of that day).
-    pub to: Option<String>,
+    #[param(inline)]
+    pub to: Option<crate::text::SingleLine>,
 }
 
 /// List audit entries, newest first.
@@ -44,8 +50,8 @@ pub struct EventFilter {
 pub async fn list_events(
     _auth: Auth<Official>,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<EventFilter>,
+    page: crate::http::Query<PageQuery>,
+    filter: crate::http::Query<EventFilter>,
 ) -> ApiResult<web::Json<Paginated<AuditEvent>>> {
     let page = Page::try_from(page.into_inner())?;
     let f = filter.into_inner();
@@ -69,17 +75,17 @@ pub async fn list_events(
                     q = q.filter(audit_events::actor.eq(actor.to_lowercase()));
                 }
                 if let Some(t) = &f.entity_type {
-                    q = q.filter(audit_events::entity_type.eq(t.clone()));
+                    q = q.filter(audit_events::entity_type.eq(t.to_string()));
                 }
                 if let Some(id) = &f.entity_id {
-                    q = q.filter(audit_events::entity_id.eq(id.clone()));
+                    q = q.filter(audit_events::entity_id.eq(id.to_string()));
                 }
                 if let Some(action) = &f.action {
                     q = match action.strip_suffix('.') {
                         Some(prefix) => q.filter(
                             audit_events::action.like(format!("{}.%", escape_like(prefix))),
                         ),
-                        None => q.filter(audit_events::action.eq(action.clone())),
+                        None => q.filter(audit_events::action.eq(action.to_string())),
                     };
                 }
                 if let Some(from) = from {

@@ -24,19 +24,28 @@ impl Password {
     pub const MIN_LEN: usize = 8;
     pub const MAX_LEN: usize = 128;
 
+    /// Any printable character is allowed — bidi and zero-width ones too, since a
+    /// password is never shown nor stored as text — but not control characters: they
+    /// cannot be typed back at a login form, so one is a paste or client error.
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        if raw.chars().any(|c| c.is_ascii_control()) {
+            return Err(ApiError::invalid_field(
+                "password",
+                "password must not contain control characters",
+            ));
+        }
         let chars = raw.chars().count();
         if chars < Self::MIN_LEN {
-            return Err(ApiError::validation(format!(
-                "password must have at least {} characters",
-                Self::MIN_LEN
-            )));
+            return Err(ApiError::invalid_field(
+                "password",
+                format!("password must have at least {} characters", Self::MIN_LEN),
+            ));
         }
         if chars > Self::MAX_LEN {
-            return Err(ApiError::validation(format!(
-                "password must have at most {} characters",
-                Self::MAX_LEN
-            )));
+            return Err(ApiError::invalid_field(
+                "password",
+                format!("password must have at most {} characters", Self::MAX_LEN),
+            ));
         }
         Ok(Password(SecretString::from(raw.to_owned())))
     }

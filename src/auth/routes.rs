@@ -27,7 +27,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    pub username: String,
+    pub username: crate::text::SingleLine,
     #[schema(format = Password)]
     pub password: String,
 }
@@ -97,7 +97,7 @@ enum LoginOutcome {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
+    body: crate::http::Json<LoginRequest>,
 ) -> Result<HttpResponse, Refusal> {
     let LoginRequest { username, password } = body.into_inner();
     let username = username.trim().to_lowercase();
@@ -200,7 +200,7 @@ pub struct ChangePassword {
 pub async fn change_password(
     auth: Auth<AnyRole>,
     state: web::Data<AppState>,
-    body: web::Json<ChangePassword>,
+    body: crate::http::Json<ChangePassword>,
 ) -> ApiResult<HttpResponse> {
     let ChangePassword {
         current_password,

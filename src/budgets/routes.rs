@@ -54,7 +54,10 @@ fn check_year(year: i32) -> ApiResult<i32> {
     if (2000..=2999).contains(&year) {
         Ok(year)
     } else {
-        Err(ApiError::validation("year must be between 2000 and 2999"))
+        Err(ApiError::invalid_field(
+            "year",
+            "year must be between 2000 and 2999",
+        ))
     }
 }
 
@@ -82,7 +85,7 @@ pub async fn set_budget(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     year: web::Path<i32>,
-    body: web::Json<SetBudget>,
+    body: crate::http::Json<SetBudget>,
 ) -> ApiResult<web::Json<BudgetView>> {
     let year = check_year(year.into_inner())?;
     let body = body.into_inner();

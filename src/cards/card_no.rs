@@ -46,12 +46,14 @@ impl CardNo {
     pub fn parse(raw: &str) -> ApiResult<Self> {
         let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
         if digits.len() != CARD_NO_LEN || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::validation(format!(
-                "card number must have {CARD_NO_LEN} digits"
-            )));
+            return Err(ApiError::invalid_field(
+                "card_no",
+                format!("card number must have {CARD_NO_LEN} digits"),
+            ));
         }
         if !damm_valid(digits.as_bytes()) {
-            return Err(ApiError::validation(
+            return Err(ApiError::invalid_field(
+                "card_no",
                 "card number check digit is wrong: please re-check the number for a typo",
             ));
         }

@@ -135,12 +135,16 @@ pub fn expiry_for(
     let last_day = match valid_until {
         Some(day) => {
             if day < today {
-                return Err(ApiError::validation(
+                return Err(ApiError::invalid_field(
+                    "valid_until",
                     "valid_until must be today or a later date",
                 ));
             }
             if day > today + Months::new(12 * 20) {
-                return Err(ApiError::validation("valid_until must be within 20 years"));
+                return Err(ApiError::invalid_field(
+                    "valid_until",
+                    "valid_until must be within 20 years",
+                ));
             }
             day
         }
@@ -323,8 +327,9 @@ impl Transition {
 pub fn parse_reason(raw: Option<&str>, required: bool) -> ApiResult<Option<String>> {
     let reason = raw.map(str::trim).filter(|r| !r.is_empty());
     match reason {
-        None if required => Err(ApiError::validation("reason is required")),
-        Some(r) if r.chars().count() > 500 => Err(ApiError::validation(
+        None if required => Err(ApiError::invalid_field("reason", "reason is required")),
+        Some(r) if r.chars().count() > 500 => Err(ApiError::invalid_field(
+            "reason",
             "reason must have at most 500 characters",
         )),
         other => Ok(other.map(str::to_owned)),

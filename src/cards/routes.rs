@@ -33,8 +33,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiRe
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::validation(format!("invalid JSON body: {e}")))
+    crate::http::json_from_slice(body)
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -90,8 +89,8 @@ pub struct CardFilter {
 pub async fn list_cards(
     _auth: Auth<Official>,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<CardFilter>,
+    page: crate::http::Query<PageQuery>,
+    filter: crate::http::Query<CardFilter>,
 ) -> ApiResult<web::Json<Paginated<CardView>>> {
     let page = Page::try_from(page.into_inner())?;
     let f = filter.into_inner();
@@ -155,7 +154,7 @@ pub async fn get_card(
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
     /// Why: required to suspend and revoke, optional to resume.
-    pub reason: Option<String>,
+    pub reason: Option<crate::text::MultiLine>,
 }
 
 async fn run_transition(
@@ -223,7 +222,7 @@ pub async fn revoke_card(
 #[serde(deny_unknown_fields)]
 pub struct ReissueBody {
     /// Why (lost phone, tier change…): required.
-    pub reason: Option<String>,
+    pub reason: Option<crate::text::MultiLine>,
     /// New tier for the talent and the new card; default: unchanged.
     pub tier: Option<Tier>,
     /// Last valid day of the new card; default: the old card's.
@@ -247,7 +246,7 @@ pub async fn reissue_card(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<ReissueBody>,
+    body: crate::http::Json<ReissueBody>,
 ) -> ApiResult<HttpResponse> {
     let card_no = CardNo::parse(&path.into_inner())?;
     let body = body.into_inner();

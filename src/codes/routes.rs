@@ -37,15 +37,16 @@ pub struct CodesQuery {
 pub async fn my_codes(
     auth: Auth<TalentRole>,
     state: web::Data<AppState>,
-    query: web::Query<CodesQuery>,
+    query: crate::http::Query<CodesQuery>,
 ) -> ApiResult<web::Json<Vec<CodeView>>> {
     let count = query.into_inner().count;
     if let Some(n) = count
         && !(1..=MAX_COUNT).contains(&n)
     {
-        return Err(ApiError::validation(format!(
-            "count must be between 1 and {MAX_COUNT}"
-        )));
+        return Err(ApiError::invalid_field(
+            "count",
+            format!("count must be between 1 and {MAX_COUNT}"),
+        ));
     }
     let talent_id = auth
         .talent_id

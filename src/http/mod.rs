@@ -7,9 +7,13 @@ pub mod health;
 pub mod middleware;
 pub mod openapi;
 
+use std::ops::{Deref, DerefMut};
+
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
@@ -51,6 +55,155 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
         })
 }
 
+/// A JSON request body, like `web::Json`, whose 422 names the field at fault.
+///
+/// Reading, size limits, the content type and JSON syntax are left to `web::Json` (so
+/// `json_config` and any per-route `JsonConfig` still answer 400/413/415); only the
+/// mapping onto `T` is done here, through `serde_path_to_error`, because serde's own
+/// errors do not say which field a refused value was in.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Json<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let raw = web::Json::<Box<serde_json::value::RawValue>>::from_request(req, payload);
+        Box::pin(async move {
+            let raw = raw.await?;
+            Ok(Json(body_from_str(raw.get())?))
+        })
+    }
+}
+
+/// Parses a JSON body read by hand: 400 `malformed_json` for bad JSON, 422 naming the
+/// field for a value `T` refuses.
+pub fn json_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("The request body is not valid UTF-8: {e}"),
+        )
+    })?;
+    body_from_str(text)
+}
+
+/// Maps a JSON text onto `T`; a refusal is a 422 naming the field.
+fn body_from_str<T: DeserializeOwned>(json: &str) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = field_at_fault(e.path(), &e.inner().to_string());
+        let inner = e.into_inner();
+        if inner.is_data() {
+            let detail = match &field {
+                Some(f) => format!("Invalid request body: {f}: {inner}"),
+                None => format!("Invalid request body: {inner}"),
+            };
+            match field {
+                Some(f) => ApiError::invalid_field(f, detail),
+                None => ApiError::validation(detail),
+            }
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("The request body is not valid JSON: {inner}"),
+            )
+        }
+    })?;
+    de.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("The request body is not valid JSON: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+/// The top-level field a deserialisation error is about: the first map key on its path
+/// (`tiers` for `tiers[1]`), or, for errors raised by the struct itself, the field its
+/// message quotes (serde's "missing field" and "unknown field" messages).
+fn field_at_fault(path: &serde_path_to_error::Path, message: &str) -> Option<String> {
+    if let Some(serde_path_to_error::Segment::Map { key }) = path.iter().next() {
+        return Some(key.clone());
+    }
+    ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| {
+            let rest = &message[message.find(prefix)? + prefix.len()..];
+            Some(rest[..rest.find('`')?].to_owned())
+        })
+}
+
+/// Query parameters, like `web::Query`, whose 422 names the parameter at fault.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Query<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Query<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(query_from_str(req.query_string()).map(Query))
+    }
+}
+
+fn query_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = field_at_fault(e.path(), &e.inner().to_string());
+        match field {
+            Some(f) => {
+                let detail = format!("Invalid query parameters: {f}: {}", e.inner());
+                ApiError::invalid_field(f, detail)
+            }
+            None => ApiError::validation(format!("Invalid query parameters: {}", e.inner())),
+        }
+    })
+}
+
+/// For handlers still on `web::Query`; [`Query`] names the parameter at fault.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
         ApiError::validation(format!("Invalid query parameters: {err}")).into()
@@ -97,19 +250,7 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Option
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(OptionalJson(None));
             }
-            serde_json::from_slice(&bytes)
-                .map(|v| OptionalJson(Some(v)))
-                .map_err(|e| {
-                    if e.is_data() {
-                        ApiError::validation(format!("Invalid request body: {e}"))
-                    } else {
-                        ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "malformed_json",
-                            format!("The request body is not valid JSON: {e}"),
-                        )
-                    }
-                })
+            json_from_slice(&bytes).map(|v| OptionalJson(Some(v)))
         })
     }
 }

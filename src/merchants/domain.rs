@@ -29,19 +29,24 @@ impl Uscc {
         let code = raw.trim().to_ascii_uppercase();
         let bytes = code.as_bytes();
         if bytes.len() != 18 || !code.is_ascii() {
-            return Err(ApiError::validation(
+            return Err(ApiError::invalid_field(
+                "uscc",
                 "uscc (统一社会信用代码) must have exactly 18 characters",
             ));
         }
         if let Some(bad) = bytes.iter().find(|&&c| uscc_value(c).is_none()) {
-            return Err(ApiError::validation(format!(
-                "uscc (统一社会信用代码) contains {:?}, which is not allowed (digits and capital letters except I, O, Z, S, V)",
-                *bad as char
-            )));
+            return Err(ApiError::invalid_field(
+                "uscc",
+                format!(
+                    "uscc (统一社会信用代码) contains {:?}, which is not allowed (digits and capital letters except I, O, Z, S, V)",
+                    *bad as char
+                ),
+            ));
         }
         let expected = Self::check_char(&code[..17]).expect("charset checked above");
         if bytes[17] as char != expected {
-            return Err(ApiError::validation(
+            return Err(ApiError::invalid_field(
+                "uscc",
                 "uscc (统一社会信用代码) check character does not match: please check the code for a typo",
             ));
         }
@@ -174,10 +179,16 @@ impl Coordinates {
             (None, None) => Ok(None),
             (Some(lat), Some(lon)) => {
                 if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
-                    return Err(ApiError::validation("lat must be between -90 and 90"));
+                    return Err(ApiError::invalid_field(
+                        "lat",
+                        "lat must be between -90 and 90",
+                    ));
                 }
                 if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
-                    return Err(ApiError::validation("lon must be between -180 and 180"));
+                    return Err(ApiError::invalid_field(
+                        "lon",
+                        "lon must be between -180 and 180",
+                    ));
                 }
                 Ok(Some(Coordinates {
                     lat_e6: (lat * 1e6).round() as i32,
@@ -195,17 +206,22 @@ impl Coordinates {
 pub fn required_text(field: &str, raw: &str, max_chars: usize) -> ApiResult<String> {
     let text = raw.trim();
     if text.is_empty() {
-        return Err(ApiError::validation(format!("{field} must not be empty")));
+        return Err(ApiError::invalid_field(
+            field.to_owned(),
+            format!("{field} must not be empty"),
+        ));
     }
     if text.chars().count() > max_chars {
-        return Err(ApiError::validation(format!(
-            "{field} must have at most {max_chars} characters"
-        )));
+        return Err(ApiError::invalid_field(
+            field.to_owned(),
+            format!("{field} must have at most {max_chars} characters"),
+        ));
     }
     if text.chars().any(char::is_control) {
-        return Err(ApiError::validation(format!(
-            "{field} must not contain control characters"
-        )));
+        return Err(ApiError::invalid_field(
+            field.to_owned(),
+            format!("{field} must not contain control characters"),
+        ));
     }
     Ok(text.to_owned())
 }
@@ -220,7 +236,8 @@ pub fn parse_phone(raw: &str) -> ApiResult<String> {
     if ok_chars && (7..=15).contains(&digits) && phone.len() <= 20 {
         Ok(phone.to_owned())
     } else {
-        Err(ApiError::validation(
+        Err(ApiError::invalid_field(
+            "contact_phone",
             "contact_phone must be a telephone number: 7 to 15 digits, optionally with '-', '+' or spaces",
         ))
     }
@@ -232,7 +249,10 @@ pub fn parse_bank_account(raw: &str) -> ApiResult<String> {
     if (8..=30).contains(&account.len()) && account.chars().all(|c| c.is_ascii_digit()) {
         Ok(account)
     } else {
-        Err(ApiError::validation("bank_account must be 8 to 30 digits"))
+        Err(ApiError::invalid_field(
+            "bank_account",
+            "bank_account must be 8 to 30 digits",
+        ))
     }
 }
 

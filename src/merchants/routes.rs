@@ -49,18 +49,18 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Application {
-    pub name: String,
+    pub name: crate::text::DisplayName,
     /// 统一社会信用代码, 18 characters with its check character.
-    pub uscc: String,
-    pub category: String,
+    pub uscc: crate::text::SingleLine,
+    pub category: crate::text::SingleLine,
     /// One of the configured districts (`DISTRICTS`).
-    pub district: String,
-    pub address: String,
-    pub contact_name: String,
-    pub contact_phone: String,
-    pub bank_name: String,
-    pub bank_account: String,
-    pub owner_username: String,
+    pub district: crate::text::SingleLine,
+    pub address: crate::text::SingleLine,
+    pub contact_name: crate::text::SingleLine,
+    pub contact_phone: crate::text::SingleLine,
+    pub bank_name: crate::text::SingleLine,
+    pub bank_account: crate::text::SingleLine,
+    pub owner_username: crate::text::SingleLine,
     #[schema(format = Password)]
     pub owner_password: String,
     /// WGS-84 latitude, with `lon`.
@@ -94,7 +94,7 @@ pub async fn apply(
     req: HttpRequest,
     caller: MaybePrincipal,
     state: web::Data<AppState>,
-    body: web::Json<Application>,
+    body: crate::http::Json<Application>,
 ) -> Result<HttpResponse, Refusal> {
     let body = body.into_inner();
     let districts = &state.config.districts;
@@ -186,13 +186,13 @@ pub async fn apply(
 }
 
 /// Shared validators speak of `username`/`password`; the form's fields are prefixed.
-fn rename_field(e: ApiError, from: &str, to: &str) -> ApiError {
+fn rename_field(e: ApiError, from: &str, to: &'static str) -> ApiError {
     match e {
         ApiError::Problem {
             code: "validation",
             detail,
             ..
-        } => ApiError::validation(detail.replacen(from, to, 1)),
+        } => ApiError::invalid_field(to, detail.replacen(from, to, 1)),
         other => other,
     }
 }
@@ -200,15 +200,20 @@ fn rename_field(e: ApiError, from: &str, to: &str) -> ApiError {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DirectoryFilter {
     /// `clothing`, `food`, `housing`, `transport`, `medical`, `education`, `leisure`, `other`.
-    pub category: Option<String>,
-    pub district: Option<String>,
+    #[param(inline)]
+    pub category: Option<crate::text::SingleLine>,
+    #[param(inline)]
+    pub district: Option<crate::text::SingleLine>,
     /// Only merchants with an offer this tier (A–E) may use, and only those offers.
-    pub tier: Option<String>,
+    #[param(inline)]
+    pub tier: Option<crate::text::SingleLine>,
     /// Text search in name and address.
-    pub q: Option<String>,
+    #[param(inline)]
+    pub q: Option<crate::text::SingleLine>,
     /// Officials only: list merchant records in this status (`pending` is the approval
     /// queue; `all` for every status) instead of the public directory.
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<crate::text::SingleLine>,
 }
 
 /// A directory entry, or (officials with `?status=`) a record with the bank account masked.
@@ -241,8 +246,8 @@ fn like_pattern(q: &str) -> String {
 pub async fn list_merchants(
     caller: MaybePrincipal,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<DirectoryFilter>,
+    page: crate::http::Query<PageQuery>,
+    filter: crate::http::Query<DirectoryFilter>,
 ) -> ApiResult<web::Json<Paginated<MerchantListItem>>> {
     let page = Page::try_from(page.into_inner())?;
     let f = filter.into_inner();
@@ -255,7 +260,10 @@ pub async fn list_merchants(
     let tier: Option<Tier> = f.tier.as_deref().map(str::parse).transpose()?;
     let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > 100) {
-        return Err(ApiError::validation("q must have at most 100 characters"));
+        return Err(ApiError::invalid_field(
+            "q",
+            "q must have at most 100 characters",
+        ));
     }
     let pattern = q.map(like_pattern);
     // `None`: the public directory; `Some(None)`: every status; `Some(Some(s))`: one.
@@ -418,7 +426,7 @@ fn not_found(id: i64) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
     #[serde(default)]
-    pub reason: Option<String>,
+    pub reason: Option<crate::text::MultiLine>,
 }
 
 /// Parses the reason of a workflow step: required (and non-blank) where `required`.
@@ -432,10 +440,12 @@ pub fn parse_reason(
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
     match reason {
-        None if required => Err(ApiError::validation(
+        None if required => Err(ApiError::invalid_field(
+            "reason",
             "reason is required for this step: say why, it is kept in the record",
         )),
-        Some(r) if r.chars().count() > 500 => Err(ApiError::validation(
+        Some(r) if r.chars().count() > 500 => Err(ApiError::invalid_field(
+            "reason",
             "reason must have at most 500 characters",
         )),
         other => Ok(other),
@@ -548,11 +558,11 @@ pub async fn resume(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCashier {
-    pub username: String,
+    pub username: crate::text::SingleLine,
     #[schema(format = Password)]
     pub password: String,
     #[serde(default)]
-    pub display_name: Option<String>,
+    pub display_name: Option<crate::text::DisplayName>,
 }
 
 /// Add a cashier account (the merchant's owner only).
@@ -569,7 +579,7 @@ pub async fn add_cashier(
     auth: Auth<MerchantOwner>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: web::Json<NewCashier>,
+    body: crate::http::Json<NewCashier>,
 ) -> Result<HttpResponse, Refusal> {
     let merchant_id = path.into_inner();
     auth.ensure_merchant_owner(merchant_id)?;

@@ -306,14 +306,18 @@ impl NewOffer {
     pub fn validate(&self) -> ApiResult<()> {
         let title = self.title.trim();
         if title.is_empty() || title.chars().count() > 100 {
-            return Err(ApiError::validation("title must have 1 to 100 characters"));
+            return Err(ApiError::invalid_field(
+                "title",
+                "title must have 1 to 100 characters",
+            ));
         }
         match self.kind {
             OfferKind::Percent => {
                 match self.percent_bp {
                     Some(bp) if (1..=BasisPoints::FULL).contains(&bp) => {}
                     Some(_) => {
-                        return Err(ApiError::validation(
+                        return Err(ApiError::invalid_field(
+                            "percent_bp",
                             "percent_bp must be between 1 and 10000 basis points (10000 = 100 %)",
                         ));
                     }
@@ -324,7 +328,8 @@ impl NewOffer {
                 match self.max_discount_fen {
                     Some(cap) if cap > 0 => {}
                     Some(_) => {
-                        return Err(ApiError::validation(
+                        return Err(ApiError::invalid_field(
+                            "max_discount_fen",
                             "max_discount_fen must be more than 0 fen",
                         ));
                     }
@@ -344,7 +349,10 @@ impl NewOffer {
                 match self.amount_fen {
                     Some(a) if a > 0 => {}
                     Some(_) => {
-                        return Err(ApiError::validation("amount_fen must be more than 0 fen"));
+                        return Err(ApiError::invalid_field(
+                            "amount_fen",
+                            "amount_fen must be more than 0 fen",
+                        ));
                     }
                     None => return Err(ApiError::validation("a fixed offer needs amount_fen")),
                 }
@@ -377,7 +385,8 @@ impl NewOffer {
         if let (Some(from), Some(until)) = (self.valid_from, self.valid_until)
             && from >= until
         {
-            return Err(ApiError::validation(
+            return Err(ApiError::invalid_field(
+                "valid_from",
                 "valid_from must be before valid_until",
             ));
         }
@@ -416,7 +425,8 @@ pub fn create(
     }
     let now = crate::time::now();
     if new.valid_until.is_some_and(|until| until <= now) {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "valid_until",
             "valid_until is already past: an offer must be usable for some time",
         ));
     }

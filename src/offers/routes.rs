@@ -42,7 +42,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfferBody {
-    pub title: String,
+    pub title: crate::text::DisplayName,
     pub kind: OfferKind,
     /// Percent offers: 1..=10000 (1000 = 10 % off).
     #[serde(default)]
@@ -55,17 +55,17 @@ pub struct OfferBody {
     #[serde(default)]
     pub max_discount_fen: Option<i64>,
     /// Eligible tiers, at least one of `A`–`E`.
-    pub tiers: Vec<String>,
+    pub tiers: Vec<crate::text::SingleLine>,
     #[serde(default)]
     pub per_card_daily: Option<i64>,
     #[serde(default)]
     pub per_card_monthly: Option<i64>,
     /// RFC 3339, or a local date `YYYY-MM-DD` (from the start of that day).
     #[serde(default)]
-    pub valid_from: Option<String>,
+    pub valid_from: Option<crate::text::SingleLine>,
     /// RFC 3339, or a local date `YYYY-MM-DD` (through the end of that day).
     #[serde(default)]
-    pub valid_until: Option<String>,
+    pub valid_until: Option<crate::text::SingleLine>,
     /// Share of the discount the government pays back, 0..=10000; more than 0 needs an
     /// official's approval before the offer goes live.
     pub subsidy_bp: i64,
@@ -129,7 +129,7 @@ pub async fn create_offer(
     auth: Auth<MerchantOwner>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: web::Json<OfferBody>,
+    body: crate::http::Json<OfferBody>,
 ) -> ApiResult<HttpResponse> {
     let merchant_id = path.into_inner();
     auth.ensure_merchant_owner(merchant_id)?;
@@ -157,7 +157,7 @@ pub async fn revise(
     auth: Auth<MerchantOwner>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: web::Json<OfferBody>,
+    body: crate::http::Json<OfferBody>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     let new = NewOffer::try_from(body.into_inner())?;
@@ -193,8 +193,8 @@ pub struct OfferFilter {
 pub async fn list_offers(
     auth: Auth<OfficialOrStaff>,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<OfferFilter>,
+    page: crate::http::Query<PageQuery>,
+    filter: crate::http::Query<OfferFilter>,
 ) -> ApiResult<web::Json<Paginated<OfferView>>> {
     let page = Page::try_from(page.into_inner())?;
     let f = filter.into_inner();

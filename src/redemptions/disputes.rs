@@ -61,7 +61,7 @@ pub async fn open_dispute(
     auth: Auth<TalentRole>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: web::Json<ReasonBody>,
+    body: crate::http::Json<ReasonBody>,
 ) -> ApiResult<HttpResponse> {
     let reason = parse_reason(&body.reason)?;
     let id = id.into_inner();
@@ -106,7 +106,8 @@ pub async fn open_dispute(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DisputeFilter {
     /// `open`, `upheld` or `dismissed`.
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<crate::text::SingleLine>,
 }
 
 /// Disputes, newest first: officials see all, a talent their own.
@@ -120,15 +121,16 @@ pub struct DisputeFilter {
 pub async fn list_disputes(
     auth: Auth<OfficialOrTalent>,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<DisputeFilter>,
+    page: crate::http::Query<PageQuery>,
+    filter: crate::http::Query<DisputeFilter>,
 ) -> ApiResult<web::Json<Paginated<Dispute>>> {
     let page = Page::try_from(page.into_inner())?;
     let status = filter.into_inner().status;
     if let Some(s) = &status
         && !["open", "upheld", "dismissed"].contains(&s.as_str())
     {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "status",
             "status must be open, upheld or dismissed",
         ));
     }
@@ -142,7 +144,7 @@ pub async fn list_disputes(
                     q = q.filter(disputes::talent_id.eq(t));
                 }
                 if let Some(s) = &status {
-                    q = q.filter(disputes::status.eq(s.clone()));
+                    q = q.filter(disputes::status.eq(s.to_string()));
                 }
                 q
             };
@@ -172,7 +174,7 @@ pub enum Outcome {
 #[serde(deny_unknown_fields)]
 pub struct Resolve {
     pub outcome: Outcome,
-    pub note: String,
+    pub note: crate::text::MultiLine,
 }
 
 /// Resolve an open dispute (administrators).
@@ -188,11 +190,11 @@ pub async fn resolve_dispute(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: web::Json<Resolve>,
+    body: crate::http::Json<Resolve>,
 ) -> ApiResult<web::Json<Dispute>> {
     let Resolve { outcome, note } = body.into_inner();
     let note = parse_reason(&note)
-        .map_err(|_| ApiError::validation("note is required (1–500 characters)"))?;
+        .map_err(|_| ApiError::invalid_field("note", "note is required (1–500 characters)"))?;
     let id = id.into_inner();
     let principal = auth.into_inner();
     let dispute = state

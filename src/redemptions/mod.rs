@@ -142,12 +142,14 @@ fn not_eligible(detail: impl Into<String>) -> ApiError {
 /// The bill as sent by the counter, checked.
 pub fn parse_bill(bill_fen: i64) -> ApiResult<Fen> {
     if bill_fen <= 0 || bill_fen > MAX_BILL_FEN {
-        return Err(ApiError::validation(format!(
-            "bill_fen must be between 1 and {MAX_BILL_FEN} fen"
-        )));
+        return Err(ApiError::invalid_field(
+            "bill_fen",
+            format!("bill_fen must be between 1 and {MAX_BILL_FEN} fen"),
+        ));
     }
-    Fen::new(bill_fen)
-        .ok_or_else(|| ApiError::validation("bill_fen must be a positive amount in fen"))
+    Fen::new(bill_fen).ok_or_else(|| {
+        ApiError::invalid_field("bill_fen", "bill_fen must be a positive amount in fen")
+    })
 }
 
 /// The merchant the staff member works for, which must be active to redeem.

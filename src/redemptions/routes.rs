@@ -29,7 +29,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct QuoteBody {
     /// The QR payload or the numeric code under it.
-    pub code: String,
+    pub code: crate::text::SingleLine,
     pub bill_fen: i64,
     pub offer_id: Option<i64>,
 }
@@ -51,7 +51,7 @@ fn count_refusal(state: &AppState, e: &ApiError) {
 pub async fn quote(
     auth: Auth<MerchantStaff>,
     state: web::Data<AppState>,
-    body: web::Json<QuoteBody>,
+    body: crate::http::Json<QuoteBody>,
 ) -> ApiResult<web::Json<Quote>> {
     let body = body.into_inner();
     let bill = super::parse_bill(body.bill_fen)?;
@@ -80,7 +80,7 @@ pub async fn quote(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeemBody {
-    pub code: String,
+    pub code: crate::text::SingleLine,
     pub bill_fen: i64,
     pub offer_id: i64,
 }
@@ -96,6 +96,8 @@ fn idempotency_key(req: &HttpRequest) -> ApiResult<String> {
         .map_err(|_| ApiError::bad_request("The Idempotency-Key header must be plain text."))?
         .trim()
         .to_owned();
+    // `to_str` lets a tab through; the key is stored, so it meets the text rule too.
+    crate::text::Policy::SingleLine.check_field("Idempotency-Key", &key)?;
     if key.is_empty() || key.len() > 100 {
         return Err(ApiError::bad_request(
             "The Idempotency-Key header must have 1 to 100 characters.",
@@ -142,13 +144,13 @@ pub async fn redeem(
     claimed: Claimed<MerchantStaff>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<RedeemBody>,
+    body: crate::http::Json<RedeemBody>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let request = RedeemRequest {
         idempotency_key: idempotency_key(&req)?,
         bill: super::parse_bill(body.bill_fen)?,
-        code: body.code,
+        code: body.code.into_inner(),
         offer_id: body.offer_id,
     };
     let secrets = state.secrets.clone();
@@ -224,17 +226,18 @@ pub async fn redeem(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
-    pub reason: String,
+    pub reason: crate::text::MultiLine,
 }
 
 /// A required free-text reason, trimmed, 1–500 characters.
 pub fn parse_reason(raw: &str) -> ApiResult<String> {
     let reason = raw.trim();
     if reason.is_empty() {
-        return Err(ApiError::validation("reason is required"));
+        return Err(ApiError::invalid_field("reason", "reason is required"));
     }
     if reason.chars().count() > 500 {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "reason",
             "reason must have at most 500 characters",
         ));
     }
@@ -256,7 +259,7 @@ pub async fn reverse(
     auth: Auth<Reverser>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: web::Json<ReasonBody>,
+    body: crate::http::Json<ReasonBody>,
 ) -> ApiResult<web::Json<RedemptionView>> {
     let reason = parse_reason(&body.reason)?;
     let id = id.into_inner();
@@ -286,13 +289,17 @@ pub async fn reverse(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct RedemptionFilter {
     /// RFC 3339 or local date `YYYY-MM-DD`.
-    pub from: Option<String>,
+    #[param(inline)]
+    pub from: Option<crate::text::SingleLine>,
     /// RFC 3339 or local date `YYYY-MM-DD` (inclusive of that day).
-    pub to: Option<String>,
+    #[param(inline)]
+    pub to: Option<crate::text::SingleLine>,
     pub merchant_id: Option<i64>,
-    pub card_no: Option<String>,
+    #[param(inline)]
+    pub card_no: Option<crate::text::SingleLine>,
     /// `active` or `reversed`.
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<crate::text::SingleLine>,
 }
 
 fn load_page(
@@ -317,7 +324,10 @@ fn load_page(
     if let Some(status) = &filter.status
         && !["active", "reversed"].contains(&status.as_str())
     {
-        return Err(ApiError::validation("status must be active or reversed"));
+        return Err(ApiError::invalid_field(
+            "status",
+            "status must be active or reversed",
+        ));
     }
     let card_id = match &filter.card_no {
         Some(no) => {
@@ -343,7 +353,7 @@ fn load_page(
             q = q.filter(redemptions::card_id.eq(c));
         }
         if let Some(s) = &filter.status {
-            q = q.filter(redemptions::status.eq(s.clone()));
+            q = q.filter(redemptions::status.eq(s.to_string()));
         }
         if let Some(f) = from {
             q = q.filter(redemptions::created_at.ge(f));
@@ -374,8 +384,8 @@ fn load_page(
 pub async fn list(
     auth: Auth<OfficialOrStaff>,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<RedemptionFilter>,
+    page: crate::http::Query<PageQuery>,
+    filter: crate::http::Query<RedemptionFilter>,
 ) -> ApiResult<web::Json<Paginated<RedemptionView>>> {
     let page = Page::try_from(page.into_inner())?;
     let filter = filter.into_inner();
@@ -433,8 +443,8 @@ pub async fn get_one(
 pub async fn my_redemptions(
     auth: Auth<TalentRole>,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<RedemptionFilter>,
+    page: crate::http::Query<PageQuery>,
+    filter: crate::http::Query<RedemptionFilter>,
 ) -> ApiResult<web::Json<Paginated<RedemptionView>>> {
     let page = Page::try_from(page.into_inner())?;
     let mut filter = filter.into_inner();

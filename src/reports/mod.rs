@@ -20,11 +20,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ReportQuery {
     /// `category`, `district`, `month`, `merchant` or `tier`.
-    pub group_by: String,
+    #[param(inline)]
+    pub group_by: crate::text::SingleLine,
     /// RFC 3339 or local date `YYYY-MM-DD`.
-    pub from: Option<String>,
+    #[param(inline)]
+    pub from: Option<crate::text::SingleLine>,
     /// RFC 3339 or local date `YYYY-MM-DD` (inclusive of that day).
-    pub to: Option<String>,
+    #[param(inline)]
+    pub to: Option<crate::text::SingleLine>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, QueryableByName)]
@@ -58,7 +61,7 @@ pub struct Report {
 pub async fn subsidies(
     _auth: Auth<Official>,
     state: web::Data<AppState>,
-    query: web::Query<ReportQuery>,
+    query: crate::http::Query<ReportQuery>,
 ) -> ApiResult<web::Json<Report>> {
     let q = query.into_inner();
     let from = q
@@ -99,9 +102,12 @@ pub fn subsidy_report(
             "JOIN merchants m ON m.id = r.merchant_id",
         ),
         other => {
-            return Err(ApiError::validation(format!(
-                "group_by must be category, district, month, merchant or tier (got {other:?})"
-            )));
+            return Err(ApiError::invalid_field(
+                "group_by",
+                format!(
+                    "group_by must be category, district, month, merchant or tier (got {other:?})"
+                ),
+            ));
         }
     };
     let year_start = |y| {

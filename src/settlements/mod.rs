@@ -46,9 +46,10 @@ impl Period {
         if ok {
             Ok(Period(raw.to_owned()))
         } else {
-            Err(ApiError::validation(format!(
-                "period must be a month YYYY-MM, e.g. 2026-11 (got {raw:?})"
-            )))
+            Err(ApiError::invalid_field(
+                "period",
+                format!("period must be a month YYYY-MM, e.g. 2026-11 (got {raw:?})"),
+            ))
         }
     }
 

@@ -121,7 +121,7 @@ fn full_view(conn: &mut DbConnection, principal: &Principal, id: i64) -> ApiResu
 #[serde(deny_unknown_fields)]
 pub struct GenerateBody {
     /// Local month `YYYY-MM`.
-    pub period: String,
+    pub period: crate::text::SingleLine,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -137,7 +137,7 @@ pub struct Generated {
 pub async fn generate(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
-    body: web::Json<GenerateBody>,
+    body: crate::http::Json<GenerateBody>,
 ) -> ApiResult<web::Json<Generated>> {
     let period = Period::parse(&body.period)?;
     let actor = auth.actor();
@@ -156,8 +156,10 @@ pub async fn generate(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SettlementFilter {
-    pub period: Option<String>,
-    pub status: Option<String>,
+    #[param(inline)]
+    pub period: Option<crate::text::SingleLine>,
+    #[param(inline)]
+    pub status: Option<crate::text::SingleLine>,
     pub merchant_id: Option<i64>,
 }
 
@@ -176,8 +178,8 @@ const STATUSES: [&str; 6] = [
 pub async fn list(
     auth: Auth<OfficialOrStaff>,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<SettlementFilter>,
+    page: crate::http::Query<PageQuery>,
+    filter: crate::http::Query<SettlementFilter>,
 ) -> ApiResult<web::Json<Paginated<SettlementView>>> {
     let page = Page::try_from(page.into_inner())?;
     let f = filter.into_inner();
@@ -185,10 +187,10 @@ pub async fn list(
     if let Some(s) = &f.status
         && !STATUSES.contains(&s.as_str())
     {
-        return Err(ApiError::validation(format!(
-            "status must be one of {}",
-            STATUSES.join(", ")
-        )));
+        return Err(ApiError::invalid_field(
+            "status",
+            format!("status must be one of {}", STATUSES.join(", ")),
+        ));
     }
     let scope = auth.merchant_scope();
     if let (Some(own), Some(asked)) = (scope, f.merchant_id)
@@ -206,7 +208,7 @@ pub async fn list(
                     q = q.filter(settlements::period.eq(p.as_str().to_owned()));
                 }
                 if let Some(s) = &f.status {
-                    q = q.filter(settlements::status.eq(s.clone()));
+                    q = q.filter(settlements::status.eq(s.to_string()));
                 }
                 if let Some(m) = merchant {
                     q = q.filter(settlements::merchant_id.eq(m));
@@ -326,7 +328,7 @@ pub async fn approve(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
-    pub reason: String,
+    pub reason: crate::text::MultiLine,
 }
 
 /// Reject a settlement under review; its lines go back to the next run.
@@ -336,7 +338,7 @@ pub async fn reject(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: web::Json<RejectBody>,
+    body: crate::http::Json<RejectBody>,
 ) -> ApiResult<web::Json<SettlementView>> {
     let reason = crate::redemptions::routes::parse_reason(&body.reason)?;
     step(
@@ -353,7 +355,7 @@ pub async fn reject(
 #[serde(deny_unknown_fields)]
 pub struct PayBody {
     /// The bank's reference of the transfer.
-    pub bank_reference: String,
+    pub bank_reference: crate::text::SingleLine,
 }
 
 /// Record the payout of an approved settlement. Paid is final.
@@ -363,14 +365,15 @@ pub async fn pay(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: web::Json<PayBody>,
+    body: crate::http::Json<PayBody>,
 ) -> ApiResult<web::Json<SettlementView>> {
     let reference = body.bank_reference.trim().to_owned();
     if reference.is_empty()
         || reference.chars().count() > 64
         || reference.chars().any(char::is_control)
     {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "bank_reference",
             "bank_reference is required: 1 to 64 printable characters",
         ));
     }
@@ -430,7 +433,8 @@ pub async fn export_statement(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PayoutQuery {
     /// Local month `YYYY-MM`.
-    pub period: String,
+    #[param(inline)]
+    pub period: crate::text::SingleLine,
 }
 
 /// The bank payout batch of a period: one row per approved settlement, and a total.
@@ -439,7 +443,7 @@ pub struct PayoutQuery {
 pub async fn export_payouts(
     _auth: Auth<Official>,
     state: web::Data<AppState>,
-    query: web::Query<PayoutQuery>,
+    query: crate::http::Query<PayoutQuery>,
 ) -> ApiResult<HttpResponse> {
     let period = Period::parse(&query.period)?;
     let p = period.as_str().to_owned();

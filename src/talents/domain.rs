@@ -41,13 +41,17 @@ impl IdNumber {
         let s = raw.trim().to_ascii_uppercase();
         let b = s.as_bytes();
         if b.len() != 18 {
-            return Err(ApiError::validation(format!(
-                "id_number must have 18 characters, got {}",
-                s.chars().count()
-            )));
+            return Err(ApiError::invalid_field(
+                "id_number",
+                format!(
+                    "id_number must have 18 characters, got {}",
+                    s.chars().count()
+                ),
+            ));
         }
         if !b[..17].iter().all(u8::is_ascii_digit) || !(b[17].is_ascii_digit() || b[17] == b'X') {
-            return Err(ApiError::validation(
+            return Err(ApiError::invalid_field(
+                "id_number",
                 "id_number must be 17 digits followed by a digit or X",
             ));
         }
@@ -60,7 +64,8 @@ impl IdNumber {
         let birth = NaiveDate::parse_from_str(&s[6..14], "%Y%m%d")
             .map_err(|_| ApiError::validation("id_number does not contain a valid birth date"))?;
         if birth.year() < 1900 || birth > today {
-            return Err(ApiError::validation(
+            return Err(ApiError::invalid_field(
+                "id_number",
                 "id_number contains an implausible birth date",
             ));
         }
@@ -109,7 +114,8 @@ impl Phone {
         {
             Ok(Phone(digits))
         } else {
-            Err(ApiError::validation(
+            Err(ApiError::invalid_field(
+                "phone",
                 "phone must be an 11-digit mainland mobile number starting 13–19",
             ))
         }
@@ -133,11 +139,14 @@ impl TalentName {
     pub fn parse(raw: &str) -> ApiResult<Self> {
         let name = raw.trim();
         let len = name.chars().count();
-        if len == 0 || len > 50 || name.chars().any(char::is_control) {
-            return Err(ApiError::validation(
-                "name must have 1 to 50 characters and no control characters",
+        if len == 0 || len > 50 {
+            return Err(ApiError::invalid_field(
+                "name",
+                "name must have 1 to 50 characters",
             ));
         }
+        // Shown to cashiers and on the card: no look-alikes made of invisible characters.
+        crate::text::Policy::DisplayName.check_field("name", name)?;
         Ok(TalentName(name.to_owned()))
     }
 

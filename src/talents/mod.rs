@@ -99,7 +99,8 @@ pub struct NewTalent {
 pub fn parse_employer(raw: &str) -> ApiResult<String> {
     let employer = raw.trim();
     if employer.chars().count() > 100 || employer.chars().any(char::is_control) {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "employer",
             "employer must have at most 100 characters and no control characters",
         ));
     }
@@ -206,7 +207,7 @@ fn create_login(
     now: NaiveDateTime,
 ) -> ApiResult<User> {
     use crate::schema::users;
-    let username = Username::parse(new.phone.as_str())?;
+    let username = Username::for_talent(&new.phone);
     let user = diesel::insert_into(users::table)
         .values((
             users::username.eq(username.as_str()),

@@ -31,13 +31,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTalent {
-    pub name: String,
+    pub name: crate::text::DisplayName,
     /// 居民身份证号, 18 characters with a valid GB 11643 check character.
-    pub id_number: String,
+    pub id_number: crate::text::SingleLine,
     /// Mainland mobile; it becomes the talent's login name.
-    pub phone: String,
+    pub phone: crate::text::SingleLine,
     #[serde(default)]
-    pub employer: String,
+    pub employer: crate::text::SingleLine,
     pub tier: Tier,
     /// Initial password of the talent's login.
     #[schema(format = Password)]
@@ -69,7 +69,7 @@ pub struct CreatedTalent {
 pub async fn create_talent(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
-    body: web::Json<CreateTalent>,
+    body: crate::http::Json<CreateTalent>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let now = crate::time::now();
@@ -107,11 +107,14 @@ pub async fn create_talent(
 pub struct TalentQuery {
     pub tier: Option<Tier>,
     /// Part of the employer's name.
-    pub employer: Option<String>,
+    #[param(inline)]
+    pub employer: Option<crate::text::SingleLine>,
     /// Part of the talent's name.
-    pub name: Option<String>,
+    #[param(inline)]
+    pub name: Option<crate::text::SingleLine>,
     /// Status of the talent's current card, or `none` for talents without a card.
-    pub card_status: Option<String>,
+    #[param(inline)]
+    pub card_status: Option<crate::text::SingleLine>,
 }
 
 /// List and search talents (officials and auditors); personal data masked.
@@ -125,8 +128,8 @@ pub struct TalentQuery {
 pub async fn list_talents(
     _auth: Auth<Official>,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    query: web::Query<TalentQuery>,
+    page: crate::http::Query<PageQuery>,
+    query: crate::http::Query<TalentQuery>,
 ) -> ApiResult<web::Json<Paginated<TalentView>>> {
     let page = Page::try_from(page.into_inner())?;
     let q = query.into_inner();
@@ -136,7 +139,8 @@ pub async fn list_talents(
         Some(s) => Some(Some(
             serde_json::from_value::<CardStatus>(serde_json::Value::String(s.into())).map_err(
                 |_| {
-                    ApiError::validation(
+                    ApiError::invalid_field(
+                        "card_status",
                         "card_status must be active, suspended, revoked, expired or none",
                     )
                 },
@@ -145,8 +149,11 @@ pub async fn list_talents(
     };
     let filter = TalentFilter {
         tier: q.tier,
-        employer: q.employer.filter(|s| !s.trim().is_empty()),
-        name: q.name.filter(|s| !s.trim().is_empty()),
+        employer: q
+            .employer
+            .map(String::from)
+            .filter(|s| !s.trim().is_empty()),
+        name: q.name.map(String::from).filter(|s| !s.trim().is_empty()),
         card_status,
     };
     let now = crate::time::now();
@@ -170,8 +177,8 @@ pub async fn list_talents(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LookupTalent {
-    pub id_number: Option<String>,
-    pub phone: Option<String>,
+    pub id_number: Option<crate::text::SingleLine>,
+    pub phone: Option<crate::text::SingleLine>,
 }
 
 /// Find a talent by exact ID number or phone through the blind index (officials).
@@ -185,7 +192,7 @@ pub struct LookupTalent {
 pub async fn lookup_talent(
     _auth: Auth<Official>,
     state: web::Data<AppState>,
-    body: web::Json<LookupTalent>,
+    body: crate::http::Json<LookupTalent>,
 ) -> ApiResult<web::Json<TalentView>> {
     let body = body.into_inner();
     let vault = PiiVault::new(&state.secrets);

@@ -93,13 +93,22 @@ pub struct UserView {
     pub created_at: NaiveDateTime,
 }
 
-/// A login name: 3–64 characters of letters, digits and `_ . @ -` (talents use their
-/// mobile number). Compared case-insensitively by storing it lower-cased.
+/// A login name: 3–64 characters of letters, digits and `_ . @ -`. Compared
+/// case-insensitively by storing it lower-cased. Talents log in with their mobile number
+/// ([`Username::for_talent`]); every other name must not look like one (DESIGN §4), or
+/// choosing a name would tell a stranger which phones have a talent account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
 impl Username {
+    /// A staff, merchant or official login name: refused when phone-shaped.
     pub fn parse(raw: &str) -> ApiResult<Self> {
+        if is_phone_shaped(raw) {
+            return Err(ApiError::invalid_field(
+                "username",
+                "username must not look like a mobile number: those are the login names of talents",
+            ));
+        }
         let name = raw.trim().to_lowercase();
         let ok_len = (3..=64).contains(&name.chars().count());
         let ok_chars = name
@@ -108,15 +117,40 @@ impl Username {
         if ok_len && ok_chars {
             Ok(Username(name))
         } else {
-            Err(ApiError::validation(
+            Err(ApiError::invalid_field(
+                "username",
                 "username must be 3 to 64 characters: letters, digits, '_', '.', '@' or '-'",
             ))
         }
     }
 
+    /// A talent's login name: the normalised mobile number.
+    pub fn for_talent(phone: &crate::talents::domain::Phone) -> Self {
+        Username(phone.as_str().to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `^(\+?86)?1[3-9][0-9]{9}$` after removing spaces and dashes (DESIGN §4): the shape of
+/// a mainland mobile number, with or without the country code.
+pub fn is_phone_shaped(raw: &str) -> bool {
+    let s: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .collect();
+    let s = s
+        .strip_prefix("+86")
+        .or_else(|| s.strip_prefix("86").filter(|rest| rest.len() == 11))
+        .unwrap_or(&s);
+    let b = s.as_bytes();
+    b.len() == 11
+        && b.iter().all(u8::is_ascii_digit)
+        && b[0] == b'1'
+        && (b'3'..=b'9').contains(&b[1])
 }
 
 /// A new account; `password_hash` is computed by the caller off the async workers.
@@ -247,4 +281,43 @@ pub fn set_merchant_accounts_active(
             ))
             .execute(conn)?,
     )
+}
+
+#[cfg(test)]
+mod phone_shape_tests {
+    use super::*;
+
+    #[test]
+    fn phone_shaped_names_are_recognised_with_prefix_spaces_and_dashes() {
+        for s in [
+            "13800000001",
+            "19912345678",
+            "+8613800000001",
+            "8613800000001",
+            "138 0000 0001",
+            "138-0000-0001",
+            " +86 138-0000-0001 ",
+        ] {
+            assert!(is_phone_shaped(s), "{s}");
+            let e = Username::parse(s).unwrap_err();
+            assert_eq!(e.field(), Some("username"), "{s}");
+        }
+    }
+
+    #[test]
+    fn other_names_are_not_phone_shaped() {
+        for s in [
+            "12800000001",
+            "1380000000",
+            "138000000012",
+            "+13800000001",
+            "+8513800000001",
+            "shop1",
+            "cashier-13800000001",
+            "a13800000001",
+        ] {
+            assert!(!is_phone_shaped(s), "{s}");
+        }
+        assert!(Username::parse("cashier-13800000001").is_ok());
+    }
 }

@@ -23,13 +23,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    pub username: String,
+    pub username: crate::text::SingleLine,
     #[schema(format = Password)]
     pub password: String,
     /// `admin` or `auditor`; merchant, cashier and talent accounts come with their records.
     pub role: Role,
     #[serde(default)]
-    pub display_name: Option<String>,
+    pub display_name: Option<crate::text::DisplayName>,
 }
 
 /// Create an official (admin) or auditor account.
@@ -43,11 +43,12 @@ pub struct CreateUser {
 pub async fn create_user(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
-    body: web::Json<CreateUser>,
+    body: crate::http::Json<CreateUser>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     if !matches!(body.role, Role::Admin | Role::Auditor) {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "role",
             "role must be admin or auditor here; merchant, cashier and talent accounts are created with their merchant or talent",
         ));
     }
@@ -55,7 +56,8 @@ pub async fn create_user(
     let password = Password::parse(&body.password)?;
     let display_name = body.display_name.unwrap_or_default();
     if display_name.chars().count() > 100 {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid_field(
+            "display_name",
             "display_name must have at most 100 characters",
         ));
     }
@@ -101,8 +103,8 @@ pub struct UserFilter {
 pub async fn list_users(
     _auth: Auth<Admin>,
     state: web::Data<AppState>,
-    page: web::Query<PageQuery>,
-    filter: web::Query<UserFilter>,
+    page: crate::http::Query<PageQuery>,
+    filter: crate::http::Query<UserFilter>,
 ) -> ApiResult<web::Json<Paginated<UserView>>> {
     let page = Page::try_from(page.into_inner())?;
     let role = filter.into_inner().role;

@@ -19,4 +19,6 @@ mod redemptions;
 mod security;
 mod settlements;
 mod talents;
+mod text;
 mod transfer;
+mod usernames;

@@ -1,0 +1,326 @@
+//! Text that comes in from outside, parsed once at the edge.
+//!
+//! Every string a client sends — body fields, query parameters, text path segments,
+//! headers that reach the database — goes through one of these types, so a NUL byte never
+//! reaches PostgreSQL (which refuses it with a 500-shaped error) nor SQLite (which stores
+//! it), and bidi overrides cannot make a name read differently from what it is
+//! (DESIGN §4, "Text fields refuse control characters…").
+//!
+//! | type | refuses |
+//! |---|---|
+//! | [`SingleLine`] | C0 controls U+0000–U+001F, DEL U+007F, bidi overrides U+202A–U+202E and U+2066–U+2069 |
+//! | [`MultiLine`] | the same, except tab and newline (notes, reasons) |
+//! | [`DisplayName`] | [`SingleLine`]'s set plus zero-width U+200B–U+200D, U+2060, U+FEFF (names shown to others) |
+//!
+//! The check runs inside `Deserialize`, so every request struct holding one is covered,
+//! and the OpenAPI schema states it as a `pattern` a schema-driven fuzzer can read.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::error::ApiError;
+
+/// Which characters a kind of text refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    SingleLine,
+    MultiLine,
+    DisplayName,
+}
+
+impl Policy {
+    /// The first refused character and what kind of character it is, if any.
+    pub fn first_refused(self, s: &str) -> Option<(usize, char, &'static str)> {
+        s.chars()
+            .enumerate()
+            .find_map(|(i, c)| self.refuses(c).map(|why| (i + 1, c, why)))
+    }
+
+    fn refuses(self, c: char) -> Option<&'static str> {
+        match c {
+            '\t' | '\n' if self == Policy::MultiLine => None,
+            '\u{0}'..='\u{1f}' | '\u{7f}' => Some("a control character"),
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => Some("a bidirectional override"),
+            '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' if self == Policy::DisplayName => {
+                Some("an invisible (zero-width) character")
+            }
+            _ => None,
+        }
+    }
+
+    /// The same rule as an ECMA-262 / JSON Schema `pattern`, for the OpenAPI document.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            Policy::SingleLine => r"^[^\u0000-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$",
+            Policy::MultiLine => {
+                r"^[^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$"
+            }
+            Policy::DisplayName => {
+                r"^[^\u0000-\u001F\u007F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$"
+            }
+        }
+    }
+
+    /// `Ok` if `s` holds no refused character; otherwise a message that names the
+    /// character's position and code point but does not echo the text (it may be personal).
+    pub fn check(self, s: &str) -> Result<(), String> {
+        match self.first_refused(s) {
+            None => Ok(()),
+            Some((pos, c, why)) => Err(format!(
+                "character {pos} is U+{:04X}, {why}, which is not allowed here",
+                c as u32
+            )),
+        }
+    }
+
+    /// [`Policy::check`] as a 422 problem naming `field`, for text that does not come
+    /// through `Deserialize` (headers, path segments).
+    pub fn check_field(self, field: &'static str, s: &str) -> Result<(), ApiError> {
+        self.check(s)
+            .map_err(|e| ApiError::invalid_field(field, format!("{field}: {e}")))
+    }
+}
+
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident, $policy:expr, $description:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const POLICY: Policy = $policy;
+
+            pub fn parse(s: impl Into<String>) -> Result<Self, String> {
+                let s = s.into();
+                Self::POLICY.check(&s)?;
+                Ok(Self(s))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(t: $name) -> String {
+                t.0
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(s).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .pattern(Some(Self::POLICY.pattern()))
+                    .description(Some($description))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+text_type!(
+    /// One line of text: no control characters, no bidi overrides.
+    SingleLine,
+    Policy::SingleLine,
+    "Text without control characters (U+0000–U+001F, U+007F) or bidi overrides (U+202A–U+202E, U+2066–U+2069)."
+);
+
+text_type!(
+    /// A note or reason: like [`SingleLine`] but tab and newline are allowed.
+    MultiLine,
+    Policy::MultiLine,
+    "Text that may hold tabs and newlines but no other control characters (U+0000–U+001F, U+007F) and no bidi overrides (U+202A–U+202E, U+2066–U+2069)."
+);
+
+text_type!(
+    /// A name shown to other people (talents, merchants, offers, accounts): like
+    /// [`SingleLine`], and no zero-width characters either, so look-alike names cannot be
+    /// made from invisible ones.
+    DisplayName,
+    Policy::DisplayName,
+    "A name shown to others: no control characters (U+0000–U+001F, U+007F), bidi overrides (U+202A–U+202E, U+2066–U+2069) or zero-width characters (U+200B–U+200D, U+2060, U+FEFF)."
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(p: Policy, c: char) -> bool {
+        p.check(&format!("a{c}b")).is_err()
+    }
+
+    #[test]
+    fn every_control_character_is_refused_in_single_line_text() {
+        for c in ('\u{0}'..='\u{1f}').chain(['\u{7f}']) {
+            assert!(refused(Policy::SingleLine, c), "U+{:04X}", c as u32);
+            assert!(refused(Policy::DisplayName, c), "U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn multi_line_text_allows_tab_and_newline_only() {
+        assert!(!refused(Policy::MultiLine, '\t'));
+        assert!(!refused(Policy::MultiLine, '\n'));
+        for c in ('\u{0}'..='\u{1f}')
+            .chain(['\u{7f}'])
+            .filter(|c| !matches!(c, '\t' | '\n'))
+        {
+            assert!(refused(Policy::MultiLine, c), "U+{:04X}", c as u32);
+        }
+        assert!(refused(Policy::MultiLine, '\r'));
+    }
+
+    #[test]
+    fn range_boundaries_are_exact() {
+        for p in [Policy::SingleLine, Policy::MultiLine, Policy::DisplayName] {
+            // Just outside each refused range.
+            for ok in [
+                ' ', '~', '\u{80}', '\u{2029}', '\u{202f}', '\u{2065}', '\u{206a}',
+            ] {
+                assert!(!refused(p, ok), "{p:?} U+{:04X}", ok as u32);
+            }
+            // Each refused range's ends.
+            for bad in [
+                '\u{1f}', '\u{7f}', '\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}',
+            ] {
+                assert!(refused(p, bad), "{p:?} U+{:04X}", bad as u32);
+            }
+        }
+    }
+
+    #[test]
+    fn zero_width_characters_are_refused_in_names_only() {
+        for c in ['\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}'] {
+            assert!(refused(Policy::DisplayName, c), "U+{:04X}", c as u32);
+            assert!(!refused(Policy::SingleLine, c), "U+{:04X}", c as u32);
+            assert!(!refused(Policy::MultiLine, c), "U+{:04X}", c as u32);
+        }
+        for ok in [
+            '\u{200a}', '\u{200e}', '\u{205f}', '\u{2061}', '\u{fefe}', '\u{ff00}',
+        ] {
+            assert!(!refused(Policy::DisplayName, ok), "U+{:04X}", ok as u32);
+        }
+    }
+
+    #[test]
+    fn ordinary_chinese_and_latin_text_is_accepted() {
+        for s in ["", "遂州老火锅", "Café Noir · 二店", "ID 5109-xx (备注)"] {
+            assert!(DisplayName::parse(s).is_ok(), "{s}");
+            assert!(SingleLine::parse(s).is_ok(), "{s}");
+            assert!(
+                MultiLine::parse(format!("{s}\n\tsecond line")).is_ok(),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_refusal_names_the_position_and_code_point_but_not_the_text() {
+        let e = SingleLine::parse("张三\u{0}secret").unwrap_err();
+        assert!(e.contains("character 3 is U+0000"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn deserialisation_refuses_what_parse_refuses() {
+        let e = serde_json::from_str::<SingleLine>(r#""a\u0000""#).unwrap_err();
+        assert!(e.is_data(), "{e}");
+        let e = serde_json::from_str::<DisplayName>(r#""shop\u200b""#).unwrap_err();
+        assert!(e.to_string().contains("U+200B"), "{e}");
+        let ok: MultiLine = serde_json::from_str(r#""line 1\nline 2""#).unwrap();
+        assert_eq!(&*ok, "line 1\nline 2");
+    }
+
+    /// The pattern in the OpenAPI document must refuse what the code refuses; checked
+    /// character by character over the interesting planes (no regex crate needed).
+    #[test]
+    fn the_documented_pattern_matches_the_code() {
+        for p in [Policy::SingleLine, Policy::MultiLine, Policy::DisplayName] {
+            let ranges = parse_negated_class(p.pattern());
+            for c in ('\u{0}'..='\u{3000}').chain('\u{fe00}'..='\u{ffff}') {
+                let pattern_refuses = ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c));
+                assert_eq!(
+                    pattern_refuses,
+                    p.refuses(c).is_some(),
+                    "{p:?} U+{:04X}",
+                    c as u32
+                );
+            }
+        }
+    }
+
+    /// `^[^\uAAAA-\uBBBB\uCCCC…]*$` → its ranges.
+    fn parse_negated_class(pattern: &str) -> Vec<(char, char)> {
+        let body = pattern
+            .strip_prefix("^[^")
+            .and_then(|s| s.strip_suffix("]*$"))
+            .expect("negated class");
+        let chars: Vec<char> = body
+            .split(r"\u")
+            .filter(|s| !s.is_empty())
+            .flat_map(|s| {
+                let (hex, rest) = s.split_at(4);
+                let c = char::from_u32(u32::from_str_radix(hex, 16).unwrap()).unwrap();
+                assert!(rest.is_empty() || rest == "-", "{rest}");
+                [Some(c), (rest == "-").then_some('-')]
+            })
+            .flatten()
+            .collect();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars.get(i + 1) == Some(&'-') {
+                out.push((chars[i], chars[i + 2]));
+                i += 3;
+            } else {
+                out.push((chars[i], chars[i]));
+                i += 1;
+            }
+        }
+        out
+    }
+}
