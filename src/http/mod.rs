@@ -6,9 +6,13 @@ pub mod health;
 pub mod middleware;
 pub mod openapi;
 
+use std::sync::OnceLock;
+
+use actix_web::dev::ResourceDef;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::error::ApiError;
 
@@ -62,13 +66,73 @@ pub fn path_config() -> web::PathConfig {
     })
 }
 
-/// Unknown routes under the API get a problem+json 404 (or 405 for a known path).
+/// Unknown routes get a problem+json 404; a known path asked with a method it does not
+/// have gets 405 with `Allow` (RFC 9110 §15.5.6). Each handler is its own actix resource
+/// guarded by its method, so actix itself only ever sees "no route" here.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(allowed) = allowed_methods(req.path()) {
+        let mut res = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!(
+                "{} is not allowed on {}; use {}.",
+                req.method(),
+                req.path(),
+                allowed.join(", ")
+            ),
+        )
+        .error_response();
+        if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+            res.headers_mut().insert(header::ALLOW, value);
+        }
+        return Ok(res);
+    }
     Err(ApiError::not_found(format!(
         "There is no {} {}.",
         req.method(),
         req.path()
     )))
+}
+
+/// The methods the OpenAPI document lists for the path templates `path` matches
+/// (`/talents/lookup` matches `/talents/{id}` too), if it matches any.
+fn allowed_methods(path: &str) -> Option<Vec<&'static str>> {
+    static ROUTES: OnceLock<Vec<(ResourceDef, Vec<String>)>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        let api = crate::startup::openapi_document();
+        let mut routes: Vec<(ResourceDef, Vec<String>)> = api
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .into_iter()
+                .filter(|(_, present)| *present)
+                .map(|(m, _)| m.to_owned())
+                .collect();
+                (ResourceDef::new(template.as_str()), methods)
+            })
+            .collect();
+        routes.push((
+            ResourceDef::new("/api/v1/openapi.json"),
+            vec!["GET".to_owned()],
+        ));
+        routes
+    });
+    let mut allowed: Vec<&'static str> = routes
+        .iter()
+        .filter(|(def, _)| def.is_match(path))
+        .flat_map(|(_, methods)| methods.iter().map(String::as_str))
+        .collect();
+    allowed.sort_unstable();
+    allowed.dedup();
+    (!allowed.is_empty()).then_some(allowed)
 }
 
 /// A JSON body that may be left out (e.g. `{reason}` on steps where it is optional).

@@ -382,8 +382,10 @@ fn not_found(id: i64) -> ApiError {
 /// `{reason}` for reject and suspend; optional elsewhere.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OptionalReason)]
 pub struct ReasonBody {
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -428,7 +430,7 @@ async fn run_transition(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -453,7 +455,7 @@ pub async fn approve(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body = ReasonBody,
+    request_body = crate::redemptions::routes::ReasonBody,
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
@@ -472,7 +474,7 @@ pub async fn reject(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body = ReasonBody,
+    request_body = crate::redemptions::routes::ReasonBody,
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
@@ -497,7 +499,7 @@ pub async fn suspend(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]

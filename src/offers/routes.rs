@@ -301,7 +301,7 @@ async fn admin_step(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -319,7 +319,7 @@ pub async fn approve(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body = ReasonBody,
+    request_body = crate::redemptions::routes::ReasonBody,
     responses((status = 200, body = OfferView), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
@@ -337,7 +337,7 @@ pub async fn reject(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -355,7 +355,7 @@ pub async fn pause(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -373,7 +373,7 @@ pub async fn resume(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]

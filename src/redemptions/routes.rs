@@ -215,9 +215,12 @@ pub async fn redeem(
     })
 }
 
+/// `{reason}` where it is required: non-blank, at most 500 characters.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RequiredReason)]
 pub struct ReasonBody {
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub reason: String,
 }
 
