@@ -124,6 +124,7 @@ pub async fn list_cards(
 /// One card by number (officials and auditors). A mistyped number is a 422 before
 /// any lookup.
 #[utoipa::path(
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),
     tag = "cards",
     responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []))
@@ -163,7 +164,8 @@ async fn run_transition(
 }
 
 /// Suspend an active card (`{reason}` required); its codes are refused until resumed.
-#[utoipa::path(tag = "cards", request_body = crate::redemptions::routes::ReasonBody,
+#[utoipa::path(
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body = crate::redemptions::routes::ReasonBody,
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[post("/cards/{card_no}/suspend")]
@@ -177,7 +179,8 @@ pub async fn suspend_card(
 }
 
 /// Resume a suspended card; codes still inside their window work again.
-#[utoipa::path(tag = "cards", request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
+#[utoipa::path(
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[post("/cards/{card_no}/resume")]
@@ -191,7 +194,8 @@ pub async fn resume_card(
 }
 
 /// Revoke a card for good (`{reason}` required); every code of it dies at once.
-#[utoipa::path(tag = "cards", request_body = crate::redemptions::routes::ReasonBody,
+#[utoipa::path(
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body = crate::redemptions::routes::ReasonBody,
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[post("/cards/{card_no}/revoke")]
@@ -208,7 +212,7 @@ pub async fn revoke_card(
 #[serde(deny_unknown_fields)]
 pub struct ReissueBody {
     /// Why (lost phone, tier change…): required.
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 500, pattern = r"\S")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 500, pattern = r"[^\s\u0085]")]
     pub reason: Option<String>,
     /// New tier for the talent and the new card; default: unchanged.
     pub tier: Option<Tier>,
@@ -225,7 +229,8 @@ pub struct Reissued {
 }
 
 /// Revoke a card and issue its replacement with a new number, in one transaction.
-#[utoipa::path(tag = "cards", request_body = ReissueBody,
+#[utoipa::path(
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body = ReissueBody,
     responses((status = 201, body = Reissued), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[post("/cards/{card_no}/reissue")]

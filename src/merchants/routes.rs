@@ -59,7 +59,7 @@ pub struct Application {
     pub bank_name: String,
     pub bank_account: String,
     pub owner_username: String,
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub owner_password: String,
     /// WGS-84 latitude, with `lon`.
     #[serde(default)]
@@ -166,14 +166,17 @@ fn rename_field(e: ApiError, from: &str, to: &str) -> ApiError {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DirectoryFilter {
     /// `clothing`, `food`, `housing`, `transport`, `medical`, `education`, `leisure`, `other`.
+    #[param(pattern = "^(clothing|food|housing|transport|medical|education|leisure|other)$")]
     pub category: Option<String>,
     pub district: Option<String>,
     /// Only merchants with an offer this tier (A–E) may use, and only those offers.
+    #[param(pattern = "^[A-E]$")]
     pub tier: Option<String>,
     /// Text search in name and address.
     pub q: Option<String>,
     /// Officials only: list merchant records in this status (`pending` is the approval
     /// queue; `all` for every status) instead of the public directory.
+    #[param(pattern = "^(pending|active|suspended|rejected|all)$")]
     pub status: Option<String>,
 }
 
@@ -517,7 +520,7 @@ pub async fn resume(
 #[serde(deny_unknown_fields)]
 pub struct NewCashier {
     pub username: String,
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub password: String,
     #[serde(default)]
     pub display_name: Option<String>,

@@ -46,19 +46,25 @@ pub struct OfferBody {
     pub kind: OfferKind,
     /// Percent offers: 1..=10000 (1000 = 10 % off).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
     pub percent_bp: Option<i64>,
     /// Fixed offers: fen off, more than 0.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub amount_fen: Option<i64>,
+    #[schema(minimum = 0)]
     pub min_spend_fen: i64,
     /// Percent offers: the most one use gives, in fen (required).
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub max_discount_fen: Option<i64>,
     /// Eligible tiers, at least one of `A`–`E`.
     pub tiers: Vec<String>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2_147_483_647)]
     pub per_card_daily: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2_147_483_647)]
     pub per_card_monthly: Option<i64>,
     /// RFC 3339, or a local date `YYYY-MM-DD` (from the start of that day).
     #[serde(default)]
@@ -68,6 +74,7 @@ pub struct OfferBody {
     pub valid_until: Option<String>,
     /// Share of the discount the government pays back, 0..=10000; more than 0 needs an
     /// official's approval before the offer goes live.
+    #[schema(minimum = 0, maximum = 10000)]
     pub subsidy_bp: i64,
 }
 

@@ -106,6 +106,7 @@ pub async fn open_dispute(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DisputeFilter {
     /// `open`, `upheld` or `dismissed`.
+    #[param(pattern = "^(open|upheld|dismissed)$")]
     pub status: Option<String>,
 }
 
@@ -172,6 +173,7 @@ pub enum Outcome {
 #[serde(deny_unknown_fields)]
 pub struct Resolve {
     pub outcome: Outcome,
+    #[schema(min_length = 1, max_length = 500, pattern = r"[^\s\u0085]")]
     pub note: String,
 }
 

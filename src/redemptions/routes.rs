@@ -220,7 +220,7 @@ pub async fn redeem(
 #[serde(deny_unknown_fields)]
 #[schema(as = RequiredReason)]
 pub struct ReasonBody {
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 500, pattern = r"[^\s\u0085]")]
     pub reason: String,
 }
 
@@ -287,8 +287,11 @@ pub struct RedemptionFilter {
     /// RFC 3339 or local date `YYYY-MM-DD` (inclusive of that day).
     pub to: Option<String>,
     pub merchant_id: Option<i64>,
+    /// 12 digits; spaces and dashes are ignored.
+    #[param(pattern = r"^[ -]*([0-9][ -]*){12}$")]
     pub card_no: Option<String>,
     /// `active` or `reversed`.
+    #[param(pattern = "^(active|reversed)$")]
     pub status: Option<String>,
 }
 

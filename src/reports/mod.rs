@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ReportQuery {
     /// `category`, `district`, `month`, `merchant` or `tier`.
+    #[param(pattern = "^(category|district|month|merchant|tier)$")]
     pub group_by: String,
     /// RFC 3339 or local date `YYYY-MM-DD`.
     pub from: Option<String>,

@@ -121,6 +121,7 @@ fn full_view(conn: &mut DbConnection, principal: &Principal, id: i64) -> ApiResu
 #[serde(deny_unknown_fields)]
 pub struct GenerateBody {
     /// Local month `YYYY-MM`.
+    #[schema(pattern = r"^\s*2[0-9]{3}-(0[1-9]|1[0-2])\s*$")]
     pub period: String,
 }
 
@@ -156,7 +157,11 @@ pub async fn generate(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SettlementFilter {
+    /// Local month `YYYY-MM`.
+    #[param(pattern = r"^\s*2[0-9]{3}-(0[1-9]|1[0-2])\s*$")]
     pub period: Option<String>,
+    /// `draft`, `confirmed`, `verified`, `approved`, `paid` or `rejected`.
+    #[param(pattern = "^(draft|confirmed|verified|approved|paid|rejected)$")]
     pub status: Option<String>,
     pub merchant_id: Option<i64>,
 }
@@ -326,6 +331,7 @@ pub async fn approve(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
+    #[schema(min_length = 1, max_length = 500, pattern = r"[^\s\u0085]")]
     pub reason: String,
 }
 
@@ -352,7 +358,12 @@ pub async fn reject(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayBody {
-    /// The bank's reference of the transfer.
+    /// The bank's reference of the transfer: 1 to 64 printable characters.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\u0085\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub bank_reference: String,
 }
 
@@ -419,6 +430,7 @@ pub async fn export_statement(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PayoutQuery {
     /// Local month `YYYY-MM`.
+    #[param(pattern = r"^\s*2[0-9]{3}-(0[1-9]|1[0-2])\s*$")]
     pub period: String,
 }
 

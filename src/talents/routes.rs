@@ -40,7 +40,7 @@ pub struct CreateTalent {
     pub employer: String,
     pub tier: Tier,
     /// Initial password of the talent's login.
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -111,6 +111,7 @@ pub struct TalentQuery {
     /// Part of the talent's name.
     pub name: Option<String>,
     /// Status of the talent's current card, or `none` for talents without a card.
+    #[param(pattern = "^(active|suspended|revoked|expired|none)$")]
     pub card_status: Option<String>,
 }
 
