@@ -75,6 +75,7 @@ pub struct Application {
     request_body = Application,
     responses(
         (status = 201, body = MerchantRecord),
+        (status = 401, description = "`unauthorized`: a token was sent but is not valid; send none to apply anonymously", body = Problem),
         (status = 409, description = "USCC or username already registered", body = Problem),
         (status = 422, body = Problem)
     )
@@ -204,7 +205,7 @@ fn like_pattern(q: &str) -> String {
 #[utoipa::path(
     tag = "merchants",
     params(PageQuery, DirectoryFilter),
-    responses((status = 200, body = Paginated<MerchantListItem>), (status = 422, body = Problem))
+    responses((status = 200, body = Paginated<MerchantListItem>), (status = 401, description = "`unauthorized`: a token was sent but is not valid; send none for the public view", body = Problem), (status = 403, description = "`forbidden`: `?status=` is for officials", body = Problem), (status = 422, body = Problem))
 )]
 #[get("/merchants")]
 pub async fn list_merchants(
@@ -327,7 +328,7 @@ pub async fn list_merchants(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    responses((status = 200, body = MerchantListItem), (status = 404, body = Problem))
+    responses((status = 200, body = MerchantListItem), (status = 401, description = "`unauthorized`: a token was sent but is not valid; send none for the public view", body = Problem), (status = 404, body = Problem))
 )]
 #[get("/merchants/{id}")]
 pub async fn get_merchant(

@@ -59,6 +59,7 @@ pub struct OfferBody {
     #[schema(minimum = 1)]
     pub max_discount_fen: Option<i64>,
     /// Eligible tiers, at least one of `A`–`E`.
+    #[schema(min_items = 1)]
     pub tiers: Vec<String>,
     #[serde(default)]
     #[schema(minimum = 1, maximum = 2_147_483_647)]

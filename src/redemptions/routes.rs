@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub struct QuoteBody {
     /// The QR payload or the numeric code under it.
     pub code: String,
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub bill_fen: i64,
     pub offer_id: Option<i64>,
 }
@@ -81,6 +82,7 @@ pub async fn quote(
 #[serde(deny_unknown_fields)]
 pub struct RedeemBody {
     pub code: String,
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub bill_fen: i64,
     pub offer_id: i64,
 }
@@ -129,7 +131,7 @@ fn replay_or(
 #[utoipa::path(
     tag = "redemptions",
     request_body = RedeemBody,
-    params(("Idempotency-Key" = String, Header, description = "Unique per redemption attempt; retries reuse it")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 100, description = "Unique per redemption attempt; retries reuse it")),
     responses(
         (status = 201, body = RedemptionView),
         (status = 409, description = "code_used", body = crate::error::Problem),

@@ -182,7 +182,7 @@ async fn the_document_declares_refusals_as_problem_json(app: TestApp) {
         }
     }
     // Public routes do not claim a role check, and a step that needs a reason says so.
-    assert!(doc["paths"]["/api/v1/merchants"]["get"]["responses"]["403"].is_null());
+    assert!(doc["paths"]["/api/v1/merchants/{id}"]["get"]["responses"]["403"].is_null());
     assert!(doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["403"].is_null());
     let required = &doc["components"]["schemas"]["RequiredReason"]["required"];
     assert_eq!(required, &json!(["reason"]));
