@@ -38,7 +38,7 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// The OpenAPI document as the running app serves it.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let (_, api) = App::new()
+    let (_, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .service(scope::scope("/api/v1").configure(api_routes))
@@ -46,6 +46,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .service(health::readyz)
         .service(health::metrics)
         .split_for_parts();
+    http::openapi::standard_problems(&mut api);
     api
 }
 

@@ -42,11 +42,13 @@ const MAX_FEN: i64 = 100_000_000_000_000;
 #[serde(deny_unknown_fields)]
 pub struct SetBudget {
     /// The year's subsidy budget in fen.
+    #[schema(minimum = 0, maximum = 100_000_000_000_000_i64)]
     pub total_fen: i64,
     /// Envelopes per merchant category in fen; when given, it replaces the set of
     /// envelopes (an envelope with commitments cannot be removed or lowered below them).
     pub categories: Option<BTreeMap<String, i64>>,
     /// Cap on the subsidy one merchant may receive per calendar month, in fen.
+    #[schema(minimum = 0, maximum = 100_000_000_000_000_i64)]
     pub merchant_monthly_cap_fen: Option<i64>,
 }
 
@@ -75,7 +77,7 @@ fn check_fen(name: &str, value: i64) -> ApiResult<i64> {
 /// reserved, settled or paid is refused.
 #[utoipa::path(
     tag = "budgets",
-    params(("year" = i32, Path, description = "Calendar year")),
+    params(("year" = i32, Path, minimum = 2000, maximum = 2999, description = "Calendar year")),
     request_body = SetBudget,
     responses((status = 200, body = BudgetView), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []))
@@ -199,7 +201,7 @@ pub async fn set_budget(
 /// category too.
 #[utoipa::path(
     tag = "budgets",
-    params(("year" = i32, Path, description = "Calendar year")),
+    params(("year" = i32, Path, minimum = 2000, maximum = 2999, description = "Calendar year")),
     responses((status = 200, body = BudgetView), (status = 404, body = crate::error::Problem)),
     security(("bearer" = []))
 )]

@@ -11,6 +11,8 @@ use super::{CardNo, CardStatus, CardView, Transition};
 use crate::auth::Auth;
 use crate::auth::principal::{Admin, Official, TalentRole};
 use crate::error::{ApiError, ApiResult};
+use crate::http::OptionalJson;
+use crate::merchants::routes::ReasonBody;
 use crate::pagination::{Page, PageQuery, Paginated};
 use crate::schema::cards;
 use crate::state::AppState;
@@ -25,15 +27,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(revoke_card)
         .service(reissue_card)
         .service(my_card);
-}
-
-/// A JSON body that may be left out entirely (an empty body means all defaults);
-/// anything sent must still parse strictly.
-fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    crate::http::json_from_slice(body)
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -56,10 +49,10 @@ pub async fn issue_card(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: OptionalJson<IssueCard>,
 ) -> ApiResult<HttpResponse> {
     let talent_id = path.into_inner();
-    let body = optional_json::<IssueCard>(&body)?;
+    let body = body.0.unwrap_or_default();
     let now = crate::time::now();
     let expires_at = super::expiry_for(body.valid_until, state.config.card_validity_years, now)?;
     let actor = auth.actor();
@@ -131,6 +124,7 @@ pub async fn list_cards(
 /// One card by number (officials and auditors). A mistyped number is a 422 before
 /// any lookup.
 #[utoipa::path(
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),
     tag = "cards",
     responses((status = 200, body = CardView), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []))
@@ -150,22 +144,15 @@ pub async fn get_card(
     Ok(web::Json(card.view(now)))
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonBody {
-    /// Why: required to suspend and revoke, optional to resume.
-    pub reason: Option<crate::text::MultiLine>,
-}
-
 async fn run_transition(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     card_no: String,
-    body: web::Bytes,
+    body: OptionalJson<ReasonBody>,
     step: Transition,
 ) -> ApiResult<web::Json<CardView>> {
     let card_no = CardNo::parse(&card_no)?;
-    let body = optional_json::<ReasonBody>(&body)?;
+    let body = body.0.unwrap_or_default();
     let reason = super::parse_reason(body.reason.as_deref(), step != Transition::Resume)?;
     let actor = auth.actor();
     let now = crate::time::now();
@@ -177,7 +164,8 @@ async fn run_transition(
 }
 
 /// Suspend an active card (`{reason}` required); its codes are refused until resumed.
-#[utoipa::path(tag = "cards", request_body = ReasonBody,
+#[utoipa::path(
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body = crate::redemptions::routes::ReasonBody,
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[post("/cards/{card_no}/suspend")]
@@ -185,13 +173,14 @@ pub async fn suspend_card(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<CardView>> {
     run_transition(auth, state, path.into_inner(), body, Transition::Suspend).await
 }
 
 /// Resume a suspended card; codes still inside their window work again.
-#[utoipa::path(tag = "cards", request_body = ReasonBody,
+#[utoipa::path(
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[post("/cards/{card_no}/resume")]
@@ -199,13 +188,14 @@ pub async fn resume_card(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<CardView>> {
     run_transition(auth, state, path.into_inner(), body, Transition::Resume).await
 }
 
 /// Revoke a card for good (`{reason}` required); every code of it dies at once.
-#[utoipa::path(tag = "cards", request_body = ReasonBody,
+#[utoipa::path(
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body = crate::redemptions::routes::ReasonBody,
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[post("/cards/{card_no}/revoke")]
@@ -213,7 +203,7 @@ pub async fn revoke_card(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: OptionalJson<ReasonBody>,
 ) -> ApiResult<web::Json<CardView>> {
     run_transition(auth, state, path.into_inner(), body, Transition::Revoke).await
 }
@@ -222,6 +212,7 @@ pub async fn revoke_card(
 #[serde(deny_unknown_fields)]
 pub struct ReissueBody {
     /// Why (lost phone, tier change…): required.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 500, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202A-\u202F\u205F\u2066-\u2069\u3000][^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$")]
     pub reason: Option<crate::text::MultiLine>,
     /// New tier for the talent and the new card; default: unchanged.
     pub tier: Option<Tier>,
@@ -238,7 +229,8 @@ pub struct Reissued {
 }
 
 /// Revoke a card and issue its replacement with a new number, in one transaction.
-#[utoipa::path(tag = "cards", request_body = ReissueBody,
+#[utoipa::path(
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body = ReissueBody,
     responses((status = 201, body = Reissued), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[post("/cards/{card_no}/reissue")]

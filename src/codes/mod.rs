@@ -173,9 +173,13 @@ impl CodeError {
                 "The code has a typo (its check digit does not match): scan it again or re-type it."
                     .into(),
             ),
-            CodeError::PaymentCode(kind) => invalid(format!(
-                "You scanned a {kind} payment code, not a talent card: ask the customer to open the 英才卡 page and show its code."
-            )),
+            CodeError::PaymentCode(kind) => {
+                // "an Alipay", but "a UnionPay" (said "you-") and "a WeChat Pay".
+                let article = if *kind == "Alipay" { "an" } else { "a" };
+                invalid(format!(
+                    "You scanned {article} {kind} payment code, not a talent card: ask the customer to open the 英才卡 page and show its code."
+                ))
+            }
             CodeError::Signature => invalid(
                 "This code was not issued by the talent-card system (or was altered): ask for a fresh code."
                     .into(),

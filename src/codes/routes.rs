@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub struct CodesQuery {
     /// How many codes, 1–30. Default: every slot of the current window and the ten
     /// after it, so the phone shows a valid code for 10 minutes offline.
+    #[param(minimum = 1, maximum = 30)]
     pub count: Option<usize>,
 }
 

@@ -1,13 +1,18 @@
 //! The OpenAPI document: paths are collected from the handlers' `#[utoipa::path]`
 //! annotations as routes are registered (utoipa-actix-web), so it cannot drift from
-//! the code.
+//! the code. [`standard_problems`] then adds the refusals that every operation of a kind
+//! can give (they come from extractors and middleware, not from the handler), so the
+//! document states every status a client can meet.
 
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "遂州英才卡 talentcard API", description = "Talent card merchant benefits platform. Money is integer fen; rates are basis points; times are RFC 3339 (Asia/Shanghai)."),
+    info(title = "遂州英才卡 talentcard API", description = "Talent card merchant benefits platform. Money is integer fen; rates are basis points; times are RFC 3339 (Asia/Shanghai). Every refusal is an RFC 9457 `application/problem+json` document with a stable `code`."),
     modifiers(&SecuritySchemes),
     components(schemas(crate::error::Problem))
 )]
@@ -33,5 +38,129 @@ impl Modify for SecuritySchemes {
                 crate::auth::principal::SESSION_COOKIE,
             ))),
         );
+    }
+}
+
+/// The media type of every refusal (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Operations open to any logged-in role and reading only the caller's own data: the
+/// role check cannot refuse them, so they carry no 403.
+const NEVER_FORBIDDEN: [(&str, &str); 1] = [("get", "/api/v1/me")];
+
+/// Adds the refusals that come from the shared plumbing rather than from a handler, to
+/// every operation they can happen on, and declares every problem body as
+/// `application/problem+json`:
+/// - 400 `malformed_json`, 413 `payload_too_large`, 415 `unsupported_media_type` where a
+///   body is read ([`super::json_config`], [`super::OptionalJson`]);
+/// - 401 `unauthorized` and 403 `forbidden` where a login is required (`Auth<R>`);
+/// - 404 `not_found` where the path names a resource ([`super::path_config`]);
+/// - 422 `validation` where parameters or a body are parsed;
+/// - 503 `unavailable` wherever the database is used (`From<PoolError>`).
+///
+/// Runs on the finished document: the paths only exist once the routes are registered.
+pub fn standard_problems(openapi: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        for (method, op) in operations_mut(item) {
+            standardise(path, method, op);
+        }
+    }
+}
+
+fn operations_mut(item: &mut PathItem) -> Vec<(&'static str, &mut Operation)> {
+    [
+        ("get", item.get.as_mut()),
+        ("put", item.put.as_mut()),
+        ("post", item.post.as_mut()),
+        ("delete", item.delete.as_mut()),
+        ("options", item.options.as_mut()),
+        ("head", item.head.as_mut()),
+        ("patch", item.patch.as_mut()),
+        ("trace", item.trace.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(m, op)| op.map(|op| (m, op)))
+    .collect()
+}
+
+fn standardise(path: &str, method: &str, op: &mut Operation) {
+    let secured = op.security.as_ref().is_some_and(|reqs| {
+        reqs.iter().any(|r| {
+            serde_json::to_value(r).is_ok_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+        })
+    });
+    let has_body = op.request_body.is_some();
+    let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let names_resource = path.contains('{');
+    let uses_database = path.starts_with("/api/v1/") || path == "/readyz";
+
+    for response in op.responses.responses.values_mut() {
+        if let RefOr::T(response) = response {
+            declare_problem_media_type(response);
+        }
+    }
+    let mut add = |status: u16, wanted: bool| {
+        if wanted {
+            op.responses
+                .responses
+                .entry(status.to_string())
+                .or_insert_with(|| RefOr::T(problem_response(status)));
+        }
+    };
+    add(400, has_body);
+    add(401, secured);
+    add(403, secured && !NEVER_FORBIDDEN.contains(&(method, path)));
+    add(404, names_resource);
+    add(413, has_body);
+    add(415, has_body);
+    add(422, has_body || has_params);
+    add(503, uses_database);
+    for (status, response) in op.responses.responses.iter_mut() {
+        if let RefOr::T(response) = response
+            && response.description.is_empty()
+            && response.content.contains_key(PROBLEM_JSON)
+        {
+            response.description = describe(status.parse().unwrap_or(0)).to_owned();
+        }
+    }
+}
+
+/// A problem body declared as `application/json` becomes `application/problem+json`,
+/// the media type the handlers send.
+fn declare_problem_media_type(response: &mut Response) {
+    let is_problem = |c: &utoipa::openapi::Content| matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"));
+    if let Some(content) = response.content.get("application/json")
+        && is_problem(content)
+        && let Some(content) = response.content.shift_remove("application/json")
+    {
+        response.content.insert(PROBLEM_JSON.to_owned(), content);
+    }
+}
+
+fn problem_response(status: u16) -> Response {
+    ResponseBuilder::new()
+        .description(describe(status))
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+fn describe(status: u16) -> &'static str {
+    match status {
+        400 => "`malformed_json`: the body is not valid JSON",
+        401 => "`unauthorized`: no valid access token, or the session has ended",
+        403 => "`forbidden`: the caller's role or scope does not allow this",
+        404 => "`not_found`: no such resource, or not visible to the caller",
+        409 => "`conflict` or `invalid_transition`: not possible in the current state",
+        413 => "`payload_too_large`: the body exceeds the route's limit",
+        415 => "`unsupported_media_type`: send the body as `application/json`",
+        422 => "`validation`: a parameter or field is out of range or malformed",
+        429 => "`too_many_requests`: retry later",
+        503 => "`unavailable`: the database is unreachable or busy; retry",
+        _ => "a problem document",
     }
 }

@@ -349,9 +349,14 @@ pub fn transition(
     .execute(conn)?;
     if changed == 0 {
         return Err(ApiError::invalid_transition(format!(
-            "Cannot {} merchant {id}: it is {}, and only a {} merchant can be {}d.",
+            "Cannot {} merchant {id}: it is {}, and only {} {} merchant can be {}.",
             action.name(),
             before.status,
+            if from == MerchantStatus::Active {
+                "an"
+            } else {
+                "a"
+            },
             from.as_str(),
             action.past_tense(),
         )));

@@ -61,7 +61,7 @@ pub struct Application {
     pub bank_name: crate::text::SingleLine,
     pub bank_account: crate::text::SingleLine,
     pub owner_username: crate::text::SingleLine,
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub owner_password: String,
     /// WGS-84 latitude, with `lon`.
     #[serde(default)]
@@ -84,6 +84,7 @@ pub const CASHIERS_PER_MERCHANT_PER_DAY: i32 = 20;
     request_body = Application,
     responses(
         (status = 201, body = MerchantRecord),
+        (status = 401, description = "`unauthorized`: a token was sent but is not valid; send none to apply anonymously", body = Problem),
         (status = 409, description = "USCC or username already registered", body = Problem),
         (status = 422, body = Problem),
         (status = 429, description = "Too many applications from this address; see Retry-After", body = Problem)
@@ -200,20 +201,19 @@ fn rename_field(e: ApiError, from: &str, to: &'static str) -> ApiError {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DirectoryFilter {
     /// `clothing`, `food`, `housing`, `transport`, `medical`, `education`, `leisure`, `other`.
-    #[param(inline)]
-    pub category: Option<crate::text::SingleLine>,
-    #[param(inline)]
-    pub district: Option<crate::text::SingleLine>,
+    #[param(pattern = "^(clothing|food|housing|transport|medical|education|leisure|other)$")]
+    pub category: Option<String>,
+    pub district: Option<String>,
     /// Only merchants with an offer this tier (A–E) may use, and only those offers.
-    #[param(inline)]
-    pub tier: Option<crate::text::SingleLine>,
+    #[param(pattern = "^[A-E]$")]
+    pub tier: Option<String>,
     /// Text search in name and address.
     #[param(inline)]
     pub q: Option<crate::text::SingleLine>,
     /// Officials only: list merchant records in this status (`pending` is the approval
     /// queue; `all` for every status) instead of the public directory.
-    #[param(inline)]
-    pub status: Option<crate::text::SingleLine>,
+    #[param(pattern = "^(pending|active|suspended|rejected|all)$")]
+    pub status: Option<String>,
 }
 
 /// A directory entry, or (officials with `?status=`) a record with the bank account masked.
@@ -240,7 +240,7 @@ fn like_pattern(q: &str) -> String {
 #[utoipa::path(
     tag = "merchants",
     params(PageQuery, DirectoryFilter),
-    responses((status = 200, body = Paginated<MerchantListItem>), (status = 422, body = Problem))
+    responses((status = 200, body = Paginated<MerchantListItem>), (status = 401, description = "`unauthorized`: a token was sent but is not valid; send none for the public view", body = Problem), (status = 403, description = "`forbidden`: `?status=` is for officials", body = Problem), (status = 422, body = Problem))
 )]
 #[get("/merchants")]
 pub async fn list_merchants(
@@ -366,7 +366,7 @@ pub async fn list_merchants(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    responses((status = 200, body = MerchantListItem), (status = 404, body = Problem))
+    responses((status = 200, body = MerchantListItem), (status = 401, description = "`unauthorized`: a token was sent but is not valid; send none for the public view", body = Problem), (status = 404, body = Problem))
 )]
 #[get("/merchants/{id}")]
 pub async fn get_merchant(
@@ -424,8 +424,10 @@ fn not_found(id: i64) -> ApiError {
 /// `{reason}` for reject and suspend; optional elsewhere.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OptionalReason)]
 pub struct ReasonBody {
     #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 500, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$")]
     pub reason: Option<crate::text::MultiLine>,
 }
 
@@ -472,7 +474,7 @@ async fn run_transition(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -497,7 +499,7 @@ pub async fn approve(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body = ReasonBody,
+    request_body = crate::redemptions::routes::ReasonBody,
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
@@ -516,7 +518,7 @@ pub async fn reject(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body = ReasonBody,
+    request_body = crate::redemptions::routes::ReasonBody,
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
@@ -541,7 +543,7 @@ pub async fn suspend(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -559,7 +561,7 @@ pub async fn resume(
 #[serde(deny_unknown_fields)]
 pub struct NewCashier {
     pub username: crate::text::SingleLine,
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub password: String,
     #[serde(default)]
     pub display_name: Option<crate::text::DisplayName>,

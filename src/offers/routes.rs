@@ -46,19 +46,26 @@ pub struct OfferBody {
     pub kind: OfferKind,
     /// Percent offers: 1..=10000 (1000 = 10 % off).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
     pub percent_bp: Option<i64>,
     /// Fixed offers: fen off, more than 0.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub amount_fen: Option<i64>,
+    #[schema(minimum = 0)]
     pub min_spend_fen: i64,
     /// Percent offers: the most one use gives, in fen (required).
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub max_discount_fen: Option<i64>,
     /// Eligible tiers, at least one of `A`–`E`.
+    #[schema(min_items = 1)]
     pub tiers: Vec<crate::text::SingleLine>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2_147_483_647)]
     pub per_card_daily: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2_147_483_647)]
     pub per_card_monthly: Option<i64>,
     /// RFC 3339, or a local date `YYYY-MM-DD` (from the start of that day).
     #[serde(default)]
@@ -68,6 +75,7 @@ pub struct OfferBody {
     pub valid_until: Option<crate::text::SingleLine>,
     /// Share of the discount the government pays back, 0..=10000; more than 0 needs an
     /// official's approval before the offer goes live.
+    #[schema(minimum = 0, maximum = 10000)]
     pub subsidy_bp: i64,
 }
 
@@ -301,7 +309,7 @@ async fn admin_step(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -319,7 +327,7 @@ pub async fn approve(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body = ReasonBody,
+    request_body = crate::redemptions::routes::ReasonBody,
     responses((status = 200, body = OfferView), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
@@ -337,7 +345,7 @@ pub async fn reject(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -355,7 +363,7 @@ pub async fn pause(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -373,7 +381,7 @@ pub async fn resume(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = ReasonBody, description = "optional: {reason}"),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]

@@ -106,8 +106,8 @@ pub async fn open_dispute(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DisputeFilter {
     /// `open`, `upheld` or `dismissed`.
-    #[param(inline)]
-    pub status: Option<crate::text::SingleLine>,
+    #[param(pattern = "^(open|upheld|dismissed)$")]
+    pub status: Option<String>,
 }
 
 /// Disputes, newest first: officials see all, a talent their own.
@@ -174,6 +174,7 @@ pub enum Outcome {
 #[serde(deny_unknown_fields)]
 pub struct Resolve {
     pub outcome: Outcome,
+    #[schema(value_type = String, min_length = 1, max_length = 500, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202A-\u202F\u205F\u2066-\u2069\u3000][^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$")]
     pub note: crate::text::MultiLine,
 }
 

@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub struct QuoteBody {
     /// The QR payload or the numeric code under it.
     pub code: crate::text::SingleLine,
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub bill_fen: i64,
     pub offer_id: Option<i64>,
 }
@@ -81,6 +82,7 @@ pub async fn quote(
 #[serde(deny_unknown_fields)]
 pub struct RedeemBody {
     pub code: crate::text::SingleLine,
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub bill_fen: i64,
     pub offer_id: i64,
 }
@@ -131,7 +133,7 @@ fn replay_or(
 #[utoipa::path(
     tag = "redemptions",
     request_body = RedeemBody,
-    params(("Idempotency-Key" = String, Header, description = "Unique per redemption attempt; retries reuse it")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 100, description = "Unique per redemption attempt; retries reuse it")),
     responses(
         (status = 201, body = RedemptionView),
         (status = 409, description = "code_used", body = crate::error::Problem),
@@ -223,9 +225,12 @@ pub async fn redeem(
     })
 }
 
+/// `{reason}` where it is required: non-blank, at most 500 characters.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RequiredReason)]
 pub struct ReasonBody {
+    #[schema(value_type = String, min_length = 1, max_length = 500, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202A-\u202F\u205F\u2066-\u2069\u3000][^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$")]
     pub reason: crate::text::MultiLine,
 }
 
@@ -295,11 +300,12 @@ pub struct RedemptionFilter {
     #[param(inline)]
     pub to: Option<crate::text::SingleLine>,
     pub merchant_id: Option<i64>,
-    #[param(inline)]
-    pub card_no: Option<crate::text::SingleLine>,
+    /// 12 digits; spaces and dashes are ignored.
+    #[param(pattern = r"^[ -]*([0-9][ -]*){12}$")]
+    pub card_no: Option<String>,
     /// `active` or `reversed`.
-    #[param(inline)]
-    pub status: Option<crate::text::SingleLine>,
+    #[param(pattern = "^(active|reversed)$")]
+    pub status: Option<String>,
 }
 
 fn load_page(

@@ -20,8 +20,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ReportQuery {
     /// `category`, `district`, `month`, `merchant` or `tier`.
-    #[param(inline)]
-    pub group_by: crate::text::SingleLine,
+    #[param(pattern = "^(category|district|month|merchant|tier)$")]
+    pub group_by: String,
     /// RFC 3339 or local date `YYYY-MM-DD`.
     #[param(inline)]
     pub from: Option<crate::text::SingleLine>,

@@ -121,7 +121,8 @@ fn full_view(conn: &mut DbConnection, principal: &Principal, id: i64) -> ApiResu
 #[serde(deny_unknown_fields)]
 pub struct GenerateBody {
     /// Local month `YYYY-MM`.
-    pub period: crate::text::SingleLine,
+    #[schema(pattern = r"^\s*2[0-9]{3}-(0[1-9]|1[0-2])\s*$")]
+    pub period: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -156,10 +157,12 @@ pub async fn generate(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SettlementFilter {
-    #[param(inline)]
-    pub period: Option<crate::text::SingleLine>,
-    #[param(inline)]
-    pub status: Option<crate::text::SingleLine>,
+    /// Local month `YYYY-MM`.
+    #[param(pattern = r"^\s*2[0-9]{3}-(0[1-9]|1[0-2])\s*$")]
+    pub period: Option<String>,
+    /// `draft`, `confirmed`, `verified`, `approved`, `paid` or `rejected`.
+    #[param(pattern = "^(draft|confirmed|verified|approved|paid|rejected)$")]
+    pub status: Option<String>,
     pub merchant_id: Option<i64>,
 }
 
@@ -328,6 +331,7 @@ pub async fn approve(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
+    #[schema(value_type = String, min_length = 1, max_length = 500, pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202A-\u202F\u205F\u2066-\u2069\u3000][^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$")]
     pub reason: crate::text::MultiLine,
 }
 
@@ -354,7 +358,8 @@ pub async fn reject(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayBody {
-    /// The bank's reference of the transfer.
+    /// The bank's reference of the transfer: 1 to 64 printable characters.
+    #[schema(value_type = String, min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202A-\u202F\u205F\u2066-\u2069\u3000][^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$")]
     pub bank_reference: crate::text::SingleLine,
 }
 
@@ -433,8 +438,8 @@ pub async fn export_statement(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PayoutQuery {
     /// Local month `YYYY-MM`.
-    #[param(inline)]
-    pub period: crate::text::SingleLine,
+    #[param(pattern = r"^\s*2[0-9]{3}-(0[1-9]|1[0-2])\s*$")]
+    pub period: String,
 }
 
 /// The bank payout batch of a period: one row per approved settlement, and a total.

@@ -40,7 +40,7 @@ pub struct CreateTalent {
     pub employer: crate::text::SingleLine,
     pub tier: Tier,
     /// Initial password of the talent's login.
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -113,8 +113,8 @@ pub struct TalentQuery {
     #[param(inline)]
     pub name: Option<crate::text::SingleLine>,
     /// Status of the talent's current card, or `none` for talents without a card.
-    #[param(inline)]
-    pub card_status: Option<crate::text::SingleLine>,
+    #[param(pattern = "^(active|suspended|revoked|expired|none)$")]
+    pub card_status: Option<String>,
 }
 
 /// List and search talents (officials and auditors); personal data masked.

@@ -2,7 +2,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, assert_problem};
+use crate::helpers::{Backend, TestApp, assert_problem, merchant_application};
 
 async fn malformed_json_is_a_400_problem(app: TestApp) {
     let res = app
@@ -96,6 +96,99 @@ async fn an_unreachable_database_is_a_503_not_a_500(app: TestApp) {
     assert_problem(&response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
 }
 
+async fn a_wrong_method_on_a_known_path_is_a_405_naming_the_allowed_ones(app: TestApp) {
+    // Logged in: `GET /redemptions/quote` reaches `GET /redemptions/{id}`, whose login
+    // check comes first (anonymous, it is a 401).
+    let admin = app.admin_token().await;
+    for (method, path, allow) in [
+        (Method::DELETE, "/api/v1/auth/login", "POST"),
+        (Method::TRACE, "/api/v1/budgets/2026", "GET, PUT"),
+        (Method::GET, "/api/v1/redemptions/quote", "POST"),
+        (Method::PATCH, "/healthz", "GET"),
+    ] {
+        let res = app
+            .client
+            .request(method.clone(), format!("{}{path}", app.address))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "method_not_allowed");
+    }
+}
+
+async fn a_step_that_requires_a_reason_refuses_an_empty_body_and_changes_nothing(app: TestApp) {
+    let id = app.apply_merchant(merchant_application("noreason")).await;
+    let admin = app.admin_token().await;
+    for body in [json!({}), json!({"reason": "   "})] {
+        let response = app
+            .post(&format!("/api/v1/merchants/{id}/reject"), &admin, body)
+            .await;
+        assert_problem(&response, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    }
+    let (status, merchant) = app.get(&format!("/api/v1/merchants/{id}"), &admin).await;
+    assert_eq!(status, StatusCode::OK, "{merchant}");
+    assert_eq!(merchant["status"], "pending", "{merchant}");
+    assert!(
+        app.audit_actions("merchant", id)
+            .await
+            .iter()
+            .all(|a| !a.contains("reject"))
+    );
+}
+
+async fn the_document_declares_refusals_as_problem_json(app: TestApp) {
+    let (status, doc) = app
+        .request(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let problem = |path: &str, method: &str, code: &str| {
+        doc["paths"][path][method]["responses"][code]["content"]["application/problem+json"]
+            .is_object()
+    };
+    for (path, method, codes) in [
+        (
+            "/api/v1/budgets/{year}",
+            "put",
+            &[
+                "400", "401", "403", "404", "409", "413", "415", "422", "503",
+            ][..],
+        ),
+        (
+            "/api/v1/merchants/{id}/reject",
+            "post",
+            &["401", "403", "404", "409", "422"][..],
+        ),
+        (
+            "/api/v1/auth/login",
+            "post",
+            &["400", "401", "422", "429"][..],
+        ),
+        ("/api/v1/merchants", "get", &["422", "503"][..]),
+    ] {
+        for code in codes {
+            assert!(
+                problem(path, method, code),
+                "{method} {path} lacks a problem+json {code}"
+            );
+        }
+    }
+    // Public routes do not claim a role check, and a step that needs a reason says so.
+    assert!(doc["paths"]["/api/v1/merchants/{id}"]["get"]["responses"]["403"].is_null());
+    assert!(doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["403"].is_null());
+    let required = &doc["components"]["schemas"]["RequiredReason"]["required"];
+    assert_eq!(required, &json!(["reason"]));
+    assert!(doc["components"]["schemas"]["OptionalReason"]["required"].is_null());
+}
+
 both_backends!(
     malformed_json_is_a_400_problem,
     unknown_fields_are_a_422_problem,
@@ -104,4 +197,7 @@ both_backends!(
     unknown_routes_and_methods_are_problems,
     bad_query_parameters_are_a_problem,
     an_unreachable_database_is_a_503_not_a_500,
+    a_wrong_method_on_a_known_path_is_a_405_naming_the_allowed_ones,
+    a_step_that_requires_a_reason_refuses_an_empty_body_and_changes_nothing,
+    the_document_declares_refusals_as_problem_json,
 );

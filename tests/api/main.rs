@@ -9,6 +9,7 @@ mod budgets;
 mod cards;
 mod codes;
 mod errors;
+mod fuzz;
 mod loadgen;
 mod merchants;
 mod offers;
