@@ -315,6 +315,14 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Option
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let bytes = web::Bytes::from_request(req, payload);
+        // A body that is sent must say it is JSON, as everywhere else (415 otherwise).
+        let declared_json = actix_web::HttpMessage::mime_type(req)
+            .ok()
+            .flatten()
+            .is_some_and(|mime| {
+                mime.subtype() == actix_web::mime::JSON
+                    || mime.suffix() == Some(actix_web::mime::JSON)
+            });
         Box::pin(async move {
             let bytes = bytes.await.map_err(|e| {
                 ApiError::new(
@@ -326,6 +334,13 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Option
             // No body, or JSON `null`, both mean "nothing sent".
             if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
                 return Ok(OptionalJson(None));
+            }
+            if !declared_json {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Send the body as JSON with Content-Type: application/json.",
+                ));
             }
             json_from_slice(&bytes).map(|v| OptionalJson(Some(v)))
         })

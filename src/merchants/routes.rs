@@ -61,7 +61,7 @@ pub struct Application {
     pub bank_name: crate::text::SingleLine,
     pub bank_account: crate::text::SingleLine,
     pub owner_username: crate::text::SingleLine,
-    #[schema(format = Password, min_length = 8, max_length = 128)]
+    #[schema(format = Password, min_length = 8, max_length = 128, pattern = r"^[^\u0000-\u001F\u007F]*$")]
     pub owner_password: String,
     /// WGS-84 latitude, with `lon`.
     #[serde(default)]
@@ -561,7 +561,7 @@ pub async fn resume(
 #[serde(deny_unknown_fields)]
 pub struct NewCashier {
     pub username: crate::text::SingleLine,
-    #[schema(format = Password, min_length = 8, max_length = 128)]
+    #[schema(format = Password, min_length = 8, max_length = 128, pattern = r"^[^\u0000-\u001F\u007F]*$")]
     pub password: String,
     #[serde(default)]
     pub display_name: Option<crate::text::DisplayName>,

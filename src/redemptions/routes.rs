@@ -45,7 +45,7 @@ fn count_refusal(state: &AppState, e: &ApiError) {
 #[utoipa::path(
     tag = "redemptions",
     request_body = QuoteBody,
-    responses((status = 200, body = Quote), (status = 409, description = "code_used", body = crate::error::Problem), (status = 422, description = "code_invalid, code_expired, code_not_yet_valid, card_inactive", body = crate::error::Problem)),
+    responses((status = 200, body = Quote), (status = 409, description = "code_used", body = crate::error::Problem), (status = 422, description = "code_invalid, code_expired, code_not_yet_valid, card_inactive", body = crate::error::Problem), (status = 429, description = "too_many_attempts: this account's or merchant's forged-code guesses are used up", body = crate::error::Problem)),
     security(("bearer" = []))
 )]
 #[post("/redemptions/quote")]
@@ -138,6 +138,7 @@ fn replay_or(
         (status = 201, body = RedemptionView),
         (status = 409, description = "code_used", body = crate::error::Problem),
         (status = 422, description = "code_invalid, code_expired, card_inactive, not_eligible, limit_reached, min_spend_not_met, budget_exhausted, idempotency_mismatch", body = crate::error::Problem),
+        (status = 429, description = "too_many_attempts: this account's or merchant's forged-code guesses are used up", body = crate::error::Problem),
     ),
     security(("bearer" = []))
 )]

@@ -40,7 +40,7 @@ pub struct CreateTalent {
     pub employer: crate::text::SingleLine,
     pub tier: Tier,
     /// Initial password of the talent's login.
-    #[schema(format = Password, min_length = 8, max_length = 128)]
+    #[schema(format = Password, min_length = 8, max_length = 128, pattern = r"^[^\u0000-\u001F\u007F]*$")]
     pub password: String,
 }
 

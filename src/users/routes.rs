@@ -24,7 +24,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub username: crate::text::SingleLine,
-    #[schema(format = Password, min_length = 8, max_length = 128)]
+    #[schema(format = Password, min_length = 8, max_length = 128, pattern = r"^[^\u0000-\u001F\u007F]*$")]
     pub password: String,
     /// `admin` or `auditor`; merchant, cashier and talent accounts come with their records.
     pub role: Role,

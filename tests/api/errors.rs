@@ -56,6 +56,26 @@ async fn wrong_content_type_is_a_415_problem(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Steps whose body may be left out still want JSON when one is sent.
+    let admin = app.admin_token().await;
+    let merchant = app.apply_merchant(merchant_application("ctype")).await;
+    let res = app
+        .client
+        .post(format!(
+            "{}/api/v1/merchants/{merchant}/approve",
+            app.address
+        ))
+        .bearer_auth(&admin)
+        .header("content-type", "text/plain")
+        .body(r#"{"reason":"ok"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (_, merchant) = app
+        .get(&format!("/api/v1/merchants/{merchant}"), &admin)
+        .await;
+    assert_eq!(merchant["status"], "pending", "nothing changed");
 }
 
 async fn unknown_routes_and_methods_are_problems(app: TestApp) {
