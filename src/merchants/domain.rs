@@ -131,9 +131,12 @@ impl Category {
             .into_iter()
             .find(|c| c.as_str() == raw)
             .ok_or_else(|| {
-                ApiError::validation(format!(
-                    "category {raw:?} is not one of clothing, food, housing, transport, medical, education, leisure, other"
-                ))
+                ApiError::invalid_field(
+                    "category",
+                    format!(
+                        "category {raw:?} is not one of clothing, food, housing, transport, medical, education, leisure, other"
+                    ),
+                )
             })
     }
 }
@@ -154,10 +157,10 @@ impl District {
         if allowed.iter().any(|d| d == raw) {
             Ok(District(raw.to_owned()))
         } else {
-            Err(ApiError::validation(format!(
-                "district {raw:?} is not one of {}",
-                allowed.join(", ")
-            )))
+            Err(ApiError::invalid_field(
+                "district",
+                format!("district {raw:?} is not one of {}", allowed.join(", ")),
+            ))
         }
     }
 

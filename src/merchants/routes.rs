@@ -49,24 +49,32 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Application {
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
     pub name: crate::text::DisplayName,
     /// 统一社会信用代码, 18 characters with its check character.
     pub uscc: crate::text::SingleLine,
+    #[schema(value_type = String, pattern = "^(clothing|food|housing|transport|medical|education|leisure|other)$")]
     pub category: crate::text::SingleLine,
     /// One of the configured districts (`DISTRICTS`).
     pub district: crate::text::SingleLine,
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069 \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$")]
     pub address: crate::text::SingleLine,
+    #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069 \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$")]
     pub contact_name: crate::text::SingleLine,
     pub contact_phone: crate::text::SingleLine,
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069 \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$")]
     pub bank_name: crate::text::SingleLine,
     pub bank_account: crate::text::SingleLine,
+    #[schema(value_type = String, pattern = r"^[ \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z0-9_.@-]{3,64}[ \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$")]
     pub owner_username: crate::text::SingleLine,
     #[schema(format = Password, min_length = 8, max_length = 128, pattern = r"^[^\u0000-\u001F\u007F]*$")]
     pub owner_password: String,
     /// WGS-84 latitude, with `lon`.
     #[serde(default)]
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: Option<f64>,
     #[serde(default)]
+    #[schema(minimum = -180, maximum = 180)]
     pub lon: Option<f64>,
 }
 
@@ -203,12 +211,13 @@ pub struct DirectoryFilter {
     /// `clothing`, `food`, `housing`, `transport`, `medical`, `education`, `leisure`, `other`.
     #[param(pattern = "^(clothing|food|housing|transport|medical|education|leisure|other)$")]
     pub category: Option<String>,
-    pub district: Option<String>,
+    #[param(inline)]
+    pub district: Option<crate::text::SingleLine>,
     /// Only merchants with an offer this tier (A–E) may use, and only those offers.
     #[param(pattern = "^[A-E]$")]
     pub tier: Option<String>,
     /// Text search in name and address.
-    #[param(inline)]
+    #[param(value_type = Option<String>, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$")]
     pub q: Option<crate::text::SingleLine>,
     /// Officials only: list merchant records in this status (`pending` is the approval
     /// queue; `all` for every status) instead of the public directory.
@@ -257,7 +266,12 @@ pub async fn list_merchants(
         .as_deref()
         .map(|d| District::parse(d, &state.config.districts))
         .transpose()?;
-    let tier: Option<Tier> = f.tier.as_deref().map(str::parse).transpose()?;
+    let tier: Option<Tier> = f
+        .tier
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: ApiError| e.with_field("tier"))?;
     let q = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > 100) {
         return Err(ApiError::invalid_field(
@@ -560,10 +574,12 @@ pub async fn resume(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCashier {
+    #[schema(value_type = String, pattern = r"^[ \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z0-9_.@-]{3,64}[ \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$")]
     pub username: crate::text::SingleLine,
     #[schema(format = Password, min_length = 8, max_length = 128, pattern = r"^[^\u0000-\u001F\u007F]*$")]
     pub password: String,
     #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
     pub display_name: Option<crate::text::DisplayName>,
 }
 

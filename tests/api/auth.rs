@@ -246,7 +246,7 @@ macro_rules! behind_proxy {
             use crate::helpers::{Backend, TestApp};
 
             fn trust_loopback(config: &mut talentcard::config::Config) {
-                config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+                config.trusted_proxies = talentcard::http::client::parse_cidrs("127.0.0.1").unwrap();
             }
 
             $(

@@ -240,20 +240,41 @@ async fn the_openapi_document_states_the_text_rules_as_patterns(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK);
     let schemas = &doc["components"]["schemas"];
-    for name in ["SingleLine", "MultiLine", "DisplayName"] {
-        let pattern = schemas[name]["pattern"].as_str().unwrap_or_default();
-        assert!(pattern.contains(r"\u0000-"), "{name}: {}", schemas[name]);
+    // A text field states the rule as a pattern, either through the text type's own
+    // component or inline where the field adds lengths or a non-blank rule.
+    let pattern_of = |schema: &str, property: &str| -> String {
+        let field = &schemas[schema]["properties"][property];
+        let field = match field["$ref"].as_str() {
+            Some(r) => &schemas[r.trim_start_matches("#/components/schemas/")],
+            None => field,
+        };
+        field["pattern"].as_str().unwrap_or_default().to_owned()
+    };
+    for (schema, property) in [
+        ("Application", "uscc"),
+        ("Application", "address"),
+        ("RequiredReason", "reason"),
+        ("OptionalReason", "reason"),
+        ("CreateTalent", "employer"),
+    ] {
+        let pattern = pattern_of(schema, property);
+        assert!(
+            pattern.contains(r"\u0000-"),
+            "{schema}.{property}: {pattern:?}"
+        );
     }
-    assert!(
-        schemas["DisplayName"]["pattern"]
-            .as_str()
-            .unwrap()
-            .contains(r"\u200B")
-    );
-    assert_eq!(
-        schemas["Application"]["properties"]["name"]["$ref"],
-        "#/components/schemas/DisplayName"
-    );
+    // Names shown to others also refuse zero-width characters.
+    for (schema, property) in [
+        ("Application", "name"),
+        ("CreateTalent", "name"),
+        ("OfferBody", "title"),
+    ] {
+        let pattern = pattern_of(schema, property);
+        assert!(
+            pattern.contains(r"\u0000-") && pattern.contains(r"\u200B"),
+            "{schema}.{property}: {pattern:?}"
+        );
+    }
     assert!(schemas["Problem"]["properties"]["field"].is_object());
     // Query parameters carry the pattern inline (parameters do not register components).
     let params = doc["paths"]["/api/v1/merchants"]["get"]["parameters"]

@@ -25,16 +25,9 @@ INEXPRESSIBLE = [
     ("is neither RFC 3339 nor a date", "calendar validity"),
 ]
 
-# Refusals the document does not state yet, each owned by another item of issue 13 or
-# left for later; the lead removes an entry once its owner's change is merged.
+# Refusals the document does not state yet although a schema could (patterns, enums,
+# oneOf); remove an entry once its constraint is declared.
 KNOWN = [
-    # Item 1 (validated text type): text fields refuse control characters, blanks and
-    # over-long values; its type carries the pattern and lengths into the schema.
-    ("name must", "item 1: text type with pattern and length in the schema"),
-    ("must not be empty", "item 1"),
-    ("must have at most", "item 1"),
-    ("title must have 1 to 100", "item 1"),
-    ("username must be 3 to 64", "item 1: username pattern (and not phone-shaped)"),
     # Domain identifiers whose shape is declarable (patterns) but not declared yet.
     ("contact_phone must be a telephone number", "declare the telephone pattern"),
     ("bank_account must be 8 to 30 digits", "declare the account pattern"),
@@ -42,8 +35,6 @@ KNOWN = [
     ("id_number must be 17 digits", "declare the ID number pattern"),
     ("id_number does not", "region code and birth date: partly inexpressible"),
     ("id_number contains an implausible", "birth date: inexpressible"),
-    ("lat must be between", "declare the range"),
-    ("lon must be between", "declare the range"),
     ("is not one of A, B, C, D, E", "declare the tier enum on offer tiers"),
     # Offer terms that depend on each other (kind decides which amounts apply).
     ("a fixed offer needs", "cross-field: declarable only as oneOf on kind"),
@@ -53,13 +44,10 @@ KNOWN = [
     ("cannot be more than per_card_monthly", "cross-field"),
     ("valid_from must be before valid_until", "cross-field"),
     ("is already past", "relative to now"),
-    ("employer must", "item 1: text type with pattern and length in the schema"),
-    ("phone must be an 11-digit", "item 1: phone pattern on /talents/lookup"),
+    ("phone must be an 11-digit", "declare the phone pattern on /talents/lookup"),
     # 18-character identifiers (ID number, USCC): length and alphabet are declarable.
     ("id_number must have 18 characters", "declare the ID number pattern"),
     ("must have exactly 18 characters", "declare the USCC pattern"),
-    # The merchant application's category: declare the enum (the filter has it).
-    ("is not one of clothing", "declare the category enum on Application"),
     # Districts are the city's fixed list: declare the enum (filter and application).
     ("is not one of 船山区", "declare the district enum"),
     # Exactly one of two optional fields: declarable with oneOf/required.
