@@ -364,6 +364,29 @@ impl Drop for PgDatabase {
     }
 }
 
+/// Asserts a 422 `validation` problem that names `field`.
+#[track_caller]
+pub fn assert_invalid(response: &(StatusCode, Value), field: &str) {
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert_eq!(
+        response.1["field"], field,
+        "the problem should name the field; body: {}",
+        response.1
+    );
+}
+
+/// How many merchants exist (applications included): nothing half-written.
+pub async fn merchant_count(app: &TestApp) -> i64 {
+    app.with_conn(|conn| {
+        use diesel::prelude::*;
+        talentcard::schema::merchants::table
+            .count()
+            .get_result::<i64>(conn)
+            .expect("count")
+    })
+    .await
+}
+
 /// Asserts a problem response with the given status and code.
 #[track_caller]
 pub fn assert_problem(response: &(StatusCode, Value), status: StatusCode, code: &str) {

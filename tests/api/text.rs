@@ -6,7 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{TestApp, assert_problem, merchant_application, offer_body};
+use crate::helpers::{
+    TestApp, assert_invalid, assert_problem, merchant_application, merchant_count, offer_body,
+};
 use crate::talents::{create_talent, id_number, phone, talent_with_card};
 
 both_backends!(
@@ -20,28 +22,6 @@ both_backends!(
     the_openapi_document_states_the_text_rules_as_patterns,
     card_steps_refuse_control_characters_in_reasons,
 );
-
-/// Asserts a 422 `validation` problem that names `field`.
-#[track_caller]
-fn assert_invalid(response: &(StatusCode, Value), field: &str) {
-    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-    assert_eq!(
-        response.1["field"], field,
-        "the problem should name the field; body: {}",
-        response.1
-    );
-}
-
-async fn merchant_count(app: &TestApp) -> i64 {
-    app.with_conn(|conn| {
-        use diesel::prelude::*;
-        talentcard::schema::merchants::table
-            .count()
-            .get_result::<i64>(conn)
-            .expect("count")
-    })
-    .await
-}
 
 async fn a_nul_in_the_login_username_is_a_validation_problem_not_a_server_error(app: TestApp) {
     for username in ["a\u{0}", "admin\u{202e}", "ad\u{7f}min"] {

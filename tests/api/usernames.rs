@@ -3,10 +3,12 @@
 //! phones (or names) have an account (DESIGN §4).
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{TestApp, assert_problem, merchant_application};
+use crate::helpers::{
+    TestApp, assert_invalid, assert_problem, merchant_application, merchant_count,
+};
 use crate::talents::{create_talent, phone};
 
 both_backends!(
@@ -14,28 +16,6 @@ both_backends!(
     cashiers_and_officials_cannot_have_phone_shaped_usernames,
     the_application_form_validates_everything_before_it_looks_for_a_taken_username,
 );
-
-/// Asserts a 422 `validation` problem that names `field`.
-#[track_caller]
-fn assert_invalid(response: &(StatusCode, Value), field: &str) {
-    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-    assert_eq!(
-        response.1["field"], field,
-        "the problem should name the field; body: {}",
-        response.1
-    );
-}
-
-async fn merchant_count(app: &TestApp) -> i64 {
-    app.with_conn(|conn| {
-        use diesel::prelude::*;
-        talentcard::schema::merchants::table
-            .count()
-            .get_result::<i64>(conn)
-            .expect("count")
-    })
-    .await
-}
 
 async fn phone_shaped_owner_usernames_are_refused_whoever_has_that_phone(app: TestApp) {
     let admin = app.admin_token().await;
