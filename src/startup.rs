@@ -86,7 +86,9 @@ impl Application {
         };
         crate::auth::password::warm_up();
         let app_state = state.clone();
-        let api = openapi_document();
+        let mut api =
+            serde_json::to_value(openapi_document()).context("serialising the OpenAPI document")?;
+        http::openapi::configured_districts(&mut api, &state.config.districts);
         let server = HttpServer::new(move || {
             let json_limit = app_state.config.json_limit_bytes;
             let api = api.clone();

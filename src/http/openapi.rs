@@ -59,6 +59,29 @@ const NEVER_FORBIDDEN: [(&str, &str); 1] = [("get", "/api/v1/me")];
 /// - 503 `unavailable` wherever the database is used (`From<PoolError>`).
 ///
 /// Runs on the finished document: the paths only exist once the routes are registered.
+/// The districts a merchant may name come from configuration (`DISTRICTS`), so the
+/// served document lists this deployment's as the enum of the application's `district`
+/// and of the directory's `district` filter.
+pub fn configured_districts(document: &mut serde_json::Value, districts: &[String]) {
+    let choices = serde_json::json!(districts);
+    if let Some(field) = document.pointer_mut("/components/schemas/Application/properties/district")
+    {
+        *field = serde_json::json!({
+            "type": "string",
+            "enum": choices,
+            "description": "One of the configured districts (`DISTRICTS`)."
+        });
+    }
+    let directory_params = document
+        .pointer_mut("/paths/~1api~1v1~1merchants/get/parameters")
+        .and_then(serde_json::Value::as_array_mut);
+    for param in directory_params.into_iter().flatten() {
+        if param["name"] == "district" {
+            param["schema"]["enum"] = choices.clone();
+        }
+    }
+}
+
 pub fn standard_problems(openapi: &mut utoipa::openapi::OpenApi) {
     for (path, item) in openapi.paths.paths.iter_mut() {
         for (method, op) in operations_mut(item) {

@@ -48,6 +48,13 @@ async fn openapi_document_lists_the_routes(app: TestApp) {
         );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // The deployment's districts, from its configuration, are the enum of the field.
+    let districts = &doc["components"]["schemas"]["Application"]["properties"]["district"]["enum"];
+    assert_eq!(
+        districts,
+        &serde_json::json!(app.config.districts),
+        "{districts}"
+    );
 }
 
 async fn migrations_apply_again_as_a_no_op(app: TestApp) {

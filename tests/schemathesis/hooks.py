@@ -48,8 +48,6 @@ KNOWN = [
     # 18-character identifiers (ID number, USCC): length and alphabet are declarable.
     ("id_number must have 18 characters", "declare the ID number pattern"),
     ("must have exactly 18 characters", "declare the USCC pattern"),
-    # Districts are the city's fixed list: declare the enum (filter and application).
-    ("is not one of 船山区", "declare the district enum"),
     # Exactly one of two optional fields: declarable with oneOf/required.
     ("give exactly one of id_number or phone", "declare oneOf on LookupTalent"),
     # Coordinates come in pairs: declarable with dependentRequired.
