@@ -160,6 +160,47 @@ fn fresh_window(counted: Counted, now: NaiveDateTime) -> bool {
     counted.is_none_or(|(_, start)| now - start >= WINDOW)
 }
 
+/// Counts one failure on a counter table shaped `(key, failures, window_start)`:
+/// restarts an expired window, else increments relatively (concurrent failures each
+/// count); a first failure inserts, in a savepoint so that losing the race to a
+/// concurrent first failure does not abort the transaction (the winner's row then takes
+/// the increment). One body for the account and the merchant counter.
+macro_rules! count_failure {
+    ($conn:expr, $table:ident, $key_column:ident, $key:expr, $seen:expr, $now:expr) => {{
+        let (conn, key, now): (&mut DbConnection, _, _) = (&mut *$conn, $key, $now);
+        let updated = if fresh_window($seen, now) {
+            diesel::update($table::table.find(key))
+                .set(($table::failures.eq(1), $table::window_start.eq(now)))
+                .execute(conn)?
+        } else {
+            diesel::update($table::table.find(key))
+                .set($table::failures.eq($table::failures + 1))
+                .execute(conn)?
+        };
+        if updated == 0 {
+            let inserted = conn.transaction(|conn| {
+                diesel::insert_into($table::table)
+                    .values((
+                        $table::$key_column.eq(key),
+                        $table::failures.eq(1),
+                        $table::window_start.eq(now),
+                    ))
+                    .execute(conn)
+            });
+            match inserted {
+                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                    diesel::update($table::table.find(key))
+                        .set($table::failures.eq($table::failures + 1))
+                        .execute(conn)?;
+                }
+                other => {
+                    other?;
+                }
+            }
+        }
+    }};
+}
+
 fn record_failure(
     conn: &mut DbConnection,
     user_id: i64,
@@ -167,73 +208,9 @@ fn record_failure(
     seen: Failures,
     now: NaiveDateTime,
 ) -> ApiResult<()> {
-    let updated = if fresh_window(seen.account, now) {
-        diesel::update(t::table.find(user_id))
-            .set((t::failures.eq(1), t::window_start.eq(now)))
-            .execute(conn)?
-    } else {
-        // Relative increment: concurrent failures each count.
-        diesel::update(t::table.find(user_id))
-            .set(t::failures.eq(t::failures + 1))
-            .execute(conn)?
-    };
-    if updated == 0 {
-        // A savepoint: losing the race to a concurrent first failure must not abort
-        // the transaction; the winner's row then takes the increment.
-        let inserted = conn.transaction(|conn| {
-            diesel::insert_into(t::table)
-                .values((
-                    t::user_id.eq(user_id),
-                    t::failures.eq(1),
-                    t::window_start.eq(now),
-                ))
-                .execute(conn)
-        });
-        match inserted {
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                diesel::update(t::table.find(user_id))
-                    .set(t::failures.eq(t::failures + 1))
-                    .execute(conn)?;
-            }
-            other => {
-                other?;
-            }
-        }
-    }
-    let Some(merchant_id) = merchant_id else {
-        return Ok(());
-    };
-    let updated = if fresh_window(seen.merchant, now) {
-        diesel::update(m::table.find(merchant_id))
-            .set((m::failures.eq(1), m::window_start.eq(now)))
-            .execute(conn)?
-    } else {
-        diesel::update(m::table.find(merchant_id))
-            .set(m::failures.eq(m::failures + 1))
-            .execute(conn)?
-    };
-    if updated == 0 {
-        // A savepoint: losing the race to a concurrent first failure must not abort
-        // the transaction; the winner's row then takes the increment.
-        let inserted = conn.transaction(|conn| {
-            diesel::insert_into(m::table)
-                .values((
-                    m::merchant_id.eq(merchant_id),
-                    m::failures.eq(1),
-                    m::window_start.eq(now),
-                ))
-                .execute(conn)
-        });
-        match inserted {
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                diesel::update(m::table.find(merchant_id))
-                    .set(m::failures.eq(m::failures + 1))
-                    .execute(conn)?;
-            }
-            other => {
-                other?;
-            }
-        }
+    count_failure!(conn, t, user_id, user_id, seen.account, now);
+    if let Some(merchant_id) = merchant_id {
+        count_failure!(conn, m, merchant_id, merchant_id, seen.merchant, now);
     }
     Ok(())
 }

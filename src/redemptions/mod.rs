@@ -754,14 +754,8 @@ pub fn quote(
     let merchant_id = staff
         .merchant_scope()
         .ok_or_else(|| ApiError::forbidden("Only merchant staff quote."))?;
-    let verified = codes::guard::verify_as_staff(
-        conn,
-        secrets,
-        staff.user_id,
-        staff.merchant_scope(),
-        code,
-        now,
-    )?;
+    let verified =
+        codes::guard::verify_as_staff(conn, secrets, staff.user_id, Some(merchant_id), code, now)?;
     let card = verified.card;
     if code_used_before(conn, &verified.id)? {
         return Err(code_used());
