@@ -21,7 +21,7 @@ use std::ops::Deref;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::error::ApiError;
@@ -184,6 +184,21 @@ text_type!(
     Policy::DisplayName,
     "A name shown to others: no control characters (U+0000–U+001F, U+007F), bidi overrides (U+202A–U+202E, U+2066–U+2069) or zero-width characters (U+200B–U+200D, U+2060, U+FEFF)."
 );
+
+/// The schema of a reason or note a step requires (`reason`, `note`): multi-line text,
+/// not blank once trimmed, at most 500 characters, as the handlers' `parse_reason` checks.
+pub fn required_note_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .min_length(Some(1))
+        .max_length(Some(500))
+        .pattern(Some(REQUIRED_NOTE_PATTERN))
+        .build()
+}
+
+/// [`Policy::MultiLine`] plus at least one character that is neither white space (as
+/// Rust's `trim` sees it) nor refused.
+const REQUIRED_NOTE_PATTERN: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202A-\u202F\u205F\u2066-\u2069\u3000][^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$";
 
 #[cfg(test)]
 mod tests {

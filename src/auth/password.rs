@@ -97,6 +97,19 @@ pub fn warm_up() {
     LazyLock::force(&DUMMY_HASH);
 }
 
+/// The schema of a new password as [`Password::parse`] takes it: 8–128 characters, no
+/// control characters.
+pub fn new_password_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+        .min_length(Some(8))
+        .max_length(Some(128))
+        .pattern(Some(r"^[^\u0000-\u001F\u007F]*$"))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -185,7 +185,7 @@ pub async fn me(auth: Auth<AnyRole>, state: web::Data<AppState>) -> ApiResult<we
 pub struct ChangePassword {
     #[schema(format = Password)]
     pub current_password: String,
-    #[schema(format = Password, min_length = 8, max_length = 128, pattern = r"^[^\u0000-\u001F\u007F]*$")]
+    #[schema(schema_with = crate::auth::password::new_password_schema)]
     pub new_password: String,
 }
 

@@ -42,7 +42,7 @@ pub struct CreateTalent {
     pub employer: crate::text::SingleLine,
     pub tier: Tier,
     /// Initial password of the talent's login.
-    #[schema(format = Password, min_length = 8, max_length = 128, pattern = r"^[^\u0000-\u001F\u007F]*$")]
+    #[schema(schema_with = crate::auth::password::new_password_schema)]
     pub password: String,
 }
 

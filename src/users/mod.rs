@@ -93,6 +93,18 @@ pub struct UserView {
     pub created_at: NaiveDateTime,
 }
 
+/// The schema of a staff, merchant or official login name as [`Username::parse`]
+/// takes it: 3–64 of `A–Z a–z 0–9 _ . @ -`, white space around it trimmed.
+pub fn username_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .pattern(Some(
+            r"^[ \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z0-9_.@-]{3,64}[ \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
+        ))
+        .build()
+}
+
 /// A login name: 3–64 characters of letters, digits and `_ . @ -`. Compared
 /// case-insensitively by storing it lower-cased. Talents log in with their mobile number
 /// ([`Username::for_talent`]); every other name must not look like one (DESIGN §4), or

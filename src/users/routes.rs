@@ -23,9 +23,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    #[schema(value_type = String, pattern = r"^[ \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z0-9_.@-]{3,64}[ \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$")]
+    #[schema(schema_with = crate::users::username_schema)]
     pub username: crate::text::SingleLine,
-    #[schema(format = Password, min_length = 8, max_length = 128, pattern = r"^[^\u0000-\u001F\u007F]*$")]
+    #[schema(schema_with = crate::auth::password::new_password_schema)]
     pub password: String,
     /// `admin` or `auditor`; merchant, cashier and talent accounts come with their records.
     pub role: Role,
