@@ -43,6 +43,13 @@ pub enum ApiError {
         /// The request field at fault, when one is.
         field: Option<Cow<'static, str>>,
     },
+    /// A limit is reached (logins, applications, code guesses): 429 with `Retry-After`.
+    #[error("{code}: {detail}")]
+    RateLimited {
+        code: &'static str,
+        detail: Cow<'static, str>,
+        retry_after_secs: u64,
+    },
     /// The database connection broke (server stopped, network cut, failover): a 503
     /// the client may retry, and a sign for the pool to drop the connection.
     #[error("database connection lost: {0:#}")]
@@ -53,9 +60,23 @@ pub enum ApiError {
 }
 
 /// Seconds a client is asked to wait before retrying a 503.
-const RETRY_AFTER_SECS: &str = "1";
+const RETRY_AFTER_SECS: u64 = 1;
 
 impl ApiError {
+    /// A 429 until `until` (as seen at `now`), with `Retry-After` in whole seconds.
+    pub fn rate_limited(
+        code: &'static str,
+        detail: impl Into<Cow<'static, str>>,
+        until: chrono::NaiveDateTime,
+        now: chrono::NaiveDateTime,
+    ) -> Self {
+        ApiError::RateLimited {
+            code,
+            detail: detail.into(),
+            retry_after_secs: (until - now).num_seconds().max(1) as u64,
+        }
+    }
+
     pub fn new(
         status: StatusCode,
         code: &'static str,
@@ -104,7 +125,9 @@ impl ApiError {
     pub fn field(&self) -> Option<&str> {
         match self {
             ApiError::Problem { field, .. } => field.as_deref(),
-            ApiError::ConnectionLost(_) | ApiError::Internal(_) => None,
+            ApiError::RateLimited { .. } | ApiError::ConnectionLost(_) | ApiError::Internal(_) => {
+                None
+            }
         }
     }
 
@@ -149,6 +172,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Problem { code, .. } => code,
+            ApiError::RateLimited { code, .. } => code,
             ApiError::ConnectionLost(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -167,6 +191,7 @@ impl ApiError {
                 detail.to_string(),
                 field.as_ref().map(|f| f.to_string()),
             ),
+            ApiError::RateLimited { code, detail, .. } => (*code, detail.to_string(), None),
             ApiError::ConnectionLost(_) => (
                 "unavailable",
                 "The database connection was lost; retry the request.".to_owned(),
@@ -193,6 +218,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Problem { status, .. } => *status,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ConnectionLost(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -204,15 +230,22 @@ impl ResponseError for ApiError {
             ApiError::ConnectionLost(e) => {
                 tracing::warn!(error = format!("{e:#}"), "database connection lost")
             }
-            ApiError::Problem { .. } => {}
+            ApiError::Problem { .. } | ApiError::RateLimited { .. } => {}
         }
         let mut builder = HttpResponse::build(self.status_code());
         builder.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         if self.status_code() == StatusCode::UNAUTHORIZED {
             builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
-            builder.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+        let retry_after = match self {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => Some(RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            builder.insert_header((header::RETRY_AFTER, secs));
         }
         builder.body(serde_json::to_string(&self.problem()).unwrap_or_default())
     }

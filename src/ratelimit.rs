@@ -13,16 +13,12 @@
 //! Rows outlive their window by nothing: every new bucket first deletes the expired
 //! ones, so unknown usernames and one-off addresses do not accumulate.
 
-use std::time::Duration as StdDuration;
-
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpResponse, ResponseError};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::db::{DbConnection, write_tx};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::schema::rate_limits as rl;
 
 /// At most `max` hits per `window`.
@@ -131,95 +127,8 @@ pub fn purge_expired(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult
     diesel::delete(rl::table.filter(rl::window_end.le(now))).execute(conn)
 }
 
-/// A 429 with `Retry-After`: what a handler answers when a [`take`] was refused.
-#[derive(Debug)]
-pub struct RateLimited {
-    pub code: &'static str,
-    pub detail: String,
-    pub retry_after: StdDuration,
-}
-
-impl RateLimited {
-    /// Refused until `until`, as seen at `now`; `detail` should say what to wait for.
-    pub fn until(
-        code: &'static str,
-        detail: impl Into<String>,
-        until: NaiveDateTime,
-        now: NaiveDateTime,
-    ) -> Self {
-        let secs = (until - now).num_seconds().max(1) as u64;
-        RateLimited {
-            code,
-            detail: detail.into(),
-            retry_after: StdDuration::from_secs(secs),
-        }
-    }
-
-    /// Whole minutes to wait, rounded up, for details people read.
-    pub fn minutes(&self) -> u64 {
-        self.retry_after.as_secs().div_ceil(60)
-    }
-}
-
-impl std::fmt::Display for RateLimited {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.detail)
-    }
-}
-
-impl ResponseError for RateLimited {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::TOO_MANY_REQUESTS
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut res = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            self.code,
-            self.detail.clone(),
-        )
-        .error_response();
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from(self.retry_after.as_secs()),
-        );
-        res
-    }
-}
-
-/// A handler's refusal: a problem, or a rate limit with its `Retry-After`.
-#[derive(Debug, thiserror::Error)]
-pub enum Refusal {
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error("{0}")]
-    Limited(RateLimited),
-}
-
-impl From<RateLimited> for Refusal {
-    fn from(limited: RateLimited) -> Self {
-        Refusal::Limited(limited)
-    }
-}
-
-impl From<diesel::result::Error> for Refusal {
-    fn from(e: diesel::result::Error) -> Self {
-        Refusal::Api(e.into())
-    }
-}
-
-impl ResponseError for Refusal {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Refusal::Api(e) => e.status_code(),
-            Refusal::Limited(l) => l.status_code(),
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Refusal::Api(e) => e.error_response(),
-            Refusal::Limited(l) => l.error_response(),
-        }
-    }
+/// Whole units of `unit_secs` (minutes, hours) until `until`, rounded up, for details
+/// people read.
+pub fn wait_in(until: NaiveDateTime, now: NaiveDateTime, unit_secs: u64) -> u64 {
+    ((until - now).num_seconds().max(1) as u64).div_ceil(unit_secs)
 }

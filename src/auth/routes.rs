@@ -13,7 +13,6 @@ use crate::auth::password::Password;
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::client::client_key;
-use crate::ratelimit::Refusal;
 use crate::state::AppState;
 use crate::users::{self, UserView};
 
@@ -98,11 +97,11 @@ pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: crate::http::Json<LoginRequest>,
-) -> Result<HttpResponse, Refusal> {
+) -> ApiResult<HttpResponse> {
     let LoginRequest { username, password } = body.into_inner();
     let username = username.trim().to_lowercase();
     if username.is_empty() || username.len() > 64 || password.len() > Password::MAX_LEN * 4 {
-        return Err(ApiError::unauthorized("Wrong username or password.").into());
+        return Err(ApiError::unauthorized("Wrong username or password."));
     }
     let address = client_key(&req, &state.config.trusted_proxies);
     let now = crate::time::now();
@@ -111,7 +110,7 @@ pub async fn login(
         state
             .db
             .run_writing(move |conn| throttle::admit(conn, &username, &address, now))
-            .await??
+            .await?
     };
     let metrics = state.metrics.clone();
     // A read connection only: argon2 takes tens of milliseconds, and on SQLite holding
@@ -141,14 +140,13 @@ pub async fn login(
             .await?;
     }
     match outcome {
-        LoginOutcome::Ok(id, role, version) => Ok(token_response(&state, id, role, version)?),
+        LoginOutcome::Ok(id, role, version) => token_response(&state, id, role, version),
         LoginOutcome::Inactive => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "account_inactive",
             "This account is not active (a merchant account opens once the merchant is approved).",
-        )
-        .into()),
-        LoginOutcome::Wrong => Err(ApiError::unauthorized("Wrong username or password.").into()),
+        )),
+        LoginOutcome::Wrong => Err(ApiError::unauthorized("Wrong username or password.")),
     }
 }
 

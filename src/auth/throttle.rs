@@ -23,8 +23,8 @@
 use chrono::{Duration, NaiveDateTime};
 
 use crate::db::DbConnection;
-use crate::error::ApiResult;
-use crate::ratelimit::{self, Limit, RateLimited, Take};
+use crate::error::{ApiError, ApiResult};
+use crate::ratelimit::{self, Limit, Take};
 
 /// Failures allowed for one username from one address within [`WINDOW_MINUTES`].
 pub const MAX_FAILURES: i32 = 5;
@@ -59,33 +59,36 @@ fn buckets(username: &str, address: &str) -> (String, String, String) {
     )
 }
 
-fn refused(until: NaiveDateTime, now: NaiveDateTime, what: &str) -> RateLimited {
-    let mut limited = RateLimited::until("too_many_attempts", String::new(), until, now);
-    limited.detail = format!(
-        "Too many failed logins {what}; try again in {} minutes.",
-        limited.minutes()
-    );
-    limited
+fn refused(until: NaiveDateTime, now: NaiveDateTime, what: &str) -> ApiError {
+    ApiError::rate_limited(
+        "too_many_attempts",
+        format!(
+            "Too many failed logins {what}; try again in {} minutes.",
+            ratelimit::wait_in(until, now, 60)
+        ),
+        until,
+        now,
+    )
 }
 
 /// Counts a login attempt for `username` from `address` before its password is
-/// checked; `Err` when a limit refuses it (nothing stays counted then).
+/// checked; a 429 when a limit refuses it (nothing stays counted then).
 pub fn admit(
     conn: &mut DbConnection,
     username: &str,
     address: &str,
     now: NaiveDateTime,
-) -> ApiResult<Result<Admitted, RateLimited>> {
+) -> ApiResult<Admitted> {
     let (pair, address, account) = buckets(username, address);
     let pair_hits = match ratelimit::take(conn, &pair, limit(MAX_FAILURES), now)? {
         Take::Taken { hits } => hits,
-        Take::Refused { until } => return Ok(Err(refused(until, now, "for this username"))),
+        Take::Refused { until } => return Err(refused(until, now, "for this username")),
     };
     if let Take::Refused { until } =
         ratelimit::take(conn, &address, limit(MAX_ADDRESS_FAILURES), now)?
     {
         ratelimit::refund(conn, &pair, now)?;
-        return Ok(Err(refused(until, now, "from your network")));
+        return Err(refused(until, now, "from your network"));
     }
     let account = match ratelimit::take(conn, &account, limit(MAX_ACCOUNT_FAILURES), now)? {
         Take::Taken { .. } => Some(account),
@@ -94,14 +97,14 @@ pub fn admit(
         Take::Refused { until } => {
             ratelimit::refund(conn, &pair, now)?;
             ratelimit::refund(conn, &address, now)?;
-            return Ok(Err(refused(until, now, "for this username")));
+            return Err(refused(until, now, "for this username"));
         }
     };
-    Ok(Ok(Admitted {
+    Ok(Admitted {
         pair,
         address,
         account,
-    }))
+    })
 }
 
 /// The password was right: the attempt was no failure. The username's failures from

@@ -10,7 +10,6 @@
 //! digit). The count lives in the database so it holds across instances, and is written
 //! in its own transaction so a failed request's rollback cannot erase it.
 
-use actix_web::http::StatusCode;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -122,13 +121,14 @@ pub fn refuse_if_throttled(seen: Failures, now: NaiveDateTime) -> ApiResult<()> 
             return Ok(());
         };
     CODE_GUESS_REFUSALS.with_label_values(&[scope]).inc();
-    Err(ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
+    Err(ApiError::rate_limited(
         "too_many_attempts",
         format!(
             "Too many codes that are not genuine were entered from {whom}; code checks resume at {}.",
             crate::time::to_local(resume).format("%H:%M")
         ),
+        resume,
+        now,
     ))
 }
 

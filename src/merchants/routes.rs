@@ -26,7 +26,7 @@ use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::client::client_key;
 use crate::pagination::{Page, PageQuery, Paginated};
-use crate::ratelimit::{self, Limit, RateLimited, Refusal, Take};
+use crate::ratelimit::{self, Limit, Take};
 use crate::schema::{merchants, offers};
 use crate::state::AppState;
 use crate::tier::Tier;
@@ -104,7 +104,7 @@ pub async fn apply(
     caller: MaybePrincipal,
     state: web::Data<AppState>,
     body: crate::http::Json<Application>,
-) -> Result<HttpResponse, Refusal> {
+) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let districts = &state.config.districts;
     let owner_password = Password::parse(&body.owner_password)
@@ -142,12 +142,15 @@ pub async fn apply(
             .run_writing(move |conn| ratelimit::take(conn, &bucket, limit, now))
             .await?;
         if let Take::Refused { until } = taken {
-            let mut limited = RateLimited::until("too_many_requests", String::new(), until, now);
-            limited.detail = format!(
-                "Too many applications from this address; try again in {} minutes.",
-                limited.minutes()
-            );
-            return Err(limited.into());
+            return Err(ApiError::rate_limited(
+                "too_many_requests",
+                format!(
+                    "Too many applications from this address; try again in {} minutes.",
+                    ratelimit::wait_in(until, now, 60)
+                ),
+                until,
+                now,
+            ));
         }
     }
     let record = state
@@ -579,7 +582,7 @@ pub struct NewCashier {
     #[schema(schema_with = crate::auth::password::new_password_schema)]
     pub password: String,
     #[serde(default)]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
+    #[schema(value_type = Option<String>, max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
     pub display_name: Option<crate::text::DisplayName>,
 }
 
@@ -598,7 +601,7 @@ pub async fn add_cashier(
     state: web::Data<AppState>,
     path: web::Path<i64>,
     body: crate::http::Json<NewCashier>,
-) -> Result<HttpResponse, Refusal> {
+) -> ApiResult<HttpResponse> {
     let merchant_id = path.into_inner();
     auth.ensure_merchant_owner(merchant_id)?;
     let body = body.into_inner();
@@ -622,19 +625,20 @@ pub async fn add_cashier(
                 };
                 let bucket = format!("cashiers|{merchant_id}");
                 if let Take::Refused { until } = ratelimit::take(conn, &bucket, limit, now)? {
-                    let mut limited =
-                        RateLimited::until("too_many_requests", String::new(), until, now);
-                    limited.detail = format!(
-                        "A merchant may add at most {CASHIERS_PER_MERCHANT_PER_DAY} cashiers a day; try again in {} hours.",
-                        limited.retry_after.as_secs().div_ceil(3600)
-                    );
-                    return Ok(Err(limited));
+                    return Err(ApiError::rate_limited(
+                        "too_many_requests",
+                        format!(
+                            "A merchant may add at most {CASHIERS_PER_MERCHANT_PER_DAY} cashiers a day; try again in {} hours.",
+                            ratelimit::wait_in(until, now, 3600)
+                        ),
+                        until,
+                        now,
+                    ));
                 }
                 super::add_cashier(conn, &actor, merchant_id, &username, &display_name, hash)
-                    .map(Ok)
             })
         })
-        .await??;
+        .await?;
     Ok(HttpResponse::Created().json(user.view()))
 }
 

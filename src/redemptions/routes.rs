@@ -36,7 +36,7 @@ pub struct QuoteBody {
 }
 
 fn count_refusal(state: &AppState, e: &ApiError) {
-    if matches!(e, ApiError::Problem { .. }) {
+    if !matches!(e, ApiError::Internal(_) | ApiError::ConnectionLost(_)) {
         state.metrics.refusals.with_label_values(&[e.code()]).inc();
     }
 }

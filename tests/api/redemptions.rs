@@ -812,6 +812,23 @@ async fn the_session_and_the_guessing_limit_hold_at_the_counter(app: TestApp) {
     }
     let r = redeem(&app, &c.merchant.cashier_token, "g1", body(&genuine)).await;
     assert_problem(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    // The refusal says when to come back: within the hour the limit counts.
+    let res = app
+        .client
+        .post(format!("{}/api/v1/redemptions", app.address))
+        .bearer_auth(&c.merchant.cashier_token)
+        .header("Idempotency-Key", "g1-again")
+        .json(&body(&genuine))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
     // The limit is the account's, and the refused genuine code was not consumed.
     let (status, made) = redeem(&app, &c.merchant.owner_token, "g2", body(&genuine)).await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
