@@ -107,17 +107,23 @@ impl Actor {
     }
 }
 
-fn token_from_request(req: &HttpRequest) -> Option<String> {
-    let bearer = req
-        .headers()
+/// The token of an `Authorization: Bearer` header, if the request has one. It wins over
+/// the session cookie (and so a Bearer request is no cookie write for the CSRF check).
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(|t| t.trim().to_owned());
-    bearer.or_else(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()))
+        .map(str::trim)
+}
+
+fn token_from_request(req: &HttpRequest) -> Option<String> {
+    bearer_token(req)
+        .map(str::to_owned)
+        .or_else(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()))
 }
 
 /// The signed claims of the request's access token, and the user id they name.

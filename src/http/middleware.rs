@@ -13,7 +13,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::FutureExt;
 use tracing_actix_web::RequestId;
 
-use crate::auth::principal::SESSION_COOKIE;
+use crate::auth::principal::{SESSION_COOKIE, bearer_token};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -197,12 +197,7 @@ fn cross_site_cookie_write(req: &HttpRequest) -> Option<String> {
         return None;
     }
     let headers = req.headers();
-    // The same test the Principal extractor uses: a Bearer header wins over the cookie.
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer ") || v.starts_with("bearer "));
-    if bearer || req.cookie(SESSION_COOKIE).is_none() {
+    if bearer_token(req).is_some() || req.cookie(SESSION_COOKIE).is_none() {
         return None;
     }
     let fetch_site = headers
