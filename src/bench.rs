@@ -11,12 +11,105 @@ use diesel::sql_types::BigInt;
 use crate::db::{self, DatabaseUrl, DbConnection};
 
 /// Seeds `entries` unsealed audit entries with one set-based statement, then times the
-/// sealer linking them and `verify` walking them.
+/// sealer linking them, signing checkpoints, the server's verify, the export and the
+/// offline `verify-export` of it.
 pub fn audit(url: &DatabaseUrl, entries: i64) -> anyhow::Result<()> {
     let mut conn = db::establish(url)?;
     db::run_migrations(&mut conn)?;
     ensure_scratch(&mut conn)?;
     let started = Instant::now();
+    seed(&mut conn, entries)?;
+    println!("seeded {entries} entries in {:.2?}", started.elapsed());
+    let started = Instant::now();
+    let sealed = crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seal_time = started.elapsed();
+    println!(
+        "sealed {sealed} entries in {seal_time:.2?} ({:.0} entries/s)",
+        sealed as f64 / seal_time.as_secs_f64()
+    );
+    // A scratch key set: the benchmark signs with keys nobody will ever trust.
+    let keys_dir = tempfile_dir()?;
+    let secrets = crate::secrets::Secrets::load_or_create(&keys_dir.join("secrets.json"))?;
+    let config = crate::config::Config::for_database(url.clone(), keys_dir.clone());
+    let started = Instant::now();
+    let checkpoint = crate::audit::checkpoints::sign(
+        &mut conn,
+        &secrets,
+        &config,
+        crate::audit::checkpoints::Reason::Request,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "signed a checkpoint over {} entries from scratch in {:.2?}",
+        checkpoint.size,
+        started.elapsed()
+    );
+    seed(&mut conn, 1_000)?;
+    crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let started = Instant::now();
+    let next = crate::audit::checkpoints::sign(
+        &mut conn,
+        &secrets,
+        &config,
+        crate::audit::checkpoints::Reason::Request,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "signed the next checkpoint ({} more entries, from the stored frontier) in {:.2?}",
+        next.size - checkpoint.size,
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let report = crate::audit::verify(&mut conn, &secrets).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let verify_time = started.elapsed();
+    println!(
+        "server verify: {} entries and {} checkpoints in {verify_time:.2?} ({:.0} entries/s), ok = {}",
+        report.checked,
+        report.summary.as_ref().map_or(0, |s| s.checkpoints),
+        report.checked as f64 / verify_time.as_secs_f64(),
+        report.ok
+    );
+    let file = keys_dir.join("audit-export.jsonl");
+    let started = Instant::now();
+    let (header, lines) =
+        crate::audit::export_routes::prepare(&mut conn, &secrets, &config.audit_log_origin, None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+    crate::audit::export_routes::write(&mut conn, header, &lines, &mut out)?;
+    std::io::Write::flush(&mut out)?;
+    let bytes = std::fs::metadata(&file)?.len();
+    println!(
+        "exported {} entries ({:.0} MB) in {:.2?}",
+        next.size,
+        bytes as f64 / 1e6,
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let summary = crate::audit::export::verify_export(
+        std::io::BufReader::new(std::fs::File::open(&file)?),
+        &[secrets.audit_keys().current_public()],
+        &[],
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "verify-export: {} entries, {} checkpoints in {:.2?} (the bar: 1 000 000 in < 10 s)",
+        summary.entries,
+        summary.checkpoints,
+        started.elapsed()
+    );
+    std::fs::remove_dir_all(&keys_dir)?;
+    Ok(())
+}
+
+/// A private directory for the benchmark's keys and export file.
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("talentcard-bench-{}", uuid::Uuid::new_v4()));
+    crate::config::private_dir(&dir)?;
+    Ok(dir)
+}
+
+/// Inserts `entries` unsealed audit entries in one set-based statement.
+fn seed(conn: &mut DbConnection, entries: i64) -> anyhow::Result<()> {
     let series = match conn {
         DbConnection::Pg(_) => "SELECT g AS n FROM generate_series(1, $1) g",
         DbConnection::Sqlite(_) => {
@@ -29,24 +122,7 @@ pub fn audit(url: &DatabaseUrl, entries: i64) -> anyhow::Result<()> {
          '{{\"bill_fen\":12800,\"discount_fen\":1280,\"subsidy_fen\":640}}' FROM ({series}) t"
     ))
     .bind::<BigInt, _>(entries)
-    .execute(&mut conn)?;
-    println!("seeded {entries} entries in {:.2?}", started.elapsed());
-    let started = Instant::now();
-    let sealed = crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let seal_time = started.elapsed();
-    println!(
-        "sealed {sealed} entries in {seal_time:.2?} ({:.0} entries/s)",
-        sealed as f64 / seal_time.as_secs_f64()
-    );
-    let started = Instant::now();
-    let report = crate::audit::verify(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let verify_time = started.elapsed();
-    println!(
-        "verified {} entries in {verify_time:.2?} ({:.0} entries/s), ok = {}",
-        report.checked,
-        report.checked as f64 / verify_time.as_secs_f64(),
-        report.ok
-    );
+    .execute(conn)?;
     Ok(())
 }
 

@@ -67,8 +67,25 @@ pub enum Command {
         #[arg(long)]
         rate: Option<f64>,
     },
-    /// Verify the audit hash chain; exits with status 1 if it is broken.
+    /// Verify the audit record (chain, signed checkpoints, settlement anchors); exits
+    /// with status 1 if it is broken.
     AuditVerify,
+    /// Print the public keys that verify the audit checkpoints, for an auditor to pin.
+    AuditKey,
+    /// Verify an audit export (GET /api/v1/audit/export) offline: no database, network
+    /// or configuration. Exits 0 with a summary, or 1 naming the first broken entry or
+    /// checkpoint (docs/audit-format.md).
+    VerifyExport {
+        /// The export file (JSON lines).
+        file: std::path::PathBuf,
+        /// The server's public key you pinned: base64, or a file holding it. Repeat for
+        /// keys in use before a rotation.
+        #[arg(long = "public-key", required = true)]
+        public_keys: Vec<String>,
+        /// A witness whose valid signature the latest checkpoint must carry (repeatable).
+        #[arg(long = "witness-key")]
+        witness_keys: Vec<String>,
+    },
     /// Move this installation's SQLite database (DATABASE_URL) into an empty PostgreSQL
     /// database, keeping every row and id; then point DATABASE_URL at PostgreSQL.
     MoveToPostgres {
@@ -82,9 +99,10 @@ pub enum Command {
         which: BenchCommand,
     },
     /// Add a new signing key and make it current; old keys keep verifying until their
-    /// tokens or codes expire. Restart the instances afterwards.
+    /// tokens or codes expire (audit keys: forever). Restart the instances afterwards.
     RotateKey {
-        /// `jwt` (access tokens) or `code` (talents' rolling codes).
+        /// `jwt` (access tokens), `code` (talents' rolling codes) or `audit`
+        /// (checkpoint signatures).
         #[arg(long)]
         purpose: String,
     },
@@ -114,6 +132,15 @@ pub enum BenchCommand {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init();
+    if let Command::VerifyExport {
+        file,
+        public_keys,
+        witness_keys,
+    } = &cli.command
+    {
+        // Before reading any configuration: this runs on an auditor's own machine.
+        return verify_export(file, public_keys, witness_keys);
+    }
     let config = Config::from_env()?;
     match cli.command {
         Command::Serve { demo } => serve(config, demo),
@@ -208,7 +235,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Db::connect(&config.database_url, 1, false)?;
             let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
             let started = std::time::Instant::now();
-            let report = crate::audit::verify(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let secrets = Secrets::load(&config.secret_key_file)?;
+            let report =
+                crate::audit::verify(&mut conn, &secrets).map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             eprintln!(
                 "verified {} entries in {:.2?}",
@@ -218,6 +247,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             if !report.ok {
                 std::process::exit(1);
             }
+            Ok(())
+        }
+        Command::VerifyExport { .. } => unreachable!("handled before configuration"),
+        Command::AuditKey => {
+            let secrets = Secrets::load_or_create(&config.secret_key_file)?;
+            let keys = crate::audit::checkpoint_routes::public_keys(&secrets);
+            println!("{}", serde_json::to_string_pretty(&keys)?);
+            eprintln!(
+                "pin it: talentcard verify-export FILE --public-key {}",
+                keys.public_key
+            );
             Ok(())
         }
         Command::MoveToPostgres { target } => {
@@ -258,11 +298,52 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let kid = match purpose.as_str() {
                 "jwt" => secrets.jwt.rotate("jwt-"),
                 "code" => secrets.code.rotate(""),
-                other => bail!("unknown key purpose {other:?}: use jwt or code"),
+                "audit" => secrets.audit_keys_mut().rotate(),
+                other => bail!("unknown key purpose {other:?}: use jwt, code or audit"),
             };
             secrets.save(&config.secret_key_file)?;
             println!("new {purpose} key {kid} is current; restart every instance to use it");
             Ok(())
+        }
+    }
+}
+
+fn verify_export(
+    file: &std::path::Path,
+    public_keys: &[String],
+    witness_keys: &[String],
+) -> anyhow::Result<()> {
+    use crate::audit::export;
+    let servers = public_keys
+        .iter()
+        .map(|k| export::read_key_argument(k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let witnesses = witness_keys
+        .iter()
+        .map(|k| export::read_key_argument(k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let started = std::time::Instant::now();
+    match export::verify_export(std::io::BufReader::new(input), &servers, &witnesses) {
+        Ok(summary) => {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            eprintln!(
+                "OK: {} entries ({} payloads withheld), {} checkpoints, {} witness signatures, \
+                 {} settlement anchors, from {} to {}; verified in {:.2?}",
+                summary.entries,
+                summary.withheld,
+                summary.checkpoints,
+                summary.witnesses,
+                summary.settlement_anchors,
+                summary.first_at.as_deref().unwrap_or("-"),
+                summary.last_at.as_deref().unwrap_or("-"),
+                started.elapsed()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("BROKEN: {e}");
+            std::process::exit(1);
         }
     }
 }

@@ -66,6 +66,10 @@ pub struct Config {
     pub json_limit_bytes: usize,
     /// How often the audit sealer links newly committed entries into the chain.
     pub audit_seal_interval: Duration,
+    /// The longest the log may grow without a signed checkpoint (DESIGN §9: hourly).
+    pub audit_checkpoint_interval: Duration,
+    /// The first line of every checkpoint text: names this log (C2SP tlog-checkpoint).
+    pub audit_log_origin: String,
     /// Default validity of a newly issued card, in years (`CARD_VALIDITY_YEARS`).
     pub card_validity_years: u32,
     /// Districts a merchant may name (`DISTRICTS`, comma-separated).
@@ -101,6 +105,20 @@ pub fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// The districts of 遂州 when `DISTRICTS` is not set.
 pub const DEFAULT_DISTRICTS: &str = "船山区,安居区,射洪市,蓬溪县,大英县,经开区,高新区";
+
+/// Names the audit log in checkpoint texts; a deployment may set its own (e.g. its
+/// public host and path), since an origin is only meaningful with the log's key.
+pub const DEFAULT_AUDIT_LOG_ORIGIN: &str = "suizhou-talentcard/audit-log";
+
+/// An origin is one non-empty line of printable text (it is the first line of a
+/// signed checkpoint).
+fn parse_origin(raw: String) -> anyhow::Result<String> {
+    let origin = raw.trim().to_owned();
+    if origin.is_empty() || origin.chars().any(char::is_control) {
+        anyhow::bail!("AUDIT_LOG_ORIGIN must be one non-empty line of text");
+    }
+    Ok(origin)
+}
 
 fn parse_districts(raw: &str) -> anyhow::Result<Vec<String>> {
     let mut districts: Vec<String> = raw
@@ -186,6 +204,13 @@ impl Config {
             token_ttl: Duration::from_secs(env_parse("TOKEN_TTL_SECS", 15 * 60)?),
             json_limit_bytes: env_parse("JSON_LIMIT_BYTES", 64 * 1024)?,
             audit_seal_interval: Duration::from_millis(env_parse("AUDIT_SEAL_INTERVAL_MS", 1000)?),
+            audit_checkpoint_interval: Duration::from_secs(env_parse(
+                "AUDIT_CHECKPOINT_INTERVAL_SECS",
+                3600,
+            )?),
+            audit_log_origin: parse_origin(
+                env_opt("AUDIT_LOG_ORIGIN").unwrap_or_else(|| DEFAULT_AUDIT_LOG_ORIGIN.into()),
+            )?,
             card_validity_years: env_parse("CARD_VALIDITY_YEARS", 3)?,
             districts: parse_districts(
                 &env_opt("DISTRICTS").unwrap_or_else(|| DEFAULT_DISTRICTS.into()),
@@ -222,6 +247,8 @@ impl Config {
             trusted_proxies: Vec::new(),
             json_limit_bytes: 64 * 1024,
             audit_seal_interval: Duration::from_millis(200),
+            audit_checkpoint_interval: Duration::from_secs(3600),
+            audit_log_origin: DEFAULT_AUDIT_LOG_ORIGIN.into(),
             card_validity_years: 3,
             districts: parse_districts(DEFAULT_DISTRICTS).expect("default districts are valid"),
         }

@@ -43,6 +43,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_seals (seq) {
+        seq -> BigInt,
+        event_id -> BigInt,
+        legacy_hash -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+        sealed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (size) {
+        size -> BigInt,
+        root -> Text,
+        text -> Text,
+        key_id -> Text,
+        signature -> Text,
+        frontier -> Text,
+        reason -> Text,
+        signed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_witnesses (id) {
+        id -> BigInt,
+        checkpoint_size -> BigInt,
+        key_id -> Text,
+        public_key -> Text,
+        signature -> Text,
+        witnessed_by -> Nullable<BigInt>,
+        witnessed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_chain_head (id) {
         id -> Integer,
         last_seq -> BigInt,
@@ -92,6 +128,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(audit_seals -> audit_events (event_id));
+diesel::joinable!(audit_witnesses -> audit_checkpoints (checkpoint_size));
 diesel::joinable!(budget_envelopes -> budgets (year));
 diesel::joinable!(budget_slots -> budgets (year));
 
@@ -282,6 +320,8 @@ diesel::table! {
         audit_head_seq -> Nullable<BigInt>,
         audit_head_hash -> Nullable<Text>,
         created_at -> Timestamp,
+        audit_checkpoint_size -> Nullable<BigInt>,
+        audit_checkpoint_root -> Nullable<Text>,
     }
 }
 
@@ -313,6 +353,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     rate_limits,
     audit_events,
+    audit_seals,
+    audit_checkpoints,
+    audit_witnesses,
     audit_chain_head,
     budgets,
     budget_envelopes,

@@ -17,6 +17,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::signing::AuditKeys;
+
 /// A set of symmetric keys addressed by key id; `current` signs.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct KeySet {
@@ -76,6 +78,10 @@ pub struct Secrets {
     pub pii_encryption: String,
     /// Key of the blind index that finds personal data without decrypting it.
     pub pii_index: String,
+    /// Ed25519 keys signing the audit log's checkpoints. Absent in files written before
+    /// checkpoints existed: [`Secrets::load_or_create`] adds it once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    audit: Option<AuditKeys>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -83,6 +89,10 @@ impl std::fmt::Debug for Secrets {
         f.debug_struct("Secrets")
             .field("jwt_kids", &self.jwt.kids().collect::<Vec<_>>())
             .field("code_kids", &self.code.kids().collect::<Vec<_>>())
+            .field(
+                "audit_kid",
+                &self.audit.as_ref().map(|a| a.current.as_str()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -100,7 +110,17 @@ impl Secrets {
             code: KeySet::generate(""),
             pii_encryption: B64.encode(random_bytes::<32>()),
             pii_index: B64.encode(random_bytes::<32>()),
+            audit: Some(AuditKeys::generate()),
         }
+    }
+
+    /// The audit checkpoint keys (present after loading).
+    pub fn audit_keys(&self) -> &AuditKeys {
+        self.audit.as_ref().expect("added on load")
+    }
+
+    pub fn audit_keys_mut(&mut self) -> &mut AuditKeys {
+        self.audit.get_or_insert_with(AuditKeys::generate)
     }
 
     pub fn pii_encryption_key(&self) -> [u8; 32] {
@@ -124,6 +144,9 @@ impl Secrets {
             if B64.decode(key).map(|k| k.len()).unwrap_or(0) != 32 {
                 bail!("secrets: {name} must be 32 bytes, base64");
             }
+        }
+        if let Some(audit) = &self.audit {
+            audit.validate()?;
         }
         Ok(())
     }
@@ -151,7 +174,17 @@ impl Secrets {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
         }
-        Self::load(path)
+        let mut secrets = Self::load(path)?;
+        if secrets.audit.is_none() {
+            // A file from before audit checkpoints: add the key once. Another instance
+            // upgrading at the same moment may win the rename; reading back makes every
+            // instance sign with the key that stayed in the file.
+            secrets.audit = Some(AuditKeys::generate());
+            secrets.save(path)?;
+            tracing::info!(path = %path.display(), "generated the audit checkpoint signing key");
+            secrets = Self::load(path)?;
+        }
+        Ok(secrets)
     }
 
     pub fn load(path: &Path) -> anyhow::Result<Self> {

@@ -24,6 +24,8 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     auth::routes::configure(cfg);
     users::routes::configure(cfg);
     audit::routes::configure(cfg);
+    audit::checkpoint_routes::configure(cfg);
+    audit::export_routes::configure(cfg);
     budgets::routes::configure(cfg);
     crate::talents::routes::configure(cfg);
     crate::cards::routes::configure(cfg);
@@ -77,6 +79,13 @@ impl Application {
             .map(|url| Db::connect(url, config.db_pool_size, false))
             .transpose()
             .context("connecting to REPLICA_DATABASE_URL")?;
+        // Sealing once before serving moves a version 1 chain to version 2 (refusing
+        // to start if it does not verify) and links what the last run left unsealed.
+        {
+            let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::audit::seal_pending(&mut conn)
+                .map_err(|e| anyhow::anyhow!("sealing the audit log: {e:#}"))?;
+        }
         let state = AppState {
             replica,
             config: Arc::new(config),
@@ -149,7 +158,11 @@ impl Application {
 
     /// Serves until stopped, sealing the audit chain in the background.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        audit::sealer::spawn(self.state.db.clone(), self.state.config.audit_seal_interval);
+        audit::sealer::spawn(
+            self.state.db.clone(),
+            self.state.secrets.clone(),
+            self.state.config.clone(),
+        );
         self.server.await
     }
 }

@@ -66,7 +66,10 @@ pub fn sqlite_to_postgres(from: &DatabaseUrl, to: &DatabaseUrl) -> anyhow::Resul
         for table in &tables {
             let ident = quote_ident(table);
             // Rows the migrations themselves insert (e.g. the audit chain head) are
-            // replaced by the source's.
+            // replaced by the source's. The append-only triggers of the audit tables are
+            // off for this copy only (this transaction; it needs the tables' owner).
+            diesel::sql_query(format!("ALTER TABLE {ident} DISABLE TRIGGER USER"))
+                .execute(target)?;
             diesel::sql_query(format!("DELETE FROM {ident}")).execute(target)?;
             let columns: Vec<String> =
                 diesel::sql_query(format!("SELECT name FROM pragma_table_info('{table}')"))
@@ -113,6 +116,8 @@ pub fn sqlite_to_postgres(from: &DatabaseUrl, to: &DatabaseUrl) -> anyhow::Resul
                     source_rows.n
                 );
             }
+            diesel::sql_query(format!("ALTER TABLE {ident} ENABLE TRIGGER USER"))
+                .execute(target)?;
             report.tables.push((table.clone(), copied));
         }
         Ok(report)

@@ -3,19 +3,31 @@
 //!
 //! Writers call [`record`] inside the transaction of the change they describe, and only
 //! insert: no shared row is touched, so redemptions at a hundred counters never queue on
-//! a chain head. A single [`sealer`] (one at a time across instances: it holds the head
-//! row's lock, which nobody else takes) then links committed entries into the chain in the
-//! order it sees them commit, within about a second. [`verify`] walks the chain.
-//! The database itself refuses deletes and any update but the one-time seal (triggers).
+//! a chain head. A single [`sealer`] (one at a time across instances) then links
+//! committed entries into the chain in the order it sees them commit, within about a
+//! second, by inserting seals ([`chain`] is the hash construction). [`checkpoints`] signs
+//! the Merkle tree over the chain ([`merkle`], [`signing`]) so the record is anchored
+//! outside the database; [`verifier`] checks all of it, for [`verify`] on the server and
+//! for exports. Every audit table is append-only (triggers, and the service's database
+//! role may only insert and read them).
 
+pub mod chain;
+pub mod checkpoint_routes;
+pub mod checkpoints;
+pub mod export;
+pub mod export_routes;
+pub mod merkle;
+pub mod privacy;
 pub mod routes;
 pub mod sealer;
+pub mod signing;
+pub mod upgrade;
+pub mod verifier;
 pub mod verify;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::auth::Actor;
@@ -23,11 +35,9 @@ use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
 use crate::schema::audit_events;
 
+pub use chain::GENESIS_HASH;
 pub use sealer::seal_pending;
 pub use verify::{VerifyReport, verify};
-
-/// The `prev_hash` of the first entry.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Appends an entry describing a change made by `actor`, in the caller's transaction.
 pub fn record<B: Serialize + ?Sized, A: Serialize + ?Sized>(
@@ -113,28 +123,9 @@ pub struct AuditEvent {
     pub entity_id: String,
     pub before_json: Option<String>,
     pub after_json: Option<String>,
-    /// Position in the chain; null until sealed.
+    /// Position in the version 1 chain, for entries sealed before hash version 2
+    /// (docs/audit-format.md); null for later entries, whose seal is in `audit_seals`.
     pub seq: Option<i64>,
     pub prev_hash: Option<String>,
     pub hash: Option<String>,
-}
-
-/// The hash of an entry at position `seq` after `prev_hash`. The fields are encoded as
-/// one JSON array, so no field's content can be shifted into its neighbour.
-pub fn entry_hash(e: &AuditEvent, seq: i64, prev_hash: &str) -> String {
-    let at = e.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
-    let canonical = serde_json::json!([
-        seq,
-        e.id,
-        at,
-        e.actor_id,
-        e.actor,
-        e.action,
-        e.entity_type,
-        e.entity_id,
-        e.before_json,
-        e.after_json,
-        prev_hash
-    ]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }

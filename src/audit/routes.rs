@@ -115,7 +115,8 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Verify the audit hash chain: every sealed entry intact, nothing removed.
+/// Verify the audit record: every sealed entry intact, nothing removed, every signed
+/// checkpoint and settlement anchor consistent with the entries.
 #[utoipa::path(
     tag = "audit",
     responses((status = 200, body = VerifyReport)),
@@ -126,5 +127,11 @@ pub async fn verify_chain(
     _auth: Auth<Official>,
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<VerifyReport>> {
-    Ok(web::Json(state.db.run(super::verify).await?))
+    let secrets = state.secrets.clone();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| super::verify(conn, &secrets))
+            .await?,
+    ))
 }

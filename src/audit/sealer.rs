@@ -1,66 +1,127 @@
-//! Links committed audit entries into the hash chain.
+//! Links committed audit entries into the hash chain by inserting their seals.
+//!
+//! Sealing only inserts (into `audit_seals`): the service's database role needs no
+//! UPDATE on any audit table, and a seal is a narrow row rather than a rewrite of the
+//! entry through all its indexes. The seal's primary key is the chain position, so two
+//! sealers can never both claim one; the `audit.seal` job lock makes them take turns.
 
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
-use super::{AuditEvent, entry_hash};
+use super::chain::{self, ChainEntry};
+use super::{AuditEvent, checkpoints, upgrade};
 use crate::db::{Db, DbConnection, write_tx};
 use crate::error::ApiResult;
-use crate::schema::{audit_chain_head, audit_events};
+use crate::schema::{audit_events, audit_seals};
+use crate::secrets::Secrets;
 
-/// Entries sealed per transaction; bounds how long the head lock is held.
+/// Entries sealed per transaction; bounds how long the job lock is held.
 const BATCH: i64 = 5_000;
 
-/// Rows linked per UPDATE statement: 4 parameters each, well below SQLite's limit of
+/// Seals inserted per statement: 6 parameters each, well below SQLite's limit of
 /// 32 766 bound parameters and PostgreSQL's 65 535.
-const LINKS_PER_STATEMENT: usize = 1_000;
+const SEALS_PER_STATEMENT: usize = 1_000;
 
-/// Writes `(id, seq, prev_hash, hash)` for many entries in one set-based UPDATE; a
-/// statement per row made sealing the bottleneck (about 4 000 entries/s).
-fn link(conn: &mut DbConnection, links: &[(i64, i64, String, String)]) -> ApiResult<()> {
-    use diesel::sql_types::{BigInt, Text};
-    // VALUES columns are called column1… on both backends; UPDATE … FROM works on both.
-    let rows = (0..links.len())
-        .map(|i| {
-            let p = i * 4;
-            format!(
-                "(CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS TEXT), CAST(${} AS TEXT))",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "UPDATE audit_events SET seq = v.column2, prev_hash = v.column3, hash = v.column4 \
-         FROM (VALUES {rows}) AS v WHERE audit_events.id = v.column1"
-    );
-    let mut query = diesel::sql_query(sql).into_boxed::<crate::db::MultiBackend>();
-    for (id, seq, prev, hash) in links {
-        query = query
-            .bind::<BigInt, _>(*id)
-            .bind::<BigInt, _>(*seq)
-            .bind::<Text, _>(prev.clone())
-            .bind::<Text, _>(hash.clone());
-    }
-    let updated = query.execute(conn)?;
-    if updated != links.len() {
-        return Err(crate::error::ApiError::internal(anyhow::anyhow!(
-            "sealing linked {updated} of {} audit entries",
-            links.len()
-        )));
+/// A transaction that wrote an audit entry commits within this long (far longer than
+/// any request or batch here takes). Entries it wrote are looked for among ids above
+/// what was fully sealed this long ago; a slower one is caught by the full sweep.
+const MAX_TRANSACTION: Duration = Duration::from_secs(60);
+
+/// How often the background sealer also looks for unsealed entries among all ids.
+const FULL_SWEEP: Duration = Duration::from_secs(600);
+
+/// The last seal: `(seq, hash)`, or `(0, GENESIS_HASH)` for an empty chain.
+pub fn head(conn: &mut DbConnection) -> ApiResult<(i64, String)> {
+    Ok(audit_seals::table
+        .order(audit_seals::seq.desc())
+        .select((audit_seals::seq, audit_seals::hash))
+        .first(conn)
+        .optional()?
+        .unwrap_or_else(|| (0, chain::GENESIS_HASH.to_owned())))
+}
+
+/// The chain fields of an entry about to be sealed at `seq`.
+pub fn chain_entry(
+    e: &AuditEvent,
+    seq: i64,
+    legacy_hash: Option<String>,
+    prev_hash: String,
+) -> ChainEntry {
+    let mut entry = ChainEntry {
+        seq,
+        id: e.id,
+        at: chain::format_at(&e.at),
+        actor_id: e.actor_id,
+        actor: e.actor.clone(),
+        action: e.action.clone(),
+        entity_type: e.entity_type.clone(),
+        entity_id: e.entity_id.clone(),
+        before_json: e.before_json.clone(),
+        after_json: e.after_json.clone(),
+        withheld: false,
+        payload_hash: chain::payload_hash(e.before_json.as_deref(), e.after_json.as_deref()),
+        legacy_hash,
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = chain::entry_hash(&entry);
+    entry
+}
+
+/// Inserts seals for `entries` (already hashed), many per statement. Written as SQL
+/// because diesel's batch insert is not available over the two-backend connection.
+pub(super) fn insert_seals(conn: &mut DbConnection, entries: &[ChainEntry]) -> ApiResult<()> {
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+    let now = crate::time::now();
+    for chunk in entries.chunks(SEALS_PER_STATEMENT) {
+        let rows = (0..chunk.len())
+            .map(|i| {
+                let p = i * 6;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO audit_seals (seq, event_id, legacy_hash, prev_hash, hash, sealed_at) \
+             VALUES {rows}"
+        );
+        let mut query = diesel::sql_query(sql).into_boxed::<crate::db::MultiBackend>();
+        for e in chunk {
+            query = query
+                .bind::<BigInt, _>(e.seq)
+                .bind::<BigInt, _>(e.id)
+                .bind::<Nullable<Text>, _>(e.legacy_hash.clone())
+                .bind::<Text, _>(e.prev_hash.clone())
+                .bind::<Text, _>(e.hash.clone())
+                .bind::<Timestamp, _>(now);
+        }
+        query.execute(conn)?;
     }
     Ok(())
 }
 
 /// Seals every entry committed so far; returns how many it sealed.
 pub fn seal_pending(conn: &mut DbConnection) -> ApiResult<usize> {
+    seal_above(conn, 0)
+}
+
+/// Seals committed entries with ids above `low` (0: all of them).
+fn seal_above(conn: &mut DbConnection, low: i64) -> ApiResult<usize> {
     let mut total = 0;
     loop {
-        let sealed = write_tx(conn, seal_batch)?;
+        let sealed = write_tx(conn, |conn| seal_batch(conn, low))?;
         total += sealed;
         if sealed < BATCH as usize {
             return Ok(total);
@@ -68,59 +129,138 @@ pub fn seal_pending(conn: &mut DbConnection) -> ApiResult<usize> {
     }
 }
 
-fn seal_batch(conn: &mut DbConnection) -> ApiResult<usize> {
-    // Taking the head row's lock makes this the only sealer across instances; writers of
-    // entries never touch this row, so they are never blocked by it.
-    let (mut last_seq, mut last_hash): (i64, String) =
-        diesel::update(audit_chain_head::table.find(1))
-            .set(audit_chain_head::sealed_at.eq(audit_chain_head::sealed_at))
-            .returning((audit_chain_head::last_seq, audit_chain_head::last_hash))
-            .get_result(conn)?;
+fn seal_batch(conn: &mut DbConnection, low: i64) -> ApiResult<usize> {
+    crate::db::job_lock(conn, "audit.seal")?;
+    let (mut last_seq, mut last_hash) = match head(conn)? {
+        // No seal yet: entries sealed by the version 1 sealer are re-sealed first.
+        (0, _) => upgrade::reseal_legacy(conn)?,
+        head => head,
+    };
     let pending: Vec<AuditEvent> = audit_events::table
-        .filter(audit_events::seq.is_null())
+        .filter(audit_events::id.gt(low))
+        .filter(not(exists(
+            audit_seals::table.filter(audit_seals::event_id.eq(audit_events::id)),
+        )))
         .order(audit_events::id)
         .limit(BATCH)
         .select(AuditEvent::as_select())
         .load(conn)?;
-    let mut links = Vec::with_capacity(pending.len());
-    for entry in &pending {
-        let seq = last_seq + 1;
-        let hash = entry_hash(entry, seq, &last_hash);
-        links.push((
-            entry.id,
-            seq,
-            std::mem::replace(&mut last_hash, hash.clone()),
-            hash,
-        ));
-        last_seq = seq;
+    let mut entries = Vec::with_capacity(pending.len());
+    for event in &pending {
+        last_seq += 1;
+        let entry = chain_entry(event, last_seq, None, last_hash);
+        last_hash = entry.hash.clone();
+        entries.push(entry);
     }
-    for chunk in links.chunks(LINKS_PER_STATEMENT) {
-        link(conn, chunk)?;
-    }
-    if !pending.is_empty() {
-        diesel::update(audit_chain_head::table.find(1))
-            .set((
-                audit_chain_head::last_seq.eq(last_seq),
-                audit_chain_head::last_hash.eq(&last_hash),
-                audit_chain_head::sealed_at.eq(crate::time::now()),
-            ))
-            .execute(conn)?;
-    }
+    insert_seals(conn, &entries)?;
     Ok(pending.len())
 }
 
-/// Runs the sealer every `interval` until the process ends.
-pub fn spawn(db: Db, interval: Duration) {
+/// Which ids the background sealer looks among, from what it fully sealed before.
+#[derive(Debug, Default)]
+struct SealWindow {
+    /// `(when a pass started, the highest entry id then)`, for passes that sealed
+    /// everything they saw.
+    drained: VecDeque<(Instant, i64)>,
+    last_full_sweep: Option<Instant>,
+}
+
+impl SealWindow {
+    /// Ids above this may still be unsealed: every entry with a lower id was visible
+    /// when a pass that sealed everything ran at least [`MAX_TRANSACTION`] ago.
+    fn low(&mut self, now: Instant) -> i64 {
+        if self
+            .last_full_sweep
+            .is_none_or(|at| now.duration_since(at) >= FULL_SWEEP)
+        {
+            self.last_full_sweep = Some(now);
+            return 0;
+        }
+        while self.drained.len() > 1 && now.duration_since(self.drained[1].0) >= MAX_TRANSACTION {
+            self.drained.pop_front();
+        }
+        match self.drained.front() {
+            Some(&(at, max_id)) if now.duration_since(at) >= MAX_TRANSACTION => max_id,
+            _ => 0,
+        }
+    }
+
+    fn drained(&mut self, started: Instant, max_id: i64) {
+        self.drained.push_back((started, max_id));
+    }
+}
+
+fn max_event_id(conn: &mut DbConnection) -> ApiResult<i64> {
+    Ok(audit_events::table
+        .select(diesel::dsl::max(audit_events::id))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
+}
+
+/// Seals every `interval` and signs a checkpoint when one is due, until the process ends.
+pub fn spawn(db: Db, secrets: Arc<Secrets>, config: Arc<crate::config::Config>) {
     actix_web::rt::spawn(async move {
-        let mut ticker = actix_web::rt::time::interval(interval);
+        let mut ticker = actix_web::rt::time::interval(config.audit_seal_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut window = SealWindow::default();
         loop {
             ticker.tick().await;
-            match db.run_writing(seal_pending).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(sealed = n, "audit entries sealed"),
-                Err(e) => tracing::warn!(error = %e, "audit sealing failed; will retry"),
+            let started = Instant::now();
+            let low = window.low(started);
+            let sealing = db
+                .run_writing(move |conn| {
+                    let max_id = max_event_id(conn)?;
+                    Ok((seal_above(conn, low)?, max_id))
+                })
+                .await;
+            match sealing {
+                Ok((sealed, max_id)) => {
+                    window.drained(started, max_id);
+                    if sealed > 0 {
+                        tracing::debug!(sealed, "audit entries sealed");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit sealing failed; will retry");
+                    continue;
+                }
+            }
+            let (secrets, config) = (secrets.clone(), config.clone());
+            let signing = db
+                .run_writing(move |conn| {
+                    checkpoints::sign_if_due(conn, &secrets, &config, crate::time::now())
+                })
+                .await;
+            match signing {
+                Ok(Some(c)) => tracing::info!(size = c.size, "audit checkpoint signed"),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "signing an audit checkpoint failed; will retry")
+                }
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_starts_with_a_full_sweep_and_trails_by_the_transaction_bound() {
+        let mut w = SealWindow::default();
+        let t0 = Instant::now();
+        assert_eq!(w.low(t0), 0, "first pass looks at every id");
+        w.drained(t0, 100);
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(w.low(t1), 0, "nothing is older than the bound yet");
+        w.drained(t1, 150);
+        let t2 = t0 + MAX_TRANSACTION + Duration::from_millis(500);
+        assert_eq!(w.low(t2), 100);
+        w.drained(t2, 400);
+        let t3 = t1 + MAX_TRANSACTION + Duration::from_secs(1);
+        assert_eq!(w.low(t3), 150);
+        let t4 = t0 + FULL_SWEEP;
+        assert_eq!(w.low(t4), 0, "the periodic sweep looks at every id again");
+    }
 }

@@ -1,113 +1,200 @@
-//! Walks the audit chain and reports the first broken link.
+//! The server's own check of its record: the chain read from the database, checked by
+//! the same [`Verifier`] as an export, against the server's signed checkpoints and the
+//! anchors settlements recorded. A rewrite with recomputed hashes cannot match a
+//! checkpoint signed before it, so it is reported, naming the checkpoint.
+
+use std::collections::HashMap;
 
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{AuditEvent, GENESIS_HASH, entry_hash};
+use super::chain::ChainEntry;
+use super::checkpoints;
+use super::verifier::{Broken, CheckpointRecord, Summary, Verifier, WitnessRecord};
+use super::{AuditEvent, sealer};
 use crate::db::DbConnection;
 use crate::error::ApiResult;
-use crate::schema::{audit_chain_head, audit_events};
+use crate::schema::{audit_events, audit_seals, settlements};
+use crate::secrets::Secrets;
 
 /// Entries read per query while verifying.
 const PAGE: i64 = 10_000;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct VerifyReport {
-    /// True when every sealed entry is intact and the chain ends at the recorded head.
+    /// True when every sealed entry, checkpoint and settlement anchor verifies.
     pub ok: bool,
     /// Sealed entries checked.
     pub checked: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_broken: Option<BrokenLink>,
+    pub first_broken: Option<Broken>,
+    /// What was covered (when `ok`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
     /// Committed entries not yet linked into the chain (sealed within seconds).
     pub unsealed: i64,
     pub head_seq: i64,
     pub head_hash: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct BrokenLink {
-    /// Chain position where the chain stops being trustworthy.
-    pub seq: i64,
-    /// The entry found there, if any.
-    pub id: Option<i64>,
-    pub reason: String,
+/// Every checkpoint key the server has held, by key id.
+pub fn server_keys(secrets: &Secrets) -> HashMap<String, ed25519_dalek::VerifyingKey> {
+    let keys = secrets.audit_keys();
+    std::iter::once((keys.current.clone(), keys.current_public()))
+        .chain(keys.previous().map(|(k, v)| (k.to_owned(), v)))
+        .collect()
 }
 
-pub fn verify(conn: &mut DbConnection) -> ApiResult<VerifyReport> {
-    let (head_seq, head_hash): (i64, String) = audit_chain_head::table
-        .find(1)
-        .select((audit_chain_head::last_seq, audit_chain_head::last_hash))
-        .first(conn)?;
+/// All checkpoints with their witnesses, as the verifier takes them.
+pub fn checkpoint_records(
+    conn: &mut DbConnection,
+    max_size: i64,
+) -> ApiResult<Vec<CheckpointRecord>> {
+    Ok(checkpoints::all_up_to(conn, max_size)?
+        .into_iter()
+        .map(|c| CheckpointRecord {
+            size: c.checkpoint.size,
+            root: c.checkpoint.root,
+            text: c.checkpoint.text,
+            key_id: c.checkpoint.key_id,
+            signature: c.checkpoint.signature,
+            witnesses: c
+                .witnesses
+                .into_iter()
+                .map(|w| WitnessRecord {
+                    key_id: w.key_id,
+                    public_key: w.public_key,
+                    signature: w.signature,
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// Sealed entries `from..=to` in chain order, with their seals.
+pub fn sealed_page(conn: &mut DbConnection, from: i64, to: i64) -> ApiResult<Vec<ChainEntry>> {
+    let rows: Vec<(AuditEvent, (i64, Option<String>, String, String))> = audit_seals::table
+        .inner_join(audit_events::table)
+        .filter(audit_seals::seq.ge(from))
+        .filter(audit_seals::seq.le(to))
+        .order(audit_seals::seq)
+        .limit(PAGE)
+        .select((
+            AuditEvent::as_select(),
+            (
+                audit_seals::seq,
+                audit_seals::legacy_hash,
+                audit_seals::prev_hash,
+                audit_seals::hash,
+            ),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(e, (seq, legacy_hash, prev_hash, hash))| {
+            let mut entry = sealer::chain_entry(&e, seq, legacy_hash, prev_hash);
+            // The stored hash is what is being checked, not the one just computed.
+            entry.hash = hash;
+            entry
+        })
+        .collect())
+}
+
+pub fn verify(conn: &mut DbConnection, secrets: &Secrets) -> ApiResult<VerifyReport> {
+    let (head_seq, head_hash) = sealer::head(conn)?;
     let unsealed: i64 = audit_events::table
-        .filter(audit_events::seq.is_null())
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            audit_seals::table.filter(audit_seals::event_id.eq(audit_events::id)),
+        )))
         .count()
         .get_result(conn)?;
     let mut report = VerifyReport {
-        ok: true,
+        ok: false,
         checked: 0,
         first_broken: None,
+        summary: None,
         unsealed,
         head_seq,
         head_hash,
     };
-    let mut expected_seq = 1;
-    let mut prev_hash = GENESIS_HASH.to_owned();
-    'pages: loop {
-        let page: Vec<AuditEvent> = audit_events::table
-            .filter(audit_events::seq.ge(expected_seq))
-            .order(audit_events::seq)
-            .limit(PAGE)
-            .select(AuditEvent::as_select())
-            .load(conn)?;
-        for entry in &page {
-            let seq = entry.seq.unwrap_or_default();
-            let broken = if seq != expected_seq {
-                Some((
-                    expected_seq,
-                    None,
-                    format!("entry at position {expected_seq} is missing"),
-                ))
-            } else if entry.prev_hash.as_deref() != Some(prev_hash.as_str()) {
-                Some((
-                    seq,
-                    Some(entry.id),
-                    "prev_hash does not match the entry before it".to_owned(),
-                ))
-            } else if entry.hash.as_deref() != Some(entry_hash(entry, seq, &prev_hash).as_str()) {
-                Some((
-                    seq,
-                    Some(entry.id),
-                    "content does not match its hash (entry altered)".to_owned(),
-                ))
-            } else {
-                None
-            };
-            if let Some((seq, id, reason)) = broken {
-                report.ok = false;
-                report.first_broken = Some(BrokenLink { seq, id, reason });
-                break 'pages;
+    // Checkpoints beyond the head are included: one that covers more than the chain
+    // holds means entries were removed.
+    let records = checkpoint_records(conn, i64::MAX)?;
+    let outcome = (|| -> ApiResult<Result<Summary, Broken>> {
+        let mut verifier = match Verifier::new(server_keys(secrets), records) {
+            Ok(v) => v,
+            Err(broken) => return Ok(Err(broken)),
+        };
+        loop {
+            let from = verifier.entries() + 1;
+            let page = sealed_page(conn, from, i64::MAX)?;
+            for entry in &page {
+                if let Err(broken) = verifier.push(entry) {
+                    return Ok(Err(broken));
+                }
             }
-            report.checked += 1;
-            prev_hash = entry.hash.clone().unwrap_or_default();
-            expected_seq += 1;
+            if (page.len() as i64) < PAGE {
+                break;
+            }
         }
-        if (page.len() as i64) < PAGE {
-            break;
+        if let Err(broken) = check_settlements(conn, &verifier) {
+            return Ok(Err(broken));
         }
-    }
-    if report.ok && (expected_seq - 1 != report.head_seq || prev_hash != report.head_hash) {
-        report.ok = false;
-        report.first_broken = Some(BrokenLink {
-            seq: expected_seq,
-            id: None,
-            reason: format!(
-                "the chain ends at position {} but the head records {} (entries removed from the end)",
-                expected_seq - 1,
-                report.head_seq
-            ),
-        });
+        Ok(verifier.finish())
+    })()?;
+    match outcome {
+        Ok(summary) => {
+            report.ok = true;
+            report.checked = summary.entries;
+            report.summary = Some(summary);
+        }
+        Err(broken) => {
+            report.checked = broken.seq.map_or(0, |s| s - 1);
+            report.first_broken = Some(broken);
+        }
     }
     Ok(report)
+}
+
+/// The anchors in the settlements table itself, beside those in the approval entries.
+fn check_settlements(conn: &mut DbConnection, verifier: &Verifier) -> Result<(), Broken> {
+    type Anchor = (
+        i64,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+    );
+    let anchors: Vec<Anchor> = settlements::table
+        .filter(settlements::approved_at.is_not_null())
+        .order(settlements::id)
+        .select((
+            settlements::id,
+            settlements::audit_checkpoint_size,
+            settlements::audit_checkpoint_root,
+            settlements::audit_head_seq,
+            settlements::audit_head_hash,
+        ))
+        .load(conn)
+        .map_err(|e| Broken {
+            seq: None,
+            id: None,
+            checkpoint: None,
+            reason: format!("reading settlements: {e}"),
+        })?;
+    for (id, size, root, seq, hash) in anchors {
+        let checked = match (size, root, seq, hash) {
+            (Some(size), Some(root), _, _) => verifier.check_checkpoint_anchor(size, &root),
+            (None, None, Some(seq), Some(hash)) => verifier.check_legacy_anchor(seq, &hash),
+            _ => Err("it names no checkpoint".to_owned()),
+        };
+        checked.map_err(|why| Broken {
+            seq: None,
+            id: None,
+            checkpoint: size,
+            reason: format!("settlement {id}: {why}"),
+        })?;
+    }
+    Ok(())
 }

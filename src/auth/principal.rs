@@ -209,6 +209,9 @@ role_set!(
     /// Administrators (officials of the talent office).
     Admin, "an administrator", [Admin]);
 role_set!(
+    /// Auditors: read everything and countersign the audit log as witnesses.
+    Auditor, "an auditor", [Auditor]);
+role_set!(
     /// Administrators and auditors: read access to everything.
     Official, "an official or auditor", [Admin, Auditor]);
 role_set!(

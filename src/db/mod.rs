@@ -4,6 +4,7 @@
 //! Query functions take `&mut DbConnection`, never the pool, so they compose inside one
 //! transaction. Blocking diesel work runs on actix's blocking pool via [`Db::run`].
 
+mod job_lock;
 mod lock;
 mod together;
 mod url;
@@ -23,6 +24,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+pub use job_lock::job_lock;
 pub use lock::ForNoKeyUpdateOf;
 pub use together::InOneStatement;
 pub use url::{Backend, DatabaseUrl};

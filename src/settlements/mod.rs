@@ -27,7 +27,7 @@ use crate::auth::{Actor, Principal};
 use crate::budgets::{self, Deltas};
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
-use crate::schema::{audit_chain_head, job_locks, redemptions, settlement_lines, settlements};
+use crate::schema::{redemptions, settlement_lines, settlements};
 
 /// A settlement period: a local calendar month `YYYY-MM`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +87,8 @@ pub struct Settlement {
     pub audit_head_seq: Option<i64>,
     pub audit_head_hash: Option<String>,
     pub created_at: NaiveDateTime,
+    pub audit_checkpoint_size: Option<i64>,
+    pub audit_checkpoint_root: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -124,8 +126,13 @@ pub struct SettlementView {
     pub bank_reference: Option<String>,
     pub rejected_reason: Option<String>,
     pub lines_digest: Option<String>,
+    /// Audit chain head recorded by approvals before signed checkpoints (hash version 1).
     pub audit_head_seq: Option<i64>,
     pub audit_head_hash: Option<String>,
+    /// The signed audit checkpoint this settlement was approved against (size and hex
+    /// root, see `GET /audit/checkpoints`).
+    pub audit_checkpoint_size: Option<i64>,
+    pub audit_checkpoint_root: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lines: Option<Vec<LineView>>,
 }
@@ -141,37 +148,6 @@ pub struct LineView {
     #[schema(value_type = String, format = DateTime)]
     pub at: String,
     pub talent: String,
-}
-
-/// Takes a named lock row until the transaction ends: one holder at a time across
-/// instances (PostgreSQL row lock; SQLite's write lock already serialises).
-pub fn job_lock(conn: &mut DbConnection, name: &str) -> ApiResult<()> {
-    let now = crate::time::now();
-    let locked = diesel::update(job_locks::table.find(name))
-        .set(job_locks::locked_at.eq(now))
-        .execute(conn)?;
-    if locked == 1 {
-        return Ok(());
-    }
-    let inserted = conn.transaction(|conn| {
-        diesel::insert_into(job_locks::table)
-            .values((job_locks::name.eq(name), job_locks::locked_at.eq(now)))
-            .execute(conn)
-    });
-    match inserted {
-        Ok(_) => Ok(()),
-        // Someone created it first: wait for their lock like everyone else.
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => {
-            diesel::update(job_locks::table.find(name))
-                .set(job_locks::locked_at.eq(now))
-                .execute(conn)?;
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Redemptions of the period not yet in a live settlement, not reversed, not disputed.
@@ -196,7 +172,7 @@ pub fn generate(
     period: &Period,
     now: NaiveDateTime,
 ) -> ApiResult<Vec<Settlement>> {
-    job_lock(conn, "settlement.generate")?;
+    crate::db::job_lock(conn, "settlement.generate")?;
     let generation = uuid::Uuid::new_v4().to_string();
     // Candidates are collected first: an INSERT into settlement_lines whose own
     // NOT EXISTS probes settlement_lines was planned as a nested loop over a table the
@@ -433,13 +409,15 @@ impl Step {
 
 /// Applies a workflow step: who may is checked by the caller's role; this checks the
 /// state, the four eyes, and moves the budget. `text` is the reason (reject) or the
-/// bank reference (pay).
+/// bank reference (pay); `checkpoint` is the signed audit checkpoint an approval records
+/// (taken just before, so it covers the history the approval relied on).
 pub fn apply(
     conn: &mut DbConnection,
     principal: &Principal,
     id: i64,
     step: Step,
     text: Option<&str>,
+    checkpoint: Option<&audit::checkpoints::Checkpoint>,
     now: NaiveDateTime,
 ) -> ApiResult<Settlement> {
     let before = get(conn, id)?;
@@ -483,18 +461,17 @@ pub fn apply(
             .execute(conn)?,
         Step::Approve => {
             let digest = lines_digest(&lines(conn, id)?);
-            let (seq, hash): (i64, String) = audit_chain_head::table
-                .find(1)
-                .select((audit_chain_head::last_seq, audit_chain_head::last_hash))
-                .first(conn)?;
+            let checkpoint = checkpoint.ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("an approval needs a signed checkpoint"))
+            })?;
             let n = diesel::update(guarded)
                 .set((
                     settlements::status.eq(to),
                     settlements::approved_by.eq(user),
                     settlements::approved_at.eq(now),
                     settlements::lines_digest.eq(digest),
-                    settlements::audit_head_seq.eq(seq),
-                    settlements::audit_head_hash.eq(hash),
+                    settlements::audit_checkpoint_size.eq(checkpoint.size),
+                    settlements::audit_checkpoint_root.eq(&checkpoint.root),
                 ))
                 .execute(conn)?;
             move_budget_on_approval(conn, id)?;

@@ -63,6 +63,8 @@ fn view(s: &Settlement, merchant_name: String, lines: Option<Vec<LineView>>) -> 
         lines_digest: s.lines_digest.clone(),
         audit_head_seq: s.audit_head_seq,
         audit_head_hash: s.audit_head_hash.clone(),
+        audit_checkpoint_size: s.audit_checkpoint_size,
+        audit_checkpoint_root: s.audit_checkpoint_root.clone(),
         lines,
     }
 }
@@ -256,6 +258,26 @@ async fn step(
     step: Step,
     text: Option<String>,
 ) -> ApiResult<web::Json<SettlementView>> {
+    let checkpoint = match step {
+        Step::Approve => {
+            let (secrets, config) = (state.secrets.clone(), state.config.clone());
+            Some(
+                state
+                    .db
+                    .run_writing(move |conn| {
+                        crate::audit::seal_pending(conn)?;
+                        crate::audit::checkpoints::sign(
+                            conn,
+                            &secrets,
+                            &config,
+                            crate::audit::checkpoints::Reason::Settlement,
+                        )
+                    })
+                    .await?,
+            )
+        }
+        _ => None,
+    };
     let view = state
         .db
         .write(move |conn| {
@@ -265,6 +287,7 @@ async fn step(
                 id,
                 step,
                 text.as_deref(),
+                checkpoint.as_ref(),
                 crate::time::now(),
             )?;
             full_view(conn, &principal, id)
@@ -310,7 +333,7 @@ pub async fn verify(
 }
 
 /// A second official (not the verifier) approves; the budget moves reserved → settled
-/// and the lines' digest and the audit-chain head are recorded.
+/// and the lines' digest and a freshly signed audit checkpoint are recorded.
 #[utoipa::path(tag = "settlements", params(("id" = i64, Path)), responses((status = 200, body = SettlementView), (status = 403, description = "four_eyes", body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 #[post("/settlements/{id}/approve")]
 pub async fn approve(
