@@ -8,6 +8,7 @@
 //! order it sees them commit, within about a second. [`verify`] walks the chain.
 //! The database itself refuses deletes and any update but the one-time seal (triggers).
 
+pub mod privacy;
 pub mod routes;
 pub mod sealer;
 pub mod verify;
