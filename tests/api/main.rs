@@ -3,6 +3,7 @@
 mod helpers;
 
 mod audit;
+mod audit_privacy;
 mod auth;
 mod browser;
 mod budgets;
