@@ -20,6 +20,8 @@ const ENTRY_DOMAIN: &[u8] = b"talentcard-audit-entry-v2\n";
 /// One chain position with everything its hash is computed from: a row of the export
 /// and what the server's own verify reads from the database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+// A misspelt or extra field in an export is an error, never silently a null.
+#[serde(deny_unknown_fields)]
 pub struct ChainEntry {
     pub seq: i64,
     pub id: i64,

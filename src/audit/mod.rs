@@ -123,8 +123,8 @@ pub struct AuditEvent {
     pub entity_id: String,
     pub before_json: Option<String>,
     pub after_json: Option<String>,
-    /// Position in the version 1 chain, for entries sealed before hash version 2
-    /// (docs/audit-format.md); null for later entries, whose seal is in `audit_seals`.
+    /// Position in the chain; null until sealed. (In the table, these three columns
+    /// hold the version 1 chain only; listings answer with the entry's seal.)
     pub seq: Option<i64>,
     pub prev_hash: Option<String>,
     pub hash: Option<String>,

@@ -2,8 +2,8 @@
 
 use actix_web::{get, web};
 use diesel::prelude::*;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{AuditEvent, VerifyReport};
@@ -11,7 +11,7 @@ use crate::auth::Auth;
 use crate::auth::principal::Official;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageQuery, Paginated};
-use crate::schema::audit_events;
+use crate::schema::{audit_events, audit_seals};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -39,11 +39,41 @@ pub struct EventFilter {
     pub to: Option<crate::text::SingleLine>,
 }
 
-/// List audit entries, newest first.
+/// An entry as listed: the entry, its payloads withheld when they hold unmasked personal
+/// data (entries written before snapshots were masked).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedEvent {
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    /// True when `before_json` and `after_json` are withheld (answered as null) because
+    /// one of them holds unmasked personal data or a full bank account, or is not JSON.
+    /// The stored entry is unchanged and still verifies.
+    pub payload_withheld: bool,
+}
+
+impl From<AuditEvent> for ListedEvent {
+    fn from(mut event: AuditEvent) -> Self {
+        let payload_withheld = [&event.before_json, &event.after_json]
+            .into_iter()
+            .flatten()
+            .any(|json| super::privacy::holds_unmasked_personal_data(json));
+        if payload_withheld {
+            event.before_json = None;
+            event.after_json = None;
+        }
+        ListedEvent {
+            event,
+            payload_withheld,
+        }
+    }
+}
+
+/// List audit entries, newest first. Payloads holding unmasked personal data are
+/// withheld (`payload_withheld`).
 #[utoipa::path(
     tag = "audit",
     params(PageQuery, EventFilter),
-    responses((status = 200, body = Paginated<AuditEvent>)),
+    responses((status = 200, body = Paginated<ListedEvent>)),
     security(("bearer" = []))
 )]
 #[get("/audit/events")]
@@ -52,7 +82,7 @@ pub async fn list_events(
     state: web::Data<AppState>,
     page: crate::http::Query<PageQuery>,
     filter: crate::http::Query<EventFilter>,
-) -> ApiResult<web::Json<Paginated<AuditEvent>>> {
+) -> ApiResult<web::Json<Paginated<ListedEvent>>> {
     let page = Page::try_from(page.into_inner())?;
     let f = filter.into_inner();
     let from = f
@@ -102,7 +132,30 @@ pub async fn list_events(
                 .limit(page.per_page)
                 .offset(page.offset())
                 .select(AuditEvent::as_select())
-                .load(conn)?;
+                .load::<AuditEvent>(conn)?;
+            // The chain position is the seal's (the row's own seal columns hold only the
+            // version 1 chain).
+            let ids: Vec<i64> = items.iter().map(|e| e.id).collect();
+            let mut seals: std::collections::HashMap<i64, (i64, String, String)> =
+                audit_seals::table
+                    .filter(audit_seals::event_id.eq_any(ids))
+                    .select((
+                        audit_seals::event_id,
+                        (audit_seals::seq, audit_seals::prev_hash, audit_seals::hash),
+                    ))
+                    .load::<(i64, (i64, String, String))>(conn)?
+                    .into_iter()
+                    .collect();
+            let items = items
+                .into_iter()
+                .map(|mut e| {
+                    let seal = seals.remove(&e.id);
+                    e.seq = seal.as_ref().map(|s| s.0);
+                    e.prev_hash = seal.as_ref().map(|s| s.1.clone());
+                    e.hash = seal.map(|s| s.2);
+                    ListedEvent::from(e)
+                })
+                .collect();
             Ok(Paginated::new(items, total, page))
         })
         .await?;

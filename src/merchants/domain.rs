@@ -272,6 +272,29 @@ pub fn mask_bank_account(account: &str) -> String {
         .collect()
 }
 
+/// A contact phone as the audit log keeps it: a mainland mobile as talents' phones are
+/// shown (`138****5678`), anything else (a landline) with every digit but the last four
+/// masked (`****-***0006`). The API shows contact phones in full to the merchant's own
+/// staff and to officials, but the log is handed to auditors outside and can never be
+/// corrected, so it keeps no more than it needs to follow a change.
+pub fn mask_contact_phone(phone: &str) -> String {
+    if let Ok(mobile) = crate::talents::Phone::parse(phone) {
+        return mobile.masked();
+    }
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let mut seen = 0;
+    phone
+        .chars()
+        .map(|c| {
+            if !c.is_ascii_digit() {
+                return c;
+            }
+            seen += 1;
+            if seen + 4 > digits { c } else { '*' }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +340,14 @@ mod tests {
             "6222***********3445"
         );
         assert_eq!(mask_bank_account("12345678"), "********");
+    }
+
+    #[test]
+    fn contact_phones_are_masked_like_talent_phones_or_to_the_last_four() {
+        assert_eq!(mask_contact_phone("13800000000"), "138****0000");
+        assert_eq!(mask_contact_phone("+86 138 1234 5678"), "138****5678");
+        assert_eq!(mask_contact_phone("0825-6660006"), "****-***0006");
+        assert_eq!(mask_contact_phone("6660006"), "***0006");
     }
 
     #[test]

@@ -24,7 +24,10 @@ use crate::schema::users as user_rows;
 use crate::users::{self, NewAccount, User, UserView, Username};
 pub use domain::{Category, Coordinates, District, Uscc};
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
+/// The stored row, full bank account and contact phone included. Not `Serialize`: what
+/// leaves the process is a [`MerchantRecord`] or a [`DirectoryEntry`], so no full row can
+/// slip into a response or an audit snapshot.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = merchants)]
 pub struct Merchant {
     pub id: i64,
@@ -211,6 +214,15 @@ impl Merchant {
         Ok(record)
     }
 
+    /// The record as audit snapshots keep it: bank account masked as in lists, and the
+    /// contact phone masked too ([`domain::mask_contact_phone`]). A changed account still
+    /// shows as a different masked value.
+    pub fn audit_record(&self) -> ApiResult<MerchantRecord> {
+        let mut record = self.masked_record()?;
+        record.contact_phone = domain::mask_contact_phone(&self.contact_phone);
+        Ok(record)
+    }
+
     pub fn directory_entry(&self, offers: Vec<PublicOffer>) -> ApiResult<DirectoryEntry> {
         let category = self.category()?;
         Ok(DirectoryEntry {
@@ -301,7 +313,7 @@ pub fn apply(conn: &mut DbConnection, actor: &Actor, new: NewMerchant) -> ApiRes
         "merchant",
         merchant.id,
         None::<&()>,
-        Some(&merchant),
+        Some(&merchant.audit_record()?),
     )?;
     users::create(
         conn,
@@ -371,8 +383,8 @@ pub fn transition(
         &format!("merchant.{}", action.name()),
         "merchant",
         id,
-        Some(&before),
-        Some(&after),
+        Some(&before.audit_record()?),
+        Some(&after.audit_record()?),
     )?;
     Ok(after)
 }

@@ -67,12 +67,18 @@ async fn chain_verifies_after_many_concurrent_writes(app: TestApp) {
     assert_eq!(report["head_seq"], 41, "{report}");
 }
 
-fn drop_append_only_guard(conn: &mut talentcard::db::DbConnection, backend: Backend) {
+/// What someone who owns the database can do: drop the append-only triggers.
+pub fn drop_append_only_guard(conn: &mut talentcard::db::DbConnection, backend: Backend) {
     let sql = match backend {
-        Backend::Postgres => vec!["DROP TRIGGER audit_events_append_only ON audit_events"],
+        Backend::Postgres => vec![
+            "DROP TRIGGER audit_events_append_only ON audit_events",
+            "DROP TRIGGER audit_seals_append_only ON audit_seals",
+        ],
         Backend::Sqlite => vec![
             "DROP TRIGGER audit_events_no_delete",
-            "DROP TRIGGER audit_events_seal_once",
+            "DROP TRIGGER audit_events_no_update",
+            "DROP TRIGGER audit_seals_no_delete",
+            "DROP TRIGGER audit_seals_no_update",
         ],
     };
     for s in sql {
@@ -83,13 +89,21 @@ fn drop_append_only_guard(conn: &mut talentcard::db::DbConnection, backend: Back
 async fn the_database_refuses_to_edit_or_delete_sealed_entries(app: TestApp) {
     app.create_account(talentcard::auth::Role::Auditor, "someone", "someone-pass")
         .await;
-    app.seal_audit().await;
+    let token = app.admin_token().await;
+    let (status, _) = app
+        .post("/api/v1/audit/checkpoints", &token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let (edit, delete) = app
         .with_conn(|conn| {
-            let edit = diesel::sql_query("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1")
-                .execute(conn);
-            let delete = diesel::sql_query("DELETE FROM audit_events WHERE seq = 2").execute(conn);
-            (edit.is_err(), delete.is_err())
+            let mut refused = |sql: &str| diesel::sql_query(sql).execute(conn).is_err();
+            let edit = refused("UPDATE audit_events SET actor = 'mallory' WHERE id = 1")
+                && refused("UPDATE audit_seals SET hash = prev_hash WHERE seq = 1")
+                && refused("UPDATE audit_chain_head SET last_seq = 7");
+            let delete = refused("DELETE FROM audit_seals WHERE seq = 2")
+                && refused("DELETE FROM audit_events WHERE id = 2")
+                && refused("DELETE FROM audit_checkpoints");
+            (edit, delete)
         })
         .await;
     assert!(
@@ -113,7 +127,8 @@ async fn verify_finds_an_entry_edited_behind_its_back(app: TestApp) {
     app.with_conn(move |conn| {
         drop_append_only_guard(conn, backend);
         diesel::sql_query(
-            "UPDATE audit_events SET after_json = '{\"username\":\"mallory\"}' WHERE seq = 3",
+            "UPDATE audit_events SET after_json = '{\"username\":\"mallory\"}' \
+             WHERE id = (SELECT event_id FROM audit_seals WHERE seq = 3)",
         )
         .execute(conn)
         .unwrap();
@@ -145,7 +160,7 @@ async fn verify_finds_a_deleted_entry(app: TestApp) {
     let backend = app.backend;
     app.with_conn(move |conn| {
         drop_append_only_guard(conn, backend);
-        diesel::sql_query("DELETE FROM audit_events WHERE seq = 4")
+        diesel::sql_query("DELETE FROM audit_seals WHERE seq = 4")
             .execute(conn)
             .unwrap();
     })
@@ -166,14 +181,28 @@ async fn verify_finds_entries_cut_from_the_end(app: TestApp) {
     let token = app.admin_token().await;
     app.create_account(talentcard::auth::Role::Auditor, "aud", "auditor-pass")
         .await;
-    app.seal_audit().await;
+    // The end of the chain is pinned by the latest signed checkpoint.
+    let (status, checkpoint) = app
+        .post("/api/v1/audit/checkpoints", &token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{checkpoint}");
     let backend = app.backend;
     app.with_conn(move |conn| {
         drop_append_only_guard(conn, backend);
-        diesel::sql_query(
-            "DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)",
-        )
-        .execute(conn)
+        // In one transaction, so the background sealer cannot seal the entry again.
+        diesel::Connection::transaction(conn, |conn| {
+            let id =
+                "(SELECT event_id FROM audit_seals WHERE seq = (SELECT MAX(seq) FROM audit_seals))";
+            diesel::sql_query(format!("CREATE TEMPORARY TABLE cut AS SELECT {id} AS id"))
+                .execute(conn)?;
+            diesel::sql_query(
+                "DELETE FROM audit_seals WHERE seq = (SELECT MAX(seq) FROM audit_seals)",
+            )
+            .execute(conn)?;
+            diesel::sql_query("DELETE FROM audit_events WHERE id = (SELECT id FROM cut)")
+                .execute(conn)?;
+            diesel::sql_query("DROP TABLE cut").execute(conn)
+        })
         .unwrap();
     })
     .await;

@@ -3,6 +3,8 @@
 mod helpers;
 
 mod audit;
+mod audit_anchors;
+mod audit_privacy;
 mod auth;
 mod browser;
 mod budgets;

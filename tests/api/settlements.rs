@@ -207,7 +207,20 @@ async fn a_month_goes_from_draft_to_paid_with_four_eyes(app: TestApp) {
     let (status, approved) = app.post(&path("approve"), &admin2, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{approved}");
     assert_eq!(approved["lines_digest"].as_str().unwrap().len(), 64);
-    assert!(approved["audit_head_hash"].is_string());
+    // The approval records the checkpoint signed for it, and that checkpoint is listed.
+    let size = approved["audit_checkpoint_size"]
+        .as_i64()
+        .expect("checkpoint size");
+    let (_, checkpoints) = app.get("/api/v1/audit/checkpoints", &c.admin).await;
+    let recorded = checkpoints["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|cp| cp["size"] == size)
+        .unwrap_or_else(|| panic!("checkpoint {size} listed: {checkpoints}"));
+    assert_eq!(recorded["root"], approved["audit_checkpoint_root"]);
+    assert_eq!(recorded["reason"], "settlement");
+    assert!(approved["audit_head_hash"].is_null());
     let after_approval = budget(&app, &c.admin, 2026).await;
     assert_eq!(after_approval["reserved_fen"], 0);
     assert_eq!(after_approval["settled_fen"], 1_168);
