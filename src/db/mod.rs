@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::migration::MigrationSource;
 use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection};
 use diesel::sqlite::SqliteConnection;
@@ -166,10 +167,66 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
         DbConnection::Pg(_) => PG_MIGRATIONS,
         DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
     };
-    let applied = conn
-        .run_pending_migrations(source)
-        .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
+    if all_applied(conn, &source)? {
+        return Ok(0);
+    }
+    let applied = conn.run_pending_migrations(source).map_err(|e| {
+        let e = e.to_string();
+        let hint = if e.contains("permission denied") || e.contains("must be owner") {
+            " (a restricted service role cannot migrate: run `talentcard migrate` with \
+             MIGRATION_DATABASE_URL set to the schema owner)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("applying migrations: {e}{hint}")
+    })?;
     Ok(applied.len())
+}
+
+/// Whether every embedded migration is recorded as applied. Asked here rather than
+/// through diesel's harness, which first runs `CREATE TABLE IF NOT EXISTS
+/// __diesel_schema_migrations`: PostgreSQL refuses that to a role without CREATE on the
+/// schema even when the table exists, and a restricted service role must
+/// still start once the owner has migrated.
+fn all_applied(conn: &mut DbConnection, source: &EmbeddedMigrations) -> anyhow::Result<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Present {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        present: bool,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let present = match conn {
+        DbConnection::Pg(_) => {
+            "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS present"
+        }
+        DbConnection::Sqlite(_) => {
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+             WHERE type = 'table' AND name = '__diesel_schema_migrations') AS present"
+        }
+    };
+    let present: Present = diesel::sql_query(present)
+        .get_result(conn)
+        .context("looking for the migrations table")?;
+    if !present.present {
+        return Ok(false);
+    }
+    let applied: std::collections::HashSet<String> =
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+            .load::<Version>(conn)
+            .context("reading the applied migrations")?
+            .into_iter()
+            .map(|v| v.version)
+            .collect();
+    // The backend parameter only picks an impl: the names are the same for both.
+    let embedded = MigrationSource::<diesel::pg::Pg>::migrations(source)
+        .map_err(|e| anyhow::anyhow!("listing the embedded migrations: {e}"))?;
+    Ok(embedded
+        .iter()
+        .all(|m| applied.contains(&m.name().version().to_string())))
 }
 
 /// Runs `f` inside a write transaction.
