@@ -17,6 +17,7 @@ mod ops;
 mod outage;
 mod pgcluster;
 mod redemptions;
+mod roles;
 mod security;
 mod settlements;
 mod talents;
