@@ -30,7 +30,8 @@ pub enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations and exit. With MIGRATION_DATABASE_URL they run
+    /// as that (owner) role, which then grants DATABASE_URL's role its privileges.
     Migrate,
     /// Create an account (e.g. the first administrator).
     CreateUser {
@@ -145,7 +146,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo } => serve(config, demo),
         Command::Migrate => {
-            let db = Db::connect(&config.database_url, 1, true)?;
+            let db = Db::migrate_and_connect(
+                &config.database_url,
+                config.migration_database_url.as_ref(),
+                1,
+            )?;
             println!("migrations applied ({} database)", db.backend());
             Ok(())
         }
@@ -154,7 +159,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             username,
             password,
         } => {
-            let db = Db::connect(&config.database_url, 1, true)?;
+            let db = Db::migrate_and_connect(
+                &config.database_url,
+                config.migration_database_url.as_ref(),
+                1,
+            )?;
             let username =
                 Username::parse(&username).map_err(|e| anyhow::anyhow!(e.problem().detail))?;
             if !matches!(role, Role::Admin | Role::Auditor) {
@@ -192,7 +201,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Settle { period } => {
             let period = crate::settlements::Period::parse(&period)
                 .map_err(|e| anyhow::anyhow!(e.problem().detail))?;
-            let db = Db::connect(&config.database_url, 1, true)?;
+            let db = Db::migrate_and_connect(
+                &config.database_url,
+                config.migration_database_url.as_ref(),
+                1,
+            )?;
             let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
             let made = write_tx(&mut conn, |conn| {
                 crate::settlements::generate(

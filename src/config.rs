@@ -45,6 +45,10 @@ fn binds_loopback_only(bind: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: DatabaseUrl,
+    /// PostgreSQL only: the schema owner's URL (`MIGRATION_DATABASE_URL`). When set,
+    /// migrations run over it and `database_url` is the service's restricted role (see
+    /// `db::roles`); when unset, `database_url` migrates and serves.
+    pub migration_database_url: Option<DatabaseUrl>,
     /// Optional read replica for reports; falls back to `database_url`.
     pub replica_database_url: Option<DatabaseUrl>,
     pub bind: String,
@@ -133,6 +137,30 @@ fn parse_districts(raw: &str) -> anyhow::Result<Vec<String>> {
     Ok(districts)
 }
 
+/// A separate migration role needs PostgreSQL roles: with SQLite (either URL) anything
+/// but the same URL is refused rather than ignored, since the operator meant something
+/// by it that SQLite cannot give.
+fn check_migration_url(
+    database: &DatabaseUrl,
+    migration: Option<&DatabaseUrl>,
+) -> anyhow::Result<()> {
+    match migration {
+        Some(migration)
+            if migration != database
+                && (database.backend() == Backend::Sqlite
+                    || migration.backend() == Backend::Sqlite) =>
+        {
+            bail!(
+                "MIGRATION_DATABASE_URL ({}) differs from DATABASE_URL ({}): a separate \
+                 migration role is for PostgreSQL; with SQLite leave MIGRATION_DATABASE_URL unset",
+                migration.redacted(),
+                database.redacted()
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
 fn env_opt(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
@@ -168,6 +196,11 @@ impl Config {
             Some(raw) => DatabaseUrl::parse(&raw).map_err(anyhow::Error::msg)?,
             None => DatabaseUrl::sqlite(&data_dir.join("talentcard.db")),
         };
+        let migration_database_url = env_opt("MIGRATION_DATABASE_URL")
+            .map(|raw| DatabaseUrl::parse(&raw).map_err(anyhow::Error::msg))
+            .transpose()
+            .context("MIGRATION_DATABASE_URL")?;
+        check_migration_url(&database_url, migration_database_url.as_ref())?;
         let replica_database_url = env_opt("REPLICA_DATABASE_URL")
             .map(|raw| DatabaseUrl::parse(&raw).map_err(anyhow::Error::msg))
             .transpose()
@@ -189,6 +222,7 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
         let config = Config {
             database_url,
+            migration_database_url,
             replica_database_url,
             cookie_secure: cookie_secure(cookie_secure_env, false, &bind).0,
             cookie_secure_env,
@@ -235,6 +269,7 @@ impl Config {
         Config {
             secret_key_file: data_dir.join("secrets.json"),
             database_url,
+            migration_database_url: None,
             replica_database_url: None,
             bind: "127.0.0.1:0".into(),
             data_dir,
@@ -259,7 +294,8 @@ impl Config {
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::{cookie_secure, private_dir};
+    use super::{check_migration_url, cookie_secure, private_dir};
+    use crate::db::DatabaseUrl;
 
     fn mode(path: &std::path::Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -290,5 +326,25 @@ mod tests {
         // An explicit setting wins both ways.
         assert!(cookie_secure(Some(true), true, "127.0.0.1:8080").0);
         assert!(!cookie_secure(Some(false), false, "0.0.0.0:8080").0);
+    }
+
+    #[test]
+    fn a_separate_migration_role_is_postgresql_only() {
+        let url = |raw: &str| DatabaseUrl::parse(raw).unwrap();
+        let pg = url("postgres://service@db/tc");
+        let owner = url("postgres://owner:secret@db/tc");
+        let sqlite = url("sqlite://data/tc.db");
+        assert!(check_migration_url(&pg, None).is_ok());
+        assert!(check_migration_url(&pg, Some(&owner)).is_ok());
+        assert!(check_migration_url(&sqlite, Some(&sqlite)).is_ok());
+        let refused = check_migration_url(&sqlite, Some(&owner))
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("MIGRATION_DATABASE_URL"), "{refused}");
+        assert!(
+            !refused.contains("secret"),
+            "the password leaked: {refused}"
+        );
+        assert!(check_migration_url(&pg, Some(&url("sqlite://data/other.db"))).is_err());
     }
 }

@@ -222,7 +222,11 @@ pub struct Seeded {
 /// for any run, and `cards` talents with active cards, through the same module
 /// functions the API uses (so every row is as real as production's).
 pub fn seed(config: &Config, secrets: &Secrets, cards: usize) -> anyhow::Result<Seeded> {
-    let db = Db::connect(&config.database_url, 2, true)?;
+    let db = Db::migrate_and_connect(
+        &config.database_url,
+        config.migration_database_url.as_ref(),
+        2,
+    )?;
     let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
     let run = hex::encode(crate::secrets::random_bytes::<3>());
     let actor = Actor::system("loadgen");

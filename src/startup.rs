@@ -59,11 +59,16 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the database (applying migrations), loads or creates the keys and binds
-    /// the listener. Call [`Application::run_until_stopped`] to serve.
+    /// Opens the database (applying migrations, as the owner when
+    /// `MIGRATION_DATABASE_URL` is set), loads or creates the keys and binds the
+    /// listener. Call [`Application::run_until_stopped`] to serve.
     pub fn build(config: Config) -> anyhow::Result<Self> {
         let secrets = Secrets::load_or_create(&config.secret_key_file)?;
-        let db = Db::connect(&config.database_url, config.db_pool_size, true)?;
+        let db = Db::migrate_and_connect(
+            &config.database_url,
+            config.migration_database_url.as_ref(),
+            config.db_pool_size,
+        )?;
         Self::build_with(config, db, secrets)
     }
 

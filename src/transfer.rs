@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Text};
 
-use crate::db::{self, DatabaseUrl, DbConnection};
+use crate::db::{self, DatabaseUrl, DbConnection, quote_ident};
 
 const BATCH: i64 = 5_000;
 
@@ -132,8 +132,4 @@ fn ensure_empty(conn: &mut DbConnection) -> anyhow::Result<()> {
         bail!("the target database already has accounts; move into an empty database");
     }
     Ok(())
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }

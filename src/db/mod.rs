@@ -6,6 +6,7 @@
 
 mod job_lock;
 mod lock;
+pub mod roles;
 mod together;
 mod url;
 
@@ -14,8 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::migration::MigrationSource;
 use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection};
 use diesel::sqlite::SqliteConnection;
@@ -162,16 +164,101 @@ fn private_sqlite_file(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A name quoted as an SQL identifier (same on both backends).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// Applies the embedded migrations of the connection's backend. Safe to run repeatedly.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
     let source = match conn {
         DbConnection::Pg(_) => PG_MIGRATIONS,
         DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
     };
-    let applied = conn
-        .run_pending_migrations(source)
-        .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
+    if all_applied(conn, &source)? {
+        return Ok(0);
+    }
+    let applied = conn.run_pending_migrations(source).map_err(|e| {
+        let e = e.to_string();
+        let hint = if e.contains("permission denied") || e.contains("must be owner") {
+            " (a restricted service role cannot migrate: run `talentcard migrate` with \
+             MIGRATION_DATABASE_URL set to the schema owner)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("applying migrations: {e}{hint}")
+    })?;
     Ok(applied.len())
+}
+
+/// Migrates over `owner` and, when `service` connects as another role, grants that role
+/// its privileges (see [`roles::grant_service_role`]).
+fn migrate_as_owner(owner: &DatabaseUrl, service: &DatabaseUrl) -> anyhow::Result<()> {
+    if owner.backend() != Backend::Postgres || service.backend() != Backend::Postgres {
+        bail!(
+            "MIGRATION_DATABASE_URL separates the schema's owner from the service's role, \
+             which only PostgreSQL has: with SQLite leave it unset"
+        );
+    }
+    let mut owner_conn = establish(owner)
+        .with_context(|| format!("connecting to {} (migrations)", owner.redacted()))?;
+    let applied = run_migrations(&mut owner_conn)?;
+    let owner_role = roles::current_role(&mut owner_conn)?;
+    tracing::info!(applied, owner = %owner.redacted(), role = %owner_role, "database migrated as the owner");
+    let mut service_conn =
+        establish(service).with_context(|| format!("connecting to {}", service.redacted()))?;
+    let service_role = roles::current_role(&mut service_conn)?;
+    if service_role != owner_role {
+        roles::grant_service_role(&mut owner_conn, &service_role)?;
+        tracing::info!(role = %service_role, "service role granted its privileges");
+    }
+    Ok(())
+}
+
+/// Whether every embedded migration is recorded as applied. Asked here rather than
+/// through diesel's harness, which first runs `CREATE TABLE IF NOT EXISTS
+/// __diesel_schema_migrations`: PostgreSQL refuses that to a role without CREATE on the
+/// schema even when the table exists, and such a service role (see [`roles`]) must
+/// still start once the owner has migrated.
+fn all_applied(conn: &mut DbConnection, source: &EmbeddedMigrations) -> anyhow::Result<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Present {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        present: bool,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let present = match conn {
+        DbConnection::Pg(_) => {
+            "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS present"
+        }
+        DbConnection::Sqlite(_) => {
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+             WHERE type = 'table' AND name = '__diesel_schema_migrations') AS present"
+        }
+    };
+    let present: Present = diesel::sql_query(present)
+        .get_result(conn)
+        .context("looking for the migrations table")?;
+    if !present.present {
+        return Ok(false);
+    }
+    let applied: std::collections::HashSet<String> =
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+            .load::<Version>(conn)
+            .context("reading the applied migrations")?
+            .into_iter()
+            .map(|v| v.version)
+            .collect();
+    // The backend parameter only picks an impl: the names are the same for both.
+    let embedded = MigrationSource::<diesel::pg::Pg>::migrations(source)
+        .map_err(|e| anyhow::anyhow!("listing the embedded migrations: {e}"))?;
+    Ok(embedded
+        .iter()
+        .all(|m| applied.contains(&m.name().version().to_string())))
 }
 
 /// Runs `f` inside a write transaction.
@@ -263,6 +350,38 @@ impl Db {
             turns: Arc::new(Semaphore::new(pool_size as usize)),
             sqlite_writers: (url.backend() == Backend::Sqlite).then(|| Arc::new(Semaphore::new(1))),
         })
+    }
+
+    /// The service's pool after migrating. With `owner` (`MIGRATION_DATABASE_URL`,
+    /// PostgreSQL only) the migrations run over that connection, as the schema's owner,
+    /// which then grants `url`'s role what the service needs and nothing more on the
+    /// audit log (see [`roles`]); without it `url` migrates itself, as before. Warns once
+    /// when the service's role could rewrite the audit log anyway.
+    pub fn migrate_and_connect(
+        url: &DatabaseUrl,
+        owner: Option<&DatabaseUrl>,
+        pool_size: u32,
+    ) -> anyhow::Result<Self> {
+        let db = match owner.filter(|owner| *owner != url) {
+            None => Self::connect(url, pool_size, true)?,
+            Some(owner) => {
+                migrate_as_owner(owner, url)?;
+                Self::connect(url, pool_size, false)?
+            }
+        };
+        if db.backend == Backend::Postgres {
+            let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+            if let Some(risk) = roles::audit_rewrite_risk(&mut conn)? {
+                tracing::warn!(
+                    role = %roles::current_role(&mut conn)?,
+                    risk,
+                    "the service's database role can rewrite the audit log, which is then \
+                     protected only by its triggers; run migrations as a separate owner role \
+                     (MIGRATION_DATABASE_URL): see deploy/README.md, \"Database roles\""
+                );
+            }
+        }
+        Ok(db)
     }
 
     pub fn backend(&self) -> Backend {

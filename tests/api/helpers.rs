@@ -69,7 +69,7 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-fn pg_base_url() -> String {
+pub fn pg_base_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres:///postgres".into())
 }
 
@@ -87,7 +87,7 @@ fn with_database(base: &str, name: &str) -> String {
     format!("{prefix}/{name}{query}")
 }
 
-fn pg_available() -> bool {
+pub fn pg_available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| match diesel::PgConnection::establish(&pg_base_url()) {
         Ok(_) => true,
@@ -127,6 +127,23 @@ impl TestApp {
         Self::start(Backend::Postgres, url, None, dir, |_| {}).await
     }
 
+    /// Starts the app as `roles`' service role, migrating as its owner role
+    /// (`DATABASE_URL` and `MIGRATION_DATABASE_URL`), on the database `roles` made.
+    pub async fn spawn_with_roles(roles: &PgRoles) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let owner = roles.owner_url();
+        Self::start(
+            Backend::Postgres,
+            roles.service_url(),
+            None,
+            dir,
+            |config| {
+                config.migration_database_url = Some(owner);
+            },
+        )
+        .await
+    }
+
     async fn start(
         backend: Backend,
         url: DatabaseUrl,
@@ -137,7 +154,12 @@ impl TestApp {
         let mut config = Config::for_database(url, dir.path().to_owned());
         tweak(&mut config);
         let secrets = Secrets::load_or_create(&config.secret_key_file).expect("secrets");
-        let db = Db::connect(&config.database_url, config.db_pool_size, true).expect("database");
+        let db = Db::migrate_and_connect(
+            &config.database_url,
+            config.migration_database_url.as_ref(),
+            config.db_pool_size,
+        )
+        .expect("database");
         let app = Application::build_with(config.clone(), db, secrets).expect("app builds");
         let port = app.port();
         let state = app.state().clone();
@@ -289,7 +311,12 @@ impl TestApp {
         let mut config = self.config.clone();
         config.bind = "127.0.0.1:0".into();
         let secrets = Secrets::load(&config.secret_key_file).expect("secrets");
-        let db = Db::connect(&config.database_url, config.db_pool_size, true).expect("database");
+        let db = Db::migrate_and_connect(
+            &config.database_url,
+            config.migration_database_url.as_ref(),
+            config.db_pool_size,
+        )
+        .expect("database");
         let app = Application::build_with(config, db, secrets).expect("second app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
@@ -360,6 +387,86 @@ impl Drop for PgDatabase {
                 self.name
             ))
             .execute(&mut conn);
+        }
+    }
+}
+
+/// A fresh PostgreSQL database owned by a new role, and a second role for the service
+/// (both LOGIN, neither superuser, unique names); all dropped on drop, even when the test
+/// failed.
+pub struct PgRoles {
+    base: String,
+    pub database: String,
+    pub owner: String,
+    pub service: String,
+    password: String,
+}
+
+impl PgRoles {
+    /// `None` (after a notice) when PostgreSQL is unavailable outside CI.
+    pub fn create() -> Option<Self> {
+        if !pg_available() {
+            return None;
+        }
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let roles = PgRoles {
+            base: pg_base_url(),
+            database: format!("tc_test_{suffix}"),
+            owner: format!("tc_owner_{}", &suffix[..12]),
+            service: format!("tc_service_{}", &suffix[..12]),
+            // Where the server asks for passwords (not the local socket's trust), it has one.
+            password: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        let mut admin = diesel::PgConnection::establish(&roles.base).expect("PostgreSQL connect");
+        for role in [&roles.owner, &roles.service] {
+            diesel::sql_query(format!(
+                "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{}'",
+                roles.password
+            ))
+            .execute(&mut admin)
+            .expect("create test role");
+        }
+        diesel::sql_query(format!(
+            "CREATE DATABASE {} OWNER {}",
+            roles.database, roles.owner
+        ))
+        .execute(&mut admin)
+        .expect("create test database");
+        Some(roles)
+    }
+
+    pub fn owner_url(&self) -> DatabaseUrl {
+        self.url_as(&self.owner)
+    }
+
+    pub fn service_url(&self) -> DatabaseUrl {
+        self.url_as(&self.service)
+    }
+
+    fn url_as(&self, role: &str) -> DatabaseUrl {
+        let url = with_database(&self.base, &self.database);
+        let (scheme, rest) = url.split_once("://").expect("a URL");
+        let host = rest.split_once('@').map_or(rest, |(_user, host)| host);
+        DatabaseUrl::parse(&format!("{scheme}://{role}:{}@{host}", self.password))
+            .expect("valid url")
+    }
+}
+
+impl Drop for PgRoles {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = diesel::PgConnection::establish(&self.base) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.database
+            ))
+            .execute(&mut conn);
+            for role in [&self.service, &self.owner] {
+                if let Err(e) =
+                    diesel::sql_query(format!("DROP ROLE IF EXISTS {role}")).execute(&mut conn)
+                {
+                    eprintln!("NOTICE: test role {role} left behind: {e}");
+                }
+            }
         }
     }
 }

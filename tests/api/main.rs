@@ -19,6 +19,7 @@ mod ops;
 mod outage;
 mod pgcluster;
 mod redemptions;
+mod roles;
 mod security;
 mod settlements;
 mod talents;
