@@ -51,6 +51,7 @@ fn assert_service_role_appends_only(roles: &PgRoles) {
     );
     assert_allowed(&mut service, "SELECT * FROM audit_events");
     assert_allowed(&mut service, "SELECT * FROM audit_chain_head");
+    assert_allowed(&mut service, "SELECT * FROM audit_seals, audit_checkpoints, audit_witnesses");
     for sql in [
         "UPDATE audit_events SET action = 'test.rewritten'",
         "DELETE FROM audit_events",
@@ -59,6 +60,14 @@ fn assert_service_role_appends_only(roles: &PgRoles) {
         "UPDATE audit_chain_head SET last_seq = last_seq",
         "DELETE FROM audit_chain_head",
         "DELETE FROM __diesel_schema_migrations",
+        "UPDATE audit_seals SET hash = prev_hash",
+        "DELETE FROM audit_seals",
+        "TRUNCATE audit_seals",
+        "ALTER TABLE audit_seals DISABLE TRIGGER ALL",
+        "UPDATE audit_checkpoints SET signature = ''",
+        "DELETE FROM audit_checkpoints",
+        "UPDATE audit_witnesses SET signature = ''",
+        "DELETE FROM audit_witnesses",
     ] {
         assert_refused(&mut service, sql);
     }
@@ -109,12 +118,13 @@ async fn the_app_serves_as_the_service_role_after_migrating_as_the_owner() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
+    // Sealing and signing only insert, so the service role does both.
+    app.seal_audit().await;
+    let (status, checkpoint) = app.post("/api/v1/audit/checkpoints", &token, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{checkpoint}");
     let (status, report) = app.get("/api/v1/audit/verify", &token).await;
     assert_eq!(status, StatusCode::OK, "{report}");
-    // Sealing as the restricted role needs the insert-only sealer (the parallel change
-    // on main): today's sealer UPDATEs audit_events and audit_chain_head, which this
-    // role may not. Once it has landed, enable:
-    // app.seal_audit().await;
-    // let (_, report) = app.get("/api/v1/audit/verify", &token).await;
-    // assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["unsealed"], 0, "{report}");
+    assert!(report["summary"]["checkpoints"].as_i64().unwrap() >= 1, "{report}");
 }
