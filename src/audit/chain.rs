@@ -158,7 +158,8 @@ mod tests {
     fn every_field_changes_the_hash() {
         let base = entry();
         let h = entry_hash(&base);
-        let variants: Vec<Box<dyn Fn(&mut ChainEntry)>> = vec![
+        type Change = Box<dyn Fn(&mut ChainEntry)>;
+        let variants: Vec<Change> = vec![
             Box::new(|e| e.seq = 2),
             Box::new(|e| e.id = 8),
             Box::new(|e| e.at.push('1')),

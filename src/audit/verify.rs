@@ -72,9 +72,12 @@ pub fn checkpoint_records(
         .collect())
 }
 
+/// A seal as read beside its entry: `(seq, legacy_hash, prev_hash, hash)`.
+type SealColumns = (i64, Option<String>, String, String);
+
 /// Sealed entries `from..=to` in chain order, with their seals.
 pub fn sealed_page(conn: &mut DbConnection, from: i64, to: i64) -> ApiResult<Vec<ChainEntry>> {
-    let rows: Vec<(AuditEvent, (i64, Option<String>, String, String))> = audit_seals::table
+    let rows: Vec<(AuditEvent, SealColumns)> = audit_seals::table
         .inner_join(audit_events::table)
         .filter(audit_seals::seq.ge(from))
         .filter(audit_seals::seq.le(to))

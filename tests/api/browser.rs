@@ -63,7 +63,8 @@ fn artifacts_dir() -> PathBuf {
 pub struct Browser {
     pub client: Client,
     base: String,
-    phone: bool,
+    /// The emulated phone width, when this is a phone.
+    phone: Option<u32>,
     driver: Child,
     profile: tempfile::TempDir,
 }
@@ -143,7 +144,7 @@ impl Browser {
         Some(Browser {
             client,
             base: app.address.clone(),
-            phone: mobile,
+            phone: mobile.then_some(width),
             driver: child,
             profile,
         })
@@ -272,10 +273,9 @@ impl Browser {
             )
             .await;
         let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
-        assert!(
-            inner <= 375 || !self.phone,
-            "the phone viewport is {inner} px wide"
-        );
+        if let Some(width) = self.phone {
+            assert_eq!(inner, i64::from(width), "the phone viewport's width");
+        }
         assert!(
             scroll <= inner,
             "the page is {scroll} px wide in a {inner} px window"
@@ -1090,6 +1090,165 @@ async fn a_talent_disputes_a_redemption_and_an_official_upholds_it(app: TestApp)
     app.stop().await;
 }
 
+/// Scrolls `css` to the top of the window, below the sticky top bar.
+async fn scroll_to(b: &Browser, css: &str) {
+    b.js(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'start'}); window.scrollBy(0, -80);",
+        vec![json!(css)],
+    )
+    .await;
+}
+
+/// Checkpoint `size` as `GET /audit/checkpoints` lists it.
+async fn listed_checkpoint(app: &TestApp, token: &str, size: i64) -> Value {
+    let (status, list) = app
+        .get("/api/v1/audit/checkpoints?per_page=100", token)
+        .await;
+    assert!(status.is_success(), "{status} {list}");
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|c| c["size"] == json!(size))
+        .cloned()
+        .unwrap_or_else(|| panic!("checkpoint {size} not listed: {list}"))
+}
+
+async fn an_auditor_witnesses_a_checkpoint_on_the_audit_tab(app: TestApp) {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+
+    set_budget(&app, this_year()).await;
+    let token = app.official_token(Role::Auditor, "auditor1").await;
+    app.seal_audit().await;
+    let (status, checkpoint) = app
+        .post("/api/v1/audit/checkpoints", &token, json!({}))
+        .await;
+    assert!(status.is_success(), "{status} {checkpoint}");
+    let size = checkpoint["size"].as_i64().expect("size");
+    let text = checkpoint["text"].as_str().expect("text").to_owned();
+    let (_, server_key) = app.get("/api/v1/audit/public-key", &token).await;
+    let server_key = server_key["public_key"].as_str().expect("key").to_owned();
+
+    // The auditor's own key, which the server never sees; openssl makes the same.
+    let witness = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let witness_key = b64.encode(witness.verifying_key().to_bytes());
+    let signature = b64.encode(witness.sign(text.as_bytes()).to_bytes());
+
+    // A laptop screen.
+    let Some(b) = Browser::start(&app, 1366, 900, false).await else {
+        return;
+    };
+    b.login("auditor1", "official-password").await;
+    b.tab("audit").await;
+    b.wait_text("#audit-public-key-text", &server_key).await;
+    let row = format!("#audit-checkpoints tr[data-size='{size}']");
+    b.wait_text(&row, "尚无见证").await;
+    assert_eq!(
+        b.count(&format!("{row} [data-action='download-checkpoint']"))
+            .await,
+        1,
+        "the checkpoint text can be downloaded"
+    );
+    assert_eq!(
+        b.js(
+            "return document.querySelector('#audit-export').getAttribute('href')",
+            vec![]
+        )
+        .await,
+        json!("/api/v1/audit/export")
+    );
+    assert_eq!(b.count("[data-write]").await, 0, "auditors change nothing");
+    b.screenshot(&format!(
+        "auditor-checkpoints-zh-1366-{}",
+        backend_name(&app)
+    ))
+    .await;
+
+    // A signature that is not one is refused next to its field, in the user's language.
+    b.click(&format!("{row} [data-action='witness']")).await;
+    b.type_into("#witness-public-key", &witness_key).await;
+    b.type_into("#witness-signature", "AAAA").await;
+    b.click("#witness-submit").await;
+    b.wait_text("#witness-signature-msg .alert-error", "签名不正确")
+        .await;
+    b.wait_text("#witness-signature-msg", "64 bytes").await;
+    assert_eq!(
+        b.js(
+            "return document.querySelector('#witness-public-key-msg').textContent",
+            vec![]
+        )
+        .await,
+        json!(""),
+        "the public key was fine"
+    );
+    b.screenshot(&format!("auditor-witness-refused-{}", backend_name(&app)))
+        .await;
+
+    // The real signature is recorded and counted.
+    b.type_into("#witness-signature", &signature).await;
+    b.click("#witness-submit").await;
+    b.wait_text("#witness-msg .alert-ok", &format!("#{size}"))
+        .await;
+    b.click("#witness-close").await;
+    b.wait_for(&format!("{row} [data-witnesses='1']")).await;
+    let listed = listed_checkpoint(&app, &token, size).await;
+    assert_eq!(
+        listed["witnesses"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    assert_eq!(listed["witnesses"][0]["public_key"], json!(witness_key));
+
+    // Verify now counts the witness.
+    b.click("#audit-verify").await;
+    b.wait_text("#audit-summary", "1 个见证签名").await;
+    b.screenshot(&format!("auditor-witnessed-zh-1366-{}", backend_name(&app)))
+        .await;
+    b.click("#lang-toggle").await;
+    b.wait_text("#audit-checkpoints", "Checkpoints & witnesses")
+        .await;
+    b.wait_text(&row, "Witnesses: 1").await;
+    b.click("#witness-howto summary").await;
+    b.wait_text("#witness-howto", "openssl pkeyutl -sign -rawin")
+        .await;
+    scroll_to(&b, "#witness-howto").await;
+    b.screenshot(&format!(
+        "auditor-checkpoints-en-1366-{}",
+        backend_name(&app)
+    ))
+    .await;
+    b.close().await;
+
+    // A phone: the list becomes cards and nothing is wider than the screen.
+    let Some(b) = Browser::start(&app, 390, 844, true).await else {
+        return;
+    };
+    b.login("auditor1", "official-password").await;
+    b.tab("audit").await;
+    b.wait_for(&format!("{row} [data-witnesses='1']")).await;
+    b.assert_fits_width().await;
+    scroll_to(&b, &row).await;
+    b.screenshot(&format!("phone-checkpoints-zh-390-{}", backend_name(&app)))
+        .await;
+    b.click(&format!("{row} [data-action='witness']")).await;
+    b.wait_for("#witness-dialog").await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-witness-zh-390-{}", backend_name(&app)))
+        .await;
+    b.click("#witness-close").await;
+    b.click("#lang-toggle").await;
+    b.wait_text("#audit-checkpoints", "Checkpoints & witnesses")
+        .await;
+    b.click("#witness-howto summary").await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-checkpoints-en-390-{}", backend_name(&app)))
+        .await;
+    b.close().await;
+    app.stop().await;
+}
+
 crate::both_backends!(
     the_pages_are_served_under_a_strict_csp_and_revalidate,
     official_works_in_chinese_and_english,
@@ -1105,4 +1264,5 @@ crate::both_backends!(
     the_auditor_charts_subsidies_by_category_district_and_month,
     a_settlement_goes_from_the_merchant_through_two_officials_to_paid,
     a_talent_disputes_a_redemption_and_an_official_upholds_it,
+    an_auditor_witnesses_a_checkpoint_on_the_audit_tab,
 );

@@ -4,11 +4,13 @@
 import { t, has } from './i18n.js';
 
 export class ApiError extends Error {
-  constructor(status, code, detail) {
+  constructor(status, code, detail, field) {
     super(detail || code);
     this.status = status;
     this.code = code;
     this.detail = detail || '';
+    // The request field a `validation` problem names, so the page can show it there.
+    this.field = field || '';
   }
 
   /** True when the endpoint itself is missing (not built or not enabled on this server). */
@@ -52,7 +54,7 @@ export async function api(method, path, body, headers = {}) {
   const type = res.headers.get('content-type') || '';
   const data = type.includes('json') ? await res.json().catch(() => null) : null;
   if (!res.ok) {
-    const err = new ApiError(res.status, (data && data.code) || `http_${res.status}`, (data && data.detail) || res.statusText);
+    const err = new ApiError(res.status, (data && data.code) || `http_${res.status}`, (data && data.detail) || res.statusText, data && data.field);
     if (res.status === 401 && path !== '/auth/login') onUnauthorized(err);
     throw err;
   }
