@@ -51,7 +51,10 @@ fn assert_service_role_appends_only(roles: &PgRoles) {
     );
     assert_allowed(&mut service, "SELECT * FROM audit_events");
     assert_allowed(&mut service, "SELECT * FROM audit_chain_head");
-    assert_allowed(&mut service, "SELECT * FROM audit_seals, audit_checkpoints, audit_witnesses");
+    assert_allowed(
+        &mut service,
+        "SELECT * FROM audit_seals, audit_checkpoints, audit_witnesses",
+    );
     for sql in [
         "UPDATE audit_events SET action = 'test.rewritten'",
         "DELETE FROM audit_events",
@@ -120,11 +123,16 @@ async fn the_app_serves_as_the_service_role_after_migrating_as_the_owner() {
 
     // Sealing and signing only insert, so the service role does both.
     app.seal_audit().await;
-    let (status, checkpoint) = app.post("/api/v1/audit/checkpoints", &token, json!({})).await;
+    let (status, checkpoint) = app
+        .post("/api/v1/audit/checkpoints", &token, json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{checkpoint}");
     let (status, report) = app.get("/api/v1/audit/verify", &token).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["unsealed"], 0, "{report}");
-    assert!(report["summary"]["checkpoints"].as_i64().unwrap() >= 1, "{report}");
+    assert!(
+        report["summary"]["checkpoints"].as_i64().unwrap() >= 1,
+        "{report}"
+    );
 }
