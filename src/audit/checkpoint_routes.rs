@@ -138,10 +138,8 @@ pub async fn public_key(
 pub struct WitnessBody {
     /// The witness's Ed25519 public key: base64 of its 32 bytes, base64 of its DER
     /// SubjectPublicKeyInfo, or PEM.
-    #[schema(value_type = String, min_length = 1, max_length = 400)]
     pub public_key: crate::text::MultiLine,
     /// Ed25519 signature over the checkpoint's `text`, base64 (64 bytes).
-    #[schema(value_type = String, min_length = 1, max_length = 200)]
     pub signature: crate::text::SingleLine,
 }
 

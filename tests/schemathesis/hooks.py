@@ -23,6 +23,13 @@ INEXPRESSIBLE = [
     ("must be within 20 years", "relative to today"),
     # Calendar validity of `from`/`to` (RFC 3339 or YYYY-MM-DD): a pattern cannot say 2026-02-30 is no date.
     ("is neither RFC 3339 nor a date", "calendar validity"),
+    # Witness keys and signatures: whether bytes are a valid Ed25519 key or signature
+    # over a checkpoint is cryptography, not a shape.
+    ("Ed25519", "cryptographic validity"),
+    ("is not base64", "cryptographic validity"),
+    ("does not verify over the checkpoint", "cryptographic validity"),
+    # Relative to how many audit entries are sealed right now.
+    ("entries are sealed; ask for", "relative to the log's size"),
 ]
 
 # Refusals the document does not state yet although a schema could (patterns, enums,
