@@ -31,33 +31,28 @@ pub fn audit(url: &DatabaseUrl, entries: i64) -> anyhow::Result<()> {
     let keys_dir = tempfile_dir()?;
     let secrets = crate::secrets::Secrets::load_or_create(&keys_dir.join("secrets.json"))?;
     let config = crate::config::Config::for_database(url.clone(), keys_dir.clone());
-    let started = Instant::now();
-    let checkpoint = crate::audit::checkpoints::sign(
-        &mut conn,
-        &secrets,
-        &config,
-        crate::audit::checkpoints::Reason::Request,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sign = |conn: &mut DbConnection| {
+        let started = Instant::now();
+        let checkpoint = crate::audit::checkpoints::sign(
+            conn,
+            &secrets,
+            &config,
+            crate::audit::checkpoints::Reason::Request,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::Ok((checkpoint, started.elapsed()))
+    };
+    let (checkpoint, took) = sign(&mut conn)?;
     println!(
-        "signed a checkpoint over {} entries from scratch in {:.2?}",
-        checkpoint.size,
-        started.elapsed()
+        "signed a checkpoint over {} entries from scratch in {took:.2?}",
+        checkpoint.size
     );
     seed(&mut conn, 1_000)?;
     crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let started = Instant::now();
-    let next = crate::audit::checkpoints::sign(
-        &mut conn,
-        &secrets,
-        &config,
-        crate::audit::checkpoints::Reason::Request,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (next, took) = sign(&mut conn)?;
     println!(
-        "signed the next checkpoint ({} more entries, from the stored frontier) in {:.2?}",
-        next.size - checkpoint.size,
-        started.elapsed()
+        "signed the next checkpoint ({} more entries, from the stored frontier) in {took:.2?}",
+        next.size - checkpoint.size
     );
     let started = Instant::now();
     let report = crate::audit::verify(&mut conn, &secrets).map_err(|e| anyhow::anyhow!("{e}"))?;

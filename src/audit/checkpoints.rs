@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::merkle::Frontier;
 use super::sealer;
 use super::signing::{self, CheckpointBody};
+use super::verifier::{CheckpointRecord, WitnessRecord};
 use crate::auth::Actor;
 use crate::config::Config;
 use crate::db::{DbConnection, write_tx};
@@ -86,6 +87,28 @@ pub struct WitnessedCheckpoint {
     #[serde(flatten)]
     pub checkpoint: Checkpoint,
     pub witnesses: Vec<Witness>,
+}
+
+impl WitnessedCheckpoint {
+    /// The checkpoint as the verifier takes it, and as an export lists it.
+    pub fn record(&self) -> CheckpointRecord {
+        CheckpointRecord {
+            size: self.checkpoint.size,
+            root: self.checkpoint.root.clone(),
+            text: self.checkpoint.text.clone(),
+            key_id: self.checkpoint.key_id.clone(),
+            signature: self.checkpoint.signature.clone(),
+            witnesses: self
+                .witnesses
+                .iter()
+                .map(|w| WitnessRecord {
+                    key_id: w.key_id.clone(),
+                    public_key: w.public_key.clone(),
+                    signature: w.signature.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 pub fn latest(conn: &mut DbConnection) -> ApiResult<Option<Checkpoint>> {

@@ -12,7 +12,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::export::{
     End, ExportedCheckpoint, ExportedKey, FORMAT, HASH_VERSION, Header, Line, VERSION,
 };
-use super::verifier::{CheckpointRecord, WitnessRecord};
 use super::{checkpoints, privacy, sealer, verify};
 use crate::auth::Auth;
 use crate::auth::principal::Official;
@@ -43,7 +42,10 @@ pub struct ExportQuery {
 #[utoipa::path(
     tag = "audit",
     params(ExportQuery),
-    responses((status = 200, description = "JSON lines (docs/audit-format.md)", content_type = "application/x-ndjson", body = String)),
+    responses(
+        (status = 200, description = "JSON lines (docs/audit-format.md)", content_type = "application/x-ndjson", body = String),
+        (status = 409, description = "the log is shorter than its latest checkpoint", body = crate::error::Problem),
+    ),
     security(("bearer" = []))
 )]
 #[get("/audit/export")]
@@ -106,28 +108,24 @@ pub fn prepare(
             ));
         }
         Some(size) => size,
-        None => checkpoints::latest(conn)?.map_or(head, |c| c.size.min(head)),
+        None => match checkpoints::latest(conn)? {
+            None => head,
+            Some(c) if c.size <= head => c.size,
+            // Not silently a shorter export without the checkpoint that shows the loss.
+            Some(c) => {
+                return Err(ApiError::conflict(format!(
+                    "The latest checkpoint covers {} entries but only {head} are sealed: \
+                     entries were removed. GET /audit/verify names where.",
+                    c.size
+                )));
+            }
+        },
     };
     let lines: Vec<Line> = checkpoints::all_up_to(conn, size)?
         .into_iter()
         .map(|c| {
             Line::Checkpoint(ExportedCheckpoint {
-                record: CheckpointRecord {
-                    size: c.checkpoint.size,
-                    root: c.checkpoint.root,
-                    text: c.checkpoint.text,
-                    key_id: c.checkpoint.key_id,
-                    signature: c.checkpoint.signature,
-                    witnesses: c
-                        .witnesses
-                        .into_iter()
-                        .map(|w| WitnessRecord {
-                            key_id: w.key_id,
-                            public_key: w.public_key,
-                            signature: w.signature,
-                        })
-                        .collect(),
-                },
+                record: c.record(),
                 reason: c.checkpoint.reason,
                 signed_at: crate::time::to_local(c.checkpoint.signed_at).to_rfc3339(),
             })

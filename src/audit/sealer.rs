@@ -31,6 +31,9 @@ const SEALS_PER_STATEMENT: usize = 1_000;
 /// what was fully sealed this long ago; a slower one is caught by the full sweep.
 const MAX_TRANSACTION: Duration = Duration::from_secs(60);
 
+/// How often the background sealer asks whether a checkpoint is due.
+const CHECKPOINT_CHECK: Duration = Duration::from_secs(60);
+
 /// How often the background sealer also looks for unsealed entries among all ids.
 const FULL_SWEEP: Duration = Duration::from_secs(600);
 
@@ -44,14 +47,27 @@ pub fn head(conn: &mut DbConnection) -> ApiResult<(i64, String)> {
         .unwrap_or_else(|| (0, chain::GENESIS_HASH.to_owned())))
 }
 
-/// The chain fields of an entry about to be sealed at `seq`.
+/// An entry sealed at `seq` after `prev_hash`, with its hash computed.
 pub fn chain_entry(
     e: &AuditEvent,
     seq: i64,
     legacy_hash: Option<String>,
     prev_hash: String,
 ) -> ChainEntry {
-    let mut entry = ChainEntry {
+    let mut entry = chain_fields(e, seq, legacy_hash, prev_hash);
+    entry.hash = chain::entry_hash(&entry);
+    entry
+}
+
+/// The chain fields of an entry at `seq` (payload hash computed), its own hash left
+/// empty for the caller: computed when sealing, read from the seal when verifying.
+pub fn chain_fields(
+    e: &AuditEvent,
+    seq: i64,
+    legacy_hash: Option<String>,
+    prev_hash: String,
+) -> ChainEntry {
+    ChainEntry {
         seq,
         id: e.id,
         at: chain::format_at(&e.at),
@@ -67,9 +83,7 @@ pub fn chain_entry(
         legacy_hash,
         prev_hash,
         hash: String::new(),
-    };
-    entry.hash = chain::entry_hash(&entry);
-    entry
+    }
 }
 
 /// Inserts seals for `entries` (already hashed), many per statement. Written as SQL
@@ -203,6 +217,7 @@ pub fn spawn(db: Db, secrets: Arc<Secrets>, config: Arc<crate::config::Config>) 
         let mut ticker = actix_web::rt::time::interval(config.audit_seal_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut window = SealWindow::default();
+        let mut next_checkpoint_check = Instant::now();
         loop {
             ticker.tick().await;
             let started = Instant::now();
@@ -225,6 +240,12 @@ pub fn spawn(db: Db, secrets: Arc<Secrets>, config: Arc<crate::config::Config>) 
                     continue;
                 }
             }
+            // Whether a checkpoint is due is asked at most once a minute, not every tick.
+            if started < next_checkpoint_check {
+                continue;
+            }
+            next_checkpoint_check =
+                started + CHECKPOINT_CHECK.min(config.audit_checkpoint_interval);
             let (secrets, config) = (secrets.clone(), config.clone());
             let signing = db
                 .run_writing(move |conn| {

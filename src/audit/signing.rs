@@ -180,12 +180,16 @@ impl AuditKeys {
         Some(self.signing_key(kid)?.verifying_key())
     }
 
-    /// Every key but the current one, oldest first by id order.
-    pub fn previous(&self) -> impl Iterator<Item = (&str, VerifyingKey)> {
+    /// Every key, current and previous, by id.
+    pub fn all(&self) -> impl Iterator<Item = (&str, VerifyingKey)> {
         self.keys
             .keys()
-            .filter(|k| **k != self.current)
             .filter_map(|k| Some((k.as_str(), self.public(k)?)))
+    }
+
+    /// Every key but the current one, by id.
+    pub fn previous(&self) -> impl Iterator<Item = (&str, VerifyingKey)> {
+        self.all().filter(|(k, _)| *k != self.current)
     }
 }
 

@@ -101,7 +101,6 @@ pub struct Summary {
 }
 
 pub struct Verifier {
-    keys: HashMap<String, VerifyingKey>,
     /// Ascending by size, each already checked on its own.
     checkpoints: Vec<(CheckpointRecord, Hash)>,
     next_checkpoint: usize,
@@ -123,12 +122,11 @@ impl Verifier {
         checkpoints.sort_by_key(|c| c.size);
         let mut checked = Vec::with_capacity(checkpoints.len());
         let mut summary = Summary::default();
-        for (i, c) in checkpoints.into_iter().enumerate() {
+        for c in checkpoints {
             let fail = |reason: String| Broken::checkpoint(c.size, reason);
-            if i > 0
-                && checked
-                    .last()
-                    .is_some_and(|(p, _): &(CheckpointRecord, Hash)| p.size == c.size)
+            if checked
+                .last()
+                .is_some_and(|(p, _): &(CheckpointRecord, Hash)| p.size == c.size)
             {
                 return Err(fail("listed twice".into()));
             }
@@ -168,7 +166,6 @@ impl Verifier {
             .map(|(i, (c, _))| (c.size, i))
             .collect();
         let mut verifier = Verifier {
-            keys,
             checkpoints: checked,
             next_checkpoint: 0,
             by_size,
@@ -204,10 +201,6 @@ impl Verifier {
             }
         }
         Ok(())
-    }
-
-    pub fn trusts(&self, key_id: &str) -> bool {
-        self.keys.contains_key(key_id)
     }
 
     pub fn push(&mut self, e: &ChainEntry) -> Result<(), Broken> {

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::chain::ChainEntry;
 use super::checkpoints;
-use super::verifier::{Broken, CheckpointRecord, Summary, Verifier, WitnessRecord};
+use super::verifier::{Broken, CheckpointRecord, Summary, Verifier};
 use super::{AuditEvent, sealer};
 use crate::db::DbConnection;
 use crate::error::ApiResult;
@@ -40,9 +40,10 @@ pub struct VerifyReport {
 
 /// Every checkpoint key the server has held, by key id.
 pub fn server_keys(secrets: &Secrets) -> HashMap<String, ed25519_dalek::VerifyingKey> {
-    let keys = secrets.audit_keys();
-    std::iter::once((keys.current.clone(), keys.current_public()))
-        .chain(keys.previous().map(|(k, v)| (k.to_owned(), v)))
+    secrets
+        .audit_keys()
+        .all()
+        .map(|(kid, key)| (kid.to_owned(), key))
         .collect()
 }
 
@@ -52,23 +53,8 @@ pub fn checkpoint_records(
     max_size: i64,
 ) -> ApiResult<Vec<CheckpointRecord>> {
     Ok(checkpoints::all_up_to(conn, max_size)?
-        .into_iter()
-        .map(|c| CheckpointRecord {
-            size: c.checkpoint.size,
-            root: c.checkpoint.root,
-            text: c.checkpoint.text,
-            key_id: c.checkpoint.key_id,
-            signature: c.checkpoint.signature,
-            witnesses: c
-                .witnesses
-                .into_iter()
-                .map(|w| WitnessRecord {
-                    key_id: w.key_id,
-                    public_key: w.public_key,
-                    signature: w.signature,
-                })
-                .collect(),
-        })
+        .iter()
+        .map(checkpoints::WitnessedCheckpoint::record)
         .collect())
 }
 
@@ -95,11 +81,10 @@ pub fn sealed_page(conn: &mut DbConnection, from: i64, to: i64) -> ApiResult<Vec
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(e, (seq, legacy_hash, prev_hash, hash))| {
-            let mut entry = sealer::chain_entry(&e, seq, legacy_hash, prev_hash);
-            // The stored hash is what is being checked, not the one just computed.
-            entry.hash = hash;
-            entry
+        // The stored hash is what the verifier checks; it is not computed here.
+        .map(|(e, (seq, legacy_hash, prev_hash, hash))| ChainEntry {
+            hash,
+            ..sealer::chain_fields(&e, seq, legacy_hash, prev_hash)
         })
         .collect())
 }
@@ -112,56 +97,57 @@ pub fn verify(conn: &mut DbConnection, secrets: &Secrets) -> ApiResult<VerifyRep
         )))
         .count()
         .get_result(conn)?;
-    let mut report = VerifyReport {
-        ok: false,
-        checked: 0,
-        first_broken: None,
-        summary: None,
+    let (checked, outcome) = check_record(conn, secrets)?;
+    let (summary, first_broken) = match outcome {
+        Ok(summary) => (Some(summary), None),
+        Err(broken) => (None, Some(broken)),
+    };
+    Ok(VerifyReport {
+        ok: first_broken.is_none(),
+        checked,
+        first_broken,
+        summary,
         unsealed,
         head_seq,
         head_hash,
-    };
+    })
+}
+
+/// Runs the verifier over the database: `(entries checked, outcome)`. A database error
+/// is an error; a broken record is the outcome.
+fn check_record(
+    conn: &mut DbConnection,
+    secrets: &Secrets,
+) -> ApiResult<(i64, Result<Summary, Broken>)> {
     // Checkpoints beyond the head are included: one that covers more than the chain
     // holds means entries were removed.
     let records = checkpoint_records(conn, i64::MAX)?;
-    let outcome = (|| -> ApiResult<Result<Summary, Broken>> {
-        let mut verifier = match Verifier::new(server_keys(secrets), records) {
-            Ok(v) => v,
-            Err(broken) => return Ok(Err(broken)),
-        };
-        loop {
-            let from = verifier.entries() + 1;
-            let page = sealed_page(conn, from, i64::MAX)?;
-            for entry in &page {
-                if let Err(broken) = verifier.push(entry) {
-                    return Ok(Err(broken));
-                }
-            }
-            if (page.len() as i64) < PAGE {
-                break;
+    let mut verifier = match Verifier::new(server_keys(secrets), records) {
+        Ok(v) => v,
+        Err(broken) => return Ok((0, Err(broken))),
+    };
+    loop {
+        let page = sealed_page(conn, verifier.entries() + 1, i64::MAX)?;
+        for entry in &page {
+            if let Err(broken) = verifier.push(entry) {
+                return Ok((verifier.entries(), Err(broken)));
             }
         }
-        if let Err(broken) = check_settlements(conn, &verifier) {
-            return Ok(Err(broken));
-        }
-        Ok(verifier.finish())
-    })()?;
-    match outcome {
-        Ok(summary) => {
-            report.ok = true;
-            report.checked = summary.entries;
-            report.summary = Some(summary);
-        }
-        Err(broken) => {
-            report.checked = broken.seq.map_or(0, |s| s - 1);
-            report.first_broken = Some(broken);
+        if (page.len() as i64) < PAGE {
+            break;
         }
     }
-    Ok(report)
+    if let Err(broken) = check_settlements(conn, &verifier)? {
+        return Ok((verifier.entries(), Err(broken)));
+    }
+    Ok((verifier.entries(), verifier.finish()))
 }
 
 /// The anchors in the settlements table itself, beside those in the approval entries.
-fn check_settlements(conn: &mut DbConnection, verifier: &Verifier) -> Result<(), Broken> {
+fn check_settlements(
+    conn: &mut DbConnection,
+    verifier: &Verifier,
+) -> ApiResult<Result<(), Broken>> {
     type Anchor = (
         i64,
         Option<i64>,
@@ -179,25 +165,21 @@ fn check_settlements(conn: &mut DbConnection, verifier: &Verifier) -> Result<(),
             settlements::audit_head_seq,
             settlements::audit_head_hash,
         ))
-        .load(conn)
-        .map_err(|e| Broken {
-            seq: None,
-            id: None,
-            checkpoint: None,
-            reason: format!("reading settlements: {e}"),
-        })?;
+        .load(conn)?;
     for (id, size, root, seq, hash) in anchors {
         let checked = match (size, root, seq, hash) {
             (Some(size), Some(root), _, _) => verifier.check_checkpoint_anchor(size, &root),
             (None, None, Some(seq), Some(hash)) => verifier.check_legacy_anchor(seq, &hash),
             _ => Err("it names no checkpoint".to_owned()),
         };
-        checked.map_err(|why| Broken {
-            seq: None,
-            id: None,
-            checkpoint: size,
-            reason: format!("settlement {id}: {why}"),
-        })?;
+        if let Err(why) = checked {
+            return Ok(Err(Broken {
+                seq: None,
+                id: None,
+                checkpoint: size,
+                reason: format!("settlement {id}: {why}"),
+            }));
+        }
     }
-    Ok(())
+    Ok(Ok(()))
 }

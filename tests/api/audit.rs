@@ -215,6 +215,9 @@ async fn verify_finds_entries_cut_from_the_end(app: TestApp) {
             .contains("removed"),
         "{report}"
     );
+    // An export is not quietly cut to what is left: it refuses, pointing at verify.
+    let (status, refused) = app.get("/api/v1/audit/export", &token).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
 }
 
 both_backends!(
