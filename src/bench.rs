@@ -21,7 +21,7 @@ pub fn audit(url: &DatabaseUrl, entries: i64) -> anyhow::Result<()> {
     seed(&mut conn, entries)?;
     println!("seeded {entries} entries in {:.2?}", started.elapsed());
     let started = Instant::now();
-    let sealed = crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sealed = crate::audit::sealer::seal_all(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
     let seal_time = started.elapsed();
     println!(
         "sealed {sealed} entries in {seal_time:.2?} ({:.0} entries/s)",

@@ -88,7 +88,7 @@ impl Application {
         // to start if it does not verify) and links what the last run left unsealed.
         {
             let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
-            crate::audit::seal_pending(&mut conn)
+            crate::audit::sealer::seal_all(&mut conn)
                 .map_err(|e| anyhow::anyhow!("sealing the audit log: {e:#}"))?;
         }
         let state = AppState {

@@ -5,7 +5,6 @@
 //! entry through all its indexes. The seal's primary key is the chain position, so two
 //! sealers can never both claim one; the `audit.seal` job lock makes them take turns.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,9 +25,8 @@ const BATCH: i64 = 5_000;
 /// 32 766 bound parameters and PostgreSQL's 65 535.
 const SEALS_PER_STATEMENT: usize = 1_000;
 
-/// A transaction that wrote an audit entry commits within this long (far longer than
-/// any request or batch here takes). Entries it wrote are looked for among ids above
-/// what was fully sealed this long ago; a slower one is caught by the full sweep.
+/// A transaction that wrote an audit entry ends within this long (far longer than any
+/// request or batch here takes); a slower one's entries wait for the full sweep.
 const MAX_TRANSACTION: Duration = Duration::from_secs(60);
 
 /// How often the background sealer asks whether a checkpoint is due.
@@ -126,24 +124,50 @@ pub(super) fn insert_seals(conn: &mut DbConnection, entries: &[ChainEntry]) -> A
     Ok(())
 }
 
-/// Seals every entry committed so far; returns how many it sealed.
+/// Seals what has been committed recently: entries with ids above the last one sealed
+/// [`MAX_TRANSACTION`] ago. Every entry below it was allocated before then, so its
+/// transaction has ended; if it committed after that seal (a straggler) the periodic
+/// [`seal_all`] of the background sealer links it. Cheap however long the log is.
 pub fn seal_pending(conn: &mut DbConnection) -> ApiResult<usize> {
+    let low = recent_low(conn)?;
+    seal_above(conn, low)
+}
+
+/// Seals every committed entry, looking at all ids once (at start, and every
+/// [`FULL_SWEEP`] in the background).
+pub fn seal_all(conn: &mut DbConnection) -> ApiResult<usize> {
     seal_above(conn, 0)
 }
 
-/// Seals committed entries with ids above `low` (0: all of them).
-fn seal_above(conn: &mut DbConnection, low: i64) -> ApiResult<usize> {
+/// The entry id of the last seal made at least [`MAX_TRANSACTION`] ago (0 if none).
+fn recent_low(conn: &mut DbConnection) -> ApiResult<i64> {
+    let cutoff =
+        crate::time::now() - chrono::Duration::from_std(MAX_TRANSACTION).expect("a small duration");
+    Ok(audit_seals::table
+        .filter(audit_seals::sealed_at.le(cutoff))
+        .order(audit_seals::sealed_at.desc())
+        .select(audit_seals::event_id)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Seals committed entries with ids above `low`, a batch per transaction; each batch
+/// starts where the one before ended, so a pass reads each id once.
+fn seal_above(conn: &mut DbConnection, mut low: i64) -> ApiResult<usize> {
     let mut total = 0;
     loop {
-        let sealed = write_tx(conn, |conn| seal_batch(conn, low))?;
+        let (sealed, last_id) = write_tx(conn, |conn| seal_batch(conn, low))?;
         total += sealed;
         if sealed < BATCH as usize {
             return Ok(total);
         }
+        low = last_id;
     }
 }
 
-fn seal_batch(conn: &mut DbConnection, low: i64) -> ApiResult<usize> {
+/// Seals up to [`BATCH`] entries above `low`: `(how many, the highest id sealed)`.
+fn seal_batch(conn: &mut DbConnection, low: i64) -> ApiResult<(usize, i64)> {
     crate::db::job_lock(conn, "audit.seal")?;
     let (mut last_seq, mut last_hash) = match head(conn)? {
         // No seal yet: entries sealed by the version 1 sealer are re-sealed first.
@@ -167,48 +191,7 @@ fn seal_batch(conn: &mut DbConnection, low: i64) -> ApiResult<usize> {
         entries.push(entry);
     }
     insert_seals(conn, &entries)?;
-    Ok(pending.len())
-}
-
-/// Which ids the background sealer looks among, from what it fully sealed before.
-#[derive(Debug, Default)]
-struct SealWindow {
-    /// `(when a pass started, the highest entry id then)`, for passes that sealed
-    /// everything they saw.
-    drained: VecDeque<(Instant, i64)>,
-    last_full_sweep: Option<Instant>,
-}
-
-impl SealWindow {
-    /// Ids above this may still be unsealed: every entry with a lower id was visible
-    /// when a pass that sealed everything ran at least [`MAX_TRANSACTION`] ago.
-    fn low(&mut self, now: Instant) -> i64 {
-        if self
-            .last_full_sweep
-            .is_none_or(|at| now.duration_since(at) >= FULL_SWEEP)
-        {
-            self.last_full_sweep = Some(now);
-            return 0;
-        }
-        while self.drained.len() > 1 && now.duration_since(self.drained[1].0) >= MAX_TRANSACTION {
-            self.drained.pop_front();
-        }
-        match self.drained.front() {
-            Some(&(at, max_id)) if now.duration_since(at) >= MAX_TRANSACTION => max_id,
-            _ => 0,
-        }
-    }
-
-    fn drained(&mut self, started: Instant, max_id: i64) {
-        self.drained.push_back((started, max_id));
-    }
-}
-
-fn max_event_id(conn: &mut DbConnection) -> ApiResult<i64> {
-    Ok(audit_events::table
-        .select(diesel::dsl::max(audit_events::id))
-        .first::<Option<i64>>(conn)?
-        .unwrap_or(0))
+    Ok((pending.len(), pending.last().map_or(low, |e| e.id)))
 }
 
 /// Seals every `interval` and signs a checkpoint when one is due, until the process ends.
@@ -216,21 +199,27 @@ pub fn spawn(db: Db, secrets: Arc<Secrets>, config: Arc<crate::config::Config>) 
     actix_web::rt::spawn(async move {
         let mut ticker = actix_web::rt::time::interval(config.audit_seal_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut window = SealWindow::default();
+        // Startup has just sealed everything (`seal_all`).
+        let mut next_full_sweep = Instant::now() + FULL_SWEEP;
         let mut next_checkpoint_check = Instant::now();
         loop {
             ticker.tick().await;
             let started = Instant::now();
-            let low = window.low(started);
+            let full = started >= next_full_sweep;
             let sealing = db
                 .run_writing(move |conn| {
-                    let max_id = max_event_id(conn)?;
-                    Ok((seal_above(conn, low)?, max_id))
+                    if full {
+                        seal_all(conn)
+                    } else {
+                        seal_pending(conn)
+                    }
                 })
                 .await;
             match sealing {
-                Ok((sealed, max_id)) => {
-                    window.drained(started, max_id);
+                Ok(sealed) => {
+                    if full {
+                        next_full_sweep = started + FULL_SWEEP;
+                    }
                     if sealed > 0 {
                         tracing::debug!(sealed, "audit entries sealed");
                     }
@@ -261,27 +250,4 @@ pub fn spawn(db: Db, secrets: Arc<Secrets>, config: Arc<crate::config::Config>) 
             }
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_window_starts_with_a_full_sweep_and_trails_by_the_transaction_bound() {
-        let mut w = SealWindow::default();
-        let t0 = Instant::now();
-        assert_eq!(w.low(t0), 0, "first pass looks at every id");
-        w.drained(t0, 100);
-        let t1 = t0 + Duration::from_secs(1);
-        assert_eq!(w.low(t1), 0, "nothing is older than the bound yet");
-        w.drained(t1, 150);
-        let t2 = t0 + MAX_TRANSACTION + Duration::from_millis(500);
-        assert_eq!(w.low(t2), 100);
-        w.drained(t2, 400);
-        let t3 = t1 + MAX_TRANSACTION + Duration::from_secs(1);
-        assert_eq!(w.low(t3), 150);
-        let t4 = t0 + FULL_SWEEP;
-        assert_eq!(w.low(t4), 0, "the periodic sweep looks at every id again");
-    }
 }

@@ -14,6 +14,8 @@ CREATE TABLE audit_seals (
     hash TEXT NOT NULL,
     sealed_at TIMESTAMP NOT NULL
 );
+-- Sealing looks for new entries above the last one sealed a minute ago.
+CREATE INDEX audit_seals_sealed_at ON audit_seals (sealed_at);
 
 -- Signed tree heads. `frontier` holds the right-edge subtree roots so the next
 -- checkpoint reads only the entries sealed since.

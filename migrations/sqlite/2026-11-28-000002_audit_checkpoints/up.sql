@@ -10,6 +10,8 @@ CREATE TABLE audit_seals (
     hash TEXT NOT NULL,
     sealed_at TIMESTAMP NOT NULL
 );
+-- Sealing looks for new entries above the last one sealed a minute ago.
+CREATE INDEX audit_seals_sealed_at ON audit_seals (sealed_at);
 
 CREATE TABLE audit_checkpoints (
     size BIGINT PRIMARY KEY CHECK (size >= 0),
