@@ -1,0 +1,115 @@
+//! The officials' workflow: approve, reject, suspend and resume a merchant.
+
+use actix_web::{post, web};
+
+use super::{ReasonBody, parse_reason};
+use crate::auth::Auth;
+use crate::auth::principal::Admin;
+use crate::error::{ApiResult, Problem};
+use crate::merchants::{MerchantAction, MerchantRecord};
+use crate::state::AppState;
+
+async fn run_transition(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    id: i64,
+    action: MerchantAction,
+    body: crate::http::OptionalJson<ReasonBody>,
+) -> ApiResult<web::Json<MerchantRecord>> {
+    let reason = parse_reason(body, action.needs_reason())?;
+    let actor = auth.actor();
+    let merchant = state
+        .db
+        .write(move |conn| {
+            crate::merchants::transition(conn, &actor, id, action, reason.as_deref())
+        })
+        .await?;
+    Ok(web::Json(merchant.record()?))
+}
+
+/// Approve a pending merchant: it joins the directory and its accounts open.
+#[utoipa::path(
+    tag = "merchants",
+    params(("id" = i64, Path)),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
+    responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/merchants/{id}/approve")]
+pub async fn approve(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: crate::http::OptionalJson<ReasonBody>,
+) -> ApiResult<web::Json<MerchantRecord>> {
+    run_transition(
+        auth,
+        state,
+        path.into_inner(),
+        MerchantAction::Approve,
+        body,
+    )
+    .await
+}
+
+/// Reject a pending application (`{reason}` required).
+#[utoipa::path(
+    tag = "merchants",
+    params(("id" = i64, Path)),
+    request_body = crate::redemptions::routes::ReasonBody,
+    responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/merchants/{id}/reject")]
+pub async fn reject(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: crate::http::OptionalJson<ReasonBody>,
+) -> ApiResult<web::Json<MerchantRecord>> {
+    run_transition(auth, state, path.into_inner(), MerchantAction::Reject, body).await
+}
+
+/// Suspend an active merchant (`{reason}` required): it leaves the directory and every
+/// account of it is logged out and closed.
+#[utoipa::path(
+    tag = "merchants",
+    params(("id" = i64, Path)),
+    request_body = crate::redemptions::routes::ReasonBody,
+    responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/merchants/{id}/suspend")]
+pub async fn suspend(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: crate::http::OptionalJson<ReasonBody>,
+) -> ApiResult<web::Json<MerchantRecord>> {
+    run_transition(
+        auth,
+        state,
+        path.into_inner(),
+        MerchantAction::Suspend,
+        body,
+    )
+    .await
+}
+
+/// Resume a suspended merchant: back in the directory, accounts open again.
+#[utoipa::path(
+    tag = "merchants",
+    params(("id" = i64, Path)),
+    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
+    responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/merchants/{id}/resume")]
+pub async fn resume(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: crate::http::OptionalJson<ReasonBody>,
+) -> ApiResult<web::Json<MerchantRecord>> {
+    run_transition(auth, state, path.into_inner(), MerchantAction::Resume, body).await
+}

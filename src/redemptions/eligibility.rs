@@ -1,0 +1,84 @@
+//! Whether a card may redeem an offer here and now: the merchant active, the offer live
+//! and for the card's tier, and the card within the offer's per-card limits.
+
+use actix_web::http::StatusCode;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::problem;
+use crate::cards::Card;
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult};
+use crate::merchants::{self, Merchant, MerchantStatus};
+use crate::offers::Offer;
+use crate::schema::redemptions;
+use crate::tier::Tier;
+
+fn not_eligible(detail: impl Into<String>) -> ApiError {
+    problem(StatusCode::UNPROCESSABLE_ENTITY, "not_eligible", detail)
+}
+
+/// The merchant the staff member works for, which must be active to redeem.
+pub(super) fn active_merchant(conn: &mut DbConnection, merchant_id: i64) -> ApiResult<Merchant> {
+    let merchant = merchants::get(conn, merchant_id)?;
+    if merchant.status != MerchantStatus::Active.as_str() {
+        return Err(inactive_merchant());
+    }
+    Ok(merchant)
+}
+
+pub(super) fn inactive_merchant() -> ApiError {
+    ApiError::forbidden("This merchant is not active in the alliance and cannot redeem.")
+}
+
+pub(super) fn uses_so_far(
+    conn: &mut DbConnection,
+    card_id: i64,
+    offer_id: i64,
+    day: &str,
+    period: &str,
+) -> ApiResult<(i64, i64)> {
+    let days: Vec<String> = redemptions::table
+        .filter(redemptions::card_id.eq(card_id))
+        .filter(redemptions::offer_id.eq(offer_id))
+        .filter(redemptions::period.eq(period))
+        .filter(redemptions::status.eq("active"))
+        .select(redemptions::local_day)
+        .load(conn)?;
+    let today = days.iter().filter(|d| d.as_str() == day).count() as i64;
+    Ok((today, days.len() as i64))
+}
+
+/// Why this card may not use this offer right now, if it may not.
+pub(super) fn limit_refusal(offer: &Offer, used_today: i64, used_month: i64) -> Option<ApiError> {
+    let reached = |what: &str, limit: i32| {
+        problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit_reached",
+            format!("This card has used this offer {limit} time(s) {what}, the most it allows."),
+        )
+    };
+    match (offer.per_card_daily, offer.per_card_monthly) {
+        (Some(limit), _) if used_today >= i64::from(limit) => Some(reached("today", limit)),
+        (_, Some(limit)) if used_month >= i64::from(limit) => Some(reached("this month", limit)),
+        _ => None,
+    }
+}
+
+pub(super) fn eligibility(
+    offer: &Offer,
+    card: &Card,
+    now: NaiveDateTime,
+) -> ApiResult<Option<ApiError>> {
+    if !offer.is_live_at(now) {
+        return Ok(Some(not_eligible("This offer is not available right now.")));
+    }
+    let tier: Tier = card.tier.parse()?;
+    if !offer.allows_tier(tier) {
+        return Ok(Some(not_eligible(format!(
+            "This offer is not for tier {} cards.",
+            tier.as_char()
+        ))));
+    }
+    Ok(None)
+}
