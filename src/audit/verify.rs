@@ -61,7 +61,7 @@ pub fn checkpoint_records(
 /// A seal as read beside its entry: `(seq, legacy_hash, prev_hash, hash)`.
 type SealColumns = (i64, Option<String>, String, String);
 
-/// Sealed entries `from..=to` in chain order, with their seals.
+/// Sealed entries `from..=to` in chain order, with their seals (at most [`PAGE`]).
 pub fn sealed_page(conn: &mut DbConnection, from: i64, to: i64) -> ApiResult<Vec<ChainEntry>> {
     let rows: Vec<(AuditEvent, SealColumns)> = audit_seals::table
         .inner_join(audit_events::table)
@@ -97,7 +97,7 @@ pub fn verify(conn: &mut DbConnection, secrets: &Secrets) -> ApiResult<VerifyRep
         )))
         .count()
         .get_result(conn)?;
-    let (checked, outcome) = check_record(conn, secrets)?;
+    let (checked, outcome) = check_record(conn, secrets, head_seq)?;
     let (summary, first_broken) = match outcome {
         Ok(summary) => (Some(summary), None),
         Err(broken) => (None, Some(broken)),
@@ -118,6 +118,7 @@ pub fn verify(conn: &mut DbConnection, secrets: &Secrets) -> ApiResult<VerifyRep
 fn check_record(
     conn: &mut DbConnection,
     secrets: &Secrets,
+    head_seq: i64,
 ) -> ApiResult<(i64, Result<Summary, Broken>)> {
     // Checkpoints beyond the head are included: one that covers more than the chain
     // holds means entries were removed.
@@ -126,16 +127,18 @@ fn check_record(
         Ok(v) => v,
         Err(broken) => return Ok((0, Err(broken))),
     };
-    loop {
-        let page = sealed_page(conn, verifier.entries() + 1, i64::MAX)?;
-        for entry in &page {
+    // Bounded ranges of positions, not "from here on, first PAGE": the planner reads a
+    // range through the index, where an open-ended one made it join the whole rest of
+    // the log for every page.
+    let mut from = 1;
+    while from <= head_seq {
+        let to = head_seq.min(from + PAGE - 1);
+        for entry in &sealed_page(conn, from, to)? {
             if let Err(broken) = verifier.push(entry) {
                 return Ok((verifier.entries(), Err(broken)));
             }
         }
-        if (page.len() as i64) < PAGE {
-            break;
-        }
+        from = to + 1;
     }
     if let Err(broken) = check_settlements(conn, &verifier)? {
         return Ok((verifier.entries(), Err(broken)));
