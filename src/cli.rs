@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::db::{Db, write_tx};
 use crate::secrets::Secrets;
 use crate::startup::Application;
-use crate::users::{self, NewAccount, Username};
+use crate::users::{self, Username};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,7 +33,9 @@ pub enum Command {
     /// Apply pending database migrations and exit. With MIGRATION_DATABASE_URL they run
     /// as that (owner) role, which then grants DATABASE_URL's role its privileges.
     Migrate,
-    /// Create an account (e.g. the first administrator).
+    /// Break glass: create an administrator or auditor directly, outside dual control.
+    /// Only while fewer than two administrators are active (the first one, or a city
+    /// locked out); audited as `user.break_glass`. Otherwise propose with POST /users.
     CreateUser {
         #[arg(long)]
         role: Role,
@@ -166,29 +168,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             let username =
                 Username::parse(&username).map_err(|e| anyhow::anyhow!(e.problem().detail))?;
-            if !matches!(role, Role::Admin | Role::Auditor) {
-                bail!(
-                    "create-user makes admin and auditor accounts; merchants and talents get theirs through the API"
-                );
-            }
             let password =
                 Password::parse(&password).map_err(|e| anyhow::anyhow!(e.problem().detail))?;
             let hash = users::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
             let user = write_tx(&mut conn, |conn| {
-                users::create(
-                    conn,
-                    &Actor::system("cli"),
-                    NewAccount {
-                        username: &username,
-                        password_hash: hash,
-                        role,
-                        display_name: "",
-                        merchant_id: None,
-                        talent_id: None,
-                        active: true,
-                    },
-                )
+                crate::proposals::break_glass::create_official(conn, &username, role, hash)
             })
             .map_err(|e| anyhow::anyhow!("{}", e.problem().detail))?;
             crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -4,6 +4,7 @@
 //! (`auth`, `users`, `audit`, …); cross-cutting pieces (`db`, `error`, `config`,
 //! `http`, `telemetry`) sit beside them. `startup` wires everything into one app.
 
+pub mod activation;
 pub mod audit;
 pub mod auth;
 pub mod bench;
@@ -21,6 +22,7 @@ pub mod merchants;
 pub mod metrics;
 pub mod offers;
 pub mod pagination;
+pub mod proposals;
 pub mod ratelimit;
 pub mod redemptions;
 pub mod reports;

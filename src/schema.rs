@@ -349,8 +349,40 @@ diesel::table! {
 diesel::joinable!(settlement_lines -> settlements (settlement_id));
 diesel::joinable!(settlement_lines -> redemptions (redemption_id));
 
+diesel::table! {
+    proposals (id) {
+        id -> BigInt,
+        kind -> Text,
+        summary -> Text,
+        payload -> Text,
+        target_user_id -> Nullable<BigInt>,
+        status -> Text,
+        proposed_by -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        decision_reason -> Nullable<Text>,
+        result -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    activation_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        issued_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    proposals,
+    activation_codes,
     rate_limits,
     audit_events,
     audit_seals,

@@ -23,6 +23,8 @@ use crate::{audit, auth, budgets, users};
 fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     auth::routes::configure(cfg);
     users::routes::configure(cfg);
+    crate::activation::routes::configure(cfg);
+    crate::proposals::routes::configure(cfg);
     audit::routes::configure(cfg);
     audit::checkpoint_routes::configure(cfg);
     audit::export_routes::configure(cfg);
@@ -168,6 +170,7 @@ impl Application {
             self.state.secrets.clone(),
             self.state.config.clone(),
         );
+        crate::proposals::spawn_expiry(self.state.db.clone());
         self.server.await
     }
 }

@@ -53,7 +53,7 @@ fn session_cookie(state: &AppState, token: &str) -> Cookie<'static> {
         .finish()
 }
 
-fn token_response(
+pub(crate) fn token_response(
     state: &AppState,
     user_id: i64,
     role: Role,

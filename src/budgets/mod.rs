@@ -12,6 +12,7 @@
 //! settled − paid` always.
 
 pub mod routes;
+pub mod setting;
 pub mod slots;
 
 use std::collections::BTreeMap;

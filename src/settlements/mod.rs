@@ -440,6 +440,20 @@ pub fn apply(
             "The official who verified this settlement cannot also approve it: a second official must.",
         ));
     }
+    if step == Step::Approve
+        && let Some(verifier) = before.verified_by
+        && crate::proposals::set_up_one_another(conn, verifier, principal.user_id, now)?
+    {
+        // A pair that set each other up may be one person holding two accounts.
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "four_eyes",
+            format!(
+                "You and the official who verified this settlement proposed or approved one another's account within the last {} days: another official must approve it.",
+                crate::proposals::PAIR_RULE_DAYS
+            ),
+        ));
+    }
     let user = Some(principal.user_id);
     let guarded = settlements::table
         .find(id)

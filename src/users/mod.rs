@@ -165,6 +165,10 @@ pub fn is_phone_shaped(raw: &str) -> bool {
         && (b'3'..=b'9').contains(&b[1])
 }
 
+/// The password hash of an account that waits for its holder to set a password with an
+/// activation code: no PHC string, so no password verifies against it.
+pub const UNUSABLE_PASSWORD_HASH: &str = "!activation-pending";
+
 /// A new account; `password_hash` is computed by the caller off the async workers.
 pub struct NewAccount<'a> {
     pub username: &'a Username,
@@ -238,6 +242,15 @@ pub fn create(conn: &mut DbConnection, actor: &Actor, new: NewAccount<'_>) -> Ap
         Some(&user.view()),
     )?;
     Ok(user)
+}
+
+/// Active administrator accounts: dual control needs two.
+pub fn active_admins(conn: &mut DbConnection) -> ApiResult<i64> {
+    Ok(users::table
+        .filter(users::role.eq(Role::Admin.as_str()))
+        .filter(users::active.eq(true))
+        .count()
+        .get_result(conn)?)
 }
 
 /// Hashes a password on the current (blocking) thread.

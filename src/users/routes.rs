@@ -1,92 +1,105 @@
-//! `POST /users` and `GET /users`: administrators manage official and auditor accounts.
+//! `GET /users` and `POST /users/{id}/deactivate`. Creating an official, changing a
+//! role and enabling an account again are proposals (`crate::proposals::officials`).
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{get, post, web};
 use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{NewAccount, User, UserView, Username};
-use crate::auth::password::Password;
+use super::{User, UserView};
 use crate::auth::principal::Admin;
 use crate::auth::{Auth, Role};
-use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageQuery, Paginated};
 use crate::schema::users;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(create_user).service(list_users);
+    cfg.service(list_users).service(deactivate_user);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateUser {
-    #[schema(schema_with = crate::users::username_schema)]
-    pub username: crate::text::SingleLine,
-    #[schema(schema_with = crate::auth::password::new_password_schema)]
-    pub password: String,
-    /// `admin` or `auditor`; merchant, cashier and talent accounts come with their records.
-    pub role: Role,
-    #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
-    pub display_name: Option<crate::text::DisplayName>,
+pub struct DeactivateUser {
+    #[schema(schema_with = crate::text::required_note_schema)]
+    pub reason: crate::text::MultiLine,
 }
 
-/// Create an official (admin) or auditor account.
+/// Disable an official's account at once: its sessions end and it cannot log in. One
+/// administrator may do this alone — taking power away is what a compromised account
+/// needs quickly — but not to themselves (so at least the caller stays an admin).
+/// Enabling it again is a proposal (`POST /users/{id}/reactivate`).
 #[utoipa::path(
     tag = "users",
-    request_body = CreateUser,
-    responses((status = 201, body = UserView), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    params(("id" = i64, Path, minimum = 1, description = "Account id")),
+    request_body = DeactivateUser,
+    responses(
+        (status = 200, body = UserView),
+        (status = 404, body = crate::error::Problem),
+        (status = 409, description = "Your own account, not an official, or already disabled", body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem),
+    ),
     security(("bearer" = []))
 )]
-#[post("/users")]
-pub async fn create_user(
+#[post("/users/{id}/deactivate")]
+pub async fn deactivate_user(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
-    body: crate::http::Json<CreateUser>,
-) -> ApiResult<HttpResponse> {
-    let body = body.into_inner();
-    if !matches!(body.role, Role::Admin | Role::Auditor) {
+    id: web::Path<i64>,
+    body: crate::http::Json<DeactivateUser>,
+) -> ApiResult<web::Json<UserView>> {
+    let id = id.into_inner();
+    let reason = body.into_inner().reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ApiError::invalid_field(
-            "role",
-            "role must be admin or auditor here; merchant, cashier and talent accounts are created with their merchant or talent",
+            "reason",
+            "reason is required, at most 500 characters",
         ));
     }
-    let username = Username::parse(&body.username)?;
-    let password = Password::parse(&body.password)?;
-    let display_name = body.display_name.unwrap_or_default();
-    if display_name.chars().count() > 100 {
-        return Err(ApiError::invalid_field(
-            "display_name",
-            "display_name must have at most 100 characters",
-        ));
-    }
-    let actor = auth.actor();
-    let user = state
+    let principal = auth.into_inner();
+    let view = state
         .db
-        .run(move |conn| {
-            // Hash before taking the write lock: argon2 takes tens of milliseconds.
-            let password_hash = super::hash_password(&password)?;
-            write_tx(conn, |conn| {
-                super::create(
-                    conn,
-                    &actor,
-                    NewAccount {
-                        username: &username,
-                        password_hash,
-                        role: body.role,
-                        display_name: &display_name,
-                        merchant_id: None,
-                        talent_id: None,
-                        active: true,
-                    },
-                )
-            })
+        .write(move |conn| {
+            if id == principal.user_id {
+                return Err(ApiError::conflict(
+                    "You cannot disable your own account; another administrator can.",
+                ));
+            }
+            let user = super::find_by_id(conn, id)?
+                .ok_or_else(|| ApiError::not_found(format!("No account {id}.")))?;
+            let role = user.role()?;
+            if !matches!(role, Role::Admin | Role::Auditor) {
+                return Err(ApiError::conflict(
+                    "Only officials' accounts are disabled here; merchant, cashier and talent accounts follow their merchant or card.",
+                ));
+            }
+            if !user.active {
+                return Err(ApiError::conflict(format!(
+                    "{:?} is already disabled.",
+                    user.username
+                )));
+            }
+            diesel::update(users::table.find(id))
+                .set(users::active.eq(false))
+                .execute(conn)?;
+            super::bump_token_version(conn, id)?;
+            let after = super::find_by_id(conn, id)?
+                .ok_or_else(|| ApiError::not_found("account vanished"))?
+                .view();
+            crate::audit::record(
+                conn,
+                &principal.actor(),
+                "user.deactivate",
+                "user",
+                id,
+                Some(&user.view()),
+                Some(&serde_json::json!({"account": &after, "reason": reason})),
+            )?;
+            Ok(after)
         })
         .await?;
-    Ok(HttpResponse::Created().json(user.view()))
+    Ok(web::Json(view))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

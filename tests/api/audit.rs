@@ -7,17 +7,19 @@ use crate::helpers::{Backend, TestApp};
 
 async fn every_change_is_audited_and_listed(app: TestApp) {
     let token = app.admin_token().await;
-    let (status, created) = app
+    let (status, proposed) = app
         .post(
             "/api/v1/users",
             &token,
-            json!({"username": "auditor1", "password": "auditor-pass", "role": "auditor"}),
+            json!({"username": "auditor1", "role": "auditor"}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let created = app.approve_proposal(&proposed).await["user"].clone();
+    // The account is made by the approval, so the approver is its actor.
     let (status, page) = app
         .get(
-            "/api/v1/audit/events?entity_type=user&action=user.create&actor=admin",
+            "/api/v1/audit/events?entity_type=user&action=user.create&actor=second-admin",
             &token,
         )
         .await;
@@ -42,7 +44,7 @@ async fn every_change_is_audited_and_listed(app: TestApp) {
 async fn chain_verifies_after_many_concurrent_writes(app: TestApp) {
     let token = app.admin_token().await;
     let writers = (0..40).map(|i| {
-        let body = json!({"username": format!("official{i}"), "password": "official-pass", "role": "auditor"});
+        let body = json!({"username": format!("official{i}"), "role": "auditor"});
         app.post("/api/v1/users", &token, body)
     });
     // The background sealer runs meanwhile; a second sealer races it on purpose.
@@ -54,7 +56,7 @@ async fn chain_verifies_after_many_concurrent_writes(app: TestApp) {
     let (results, ()) =
         futures_util::future::join(futures_util::future::join_all(writers), sealing).await;
     assert!(
-        results.iter().all(|(s, _)| *s == StatusCode::CREATED),
+        results.iter().all(|(s, _)| *s == StatusCode::ACCEPTED),
         "{results:?}"
     );
     app.seal_audit().await;
@@ -62,7 +64,7 @@ async fn chain_verifies_after_many_concurrent_writes(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["unsealed"], 0, "{report}");
-    // 1 admin + 40 officials, each audited once.
+    // 1 admin + 40 proposals, each audited once.
     assert_eq!(report["checked"], 41, "{report}");
     assert_eq!(report["head_seq"], 41, "{report}");
 }

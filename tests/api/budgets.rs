@@ -44,6 +44,37 @@ async fn reserve(app: &TestApp, amount: i64) -> Result<(), Refusal> {
     .await
 }
 
+/// Sets the 2026 budget under dual control: `admin` proposes, `second-admin` approves. The
+/// answer of whichever step refused, or 200 with the budget after approval.
+async fn set(app: &TestApp, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+    let admin = app.admin_token().await;
+    let proposed = app
+        .request(
+            Method::PUT,
+            "/api/v1/budgets/2026",
+            Some(&admin),
+            Some(body),
+        )
+        .await;
+    if proposed.0 != StatusCode::ACCEPTED {
+        return proposed;
+    }
+    let id = proposed.1["proposal"]["id"].as_i64().unwrap();
+    let second = app.second_admin_token().await;
+    let (status, approved) = app
+        .post(
+            &format!("/api/v1/proposals/{id}/approve"),
+            &second,
+            json!({}),
+        )
+        .await;
+    if status == StatusCode::OK {
+        (status, approved["budget"].clone())
+    } else {
+        (status, approved)
+    }
+}
+
 #[track_caller]
 fn assert_parts_add_up(view: &serde_json::Value) {
     let part = |k: &str| view[k].as_i64().unwrap();
@@ -64,14 +95,7 @@ fn assert_parts_add_up(view: &serde_json::Value) {
 
 async fn admins_set_budgets_and_the_parts_add_up(app: TestApp) {
     let token = app.admin_token().await;
-    let (status, view) = app
-        .request(
-            Method::PUT,
-            "/api/v1/budgets/2026",
-            Some(&token),
-            Some(json!({"total_fen": 1_000_000, "categories": {"food": 300_000, "transport": 200_000}, "merchant_monthly_cap_fen": 50_000})),
-        )
-        .await;
+    let (status, view) = set(&app, json!({"total_fen": 1_000_000, "categories": {"food": 300_000, "transport": 200_000}, "merchant_monthly_cap_fen": 50_000})).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["remaining_fen"], 1_000_000);
     assert_eq!(view["categories"].as_array().unwrap().len(), 2);
@@ -97,15 +121,7 @@ async fn admins_set_budgets_and_the_parts_add_up(app: TestApp) {
 }
 
 async fn budgets_cannot_drop_below_what_is_committed(app: TestApp) {
-    let token = app.admin_token().await;
-    let put = |body: serde_json::Value| {
-        app.request(
-            Method::PUT,
-            "/api/v1/budgets/2026",
-            Some(&token),
-            Some(body),
-        )
-    };
+    let put = |body: serde_json::Value| set(&app, body);
     assert_eq!(
         put(json!({"total_fen": 10_000, "categories": {"food": 5_000}}))
             .await
@@ -178,14 +194,7 @@ async fn without_a_budget_nothing_is_reserved(app: TestApp) {
 
 async fn concurrent_reservations_never_overdraw(app: TestApp) {
     let token = app.admin_token().await;
-    let (status, _) = app
-        .request(
-            Method::PUT,
-            "/api/v1/budgets/2026",
-            Some(&token),
-            Some(json!({"total_fen": 300})),
-        )
-        .await;
+    let (status, _) = set(&app, json!({"total_fen": 300})).await;
     assert_eq!(status, StatusCode::OK);
     let outcomes = futures_util::future::join_all((0..20).map(|_| reserve(&app, 100))).await;
     let granted = outcomes.iter().filter(|o| o.is_ok()).count();
@@ -202,27 +211,14 @@ async fn concurrent_reservations_never_overdraw(app: TestApp) {
 }
 
 async fn the_merchant_cap_and_envelopes_hold(app: TestApp) {
-    let token = app.admin_token().await;
-    app.request(
-        Method::PUT,
-        "/api/v1/budgets/2026",
-        Some(&token),
-        Some(json!({"total_fen": 100_000, "categories": {"food": 250}, "merchant_monthly_cap_fen": 1_000})),
-    )
-    .await;
+    set(&app, json!({"total_fen": 100_000, "categories": {"food": 250}, "merchant_monthly_cap_fen": 1_000})).await;
     let outcomes = futures_util::future::join_all((0..6).map(|_| reserve(&app, 100))).await;
     assert_eq!(
         outcomes.iter().filter(|o| o.is_ok()).count(),
         2,
         "envelope of 250 holds two of 100: {outcomes:?}"
     );
-    app.request(
-        Method::PUT,
-        "/api/v1/budgets/2026",
-        Some(&token),
-        Some(json!({"total_fen": 100_000, "categories": {"food": 90_000}, "merchant_monthly_cap_fen": 1_000})),
-    )
-    .await;
+    set(&app, json!({"total_fen": 100_000, "categories": {"food": 90_000}, "merchant_monthly_cap_fen": 1_000})).await;
     let outcomes = futures_util::future::join_all((0..12).map(|_| reserve(&app, 100))).await;
     assert_eq!(
         outcomes.iter().filter(|o| o.is_ok()).count(),
@@ -232,10 +228,8 @@ async fn the_merchant_cap_and_envelopes_hold(app: TestApp) {
     assert!(outcomes.contains(&Err(Refusal::MerchantCapReached)));
 }
 
-async fn put_budget(app: &TestApp, token: &str, body: serde_json::Value) -> serde_json::Value {
-    let (status, view) = app
-        .request(Method::PUT, "/api/v1/budgets/2026", Some(token), Some(body))
-        .await;
+async fn put_budget(app: &TestApp, _token: &str, body: serde_json::Value) -> serde_json::Value {
+    let (status, view) = set(app, body).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_parts_add_up(&view);
     view
@@ -311,10 +305,14 @@ async fn budget_changes_and_releases_race_reservations_safely(app: TestApp) {
     }
     let reservations = futures_util::future::join_all((0..60).map(|_| reserve(&app, 100)));
     let releases = futures_util::future::join_all((0..5).map(|_| release(&app, 100)));
-    let changes = futures_util::future::join_all((0..5).map(|i| {
-        let body = json!({"total_fen": 10_000 + i * 100, "categories": {"food": 10_000}});
-        put_budget(&app, &token, body)
-    }));
+    // Budget changes take turns (each approves exactly the settings it was shown); they
+    // race the counters' reservations and releases.
+    let changes = async {
+        for i in 0..5 {
+            let body = json!({"total_fen": 10_000 + i * 100, "categories": {"food": 10_000}});
+            put_budget(&app, &token, body).await;
+        }
+    };
     let (outcomes, _, _) = futures_util::future::join3(reservations, releases, changes).await;
     assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
     let (_, view) = app.get("/api/v1/budgets/2026", &token).await;
@@ -325,14 +323,7 @@ async fn budget_changes_and_releases_race_reservations_safely(app: TestApp) {
 }
 
 async fn budget_role_matrix(app: TestApp) {
-    let admin = app.admin_token().await;
-    app.request(
-        Method::PUT,
-        "/api/v1/budgets/2026",
-        Some(&admin),
-        Some(json!({"total_fen": 5})),
-    )
-    .await;
+    set(&app, json!({"total_fen": 5})).await;
     let auditor = app.official_token(Role::Auditor, "auditor").await;
     assert_eq!(
         app.get("/api/v1/budgets/2026", &auditor).await.0,

@@ -247,6 +247,90 @@ impl TestApp {
         self.login("admin", ADMIN_PASSWORD).await
     }
 
+    /// The second administrator every dual-control step needs (`second-admin`, made directly
+    /// on first use), logged in.
+    pub async fn second_admin_token(&self) -> String {
+        let exists = self
+            .with_conn(|conn| {
+                users::find_by_username(conn, "second-admin")
+                    .unwrap()
+                    .is_some()
+            })
+            .await;
+        if !exists {
+            self.create_account(Role::Admin, "second-admin", ADMIN_PASSWORD)
+                .await;
+        }
+        self.login("second-admin", ADMIN_PASSWORD).await
+    }
+
+    /// Approves a proposal as `second-admin`; returns the approval's answer.
+    pub async fn approve_proposal(&self, proposal: &Value) -> Value {
+        let id = proposal["proposal"]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("not a proposal: {proposal}"));
+        let second = self.second_admin_token().await;
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/proposals/{id}/approve"),
+                &second,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "approving {id}: {body}");
+        body
+    }
+
+    /// Sets a year's budget the way the contract wants it: `admin` proposes, `second-admin`
+    /// approves. Returns the budget after approval.
+    pub async fn set_budget(&self, year: i32, settings: Value) -> Value {
+        let admin = self.admin_token().await;
+        let (status, proposed) = self
+            .request(
+                Method::PUT,
+                &format!("/api/v1/budgets/{year}"),
+                Some(&admin),
+                Some(settings),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{proposed}");
+        self.approve_proposal(&proposed).await["budget"].clone()
+    }
+
+    /// An official made through the front door: proposed by `admin`, approved by
+    /// `second-admin`, activated with the code by its holder. Returns (id, token).
+    pub async fn create_official(
+        &self,
+        role: &str,
+        username: &str,
+        password: &str,
+    ) -> (i64, String) {
+        let admin = self.admin_token().await;
+        let (status, proposed) = self
+            .post(
+                "/api/v1/users",
+                &admin,
+                json!({"username": username, "role": role}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{proposed}");
+        let approved = self.approve_proposal(&proposed).await;
+        let code = approved["activation"]["activation_code"].as_str().unwrap();
+        let (status, session) = self
+            .request(
+                Method::POST,
+                "/api/v1/auth/activate",
+                None,
+                Some(json!({"username": username, "activation_code": code, "new_password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{session}");
+        (
+            approved["user"]["id"].as_i64().unwrap(),
+            session["access_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// A logged-in account of `role` (officials made directly; others by the caller).
     pub async fn official_token(&self, role: Role, username: &str) -> String {
         self.create_account(role, username, "official-password")

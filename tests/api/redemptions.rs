@@ -21,19 +21,13 @@ pub struct Counter {
     pub admin: String,
 }
 
-pub async fn set_budget(app: &TestApp, admin: &str, total_fen: i64) {
-    let year = talentcard::time::to_local(talentcard::time::now())
+pub async fn set_budget(app: &TestApp, _admin: &str, total_fen: i64) {
+    let year: i32 = talentcard::time::to_local(talentcard::time::now())
         .format("%Y")
-        .to_string();
-    let (status, body) = app
-        .request(
-            Method::PUT,
-            &format!("/api/v1/budgets/{year}"),
-            Some(admin),
-            Some(json!({"total_fen": total_fen})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+        .to_string()
+        .parse()
+        .unwrap();
+    app.set_budget(year, json!({"total_fen": total_fen})).await;
 }
 
 pub async fn card_id(app: &TestApp, admin: &str, card_no: &str) -> i64 {

@@ -2,7 +2,7 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
 use chrono::{NaiveDate, NaiveDateTime};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use talentcard::auth::{Principal, Role};
 use talentcard::redemptions::{self, RedeemRequest};
@@ -65,16 +65,8 @@ async fn budget(app: &TestApp, admin: &str, year: i32) -> Value {
     b
 }
 
-async fn set_year_budget(app: &TestApp, admin: &str, year: i32, total: i64) {
-    let (status, body) = app
-        .request(
-            Method::PUT,
-            &format!("/api/v1/budgets/{year}"),
-            Some(admin),
-            Some(json!({"total_fen": total})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+async fn set_year_budget(app: &TestApp, _admin: &str, year: i32, total: i64) {
+    app.set_budget(year, json!({"total_fen": total})).await;
 }
 
 async fn generate(app: &TestApp, admin: &str, period: &str) -> Vec<Value> {

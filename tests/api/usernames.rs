@@ -60,7 +60,7 @@ async fn cashiers_and_officials_cannot_have_phone_shaped_usernames(app: TestApp)
         .post(
             "/api/v1/users",
             &admin,
-            json!({"username": "+86 139 1234 5678", "password": "official-password-1", "role": "auditor"}),
+            json!({"username": "+86 139 1234 5678", "role": "auditor"}),
         )
         .await;
     assert_invalid(&resp, "username");
@@ -69,10 +69,10 @@ async fn cashiers_and_officials_cannot_have_phone_shaped_usernames(app: TestApp)
         .post(
             "/api/v1/users",
             &admin,
-            json!({"username": "auditor-13912345678", "password": "official-password-1", "role": "auditor"}),
+            json!({"username": "auditor-13912345678", "role": "auditor"}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 }
 
 async fn the_application_form_validates_everything_before_it_looks_for_a_taken_username(

@@ -1,0 +1,2 @@
+DROP TABLE activation_codes;
+DROP TABLE proposals;
