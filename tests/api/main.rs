@@ -18,6 +18,7 @@ mod offers;
 mod ops;
 mod outage;
 mod pgcluster;
+mod proposals;
 mod redemptions;
 mod roles;
 mod security;

@@ -665,7 +665,70 @@ async fn subsidy_reports_group_and_add_up(app: TestApp) {
     );
 }
 
+/// Four eyes are two people: an approver whose account the verifier proposed or
+/// approved within 30 days may be the verifier's second login, so they are refused.
+async fn a_pair_that_set_each_other_up_is_not_four_eyes(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    set_year_budget(&app, &c.admin, 2026, 1_000_000).await;
+    redeem_at(&app, &c, c.card_id, local(2026, 11, 3, 9, 0, 0), 0, 10_000).await;
+    // `admin` proposes buddy, `second-admin` approves; buddy activates.
+    let (_, buddy) = app
+        .create_official("admin", "buddy", "buddy-password")
+        .await;
+    let second = app.second_admin_token().await;
+    let step = |id: i64, step: &str| format!("/api/v1/settlements/{id}/{step}");
+    let ready = |verifier: String| {
+        let app = &app;
+        let c = &c;
+        async move {
+            let id = generate(app, &c.admin, "2026-11").await[0]["id"]
+                .as_i64()
+                .unwrap();
+            let (status, body) = app
+                .post(&step(id, "confirm"), &c.merchant.owner_token, json!({}))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let (status, body) = app.post(&step(id, "verify"), &verifier, json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            id
+        }
+    };
+    // Verified by the proposer of buddy's account.
+    let id = ready(c.admin.clone()).await;
+    let refused = app.post(&step(id, "approve"), &buddy, json!({})).await;
+    assert_problem(&refused, StatusCode::FORBIDDEN, "four_eyes");
+    assert!(
+        refused.1["detail"].as_str().unwrap().contains("30 days"),
+        "{}",
+        refused.1
+    );
+    let (status, _) = app
+        .post(&step(id, "reject"), &c.admin, json!({"reason": "next run"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Verified by the approver of buddy's account.
+    let id = ready(second.clone()).await;
+    assert_problem(
+        &app.post(&step(id, "approve"), &buddy, json!({})).await,
+        StatusCode::FORBIDDEN,
+        "four_eyes",
+    );
+    // Thirty-one days later the pair rule no longer applies.
+    app.with_conn(|conn| {
+        use diesel::prelude::*;
+        use talentcard::schema::proposals;
+        diesel::update(proposals::table)
+            .set(proposals::decided_at.eq(talentcard::time::now() - chrono::Duration::days(31)))
+            .execute(conn)
+            .unwrap()
+    })
+    .await;
+    let (status, approved) = app.post(&step(id, "approve"), &buddy, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+}
+
 both_backends!(
+    a_pair_that_set_each_other_up_is_not_four_eyes,
     month_boundaries_follow_shanghai_time,
     a_month_goes_from_draft_to_paid_with_four_eyes,
     a_reversal_after_payout_is_a_negative_line_next_time,

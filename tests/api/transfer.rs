@@ -21,19 +21,16 @@ async fn a_sqlite_installation_moves_to_postgres_with_nothing_retyped() {
         json!({"total_fen": 123_456, "categories": {"food": 1_000}}),
     )
     .await;
-    app.post(
-        "/api/v1/users",
-        &token,
-        json!({"username": "auditor", "role": "auditor"}),
-    )
-    .await;
+    // Proposed, approved and activated: proposals and activation codes move too.
+    app.create_official("auditor", "auditor", "auditor-pass")
+        .await;
     app.seal_audit().await;
     let (_, before) = app.get("/api/v1/audit/verify", &token).await;
 
     let report = talentcard::transfer::sqlite_to_postgres(&app.config.database_url, &target.url())
         .expect("moved");
     assert!(
-        report.tables.iter().any(|(t, n)| t == "users" && *n == 2),
+        report.tables.iter().any(|(t, n)| t == "users" && *n == 3),
         "{report:?}"
     );
 
