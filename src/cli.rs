@@ -1,6 +1,6 @@
 //! The `talentcard` command line.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::auth::password::Password;
@@ -103,11 +103,16 @@ pub enum Command {
     },
     /// Add a new signing key and make it current; old keys keep verifying until their
     /// tokens or codes expire (audit keys: forever). Restart the instances afterwards.
+    /// Needs a rotation proposal a second admin approved (POST /api/v1/keys/P/rotate),
+    /// except as audited break glass while fewer than two admins are active.
     RotateKey {
         /// `jwt` (access tokens), `code` (talents' rolling codes) or `audit`
         /// (checkpoint signatures).
         #[arg(long)]
         purpose: String,
+        /// The id of the approved `key.rotate` proposal this carries out.
+        #[arg(long)]
+        proposal: Option<i64>,
     },
 }
 
@@ -291,16 +296,38 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::bench::settlement(&url, redemptions, merchants)
             }
         },
-        Command::RotateKey { purpose } => {
+        Command::RotateKey { purpose, proposal } => {
+            let purpose: crate::proposals::keys::KeyPurpose =
+                purpose.parse().map_err(anyhow::Error::msg)?;
+            let db = Db::migrate_and_connect(
+                &config.database_url,
+                config.migration_database_url.as_ref(),
+                1,
+            )?;
+            let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut secrets = Secrets::load_or_create(&config.secret_key_file)?;
-            let kid = match purpose.as_str() {
-                "jwt" => secrets.jwt.rotate("jwt-"),
-                "code" => secrets.code.rotate(""),
-                "audit" => secrets.audit_keys_mut().rotate(),
-                other => bail!("unknown key purpose {other:?}: use jwt, code or audit"),
-            };
-            secrets.save(&config.secret_key_file)?;
-            println!("new {purpose} key {kid} is current; restart every instance to use it");
+            let path = config.secret_key_file.clone();
+            // The file is written last inside the transaction: a refusal leaves both as
+            // they were, and the record commits only once the new key is saved.
+            let kid = write_tx(&mut conn, |conn| {
+                let kid = crate::proposals::keys::carry_out(
+                    conn,
+                    &mut secrets,
+                    purpose,
+                    proposal,
+                    crate::time::now(),
+                )?;
+                secrets
+                    .save(&path)
+                    .map_err(crate::error::ApiError::internal)?;
+                Ok::<_, crate::error::ApiError>(kid)
+            })
+            .map_err(|e| anyhow::anyhow!("{}", e.problem().detail))?;
+            crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "new {} key {kid} is current; restart every instance to use it",
+                purpose.as_str()
+            );
             Ok(())
         }
     }

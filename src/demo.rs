@@ -45,7 +45,7 @@ pub fn seed(conn: &mut DbConnection, config: &Config) -> ApiResult<Vec<DemoLogin
         (
             Role::Admin,
             "admin2",
-            "second official: approves what admin verified (four eyes)",
+            "second official: approves what admin proposes (a budget raise waits) and what admin verified (four eyes)",
         ),
         (
             Role::Auditor,
@@ -98,6 +98,7 @@ pub fn seed(conn: &mut DbConnection, config: &Config) -> ApiResult<Vec<DemoLogin
         });
     }
     seed_budget(conn, &actor)?;
+    seed_waiting_proposal(conn)?;
     write_logins(&path, &logins)?;
     Ok(logins)
 }
@@ -144,6 +145,40 @@ fn seed_budget(conn: &mut DbConnection, actor: &Actor) -> ApiResult<()> {
             view.as_ref(),
         )
     })
+}
+
+/// A raise of the food envelope proposed by `admin`, so the demo's second official has
+/// something waiting for them (DESIGN §13).
+fn seed_waiting_proposal(conn: &mut DbConnection) -> ApiResult<()> {
+    let admin = users::find_by_username(conn, "admin")?
+        .ok_or_else(|| ApiError::not_found("demo admin missing"))?;
+    let principal = crate::auth::Principal {
+        user_id: admin.id,
+        username: admin.username.clone(),
+        role: Role::Admin,
+        merchant_id: None,
+        talent_id: None,
+    };
+    let year = chrono::Datelike::year(&crate::time::to_local(crate::time::now()));
+    let settings = crate::budgets::setting::BudgetSettings {
+        total_fen: 600_000_000,
+        categories: Some(
+            [
+                ("clothing", 80_000_000),
+                ("food", 150_000_000),
+                ("housing", 100_000_000),
+                ("transport", 80_000_000),
+            ]
+            .into_iter()
+            .map(|(c, fen)| (c.to_owned(), fen))
+            .collect(),
+        ),
+        merchant_monthly_cap_fen: Some(2_000_000),
+    };
+    write_tx(conn, |conn| {
+        crate::proposals::budget::propose(conn, &principal, year, settings)
+    })?;
+    Ok(())
 }
 
 fn write_logins(path: &Path, logins: &[DemoLogin]) -> ApiResult<()> {

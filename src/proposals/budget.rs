@@ -86,7 +86,8 @@ pub async fn propose_budget(
     Ok(HttpResponse::Accepted().json(Proposed { proposal }))
 }
 
-fn propose(
+/// Records a `budget.set` proposal (validated settings) by `principal`.
+pub fn propose(
     conn: &mut DbConnection,
     principal: &Principal,
     year: i32,

@@ -1,14 +1,17 @@
 //! Dual control (DESIGN §13): the changes one official must not make alone — creating an
 //! official, changing a role, reactivating or resetting an official, setting a year's
-//! budget — are proposals. A second admin approves (the change happens then, in the same
+//! budget, rotating a signing key — are proposals. A second admin approves (the change happens then, in the same
 //! transaction) or rejects; an open proposal expires after [`LIFETIME_HOURS`]. The
 //! proposer can never approve their own. Every step is audited.
 //!
 //! Each kind lives in its own file with the endpoint that proposes it and what approval
-//! does: [`officials`] and [`budget`]. [`routes`] lists and decides proposals.
+//! does: [`officials`], [`budget`] and [`keys`] (approval there lets the operator rotate
+//! the key on the server). [`routes`] lists and decides proposals; [`break_glass`] is the
+//! one way around them.
 
 pub mod break_glass;
 pub mod budget;
+pub mod keys;
 pub mod officials;
 pub mod routes;
 
@@ -84,8 +87,8 @@ impl Status {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProposalView {
     pub id: i64,
-    /// `official.create`, `official.role`, `official.reactivate`, `official.reset` or
-    /// `budget.set`.
+    /// `official.create`, `official.role`, `official.reactivate`, `official.reset`,
+    /// `budget.set` or `key.rotate`.
     pub kind: String,
     /// What approving it does, in plain words (English; the pages say it in the reader's
     /// language from `kind` and `payload`).

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{Proposal, ProposalView, Status, budget, officials};
+use super::{Proposal, ProposalView, Status, budget, keys, officials};
 use crate::activation::IssuedCode;
 use crate::audit;
 use crate::auth::Auth;
@@ -27,6 +27,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(reject);
     officials::configure(cfg);
     budget::configure(cfg);
+    keys::configure(cfg);
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -222,6 +223,8 @@ pub async fn approve(
                 budget: None,
             };
             let result = match p.kind.as_str() {
+                // Carried out by the operator on the server (`rotate-key --proposal`).
+                keys::ROTATE => serde_json::json!({"carried_out": false}),
                 budget::SET => {
                     let view = budget::apply(conn, &principal, &p)?;
                     let result = serde_json::json!({"year": view.year});

@@ -729,7 +729,77 @@ async fn break_glass_works_only_for_a_city_without_two_admins(app: TestApp) {
     );
 }
 
+async fn a_key_rotation_is_approved_then_carried_out_once_by_the_operator(app: TestApp) {
+    use talentcard::proposals::keys::{self, KeyPurpose};
+    let admin = app.admin_token().await;
+    assert_problem(
+        &app.post("/api/v1/keys/master/rotate", &admin, json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let (status, waiting) = app.post("/api/v1/keys/jwt/rotate", &admin, json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{waiting}");
+    let carry_out = |purpose: KeyPurpose, proposal: Option<i64>| {
+        let path = app.config.secret_key_file.clone();
+        app.with_conn(move |conn| {
+            let mut secrets = talentcard::secrets::Secrets::load(&path).unwrap();
+            let before = secrets.jwt.current.clone();
+            talentcard::db::write_tx(conn, |conn| {
+                keys::carry_out(
+                    conn,
+                    &mut secrets,
+                    purpose,
+                    proposal,
+                    talentcard::time::now(),
+                )
+            })
+            .map(|kid| (before, kid))
+        })
+    };
+    // Not approved yet: the operator cannot carry it out.
+    let refused = carry_out(KeyPurpose::Jwt, Some(id_of(&waiting)))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.problem().detail.contains("must approve"),
+        "{}",
+        refused.problem().detail
+    );
+    app.post(
+        &format!("/api/v1/proposals/{}/reject", id_of(&waiting)),
+        &admin,
+        json!({"reason": "proposed again below"}),
+    )
+    .await;
+    let approved =
+        propose_then_approve(&app, Method::POST, "/api/v1/keys/jwt/rotate", json!({})).await;
+    let id = approved["proposal"]["id"].as_i64().unwrap();
+    assert_eq!(approved["proposal"]["result"]["carried_out"], false);
+    // Wrong purpose, then no proposal at all while two admins are active.
+    assert!(carry_out(KeyPurpose::Audit, Some(id)).await.is_err());
+    let refused = carry_out(KeyPurpose::Jwt, None).await.unwrap_err();
+    assert!(
+        refused.problem().detail.contains("--proposal"),
+        "{}",
+        refused.problem().detail
+    );
+    let (before, kid) = carry_out(KeyPurpose::Jwt, Some(id))
+        .await
+        .expect("carried out");
+    assert_ne!(before, kid);
+    let refused = carry_out(KeyPurpose::Jwt, Some(id)).await.unwrap_err();
+    assert!(refused.problem().detail.contains("carried out already"));
+    let (_, shown) = app.get(&format!("/api/v1/proposals/{id}"), &admin).await;
+    assert_eq!(shown["result"]["kid"], kid.as_str());
+    assert_eq!(
+        app.audit_actions("proposal", id).await,
+        ["proposal.create", "proposal.approve", "key.rotate"]
+    );
+}
+
 both_backends!(
+    a_key_rotation_is_approved_then_carried_out_once_by_the_operator,
     a_new_official_exists_only_after_approval_and_sets_their_own_password,
     an_expired_activation_code_is_refused,
     a_role_change_waits_for_approval_and_ends_old_sessions,
