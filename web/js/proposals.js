@@ -176,7 +176,7 @@ function card(p, me, reload) {
   const { title, lines } = effect(p);
   const msg = h('div', { class: 'form-msg' });
   const mine = p.proposed_by === me.id;
-  const meta = [t('prop.by', { who: mine ? t('prop.by_me') : p.proposed_by_username, at: dateTime(p.created_at) })];
+  const meta = [mine ? t('prop.by_me', { at: dateTime(p.created_at) }) : t('prop.by', { who: p.proposed_by_username, at: dateTime(p.created_at) })];
   if (p.status === 'open') meta.push(t('prop.expires', { at: dateTime(p.expires_at) }));
   else if (p.decided_at && p.decided_by_username) meta.push(t(`prop.decided.${p.status}`, { who: p.decided_by_username, at: dateTime(p.decided_at) }));
   else if (p.status === 'expired') meta.push(t('prop.expired_at', { at: dateTime(p.expires_at) }));
