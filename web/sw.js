@@ -18,6 +18,9 @@ const SHELL = [
   '/js/talent.js',
   '/js/counter.js',
   '/js/official.js',
+  '/js/officials.js',
+  '/js/proposals.js',
+  '/js/access.js',
   '/js/charts.js',
 ];
 

@@ -419,6 +419,7 @@ async fn auditor_sees_the_same_views_read_only(app: TestApp) {
     assert_eq!(b.count("[data-tab='users']").await, 0, "no accounts tab");
     for tab in [
         "overview",
+        "proposals",
         "approvals",
         "talents",
         "settlements",
@@ -1245,6 +1246,302 @@ async fn an_auditor_witnesses_a_checkpoint_on_the_audit_tab(app: TestApp) {
     app.stop().await;
 }
 
+/// Waits until the current view has loaded (no list still loading).
+async fn settled(b: &Browser) {
+    b.wait_until(
+        "the view to load",
+        "return !document.querySelector('.face-body .loading')",
+        vec![],
+    )
+    .await;
+}
+
+async fn a_budget_change_waits_for_a_second_administrator(app: TestApp) {
+    let year = this_year();
+    set_budget(&app, year).await;
+    app.create_account(Role::Auditor, "auditor1", "auditor-password-1")
+        .await;
+    let backend = backend_name(&app);
+    let Some(b) = Browser::start(&app, 1366, 900, false).await else {
+        return;
+    };
+    // The admin proposes a bigger budget in the form: it waits, the gauge stays.
+    b.login("admin", ADMIN_PASSWORD).await;
+    b.wait_text("#budget-gauge [data-part='remaining']", "¥5,000,000.00")
+        .await;
+    b.click("details:has(#budget-form) > summary").await;
+    b.type_into("#budget-total", "6000000").await;
+    b.click("#budget-save").await;
+    b.wait_text("#budget-form .alert-ok", "等待另一位管理员批准")
+        .await;
+    let effect = format!("将 {year} 年预算从 ¥5,000,000.00 改为 ¥6,000,000.00");
+    b.wait_text("#budget-pending", &effect).await;
+    b.wait_text("#budget-gauge [data-part='remaining']", "¥5,000,000.00")
+        .await;
+    let admin = app.admin_token().await;
+    let (status, budget) = app.get(&format!("/api/v1/budgets/{year}"), &admin).await;
+    assert!(status.is_success(), "{status} {budget}");
+    assert_eq!(budget["total_fen"], json!(500_000_000), "{budget}");
+    scroll_to(&b, "#budget-pending").await;
+    b.screenshot(&format!("proposal-budget-form-zh-1366-{backend}"))
+        .await;
+
+    // Their own proposal: no Approve, only Withdraw and a plain word on who decides.
+    b.tab("proposals").await;
+    settled(&b).await;
+    b.wait_text("#proposal-list", &effect).await;
+    b.wait_text("#proposal-list", "等待另一位管理员审批").await;
+    assert_eq!(b.count("#proposal-list [data-action='approve']").await, 0);
+    assert_eq!(b.count("#proposal-list [data-action='withdraw']").await, 1);
+    assert_eq!(
+        b.count("#proposals-badge").await,
+        0,
+        "nothing waits for its proposer"
+    );
+    b.screenshot(&format!("proposal-mine-zh-1366-{backend}"))
+        .await;
+    b.logout().await;
+
+    // The second admin sees it waiting, in Chinese, and approves it.
+    app.second_admin_token().await;
+    b.login("second-admin", ADMIN_PASSWORD).await;
+    b.wait_text("#proposals-badge", "1").await;
+    b.tab("proposals").await;
+    settled(&b).await;
+    b.wait_text("#proposal-list", &effect).await;
+    b.wait_text("#proposal-list", "admin 于").await;
+    b.screenshot(&format!("proposal-waiting-zh-1366-{backend}"))
+        .await;
+    b.click("#proposal-list [data-action='approve']").await;
+    b.wait_text("#proposal-list", "暂无数据").await;
+    b.wait_until(
+        "the badge to go",
+        "return !document.getElementById('proposals-badge')",
+        vec![],
+    )
+    .await;
+    b.tab("overview").await;
+    b.wait_text("#budget-gauge [data-part='remaining']", "¥6,000,000.00")
+        .await;
+    assert_eq!(b.count("#budget-pending .alert").await, 0);
+
+    // The history in English says who decided.
+    b.click("#lang-toggle").await;
+    b.wait_text(".sidenav", "Waiting for me").await;
+    b.tab("proposals").await;
+    b.click("#proposal-filter [data-status='approved']").await;
+    b.wait_text(
+        "#proposal-list",
+        &format!("Change the {year} budget from ¥5,000,000.00 to ¥6,000,000.00"),
+    )
+    .await;
+    b.wait_text("#proposal-list", "Approved by second-admin")
+        .await;
+    b.screenshot(&format!("proposal-history-en-1366-{backend}"))
+        .await;
+    b.click("#lang-toggle").await;
+    b.logout().await;
+
+    // The auditor reads the same list without a single write control.
+    b.login("auditor1", "auditor-password-1").await;
+    b.tab("proposals").await;
+    b.click("#proposal-filter [data-status='approved']").await;
+    b.wait_text("#proposal-list", &effect).await;
+    assert_eq!(
+        b.count("[data-write]").await,
+        0,
+        "write controls for an auditor"
+    );
+    assert_eq!(b.count("#proposal-list button[data-action]").await, 0);
+    b.screenshot(&format!("proposal-auditor-zh-1366-{backend}"))
+        .await;
+    b.close().await;
+
+    // A phone: a waiting budget change with its envelopes, then the same in English. (The
+    // browser's logout ended the admin's sessions: a fresh token.)
+    let admin = app.admin_token().await;
+    let (status, proposed) = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/budgets/{year}"),
+            Some(&admin),
+            Some(json!({
+                "total_fen": 600_000_000,
+                "merchant_monthly_cap_fen": 3_000_000,
+                "categories": { "food": 150_000_000, "transport": 80_000_000, "education": 50_000_000 }
+            })),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{proposed}");
+    let Some(b) = Browser::start(&app, 390, 844, true).await else {
+        return;
+    };
+    b.login("second-admin", ADMIN_PASSWORD).await;
+    b.tab("proposals").await;
+    settled(&b).await;
+    b.wait_text(
+        "#proposal-list",
+        "餐饮额度从 ¥1,200,000.00 改为 ¥1,500,000.00",
+    )
+    .await;
+    b.wait_text("#proposal-list", "新增教育额度 ¥500,000.00")
+        .await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-proposal-zh-390-{backend}"))
+        .await;
+    b.click("#lang-toggle").await;
+    b.wait_text(
+        "#proposal-list",
+        "Food & dining envelope from ¥1,200,000.00 to ¥1,500,000.00",
+    )
+    .await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-proposal-en-390-{backend}"))
+        .await;
+    b.click("#lang-toggle").await;
+    b.close().await;
+    app.stop().await;
+}
+
+async fn an_approved_official_gets_an_activation_code_and_logs_in_with_it(app: TestApp) {
+    app.second_admin_token().await;
+    let backend = backend_name(&app);
+    let Some(b) = Browser::start(&app, 1366, 900, false).await else {
+        return;
+    };
+    // The create form asks no password and says how the new official gets in.
+    b.login("admin", ADMIN_PASSWORD).await;
+    b.tab("users").await;
+    b.click("#user-new > summary").await;
+    b.wait_text("#user-form", "激活码").await;
+    assert_eq!(b.count("#user-form input[type='password']").await, 0);
+    b.type_into("#user-username", "li.si").await;
+    b.type_into("#user-display-name", "李四").await;
+    b.click("#user-submit").await;
+    b.wait_text("#user-msg .alert-ok", "等待另一位管理员批准")
+        .await;
+    b.wait_text("#user-msg", "新建管理员账号 li.si（李四）")
+        .await;
+    b.screenshot(&format!("users-proposed-zh-1366-{backend}"))
+        .await;
+    b.logout().await;
+
+    // The second admin approves and is shown the code once, with what to do with it.
+    b.login("second-admin", ADMIN_PASSWORD).await;
+    b.tab("proposals").await;
+    b.wait_text("#proposal-list", "新建管理员账号 li.si（李四）")
+        .await;
+    b.click("#proposal-list [data-action='approve']").await;
+    let code = b.wait_for("#activation-code").await.trim().to_owned();
+    assert!(code.len() >= 16, "an activation code: {code:?}");
+    b.wait_text("#activation-dialog", "交给 li.si 本人").await;
+    b.wait_text("#activation-expiry", "有效期至").await;
+    b.screenshot(&format!("activation-code-zh-1366-{backend}"))
+        .await;
+    b.click("#activation-done").await;
+    b.wait_until(
+        "the dialog to close",
+        "return !document.getElementById('activation-dialog')",
+        vec![],
+    )
+    .await;
+    // The users list offers the per-official actions, disable being the only direct one.
+    b.tab("users").await;
+    b.wait_for("tr[data-user='li.si'] [data-action='deactivate']")
+        .await;
+    b.wait_for("tr[data-user='li.si'] [data-action='role']")
+        .await;
+    b.wait_for("tr[data-user='li.si'] [data-action='activation']")
+        .await;
+    b.screenshot(&format!("users-list-zh-1366-{backend}")).await;
+    b.click("#lang-toggle").await;
+    b.wait_text("tr[data-user='li.si']", "Make auditor").await;
+    b.screenshot(&format!("users-list-en-1366-{backend}")).await;
+    b.click("#lang-toggle").await;
+    b.close().await;
+
+    // On a phone, the new official sets a password with the code and is in.
+    let Some(b) = Browser::start(&app, 390, 844, true).await else {
+        return;
+    };
+    b.open("/").await;
+    b.click("#activate-link").await;
+    b.wait_for("#activate-form").await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-activate-zh-390-{backend}"))
+        .await;
+    b.click("#lang-toggle").await;
+    b.wait_text("#activate-form", "Activation code").await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-activate-en-390-{backend}"))
+        .await;
+    b.click("#lang-toggle").await;
+    b.type_into("#activate-username", "li.si").await;
+    b.type_into("#activate-code", "WRONG-CODE-0000-0000").await;
+    b.type_into("#activate-password", "li-si-own-password")
+        .await;
+    b.type_into("#activate-password2", "li-si-own-password")
+        .await;
+    b.click("#activate-submit").await;
+    b.wait_text("#activate-form .alert-error", "激活码不正确")
+        .await;
+    b.type_into("#activate-code", &code).await;
+    b.click("#activate-submit").await;
+    b.wait_for(".face-official").await;
+    b.wait_text("#user-chip", "李四").await;
+    b.assert_fits_width().await;
+    // Their accounts view on the phone: the table becomes cards, the actions fit.
+    b.tab("users").await;
+    b.wait_for("tr[data-user='admin'] [data-action='deactivate']")
+        .await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-users-zh-390-{backend}")).await;
+    b.click("#lang-toggle").await;
+    b.wait_text("tr[data-user='admin']", "New activation code")
+        .await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-users-en-390-{backend}")).await;
+    b.click("#lang-toggle").await;
+    b.close().await;
+    // The password is theirs: it logs in.
+    app.login("li.si", "li-si-own-password").await;
+
+    // A phone-width approval shows the code readably too (English this time).
+    let admin = app.admin_token().await;
+    let (status, _) = app
+        .post(
+            "/api/v1/users",
+            &admin,
+            json!({"username": "wang.wu", "role": "auditor", "display_name": "Wang Wu"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED);
+    let Some(b) = Browser::start(&app, 390, 844, true).await else {
+        return;
+    };
+    b.login("second-admin", ADMIN_PASSWORD).await;
+    b.click("#lang-toggle").await;
+    b.wait_text(".sidenav", "Waiting for me").await;
+    b.tab("proposals").await;
+    b.wait_text(
+        "#proposal-list",
+        "Create the auditor account wang.wu (Wang Wu)",
+    )
+    .await;
+    b.assert_fits_width().await;
+    b.click("#proposal-list [data-action='approve']").await;
+    b.wait_for("#activation-code").await;
+    b.wait_text("#activation-dialog", "Give the code to wang.wu")
+        .await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-activation-code-en-390-{backend}"))
+        .await;
+    b.click("#activation-done").await;
+    b.click("#lang-toggle").await;
+    b.close().await;
+    app.stop().await;
+}
+
 crate::both_backends!(
     the_pages_are_served_under_a_strict_csp_and_revalidate,
     official_works_in_chinese_and_english,
@@ -1261,4 +1558,6 @@ crate::both_backends!(
     a_settlement_goes_from_the_merchant_through_two_officials_to_paid,
     a_talent_disputes_a_redemption_and_an_official_upholds_it,
     an_auditor_witnesses_a_checkpoint_on_the_audit_tab,
+    a_budget_change_waits_for_a_second_administrator,
+    an_approved_official_gets_an_activation_code_and_logs_in_with_it,
 );

@@ -47,7 +47,8 @@ async function render() {
   applyStaticTexts();
   document.body.dataset.face = me ? me.role : 'login';
   if (!me) {
-    renderLogin();
+    if (currentTab() === 'activate') renderActivate();
+    else renderLogin();
     return;
   }
   const load = FACES[me.role];
@@ -62,6 +63,74 @@ async function render() {
     tab: currentTab(),
     go: (tab) => { location.hash = `#/${tab}`; },
   }) || null;
+}
+
+/** Logged in (by login or activation): the face for the account, at its first tab. */
+async function enter() {
+  me = await get('/me');
+  location.hash = '';
+  await render();
+}
+
+/** The login page's frame: the card picture and title beside `panel`. */
+function loginFrame(panel) {
+  mount(root,
+    h('div', { class: 'login' },
+      h('div', { class: 'login-hero' },
+        h('div', { class: 'hero-card', 'aria-hidden': 'true' },
+          h('div', { class: 'hero-card-brand', text: '遂州英才卡' }),
+          h('div', { class: 'hero-card-sub', text: 'SUIZHOU TALENT CARD' }),
+          h('div', { class: 'hero-card-chip' }),
+          h('div', { class: 'hero-card-no', text: '•••• •••• •••• 2026' })),
+        h('h1', { class: 'login-title', text: t('brand') }),
+        h('p', { class: 'login-lead', text: t('login.lead') })),
+      panel,
+      h('p', { class: 'login-footer muted small', text: t('login.footer') })));
+}
+
+/** A new or reset official sets their own password with the code an administrator gave them. */
+function renderActivate() {
+  const username = h('input', { class: 'input', name: 'username', id: 'activate-username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
+  const code = h('input', { class: 'input mono', name: 'activation_code', id: 'activate-code', autocomplete: 'one-time-code', required: true, autocapitalize: 'characters', spellcheck: 'false', placeholder: 'XXXX-XXXX-XXXX-XXXX' });
+  const password = h('input', { class: 'input', name: 'new_password', id: 'activate-password', type: 'password', autocomplete: 'new-password', required: true, minlength: '8' });
+  const again = h('input', { class: 'input', name: 'new_password_again', id: 'activate-password2', type: 'password', autocomplete: 'new-password', required: true });
+  const msg = h('div', { class: 'form-msg' });
+  const button = h('button', { class: 'btn btn-primary btn-block', type: 'submit', id: 'activate-submit', text: t('activate.submit') });
+  const form = h('form', { class: 'login-form', id: 'activate-form', novalidate: true },
+    field(t('activate.username'), username),
+    field(t('activate.code'), code, t('activate.code_hint')),
+    field(t('activate.password'), password, t('activate.password_hint')),
+    field(t('activate.again'), again),
+    msg,
+    button);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    msg.replaceChildren();
+    if (password.value.length < 8) {
+      mount(msg, alertBox('error', t('activate.too_short')));
+      password.focus();
+      return;
+    }
+    if (password.value !== again.value) {
+      mount(msg, alertBox('error', t('activate.mismatch')));
+      again.select();
+      return;
+    }
+    busy(button, async () => {
+      try {
+        await post('/auth/activate', { username: username.value.trim(), activation_code: code.value.trim(), new_password: password.value });
+        await enter();
+      } catch (err) {
+        mount(msg, err instanceof ApiError && err.code === 'unauthorized' ? alertBox('error', t('activate.wrong'), t('activate.wrong_hint')) : errorBox(err));
+      }
+    });
+  });
+  loginFrame(h('div', { class: 'login-panel panel' },
+    h('h2', { class: 'panel-title', text: t('activate.title') }),
+    h('p', { class: 'small', text: t('activate.lead') }),
+    form,
+    h('p', { class: 'login-alt' }, h('a', { href: '#/', id: 'login-link', text: t('activate.back') }))));
+  username.focus();
 }
 
 function renderLogin() {
@@ -81,9 +150,7 @@ function renderLogin() {
       button.textContent = t('login.busy');
       try {
         await post('/auth/login', { username: username.value.trim(), password: password.value });
-        me = await get('/me');
-        location.hash = '';
-        await render();
+        await enter();
       } catch (err) {
         button.textContent = t('login.submit');
         mount(msg, err instanceof ApiError && err.code === 'unauthorized' ? alertBox('error', t('login.wrong')) : errorBox(err));
@@ -91,20 +158,10 @@ function renderLogin() {
       }
     });
   });
-  mount(root,
-    h('div', { class: 'login' },
-      h('div', { class: 'login-hero' },
-        h('div', { class: 'hero-card', 'aria-hidden': 'true' },
-          h('div', { class: 'hero-card-brand', text: '遂州英才卡' }),
-          h('div', { class: 'hero-card-sub', text: 'SUIZHOU TALENT CARD' }),
-          h('div', { class: 'hero-card-chip' }),
-          h('div', { class: 'hero-card-no', text: '•••• •••• •••• 2026' })),
-        h('h1', { class: 'login-title', text: t('brand') }),
-        h('p', { class: 'login-lead', text: t('login.lead') })),
-      h('div', { class: 'login-panel panel' },
-        h('h2', { class: 'panel-title', text: t('login.title') }),
-        form),
-      h('p', { class: 'login-footer muted small', text: t('login.footer') })));
+  loginFrame(h('div', { class: 'login-panel panel' },
+    h('h2', { class: 'panel-title', text: t('login.title') }),
+    form,
+    h('p', { class: 'login-alt' }, h('a', { href: '#/activate', id: 'activate-link', text: t('login.have_code') }))));
   username.focus();
 }
 
@@ -136,7 +193,8 @@ async function boot() {
   window.addEventListener('online', updateOnline);
   window.addEventListener('offline', updateOnline);
   window.addEventListener('tc-reachability', updateOnline);
-  window.addEventListener('hashchange', () => { if (me) render(); });
+  // Logged out, the hash switches between the login and the activation form.
+  window.addEventListener('hashchange', () => render());
   updateOnline();
   setUnauthorizedHandler(async () => {
     if (!me) return;

@@ -8,33 +8,51 @@ import { get, post, put, ApiError, describe } from './api.js';
 import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList } from './ui.js';
 import { barChart, columnChart, budgetGauge } from './charts.js';
 import { describeOffer } from './talent.js';
+import { setWritable, w } from './access.js';
+import { proposalsView, proposedNotice, waitingCount, openBudgetProposals, effect } from './proposals.js';
+import { usersView } from './officials.js';
 
 const CATEGORIES = ['clothing', 'food', 'housing', 'transport', 'medical', 'education', 'leisure', 'other'];
 const TIERS = ['A', 'B', 'C', 'D', 'E'];
 
 let canWrite = false;
 
-/** A write control, rendered for officials only; tagged so tests can check auditors see none. */
-function w(el) {
-  if (!canWrite) return null;
-  el.dataset.write = '';
-  return el;
-}
-
 export function render(root, ctx) {
   canWrite = ctx.me.role === 'admin';
-  const ids = ['overview', 'approvals', 'talents', 'settlements', 'disputes', 'audit', 'reports'];
+  setWritable(canWrite);
+  const ids = ['overview', 'proposals', 'approvals', 'talents', 'settlements', 'disputes', 'audit', 'reports'];
   if (canWrite) ids.push('users');
   const tab = ids.includes(ctx.tab) ? ctx.tab : 'overview';
   const body = h('div', { class: 'face-body' });
+  const label = (id) => (id === 'proposals' && !canWrite ? t('off.tab.proposals_ro') : t(`off.tab.${id}`));
+  const nav = tabs(ids.map((id) => ({ id, label: label(id) })), tab, ctx.go, 'sidenav');
   mount(root, h('div', { class: 'face face-official' },
     h('aside', { class: 'sidebar' },
       canWrite ? null : h('div', { class: 'readonly-badge', id: 'readonly-badge', text: t('readonly') }),
-      tabs(ids.map((id) => ({ id, label: t(`off.tab.${id}`) })), tab, ctx.go, 'sidenav')),
+      nav),
     body));
-  const views = { overview, approvals, talents, settlements, disputes, audit, reports, users };
+  const badge = () => waitingBadge(nav, ctx.me);
+  const views = {
+    overview: (b) => overview(b, badge), proposals: (b) => proposalsView(b, ctx, badge),
+    approvals, talents, settlements, disputes, audit, reports, users: usersView,
+  };
   views[tab](body, ctx);
+  badge();
   return null;
+}
+
+/** The number of proposals waiting for this administrator, on the proposals tab. */
+async function waitingBadge(nav, me) {
+  const tab = nav.querySelector("[data-tab='proposals']");
+  let n = 0;
+  try {
+    n = await waitingCount(me);
+  } catch {
+    // The count is a convenience: the tab itself shows any error.
+  }
+  const old = tab.querySelector('.tab-badge');
+  if (old) old.remove();
+  if (n > 0) tab.append(h('span', { class: 'tab-badge', id: 'proposals-badge', 'aria-label': t('prop.badge', { n }), text: String(n) }));
 }
 
 /** A button that asks for a reason (or note) and posts it; `fields` shapes the body. */
@@ -67,7 +85,7 @@ function download(href, label) {
 
 // ---- Budget ----
 
-function overview(body) {
+function overview(body, onProposed) {
   const thisYear = shanghaiYear();
   let year = thisYear;
   const yearSel = h('select', { class: 'input select select-sm', id: 'budget-year' });
@@ -113,13 +131,29 @@ function overview(body) {
     } else {
       parts.push(alertBox('warn', t('budget.none', { y: year })));
     }
-    if (canWrite) parts.push(budgetForm(year, b, load));
+    const pending = h('div', { id: 'budget-pending' });
+    parts.push(pending);
+    if (canWrite) parts.push(budgetForm(year, b, () => { showPending(pending, year); onProposed(); }));
     mount(content, parts);
+    showPending(pending, year);
   }
   load();
 }
 
-function budgetForm(year, b, onSaved) {
+/** A budget change waiting for a second administrator: the gauge shows what is in force. */
+async function showPending(box, year) {
+  try {
+    const open = await openBudgetProposals(year);
+    mount(box, open.map((p) => {
+      const { title, lines } = effect(p);
+      return alertBox('warn', t('budget.pending'), [title, ...lines].join(t('prop.sep')));
+    }));
+  } catch {
+    mount(box);
+  }
+}
+
+function budgetForm(year, b, onProposed) {
   const yuan = (fen) => (fen === null || fen === undefined ? '' : (fen / 100).toFixed(2));
   const total = h('input', { class: 'input', id: 'budget-total', name: 'total', inputmode: 'decimal', value: b ? yuan(b.total_fen) : '' });
   const cap = h('input', { class: 'input', id: 'budget-cap', name: 'cap', inputmode: 'decimal', value: b ? yuan(b.merchant_monthly_cap_fen) : '' });
@@ -128,7 +162,7 @@ function budgetForm(year, b, onSaved) {
     return [c, h('input', { class: 'input', name: `cat-${c}`, inputmode: 'decimal', value: cur ? yuan(cur.total_fen) : '' })];
   }));
   const msg = h('div', { class: 'form-msg' });
-  const submit = h('button', { class: 'btn btn-primary', type: 'submit', id: 'budget-save', text: t('save') });
+  const submit = h('button', { class: 'btn btn-primary', type: 'submit', id: 'budget-save', text: t('budget.propose') });
   const form = h('form', { class: 'form-grid', id: 'budget-form', novalidate: true },
     field(t('budget.set_total'), total), field(t('budget.cap'), cap),
     h('fieldset', { class: 'field field-wide' }, h('legend', { class: 'field-label', text: t('budget.categories') }),
@@ -152,9 +186,9 @@ function budgetForm(year, b, onSaved) {
     payload.categories = categories;
     busy(submit, async () => {
       try {
-        await put(`/budgets/${year}`, payload);
-        toast(t('budget.saved'));
-        onSaved();
+        const res = await put(`/budgets/${year}`, payload);
+        mount(msg, proposedNotice(res.proposal, t('budget.unchanged')));
+        onProposed();
       } catch (err) {
         mount(msg, errorBox(err));
       }
@@ -638,44 +672,4 @@ function reports(body) {
     return section(t(`rep.${by}`), box);
   });
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.reports') })), h('div', { class: 'chart-grid' }, charts));
-}
-
-// ---- Accounts (officials only) ----
-
-function users(body) {
-  const username = h('input', { class: 'input', name: 'username', autocomplete: 'off', autocapitalize: 'none' });
-  const displayName = h('input', { class: 'input', name: 'display_name' });
-  const password = h('input', { class: 'input', name: 'password', type: 'password', autocomplete: 'new-password' });
-  const role = h('select', { class: 'input select', name: 'role' },
-    h('option', { value: 'admin', text: t('role.admin') }), h('option', { value: 'auditor', text: t('role.auditor') }));
-  const msg = h('div', { class: 'form-msg' });
-  const submit = h('button', { class: 'btn btn-primary', type: 'submit', text: t('submit') });
-  const listBox = pagedList('/users', (items) => table([
-    { label: t('users.username'), cell: (u) => h('strong', { text: u.username }) },
-    { label: t('users.display_name'), cell: (u) => u.display_name || '' },
-    { label: t('users.role'), cell: (u) => t(`role.${u.role}`) },
-    { label: t('users.active'), cell: (u) => (u.active ? t('yes') : t('no')) },
-    { label: t('users.created_at'), cell: (u) => dateTime(u.created_at) },
-  ], items));
-  const form = h('form', { class: 'form-grid', novalidate: true },
-    field(t('users.username'), username), field(t('users.display_name'), displayName),
-    field(t('users.role'), role), field(t('t.password'), password),
-    h('div', { class: 'field-wide' }, msg, submit));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    busy(submit, async () => {
-      try {
-        const u = username.value.trim();
-        await post('/users', { username: u, password: password.value, role: role.value, display_name: displayName.value.trim() || undefined });
-        mount(msg, alertBox('ok', t('users.created', { u })));
-        form.reset();
-        listBox.reload();
-      } catch (err) {
-        mount(msg, errorBox(err));
-      }
-    });
-  });
-  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.users') })),
-    w(h('details', { class: 'panel collapsible' }, h('summary', { class: 'panel-title', text: t('users.new') }), form)),
-    section(t('off.tab.users'), listBox));
 }
