@@ -67,6 +67,11 @@ export function effect(p) {
       else title = t('prop.budget.change', { y: d.year, from: money(before.total_fen), to: money(after.total_fen) });
       return { title, lines: envelopeLines(before, after) };
     }
+    case 'key.rotate': {
+      const lines = [t('prop.key.operator', { purpose: d.purpose })];
+      if (p.result && p.result.kid) lines.push(t('prop.key.done', { kid: p.result.kid }));
+      return { title: t('prop.key.rotate', { what: t(`prop.key.${d.purpose}`) }), lines };
+    }
     default:
       // A kind this page does not know yet: the server's own words.
       return { title: p.summary, lines: [] };
