@@ -177,7 +177,19 @@ async fn a_role_change_waits_for_approval_and_ends_old_sessions(app: TestApp) {
         StatusCode::CONFLICT,
         "conflict",
     );
-    app.approve_proposal(&proposed).await;
+    app.post(
+        &format!("/api/v1/proposals/{}/reject", id_of(&proposed)),
+        &admin,
+        json!({"reason": "asked again below"}),
+    )
+    .await;
+    propose_then_approve(
+        &app,
+        Method::POST,
+        &format!("/api/v1/users/{id}/role"),
+        json!({"role": "admin"}),
+    )
+    .await;
     assert_problem(
         &app.get("/api/v1/me", &auditor).await,
         StatusCode::UNAUTHORIZED,
@@ -798,7 +810,104 @@ async fn a_key_rotation_is_approved_then_carried_out_once_by_the_operator(app: T
     );
 }
 
+/// Every kind lapses the same way: nothing happens, and the lapse is audited.
+async fn every_kind_of_proposal_expires_unapplied(app: TestApp) {
+    let admin = app.admin_token().await;
+    let (clerk, _) = app
+        .create_official("auditor", "clerk", "clerk-password")
+        .await;
+    let (idle, _) = app
+        .create_official("auditor", "idle", "idle-password")
+        .await;
+    app.post(
+        &format!("/api/v1/users/{idle}/deactivate"),
+        &admin,
+        json!({"reason": "on leave"}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/api/v1/users".to_owned(),
+            json!({"username": "new.one", "role": "admin"}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{clerk}/role"),
+            json!({"role": "admin"}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{idle}/reactivate"),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/users/{clerk}/activation"),
+            json!({}),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/budgets/2026".to_owned(),
+            json!({"total_fen": 1_000}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/keys/audit/rotate".to_owned(),
+            json!({}),
+        ),
+    ] {
+        let (status, proposed) = app.request(method, &path, Some(&admin), Some(body)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{path}: {proposed}");
+        ids.push((path, id_of(&proposed)));
+    }
+    app.with_conn(|conn| {
+        diesel::update(proposals::table)
+            .set(proposals::expires_at.eq(talentcard::time::now() - chrono::Duration::seconds(1)))
+            .execute(conn)
+            .unwrap()
+    })
+    .await;
+    // The background sweep records the lapses; here it runs now.
+    let expired = app
+        .with_conn(|conn| {
+            talentcard::proposals::expire_overdue(conn, talentcard::time::now()).unwrap()
+        })
+        .await;
+    assert_eq!(expired, ids.len());
+    let second = app.second_admin_token().await;
+    for (path, id) in &ids {
+        assert_problem(
+            &app.post(
+                &format!("/api/v1/proposals/{id}/approve"),
+                &second,
+                json!({}),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "proposal_expired",
+        );
+        assert_eq!(
+            app.audit_actions("proposal", *id).await,
+            ["proposal.create", "proposal.expire"],
+            "{path}"
+        );
+    }
+    // Nothing was applied.
+    let (_, admins) = app.get("/api/v1/users?role=admin", &admin).await;
+    assert!(!admins.to_string().contains("new.one"), "{admins}");
+    assert!(!admins.to_string().contains("clerk"), "{admins}");
+    assert_problem(
+        &app.get("/api/v1/budgets/2026", &admin).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    app.login("clerk", "clerk-password").await;
+}
+
 both_backends!(
+    every_kind_of_proposal_expires_unapplied,
     a_key_rotation_is_approved_then_carried_out_once_by_the_operator,
     a_new_official_exists_only_after_approval_and_sets_their_own_password,
     an_expired_activation_code_is_refused,
