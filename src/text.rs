@@ -185,6 +185,42 @@ text_type!(
     "A name shown to others: no control characters (U+0000–U+001F, U+007F), bidi overrides (U+202A–U+202E, U+2066–U+2069) or zero-width characters (U+200B–U+200D, U+2060, U+FEFF)."
 );
 
+/// White space that the parsers trim (Rust's `str::trim`: Unicode `White_Space`) and
+/// [`SingleLine`] lets through, as a pattern's character class. A parser that trims
+/// takes any of it around the value, so its pattern must too.
+pub const TRIMMED_SPACE: &str = r"[ \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+
+/// All of Unicode `White_Space`, which `str::trim` removes: [`TRIMMED_SPACE`] and the
+/// controls tab to carriage return, for text that is not one of the types above (query
+/// parameters read as plain strings).
+pub const WHITE_SPACE: &str =
+    r"[\u0009-\u000D \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+
+/// The pattern of a value a parser takes after trimming: `core`, with any
+/// [`TRIMMED_SPACE`] around it.
+pub fn trimmed_pattern(core: &str) -> String {
+    format!("^{TRIMMED_SPACE}*{core}{TRIMMED_SPACE}*$")
+}
+
+/// A string schema with `pattern` and a description: how the identifiers' parsers
+/// (USCC, ID number, phone…) state what they take.
+pub fn pattern_schema(pattern: impl Into<String>, description: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .build()
+}
+
+/// `schema` that also admits `null`, for an optional field where `null` means "not
+/// sent" (serde reads both as `None`).
+pub fn or_null(mut schema: Object) -> Object {
+    if let SchemaType::Type(t) = schema.schema_type {
+        schema.schema_type = SchemaType::from_iter([t, Type::Null]);
+    }
+    schema
+}
+
 /// The schema of a reason or note a step requires (`reason`, `note`): multi-line text,
 /// not blank once trimmed, at most 500 characters, as the handlers' `parse_reason` checks.
 pub fn required_note_schema() -> Object {
@@ -199,6 +235,77 @@ pub fn required_note_schema() -> Object {
 /// [`Policy::MultiLine`] plus at least one character that is neither white space (as
 /// Rust's `trim` sees it) nor refused.
 const REQUIRED_NOTE_PATTERN: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202A-\u202F\u205F\u2066-\u2069\u3000][^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$";
+
+/// Checks a documented pattern against the parser it describes, for the tests of each
+/// parser: what the pattern allows must be accepted, and around those values (random
+/// edits with characters that matter) the pattern and the parser must agree.
+#[cfg(test)]
+pub(crate) mod pattern_check {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    use rand::{Rng, SeedableRng};
+
+    /// Characters worth trying at any position: digits, letters of both cases (some
+    /// outside the identifiers' alphabets), separators, white space the parsers trim or
+    /// do not, refused controls, zero-width and bidi characters, and a CJK character.
+    pub const ALPHABET: &[char] = &[
+        '0', '1', '2', '3', '5', '8', '9', 'A', 'E', 'F', 'I', 'O', 'X', 'Y', 'Z', 'a', 'e', 'x',
+        'z', '+', '-', ' ', '.', '\t', '\n', '\r', '\u{0}', '\u{7f}', '\u{85}', '\u{a0}',
+        '\u{2009}', '\u{200b}', '\u{202e}', '\u{202f}', '\u{3000}', '\u{feff}', '中',
+    ];
+
+    /// `patterns` (all must match, as in an `allOf`) against `accepts`: every value
+    /// drawn from the first pattern that matches them all is accepted, and for those
+    /// values and `seeds` under random edits the patterns match exactly when `accepts`.
+    pub fn agrees(patterns: &[&str], seeds: &[&str], accepts: impl Fn(&str) -> bool) {
+        let compiled: Vec<regex::Regex> = patterns
+            .iter()
+            .map(|p| regex::Regex::new(p).unwrap_or_else(|e| panic!("{p}: {e}")))
+            .collect();
+        let matches = |s: &str| compiled.iter().all(|r| r.is_match(s));
+        let inner = patterns[0]
+            .strip_prefix('^')
+            .and_then(|p| p.strip_suffix('$'))
+            .expect("an anchored pattern");
+        let strategy = proptest::string::string_regex(inner).expect("a generable pattern");
+        let mut runner = TestRunner::deterministic();
+        let mut values: Vec<String> = seeds.iter().map(|s| (*s).to_owned()).collect();
+        for _ in 0..300 {
+            let value = strategy.new_tree(&mut runner).unwrap().current();
+            if matches(&value) {
+                assert!(
+                    accepts(&value),
+                    "{value:?} matches {patterns:?} but is refused"
+                );
+                values.push(value);
+            }
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(20261128);
+        for value in &values {
+            for _ in 0..60 {
+                let mut chars: Vec<char> = value.chars().collect();
+                for _ in 0..rng.gen_range(1..=3) {
+                    let c = ALPHABET[rng.gen_range(0..ALPHABET.len())];
+                    let at = rng.gen_range(0..=chars.len());
+                    match rng.gen_range(0..3) {
+                        0 => chars.insert(at, c),
+                        1 if at < chars.len() => chars[at] = c,
+                        _ if at < chars.len() => {
+                            chars.remove(at);
+                        }
+                        _ => chars.push(c),
+                    }
+                }
+                let edited: String = chars.into_iter().collect();
+                assert_eq!(
+                    matches(&edited),
+                    accepts(&edited),
+                    "{edited:?}: pattern {patterns:?} and parser disagree"
+                );
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

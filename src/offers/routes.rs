@@ -59,8 +59,7 @@ pub struct OfferBody {
     #[serde(default)]
     #[schema(minimum = 1)]
     pub max_discount_fen: Option<i64>,
-    /// Eligible tiers, at least one of `A`–`E`.
-    #[schema(min_items = 1)]
+    #[schema(schema_with = crate::tier::tier_letters_schema)]
     pub tiers: Vec<crate::text::SingleLine>,
     #[serde(default)]
     #[schema(minimum = 1, maximum = 2_147_483_647)]
