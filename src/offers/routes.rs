@@ -79,6 +79,32 @@ pub struct OfferBody {
     pub subsidy_bp: i64,
 }
 
+/// The kind decides which amounts apply ([`NewOffer::validate`]): a percent offer has
+/// `percent_bp` and `max_discount_fen` and no `amount_fen`; a fixed offer the reverse.
+/// Left out and `null` are the same.
+pub fn offer_body_rules() -> serde_json::Value {
+    serde_json::json!({"oneOf": [
+        {
+            "required": ["kind", "percent_bp", "max_discount_fen"],
+            "properties": {
+                "kind": {"const": "percent"},
+                "percent_bp": {"type": "integer"},
+                "max_discount_fen": {"type": "integer"},
+                "amount_fen": {"type": "null"}
+            }
+        },
+        {
+            "required": ["kind", "amount_fen"],
+            "properties": {
+                "kind": {"const": "fixed"},
+                "amount_fen": {"type": "integer"},
+                "percent_bp": {"type": "null"},
+                "max_discount_fen": {"type": "null"}
+            }
+        }
+    ]})
+}
+
 fn small_int(field: &str, v: Option<i64>) -> ApiResult<Option<i32>> {
     v.map(|v| {
         i32::try_from(v).map_err(|_| ApiError::validation(format!("{field} is out of range")))

@@ -194,6 +194,17 @@ fn phone_or_null() -> utoipa::openapi::schema::Object {
     crate::text::or_null(super::domain::phone_schema())
 }
 
+/// Exactly one of the two numbers is given: the other is left out or `null`.
+pub fn lookup_talent_rules() -> serde_json::Value {
+    let one = |given: &str, other: &str| {
+        serde_json::json!({
+            "required": [given],
+            "properties": {given: {"type": "string"}, other: {"type": "null"}}
+        })
+    };
+    serde_json::json!({"oneOf": [one("id_number", "phone"), one("phone", "id_number")]})
+}
+
 /// Find a talent by exact ID number or phone through the blind index (officials).
 #[utoipa::path(
     tag = "talents",

@@ -44,15 +44,6 @@ INEXPRESSIBLE = [
 # Refusals the document does not state yet although a schema could (patterns, enums,
 # oneOf); remove an entry once its constraint is declared.
 KNOWN = [
-    # Offer terms that depend on each other (kind decides which amounts apply).
-    ("a fixed offer needs", "cross-field: declarable only as oneOf on kind"),
-    ("a percent offer needs", "cross-field: declarable only as oneOf on kind"),
-    ("belongs to fixed offers", "cross-field"),
-    ("belong to percent offers", "cross-field"),
-    # Exactly one of two optional fields: declarable with oneOf/required.
-    ("give exactly one of id_number or phone", "declare oneOf on LookupTalent"),
-    # Coordinates come in pairs: declarable with dependentRequired.
-    ("lat and lon must be given together", "declare lat/lon as a pair"),
     # Budget envelope keys are categories: declare `propertyNames` with the enum.
     ("unknown category", "declare the envelope keys"),
     # POST /users takes only admin/auditor although the Role schema lists five roles.

@@ -52,6 +52,18 @@ pub struct Application {
     pub lon: Option<f64>,
 }
 
+/// `lat` and `lon` come as a pair: both numbers, or both left out or `null`.
+/// (`dependentRequired` would not do: it counts a `null` as given.)
+pub fn application_rules() -> serde_json::Value {
+    serde_json::json!({"oneOf": [
+        {
+            "required": ["lat", "lon"],
+            "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}}
+        },
+        {"properties": {"lat": {"type": "null"}, "lon": {"type": "null"}}}
+    ]})
+}
+
 /// Applications one address may send per hour without logging in: a shop applies once,
 /// and each application hashes a password and leaves a pending merchant to review.
 pub const APPLICATIONS_PER_ADDRESS_PER_HOUR: i32 = 10;

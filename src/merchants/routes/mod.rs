@@ -24,7 +24,7 @@ use cashiers::{add_cashier, list_cashiers, remove_cashier};
 use directory::{get_merchant, list_merchants};
 use workflow::{approve, reject, resume, suspend};
 
-pub use application::APPLICATIONS_PER_ADDRESS_PER_HOUR;
+pub use application::{APPLICATIONS_PER_ADDRESS_PER_HOUR, application_rules};
 pub use cashiers::CASHIERS_PER_MERCHANT_PER_DAY;
 
 pub fn configure(cfg: &mut ServiceConfig) {
