@@ -246,6 +246,52 @@ mod tests {
     }
 
     #[test]
+    fn each_step_documents_the_reason_it_reads() {
+        let doc = document();
+        let body = |path: &str| doc["paths"][path]["post"]["requestBody"].clone();
+        for path in [
+            "/api/v1/merchants/{id}/reject",
+            "/api/v1/merchants/{id}/suspend",
+            "/api/v1/offers/{id}/reject",
+            "/api/v1/cards/{card_no}/suspend",
+            "/api/v1/cards/{card_no}/revoke",
+            "/api/v1/redemptions/{id}/reverse",
+            "/api/v1/redemptions/{id}/dispute",
+        ] {
+            let body = body(path);
+            assert_eq!(body["required"], true, "{path}: {body}");
+            assert_eq!(
+                body["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/RequiredReason",
+                "{path}"
+            );
+        }
+        for path in [
+            "/api/v1/merchants/{id}/approve",
+            "/api/v1/merchants/{id}/resume",
+            "/api/v1/offers/{id}/approve",
+            "/api/v1/offers/{id}/pause",
+            "/api/v1/offers/{id}/resume",
+            "/api/v1/offers/{id}/end",
+            "/api/v1/cards/{card_no}/resume",
+        ] {
+            let body = body(path);
+            assert_ne!(body["required"], true, "{path}: {body}");
+            assert!(
+                body.to_string()
+                    .contains("\"#/components/schemas/OptionalReason\""),
+                "{path}: {body}"
+            );
+        }
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["RequiredReason"]["required"],
+            serde_json::json!(["reason"])
+        );
+        assert!(schemas["OptionalReason"]["required"].is_null());
+    }
+
+    #[test]
     fn the_directory_tier_filter_states_the_tier_parser() {
         let doc = document();
         let params = doc["paths"]["/api/v1/merchants"]["get"]["parameters"]
