@@ -51,6 +51,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .service(health::metrics)
         .split_for_parts();
     http::openapi::standard_problems(&mut api);
+    http::openapi::declare_cross_field_rules(&mut api);
     api
 }
 

@@ -24,7 +24,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 
 /// Which characters a kind of text refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,20 +185,225 @@ text_type!(
     "A name shown to others: no control characters (U+0000–U+001F, U+007F), bidi overrides (U+202A–U+202E, U+2066–U+2069) or zero-width characters (U+200B–U+200D, U+2060, U+FEFF)."
 );
 
-/// The schema of a reason or note a step requires (`reason`, `note`): multi-line text,
-/// not blank once trimmed, at most 500 characters, as the handlers' `parse_reason` checks.
-pub fn required_note_schema() -> Object {
+/// White space that the parsers trim (Rust's `str::trim`: Unicode `White_Space`) and
+/// [`SingleLine`] lets through, as a pattern's character class. A parser that trims
+/// takes any of it around the value, so its pattern must too.
+pub const TRIMMED_SPACE: &str = r"[ \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+
+/// All of Unicode `White_Space`, which `str::trim` removes: [`TRIMMED_SPACE`] and the
+/// controls tab to carriage return, for text that is not one of the types above (query
+/// parameters read as plain strings).
+pub const WHITE_SPACE: &str =
+    r"[\u0009-\u000D \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+
+/// The pattern of a value a parser takes after trimming: `core`, with any
+/// [`TRIMMED_SPACE`] around it.
+pub fn trimmed_pattern(core: &str) -> String {
+    format!("^{TRIMMED_SPACE}*{core}{TRIMMED_SPACE}*$")
+}
+
+/// A string schema with `pattern` and a description: how the identifiers' parsers
+/// (USCC, ID number, phone…) state what they take.
+pub fn pattern_schema(pattern: impl Into<String>, description: &str) -> Object {
     ObjectBuilder::new()
         .schema_type(SchemaType::Type(Type::String))
-        .min_length(Some(1))
-        .max_length(Some(500))
-        .pattern(Some(REQUIRED_NOTE_PATTERN))
+        .pattern(Some(pattern))
+        .description(Some(description))
         .build()
 }
 
-/// [`Policy::MultiLine`] plus at least one character that is neither white space (as
-/// Rust's `trim` sees it) nor refused.
-const REQUIRED_NOTE_PATTERN: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202A-\u202F\u205F\u2066-\u2069\u3000][^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$";
+/// `schema` that also admits `null`, for an optional field where `null` means "not
+/// sent" (serde reads both as `None`).
+pub fn or_null(mut schema: Object) -> Object {
+    if let SchemaType::Type(t) = schema.schema_type {
+        schema.schema_type = SchemaType::from_iter([t, Type::Null]);
+    }
+    schema
+}
+
+/// The most characters a reason or note may have, counted once trimmed.
+pub const REASON_MAX_CHARS: usize = 500;
+
+/// White space `str::trim` removes that [`MultiLine`] lets through (tab and newline too).
+const NOTE_SPACE: &str =
+    r"[\u0009\u000A \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+/// A character of a note that is neither white space nor refused by [`MultiLine`].
+const NOTE_INK: &str = r"[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202A-\u202F\u205F\u2066-\u2069\u3000]";
+/// Any character [`MultiLine`] lets through ([`Policy::MultiLine`]'s pattern's class).
+const NOTE_ANY: &str = r"[^\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]";
+
+/// A non-blank note of at most [`REASON_MAX_CHARS`] once trimmed: its first and last
+/// characters that are not white space, and at most 498 characters between them.
+fn note_core() -> String {
+    format!(
+        "{NOTE_INK}(?:{NOTE_ANY}{{0,{}}}{NOTE_INK})?",
+        REASON_MAX_CHARS - 2
+    )
+}
+
+/// The pattern of a reason or note a step requires, as [`parse_reason`] takes it.
+pub fn required_note_pattern() -> String {
+    format!("^{NOTE_SPACE}*{}{NOTE_SPACE}*$", note_core())
+}
+
+/// The pattern of a reason a step takes if given: blank means none.
+pub fn optional_note_pattern() -> String {
+    format!("^{NOTE_SPACE}*(?:{})?{NOTE_SPACE}*$", note_core())
+}
+
+/// The schema of a reason or note a step requires (`reason`, `note`): multi-line text,
+/// not blank, at most 500 characters once trimmed, as [`parse_reason`] checks. The
+/// length is in the pattern, not `maxLength`: white space around the text does not
+/// count.
+pub fn required_note_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .pattern(Some(required_note_pattern()))
+        .description(Some(
+            "Not blank; at most 500 characters once white space around it is trimmed; tab and newline allowed, other control characters and bidi overrides not.",
+        ))
+        .build()
+}
+
+/// The schema of an optional reason: `null`, blank (the same as none), or at most 500
+/// characters once trimmed.
+pub fn optional_note_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .pattern(Some(optional_note_pattern()))
+        .description(Some(
+            "Optional; at most 500 characters once white space around it is trimmed; tab and newline allowed, other control characters and bidi overrides not.",
+        ))
+        .build()
+}
+
+/// `{reason}` of a step that requires one (reject, suspend, revoke, reverse, dispute).
+/// Steps that read their body with [`crate::http::OptionalJson`] so that `{}` or no
+/// body is refused with a sentence naming the field still document this schema: it is
+/// exactly what they accept.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredReason {
+    #[schema(schema_with = required_note_schema)]
+    pub reason: MultiLine,
+}
+
+impl RequiredReason {
+    /// The reason trimmed, refused when blank or too long.
+    pub fn parse(&self) -> ApiResult<String> {
+        parse_required_reason(&self.reason)
+    }
+}
+
+/// `{reason}` of a step that takes one if given: no body, `null`, `{}`,
+/// `{"reason": null}` and a blank reason all mean none.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptionalReason {
+    #[serde(default)]
+    #[schema(schema_with = optional_note_schema)]
+    pub reason: Option<MultiLine>,
+}
+
+impl OptionalReason {
+    /// The reason of a body read with [`crate::http::OptionalJson`]: trimmed, `None`
+    /// when none was given, refused when `required` and none was given.
+    pub fn parse(body: Option<Self>, required: bool) -> ApiResult<Option<String>> {
+        parse_reason(body.and_then(|b| b.reason).as_deref(), required)
+    }
+}
+
+/// A reason or note for the record: trimmed, `None` when missing or blank; refused when
+/// `required` and missing, or longer than [`REASON_MAX_CHARS`].
+pub fn parse_reason(raw: Option<&str>, required: bool) -> ApiResult<Option<String>> {
+    match raw.map(str::trim).filter(|r| !r.is_empty()) {
+        None if required => Err(ApiError::invalid_field(
+            "reason",
+            "reason is required for this step: say why, it is kept in the record",
+        )),
+        Some(r) if r.chars().count() > REASON_MAX_CHARS => Err(ApiError::invalid_field(
+            "reason",
+            "reason must have at most 500 characters",
+        )),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// A required reason or note: trimmed, 1–500 characters.
+pub fn parse_required_reason(raw: &str) -> ApiResult<String> {
+    parse_reason(Some(raw), true).map(Option::unwrap_or_default)
+}
+
+/// Checks a documented pattern against the parser it describes, for the tests of each
+/// parser: what the pattern allows must be accepted, and around those values (random
+/// edits with characters that matter) the pattern and the parser must agree.
+#[cfg(test)]
+pub(crate) mod pattern_check {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    use rand::{Rng, SeedableRng};
+
+    /// Characters worth trying at any position: digits, letters of both cases (some
+    /// outside the identifiers' alphabets), separators, white space the parsers trim or
+    /// do not, refused controls, zero-width and bidi characters, and a CJK character.
+    pub const ALPHABET: &[char] = &[
+        '0', '1', '2', '3', '5', '8', '9', 'A', 'E', 'F', 'I', 'O', 'X', 'Y', 'Z', 'a', 'e', 'x',
+        'z', '+', '-', ' ', '.', '\t', '\n', '\r', '\u{0}', '\u{7f}', '\u{85}', '\u{a0}',
+        '\u{2009}', '\u{200b}', '\u{202e}', '\u{202f}', '\u{3000}', '\u{feff}', '中',
+    ];
+
+    /// `patterns` (all must match, as in an `allOf`) against `accepts`: every value
+    /// drawn from the first pattern that matches them all is accepted, and for those
+    /// values and `seeds` under random edits the patterns match exactly when `accepts`.
+    pub fn agrees(patterns: &[&str], seeds: &[&str], accepts: impl Fn(&str) -> bool) {
+        let compiled: Vec<regex::Regex> = patterns
+            .iter()
+            .map(|p| regex::Regex::new(p).unwrap_or_else(|e| panic!("{p}: {e}")))
+            .collect();
+        let matches = |s: &str| compiled.iter().all(|r| r.is_match(s));
+        let inner = patterns[0]
+            .strip_prefix('^')
+            .and_then(|p| p.strip_suffix('$'))
+            .expect("an anchored pattern");
+        let strategy = proptest::string::string_regex(inner).expect("a generable pattern");
+        let mut runner = TestRunner::deterministic();
+        let mut values: Vec<String> = seeds.iter().map(|s| (*s).to_owned()).collect();
+        for _ in 0..300 {
+            let value = strategy.new_tree(&mut runner).unwrap().current();
+            if matches(&value) {
+                assert!(
+                    accepts(&value),
+                    "{value:?} matches {patterns:?} but is refused"
+                );
+                values.push(value);
+            }
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(20261128);
+        for value in &values {
+            for _ in 0..60 {
+                let mut chars: Vec<char> = value.chars().collect();
+                for _ in 0..rng.gen_range(1..=3) {
+                    let c = ALPHABET[rng.gen_range(0..ALPHABET.len())];
+                    let at = rng.gen_range(0..=chars.len());
+                    match rng.gen_range(0..3) {
+                        0 => chars.insert(at, c),
+                        1 if at < chars.len() => chars[at] = c,
+                        _ if at < chars.len() => {
+                            chars.remove(at);
+                        }
+                        _ => chars.push(c),
+                    }
+                }
+                let edited: String = chars.into_iter().collect();
+                assert_eq!(
+                    matches(&edited),
+                    accepts(&edited),
+                    "{edited:?}: pattern {patterns:?} and parser disagree"
+                );
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -306,6 +511,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_documented_reason_patterns_are_what_parse_reason_takes() {
+        let long = "理".repeat(REASON_MAX_CHARS);
+        let seeds = [
+            "lost phone",
+            " \t\n lost\tphone \u{3000}",
+            "",
+            " \u{a0}\n",
+            long.as_str(),
+            &format!(" {long}\n"),
+            &format!("{long}x"),
+            "x",
+        ];
+        for (pattern, required) in [
+            (required_note_pattern(), true),
+            (optional_note_pattern(), false),
+        ] {
+            pattern_check::agrees(&[&pattern], &seeds, |s| {
+                MultiLine::parse(s).is_ok() && parse_reason(Some(s), required).is_ok()
+            });
+        }
+    }
+
+    #[test]
+    fn a_reason_is_trimmed_required_where_asked_and_at_most_500_characters() {
+        assert!(parse_reason(None, true).is_err());
+        assert!(parse_reason(Some("  "), true).is_err());
+        assert_eq!(parse_reason(None, false).unwrap(), None);
+        assert_eq!(parse_reason(Some(" \n "), false).unwrap(), None);
+        assert_eq!(
+            parse_reason(Some(" lost "), true).unwrap().as_deref(),
+            Some("lost")
+        );
+        assert!(parse_reason(Some(&"x".repeat(501)), false).is_err());
+        assert!(parse_required_reason(&format!(" {} ", "x".repeat(500))).is_ok());
+        assert_eq!(OptionalReason::parse(None, false).unwrap(), None);
+        assert!(OptionalReason::parse(Some(OptionalReason::default()), true).is_err());
     }
 
     /// `^[^\uAAAA-\uBBBB\uCCCC…]*$` → its ranges.

@@ -79,6 +79,31 @@ impl FromStr for Tier {
     }
 }
 
+/// The pattern of a tier letter as `Tier::from_str` takes it: `A`–`E` in either case,
+/// white space around it trimmed. (Where a tier is a serde enum, the schema is the enum.)
+pub fn tier_letter_pattern() -> String {
+    crate::text::trimmed_pattern("[A-Ea-e]")
+}
+
+/// [`tier_letter_pattern`] for a plain string (the directory's `?tier=`), where the
+/// controls that are white space get as far as the parser and are trimmed too.
+pub fn tier_letter_query_pattern() -> String {
+    let ws = crate::text::WHITE_SPACE;
+    format!("^{ws}*[A-Ea-e]{ws}*$")
+}
+
+/// The schema of a list of tiers given as letters (an offer's `tiers`): at least one.
+pub fn tier_letters_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(crate::text::pattern_schema(
+            tier_letter_pattern(),
+            "A tier, A–E (either case).",
+        ))
+        .min_items(Some(1))
+        .description(Some("Eligible tiers, at least one of `A`–`E`."))
+        .build()
+}
+
 /// A non-empty set of tiers, stored as its letters in order (e.g. `"ACE"`) so that a
 /// directory filter is a plain `LIKE '%C%'` on both backends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +144,24 @@ impl TierSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_tier_pattern_is_what_the_parser_takes() {
+        crate::text::pattern_check::agrees(
+            &[&tier_letter_pattern()],
+            &["A", " c ", "F", "AB"],
+            |s| crate::text::SingleLine::parse(s).is_ok() && s.parse::<Tier>().is_ok(),
+        );
+    }
+
+    #[test]
+    fn the_documented_tier_query_pattern_is_what_the_parser_takes() {
+        crate::text::pattern_check::agrees(
+            &[&tier_letter_query_pattern()],
+            &["A", "\tc\r\n", "F", "AB"],
+            |s| s.parse::<Tier>().is_ok(),
+        );
+    }
 
     #[test]
     fn tier_sets_are_sorted_deduplicated_and_never_empty() {

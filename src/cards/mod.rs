@@ -323,19 +323,6 @@ impl Transition {
     }
 }
 
-/// A reason given for a card change: required for suspend, revoke and reissue.
-pub fn parse_reason(raw: Option<&str>, required: bool) -> ApiResult<Option<String>> {
-    let reason = raw.map(str::trim).filter(|r| !r.is_empty());
-    match reason {
-        None if required => Err(ApiError::invalid_field("reason", "reason is required")),
-        Some(r) if r.chars().count() > 500 => Err(ApiError::invalid_field(
-            "reason",
-            "reason must have at most 500 characters",
-        )),
-        other => Ok(other.map(str::to_owned)),
-    }
-}
-
 fn refuse(card: &Card, what: &str, now: NaiveDateTime) -> ApiError {
     ApiError::invalid_transition(format!(
         "Card {} is {}; it cannot be {what} now.",
@@ -525,17 +512,5 @@ mod tests {
         );
         assert!(expiry_for(NaiveDate::from_ymd_opt(2026, 11, 22), 3, now).is_err());
         assert!(expiry_for(NaiveDate::from_ymd_opt(2060, 1, 1), 3, now).is_err());
-    }
-
-    #[test]
-    fn reasons_are_required_where_it_matters() {
-        assert!(parse_reason(None, true).is_err());
-        assert!(parse_reason(Some("  "), true).is_err());
-        assert_eq!(parse_reason(None, false).unwrap(), None);
-        assert_eq!(
-            parse_reason(Some(" lost "), true).unwrap().as_deref(),
-            Some("lost")
-        );
-        assert!(parse_reason(Some(&"x".repeat(501)), true).is_err());
     }
 }

@@ -12,11 +12,11 @@ use crate::auth::Auth;
 use crate::auth::principal::{Admin, Official, TalentRole};
 use crate::error::{ApiError, ApiResult};
 use crate::http::OptionalJson;
-use crate::merchants::routes::ReasonBody;
 use crate::pagination::{Page, PageQuery, Paginated};
 use crate::schema::cards;
 use crate::state::AppState;
 use crate::talents::Tier;
+use crate::text::{OptionalReason, RequiredReason};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(issue_card)
@@ -148,12 +148,11 @@ async fn run_transition(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     card_no: String,
-    body: OptionalJson<ReasonBody>,
+    body: OptionalJson<OptionalReason>,
     step: Transition,
 ) -> ApiResult<web::Json<CardView>> {
     let card_no = CardNo::parse(&card_no)?;
-    let body = body.0.unwrap_or_default();
-    let reason = super::parse_reason(body.reason.as_deref(), step != Transition::Resume)?;
+    let reason = OptionalReason::parse(body.0, step != Transition::Resume)?;
     let actor = auth.actor();
     let now = crate::time::now();
     let card = state
@@ -165,7 +164,7 @@ async fn run_transition(
 
 /// Suspend an active card (`{reason}` required); its codes are refused until resumed.
 #[utoipa::path(
-    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body = crate::redemptions::routes::ReasonBody,
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body = RequiredReason,
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[post("/cards/{card_no}/suspend")]
@@ -173,14 +172,14 @@ pub async fn suspend_card(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: OptionalJson<ReasonBody>,
+    body: OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<CardView>> {
     run_transition(auth, state, path.into_inner(), body, Transition::Suspend).await
 }
 
 /// Resume a suspended card; codes still inside their window work again.
 #[utoipa::path(
-    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body(content = Option<OptionalReason>, description = "optional: {reason}"),
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[post("/cards/{card_no}/resume")]
@@ -188,14 +187,14 @@ pub async fn resume_card(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: OptionalJson<ReasonBody>,
+    body: OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<CardView>> {
     run_transition(auth, state, path.into_inner(), body, Transition::Resume).await
 }
 
 /// Revoke a card for good (`{reason}` required); every code of it dies at once.
 #[utoipa::path(
-    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body = crate::redemptions::routes::ReasonBody,
+    params(("card_no" = String, Path, pattern = r"^[ -]*([0-9][ -]*){12}$", description = "12 digits; spaces and dashes are ignored")),tag = "cards", request_body = RequiredReason,
     responses((status = 200, body = CardView), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[post("/cards/{card_no}/revoke")]
@@ -203,7 +202,7 @@ pub async fn revoke_card(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: OptionalJson<ReasonBody>,
+    body: OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<CardView>> {
     run_transition(auth, state, path.into_inner(), body, Transition::Revoke).await
 }
@@ -242,7 +241,7 @@ pub async fn reissue_card(
 ) -> ApiResult<HttpResponse> {
     let card_no = CardNo::parse(&path.into_inner())?;
     let body = body.into_inner();
-    let reason = super::parse_reason(body.reason.as_deref(), true)?.unwrap_or_default();
+    let reason = crate::text::parse_reason(body.reason.as_deref(), true)?.unwrap_or_default();
     let now = crate::time::now();
     let expires_at = body
         .valid_until

@@ -6,6 +6,7 @@
 
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
@@ -79,6 +80,41 @@ pub fn configured_districts(document: &mut serde_json::Value, districts: &[Strin
         if param["name"] == "district" {
             param["schema"]["enum"] = choices.clone();
         }
+    }
+}
+
+/// Rules a request body's handler enforces across its fields, as JSON Schema keywords
+/// on the body's component (`oneOf`): the derive states each field alone and has no
+/// attribute for these. Each rule sits beside the body it describes.
+fn cross_field_rules() -> [(&'static str, serde_json::Value); 3] {
+    [
+        ("Application", crate::merchants::routes::application_rules()),
+        (
+            "LookupTalent",
+            crate::talents::routes::lookup_talent_rules(),
+        ),
+        ("OfferBody", crate::offers::routes::offer_body_rules()),
+    ]
+}
+
+/// Adds [`cross_field_rules`] to their components. utoipa's `Object` has no field for
+/// `oneOf` beside `properties`; its extensions serialise flattened into the schema, so
+/// the keyword lands where JSON Schema reads it.
+pub fn declare_cross_field_rules(openapi: &mut utoipa::openapi::OpenApi) {
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    for (name, rules) in cross_field_rules() {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) else {
+            panic!("the OpenAPI document has no object schema {name} to add its rules to");
+        };
+        let serde_json::Value::Object(rules) = rules else {
+            panic!("the rules of {name} are not a JSON object");
+        };
+        object
+            .extensions
+            .get_or_insert_with(Default::default)
+            .extend(rules);
     }
 }
 
@@ -185,5 +221,86 @@ fn describe(status: u16) -> &'static str {
         429 => "`too_many_requests`: retry later",
         503 => "`unavailable`: the database is unreachable or busy; retry",
         _ => "a problem document",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn document() -> Value {
+        serde_json::to_value(crate::startup::openapi_document()).unwrap()
+    }
+
+    #[test]
+    fn bodies_carry_their_cross_field_rules() {
+        let doc = document();
+        for (name, rules) in super::cross_field_rules() {
+            let schema = &doc["components"]["schemas"][name];
+            assert_eq!(schema["oneOf"], rules["oneOf"], "{name}");
+            assert!(
+                schema["properties"].is_object(),
+                "{name} keeps its properties"
+            );
+        }
+    }
+
+    #[test]
+    fn each_step_documents_the_reason_it_reads() {
+        let doc = document();
+        let body = |path: &str| doc["paths"][path]["post"]["requestBody"].clone();
+        for path in [
+            "/api/v1/merchants/{id}/reject",
+            "/api/v1/merchants/{id}/suspend",
+            "/api/v1/offers/{id}/reject",
+            "/api/v1/cards/{card_no}/suspend",
+            "/api/v1/cards/{card_no}/revoke",
+            "/api/v1/redemptions/{id}/reverse",
+            "/api/v1/redemptions/{id}/dispute",
+        ] {
+            let body = body(path);
+            assert_eq!(body["required"], true, "{path}: {body}");
+            assert_eq!(
+                body["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/RequiredReason",
+                "{path}"
+            );
+        }
+        for path in [
+            "/api/v1/merchants/{id}/approve",
+            "/api/v1/merchants/{id}/resume",
+            "/api/v1/offers/{id}/approve",
+            "/api/v1/offers/{id}/pause",
+            "/api/v1/offers/{id}/resume",
+            "/api/v1/offers/{id}/end",
+            "/api/v1/cards/{card_no}/resume",
+        ] {
+            let body = body(path);
+            assert_ne!(body["required"], true, "{path}: {body}");
+            assert!(
+                body.to_string()
+                    .contains("\"#/components/schemas/OptionalReason\""),
+                "{path}: {body}"
+            );
+        }
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["RequiredReason"]["required"],
+            serde_json::json!(["reason"])
+        );
+        assert!(schemas["OptionalReason"]["required"].is_null());
+    }
+
+    #[test]
+    fn the_directory_tier_filter_states_the_tier_parser() {
+        let doc = document();
+        let params = doc["paths"]["/api/v1/merchants"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        let tier = params.iter().find(|p| p["name"] == "tier").unwrap();
+        assert_eq!(
+            tier["schema"]["pattern"],
+            crate::tier::tier_letter_query_pattern()
+        );
     }
 }

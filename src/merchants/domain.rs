@@ -73,6 +73,16 @@ impl Uscc {
     }
 }
 
+/// The schema of a USCC as [`Uscc::parse`] takes it: 18 symbols of the GB 32100
+/// alphabet in either case, white space around them trimmed. The mod-31 check character
+/// is beyond a pattern.
+pub fn uscc_schema() -> utoipa::openapi::schema::Object {
+    crate::text::pattern_schema(
+        crate::text::trimmed_pattern("[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}"),
+        "统一社会信用代码: 18 characters of 0–9 and A–Z without I, O, S, V, Z (either case), the last a GB 32100 check character.",
+    )
+}
+
 /// What a merchant offers, grouped as the city presents it (衣食住行 and more).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -246,6 +256,50 @@ pub fn parse_phone(raw: &str) -> ApiResult<String> {
     }
 }
 
+/// The patterns of a contact telephone as [`parse_phone`] takes it, both of which must
+/// match: 7 to 15 digits among `-`, `+` and spaces; and at most 20 characters from the
+/// first to the last that is not white space. One pattern cannot say both without a
+/// lookahead, which schema-driven generators do not draw from.
+pub fn contact_phone_patterns() -> [String; 2] {
+    [
+        crate::text::trimmed_pattern("[-+ ]*(?:[0-9][-+ ]*){7,15}"),
+        crate::text::trimmed_pattern("[-+ 0-9]{1,20}"),
+    ]
+}
+
+/// The schema of a contact telephone: [`contact_phone_patterns`] as an `allOf`.
+pub fn contact_phone_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let [shape, length] = contact_phone_patterns();
+    let all_of = utoipa::openapi::schema::AllOfBuilder::new()
+        .item(crate::text::pattern_schema(
+            shape,
+            "A telephone number: 7 to 15 digits, optionally with '-', '+' or spaces, at most 20 characters.",
+        ))
+        .item(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .pattern(Some(length)),
+        )
+        .build();
+    utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::AllOf(all_of))
+}
+
+/// The pattern of a bank account as [`parse_bank_account`] takes it: 8 to 30 digits,
+/// with white space anywhere (it is dropped).
+pub fn bank_account_pattern() -> String {
+    format!(
+        "^{ws}*(?:[0-9]{ws}*){{8,30}}$",
+        ws = crate::text::TRIMMED_SPACE
+    )
+}
+
+pub fn bank_account_schema() -> utoipa::openapi::schema::Object {
+    crate::text::pattern_schema(
+        bank_account_pattern(),
+        "8 to 30 digits; spaces are ignored.",
+    )
+}
+
 /// A bank account number for payouts: 8–30 digits; spaces people type are dropped.
 pub fn parse_bank_account(raw: &str) -> ApiResult<String> {
     let account: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
@@ -331,6 +385,63 @@ mod tests {
         // A weighted sum ≡ 0 (mod 31) gives check value 0, i.e. '0', not 31.
         assert!(Uscc::parse("915109000000000220").is_ok());
         assert_eq!(Uscc::check_char("10000000000000000"), Some('Y'));
+    }
+
+    /// What the document can promise: accepted, or refused only for the check character.
+    fn uscc_shape_ok(s: &str) -> bool {
+        crate::text::SingleLine::parse(s).is_ok()
+            && Uscc::parse(s).map_or_else(|e| e.to_string().contains("check character"), |_| true)
+    }
+
+    #[test]
+    fn the_documented_uscc_pattern_is_what_the_parser_takes() {
+        crate::text::pattern_check::agrees(
+            &[&crate::text::trimmed_pattern(
+                "[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}",
+            )],
+            &[
+                "91350100M000100Y43",
+                " 91350100m000100y43\u{3000}",
+                "91350100M0001O0Y43",
+            ],
+            uscc_shape_ok,
+        );
+        let schema = serde_json::to_value(uscc_schema()).unwrap();
+        assert_eq!(
+            schema["pattern"],
+            crate::text::trimmed_pattern("[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}")
+        );
+    }
+
+    #[test]
+    fn the_documented_contact_phone_patterns_are_what_the_parser_takes() {
+        let [shape, length] = contact_phone_patterns();
+        let ok = |s: &str| crate::text::SingleLine::parse(s).is_ok() && parse_phone(s).is_ok();
+        let seeds = [
+            "0825-2222333",
+            "+86 138 1234 5678",
+            " 6660006 ",
+            "1-2-3-4-5-6-7-8-9-0-1",
+            "12345678901234567890",
+            "123456789012345",
+            "- 1234567 -",
+        ];
+        crate::text::pattern_check::agrees(&[&shape, &length], &seeds, ok);
+        crate::text::pattern_check::agrees(&[&length, &shape], &seeds, ok);
+    }
+
+    #[test]
+    fn the_documented_bank_account_pattern_is_what_the_parser_takes() {
+        crate::text::pattern_check::agrees(
+            &[&bank_account_pattern()],
+            &[
+                "6222020200112233445",
+                "6222 0202 0011 2233 445",
+                "12345678",
+                "1234567",
+            ],
+            |s| crate::text::SingleLine::parse(s).is_ok() && parse_bank_account(s).is_ok(),
+        );
     }
 
     #[test]

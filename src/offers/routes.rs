@@ -20,10 +20,10 @@ use super::{NewOffer, Offer, OfferAction, OfferKind, OfferStatus, OfferView};
 use crate::auth::Auth;
 use crate::auth::principal::{Admin, MerchantOwner, OfficialOrStaff};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::merchants::routes::{ReasonBody, parse_reason};
 use crate::pagination::{Page, PageQuery, Paginated};
 use crate::schema::offers;
 use crate::state::AppState;
+use crate::text::{OptionalReason, RequiredReason};
 use crate::tier::{Tier, TierSet};
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -59,8 +59,7 @@ pub struct OfferBody {
     #[serde(default)]
     #[schema(minimum = 1)]
     pub max_discount_fen: Option<i64>,
-    /// Eligible tiers, at least one of `A`–`E`.
-    #[schema(min_items = 1)]
+    #[schema(schema_with = crate::tier::tier_letters_schema)]
     pub tiers: Vec<crate::text::SingleLine>,
     #[serde(default)]
     #[schema(minimum = 1, maximum = 2_147_483_647)]
@@ -78,6 +77,32 @@ pub struct OfferBody {
     /// official's approval before the offer goes live.
     #[schema(minimum = 0, maximum = 10000)]
     pub subsidy_bp: i64,
+}
+
+/// The kind decides which amounts apply ([`NewOffer::validate`]): a percent offer has
+/// `percent_bp` and `max_discount_fen` and no `amount_fen`; a fixed offer the reverse.
+/// Left out and `null` are the same.
+pub fn offer_body_rules() -> serde_json::Value {
+    serde_json::json!({"oneOf": [
+        {
+            "required": ["kind", "percent_bp", "max_discount_fen"],
+            "properties": {
+                "kind": {"const": "percent"},
+                "percent_bp": {"type": "integer"},
+                "max_discount_fen": {"type": "integer"},
+                "amount_fen": {"type": "null"}
+            }
+        },
+        {
+            "required": ["kind", "amount_fen"],
+            "properties": {
+                "kind": {"const": "fixed"},
+                "amount_fen": {"type": "integer"},
+                "percent_bp": {"type": "null"},
+                "max_discount_fen": {"type": "null"}
+            }
+        }
+    ]})
 }
 
 fn small_int(field: &str, v: Option<i64>) -> ApiResult<Option<i32>> {
@@ -275,9 +300,9 @@ async fn owner_step(
     state: web::Data<AppState>,
     id: i64,
     action: OfferAction,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<OfferView>> {
-    let reason = parse_reason(body, false)?;
+    let reason = OptionalReason::parse(body.0, false)?;
     let principal = auth.into_inner();
     let offer = state
         .db
@@ -295,9 +320,9 @@ async fn admin_step(
     state: web::Data<AppState>,
     id: i64,
     action: OfferAction,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<OfferView>> {
-    let reason = parse_reason(body, action == OfferAction::Reject)?;
+    let reason = OptionalReason::parse(body.0, action == OfferAction::Reject)?;
     let actor = auth.actor();
     let offer = state
         .db
@@ -310,7 +335,7 @@ async fn admin_step(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
+    request_body(content = Option<OptionalReason>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -319,7 +344,7 @@ pub async fn approve(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<OfferView>> {
     admin_step(auth, state, path.into_inner(), OfferAction::Approve, body).await
 }
@@ -328,7 +353,7 @@ pub async fn approve(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body = crate::redemptions::routes::ReasonBody,
+    request_body = RequiredReason,
     responses((status = 200, body = OfferView), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
@@ -337,7 +362,7 @@ pub async fn reject(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<OfferView>> {
     admin_step(auth, state, path.into_inner(), OfferAction::Reject, body).await
 }
@@ -346,7 +371,7 @@ pub async fn reject(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
+    request_body(content = Option<OptionalReason>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -355,7 +380,7 @@ pub async fn pause(
     auth: Auth<MerchantOwner>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<OfferView>> {
     owner_step(auth, state, path.into_inner(), OfferAction::Pause, body).await
 }
@@ -364,7 +389,7 @@ pub async fn pause(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
+    request_body(content = Option<OptionalReason>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -373,7 +398,7 @@ pub async fn resume(
     auth: Auth<MerchantOwner>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<OfferView>> {
     owner_step(auth, state, path.into_inner(), OfferAction::Resume, body).await
 }
@@ -382,7 +407,7 @@ pub async fn resume(
 #[utoipa::path(
     tag = "offers",
     params(("id" = i64, Path)),
-    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
+    request_body(content = Option<OptionalReason>, description = "optional: {reason}"),
     responses((status = 200, body = OfferView), (status = 403, body = Problem), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -391,7 +416,7 @@ pub async fn end(
     auth: Auth<MerchantOwner>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<OfferView>> {
     owner_step(auth, state, path.into_inner(), OfferAction::End, body).await
 }

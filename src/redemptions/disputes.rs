@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::routes::{ReasonBody, parse_reason};
 use crate::audit;
 use crate::auth::principal::{Admin, OfficialOrTalent, TalentRole};
 use crate::auth::{Auth, Role};
@@ -17,6 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageQuery, Paginated};
 use crate::schema::{disputes, redemptions};
 use crate::state::AppState;
+use crate::text::RequiredReason;
 
 /// How long after a redemption its talent may dispute it.
 pub fn dispute_window() -> Duration {
@@ -52,7 +52,7 @@ pub struct Dispute {
 #[utoipa::path(
     tag = "disputes",
     params(("id" = i64, Path, description = "Redemption id")),
-    request_body = ReasonBody,
+    request_body = RequiredReason,
     responses((status = 201, body = Dispute), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []))
 )]
@@ -61,9 +61,9 @@ pub async fn open_dispute(
     auth: Auth<TalentRole>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: crate::http::Json<ReasonBody>,
+    body: crate::http::Json<RequiredReason>,
 ) -> ApiResult<HttpResponse> {
-    let reason = parse_reason(&body.reason)?;
+    let reason = body.parse()?;
     let id = id.into_inner();
     let principal = auth.into_inner();
     let dispute = state
@@ -194,7 +194,7 @@ pub async fn resolve_dispute(
     body: crate::http::Json<Resolve>,
 ) -> ApiResult<web::Json<Dispute>> {
     let Resolve { outcome, note } = body.into_inner();
-    let note = parse_reason(&note)
+    let note = crate::text::parse_required_reason(&note)
         .map_err(|_| ApiError::invalid_field("note", "note is required (1–500 characters)"))?;
     let id = id.into_inner();
     let principal = auth.into_inner();

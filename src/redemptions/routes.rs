@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageQuery, Paginated};
 use crate::schema::{cards, redemptions};
 use crate::state::AppState;
+use crate::text::RequiredReason;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(quote)
@@ -226,29 +227,8 @@ pub async fn redeem(
     })
 }
 
-/// `{reason}` where it is required: non-blank, at most 500 characters.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = RequiredReason)]
-pub struct ReasonBody {
-    #[schema(schema_with = crate::text::required_note_schema)]
-    pub reason: crate::text::MultiLine,
-}
-
-/// A required free-text reason, trimmed, 1–500 characters.
-pub fn parse_reason(raw: &str) -> ApiResult<String> {
-    let reason = raw.trim();
-    if reason.is_empty() {
-        return Err(ApiError::invalid_field("reason", "reason is required"));
-    }
-    if reason.chars().count() > 500 {
-        return Err(ApiError::invalid_field(
-            "reason",
-            "reason must have at most 500 characters",
-        ));
-    }
-    Ok(reason.to_owned())
-}
+/// The reason of a step that requires one; the name the settlement routes use.
+pub use crate::text::parse_required_reason as parse_reason;
 
 /// Reverse a redemption (merchant staff: their own, within 24 hours; administrators:
 /// any time). The subsidy reservation is released; after settlement the reversal
@@ -256,7 +236,7 @@ pub fn parse_reason(raw: &str) -> ApiResult<String> {
 #[utoipa::path(
     tag = "redemptions",
     params(("id" = i64, Path)),
-    request_body = ReasonBody,
+    request_body = RequiredReason,
     responses((status = 200, body = RedemptionView), (status = 409, description = "already reversed", body = crate::error::Problem)),
     security(("bearer" = []))
 )]
@@ -265,9 +245,9 @@ pub async fn reverse(
     auth: Auth<Reverser>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: crate::http::Json<ReasonBody>,
+    body: crate::http::Json<RequiredReason>,
 ) -> ApiResult<web::Json<RedemptionView>> {
-    let reason = parse_reason(&body.reason)?;
+    let reason = body.parse()?;
     let id = id.into_inner();
     let principal = auth.into_inner();
     let view = state

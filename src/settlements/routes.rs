@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::export::{self, PayoutRow, XLSX_MIME};
+use super::export::{self, PayoutRow, Spreadsheet, XLSX_MIME};
 use super::{LineView, Period, Settlement, SettlementView, Step};
 use crate::auth::principal::{Admin, MerchantOwner, Official, OfficialOrStaff};
 use crate::auth::{Auth, Principal};
@@ -418,14 +418,15 @@ pub async fn pay(
 /// Builds a spreadsheet on the blocking pool: a statement of a busy merchant's month has
 /// tens of thousands of lines, and an HTTP worker must not stall its other requests.
 async fn off_the_worker(
-    build: impl FnOnce() -> ApiResult<Vec<u8>> + Send + 'static,
-) -> ApiResult<Vec<u8>> {
+    build: impl FnOnce() -> ApiResult<Spreadsheet> + Send + 'static,
+) -> ApiResult<Spreadsheet> {
     web::block(build)
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("spreadsheet task failed: {e}")))?
 }
 
-fn xlsx(bytes: Vec<u8>, filename: &str) -> HttpResponse {
+/// Streams the finished file ([`Spreadsheet::into_body`]), with its length.
+fn xlsx(sheet: Spreadsheet, filename: &str) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, XLSX_MIME))
         .insert_header((
@@ -433,7 +434,7 @@ fn xlsx(bytes: Vec<u8>, filename: &str) -> HttpResponse {
             // RFC 6266: ASCII fallback plus the UTF-8 name for browsers that take it.
             format!("attachment; filename=\"{filename}\"; filename*=UTF-8''{filename}"),
         ))
-        .body(bytes)
+        .body(sheet.into_body())
 }
 
 /// The settlement statement (结算单) as XLSX.
@@ -451,11 +452,11 @@ pub async fn export_statement(
         .run(move |conn| full_view(conn, &principal, id))
         .await?;
     let filename = format!("settlement-{}-{}.xlsx", settlement.period, settlement.id);
-    let bytes = off_the_worker(move || {
+    let sheet = off_the_worker(move || {
         export::statement(&settlement, settlement.lines.as_deref().unwrap_or_default())
     })
     .await?;
-    Ok(xlsx(bytes, &filename))
+    Ok(xlsx(sheet, &filename))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -510,6 +511,6 @@ pub async fn export_payouts(
         })
         .await?;
     let p = period.as_str().to_owned();
-    let bytes = off_the_worker(move || export::payout_batch(&p, &rows)).await?;
-    Ok(xlsx(bytes, &format!("payouts-{}.xlsx", period.as_str())))
+    let sheet = off_the_worker(move || export::payout_batch(&p, &rows)).await?;
+    Ok(xlsx(sheet, &format!("payouts-{}.xlsx", period.as_str())))
 }

@@ -87,6 +87,42 @@ impl IdNumber {
     }
 }
 
+/// A birth date `YYYYMMDD` of 1900–2099 that is a calendar date: 31, 30 or 28 days by
+/// month, 29 February in leap years (1900 was not one, 2000 was).
+const BIRTH_DATE: &str = concat!(
+    "(?:(?:19|20)[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])",
+    "|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|02(?:0[1-9]|1[0-9]|2[0-8]))",
+    "|(?:19(?:0[48]|[2468][048]|[13579][26])|20(?:[02468][048]|[13579][26]))0229)",
+);
+
+/// The pattern of an ID number as [`IdNumber::parse`] takes it: a region code starting
+/// 1–8, a birth date, three digits and a digit or `X` (either case), white space around
+/// it trimmed. Beyond a pattern: the check character, and a birth date after today.
+pub fn id_number_pattern() -> String {
+    crate::text::trimmed_pattern(&format!("[1-8][0-9]{{5}}{BIRTH_DATE}[0-9]{{3}}[0-9Xx]"))
+}
+
+pub fn id_number_schema() -> utoipa::openapi::schema::Object {
+    crate::text::pattern_schema(
+        id_number_pattern(),
+        "居民身份证号: 18 characters, a region code, the birth date YYYYMMDD (not after today), three digits and a GB 11643 check character (0–9 or X).",
+    )
+}
+
+/// The pattern of a mobile number as [`Phone::parse`] takes it: `1`, `3`–`9` and nine
+/// more digits, with spaces and dashes anywhere after an optional `+86`, white space
+/// around it trimmed.
+pub fn phone_pattern() -> String {
+    crate::text::trimmed_pattern(r"(?:\+86)*[ -]*1[ -]*[3-9](?:[ -]*[0-9]){9}[ -]*")
+}
+
+pub fn phone_schema() -> utoipa::openapi::schema::Object {
+    crate::text::pattern_schema(
+        phone_pattern(),
+        "A mainland mobile number: 11 digits starting 13–19, optionally after +86, spaces and dashes ignored.",
+    )
+}
+
 /// A mainland mobile number: 11 digits starting `1[3-9]`. `Debug` is masked.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Phone(String);
@@ -245,6 +281,50 @@ mod tests {
         ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_documented_id_number_pattern_is_what_the_parser_takes() {
+        // On the last day the pattern allows, only the check character is left to it.
+        let last_day = NaiveDate::from_ymd_opt(2099, 12, 31).unwrap();
+        let ok = |s: &str| {
+            crate::text::SingleLine::parse(s).is_ok()
+                && IdNumber::parse(s, last_day)
+                    .map_or_else(|e| e.to_string().contains("check character"), |_| true)
+        };
+        let mut seeds: Vec<String> = VALID_IDS.iter().map(|s| (*s).to_owned()).collect();
+        seeds.extend([
+            " 11010519491231002x\u{3000}".into(),
+            "110105190002290012".into(),
+        ]);
+        let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+        crate::text::pattern_check::agrees(&[&id_number_pattern()], &seeds, ok);
+        // Every birth date of the years around the pattern's ends, day by day.
+        let re = regex::Regex::new(&id_number_pattern()).unwrap();
+        for year in (1898..=1905).chain(1995..=2005).chain(2095..=2101) {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let id = format!("110105{year:04}{month:02}{day:02}001X");
+                    assert_eq!(re.is_match(&id), ok(&id), "{id}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_documented_phone_pattern_is_what_the_parser_takes() {
+        crate::text::pattern_check::agrees(
+            &[&phone_pattern()],
+            &[
+                "13812345678",
+                "+86 138-1234-5678",
+                "+86+8613812345678",
+                " - 138 1234 5678 - ",
+                "+86\u{3000}13812345678",
+                "8613812345678",
+            ],
+            |s| crate::text::SingleLine::parse(s).is_ok() && Phone::parse(s).is_ok(),
+        );
     }
 
     #[test]

@@ -33,9 +33,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub struct CreateTalent {
     #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"^[^\u0000-\u001F\u007F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*[^\u0000-\u001F\u007F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
     pub name: crate::text::DisplayName,
-    /// 居民身份证号, 18 characters with a valid GB 11643 check character.
+    #[schema(schema_with = super::domain::id_number_schema)]
     pub id_number: crate::text::SingleLine,
     /// Mainland mobile; it becomes the talent's login name.
+    #[schema(schema_with = super::domain::phone_schema)]
     pub phone: crate::text::SingleLine,
     #[serde(default)]
     #[schema(value_type = String, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$")]
@@ -179,8 +180,29 @@ pub async fn list_talents(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LookupTalent {
+    #[schema(schema_with = id_number_or_null)]
     pub id_number: Option<crate::text::SingleLine>,
+    #[schema(schema_with = phone_or_null)]
     pub phone: Option<crate::text::SingleLine>,
+}
+
+fn id_number_or_null() -> utoipa::openapi::schema::Object {
+    crate::text::or_null(super::domain::id_number_schema())
+}
+
+fn phone_or_null() -> utoipa::openapi::schema::Object {
+    crate::text::or_null(super::domain::phone_schema())
+}
+
+/// Exactly one of the two numbers is given: the other is left out or `null`.
+pub fn lookup_talent_rules() -> serde_json::Value {
+    let one = |given: &str, other: &str| {
+        serde_json::json!({
+            "required": [given],
+            "properties": {given: {"type": "string"}, other: {"type": "null"}}
+        })
+    };
+    serde_json::json!({"oneOf": [one("id_number", "phone"), one("phone", "id_number")]})
 }
 
 /// Find a talent by exact ID number or phone through the blind index (officials).

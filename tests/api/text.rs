@@ -231,7 +231,7 @@ async fn the_openapi_document_states_the_text_rules_as_patterns(app: TestApp) {
         field["pattern"].as_str().unwrap_or_default().to_owned()
     };
     for (schema, property) in [
-        ("Application", "uscc"),
+        ("Application", "contact_name"),
         ("Application", "address"),
         ("RequiredReason", "reason"),
         ("OptionalReason", "reason"),
@@ -252,6 +252,19 @@ async fn the_openapi_document_states_the_text_rules_as_patterns(app: TestApp) {
         let pattern = pattern_of(schema, property);
         assert!(
             pattern.contains(r"\u0000-") && pattern.contains(r"\u200B"),
+            "{schema}.{property}: {pattern:?}"
+        );
+    }
+    // Identifiers state the characters they allow, which leaves the others out.
+    for (schema, property) in [
+        ("Application", "uscc"),
+        ("Application", "bank_account"),
+        ("CreateTalent", "id_number"),
+        ("CreateTalent", "phone"),
+    ] {
+        let pattern = pattern_of(schema, property);
+        assert!(
+            pattern.contains("[0-9") && !pattern.contains("[^"),
             "{schema}.{property}: {pattern:?}"
         );
     }

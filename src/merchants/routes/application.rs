@@ -23,7 +23,7 @@ use crate::users::{self, Username};
 pub struct Application {
     #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
     pub name: crate::text::DisplayName,
-    /// 统一社会信用代码, 18 characters with its check character.
+    #[schema(schema_with = domain::uscc_schema)]
     pub uscc: crate::text::SingleLine,
     #[schema(value_type = String, pattern = "^(clothing|food|housing|transport|medical|education|leisure|other)$")]
     pub category: crate::text::SingleLine,
@@ -33,9 +33,11 @@ pub struct Application {
     pub address: crate::text::SingleLine,
     #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069 \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$")]
     pub contact_name: crate::text::SingleLine,
+    #[schema(schema_with = domain::contact_phone_schema)]
     pub contact_phone: crate::text::SingleLine,
     #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069 \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$")]
     pub bank_name: crate::text::SingleLine,
+    #[schema(schema_with = domain::bank_account_schema)]
     pub bank_account: crate::text::SingleLine,
     #[schema(schema_with = crate::users::username_schema)]
     pub owner_username: crate::text::SingleLine,
@@ -48,6 +50,18 @@ pub struct Application {
     #[serde(default)]
     #[schema(minimum = -180, maximum = 180)]
     pub lon: Option<f64>,
+}
+
+/// `lat` and `lon` come as a pair: both numbers, or both left out or `null`.
+/// (`dependentRequired` would not do: it counts a `null` as given.)
+pub fn application_rules() -> serde_json::Value {
+    serde_json::json!({"oneOf": [
+        {
+            "required": ["lat", "lon"],
+            "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}}
+        },
+        {"properties": {"lat": {"type": "null"}, "lon": {"type": "null"}}}
+    ]})
 }
 
 /// Applications one address may send per hour without logging in: a shop applies once,

@@ -23,8 +23,12 @@ pub struct DirectoryFilter {
     pub category: Option<String>,
     #[param(inline)]
     pub district: Option<crate::text::SingleLine>,
-    /// Only merchants with an offer this tier (A–E) may use, and only those offers.
-    #[param(pattern = "^[A-E]$")]
+    /// Only merchants with an offer this tier (A–E, either case) may use, and only those
+    /// offers. The pattern is `crate::tier::tier_letter_query_pattern` (checked by a test:
+    /// a parameter attribute takes only a literal).
+    #[param(
+        pattern = r"^[\u0009-\u000D \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Ea-e][\u0009-\u000D \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub tier: Option<String>,
     /// Text search in name and address.
     #[param(value_type = Option<String>, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$")]

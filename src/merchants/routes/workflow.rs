@@ -2,21 +2,21 @@
 
 use actix_web::{post, web};
 
-use super::{ReasonBody, parse_reason};
 use crate::auth::Auth;
 use crate::auth::principal::Admin;
 use crate::error::{ApiResult, Problem};
 use crate::merchants::{MerchantAction, MerchantRecord};
 use crate::state::AppState;
+use crate::text::{OptionalReason, RequiredReason};
 
 async fn run_transition(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     id: i64,
     action: MerchantAction,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<MerchantRecord>> {
-    let reason = parse_reason(body, action.needs_reason())?;
+    let reason = OptionalReason::parse(body.0, action.needs_reason())?;
     let actor = auth.actor();
     let merchant = state
         .db
@@ -31,7 +31,7 @@ async fn run_transition(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
+    request_body(content = Option<OptionalReason>, description = "optional: {reason}"),
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -40,7 +40,7 @@ pub async fn approve(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<MerchantRecord>> {
     run_transition(
         auth,
@@ -56,7 +56,7 @@ pub async fn approve(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body = crate::redemptions::routes::ReasonBody,
+    request_body = RequiredReason,
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
@@ -65,7 +65,7 @@ pub async fn reject(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<MerchantRecord>> {
     run_transition(auth, state, path.into_inner(), MerchantAction::Reject, body).await
 }
@@ -75,7 +75,7 @@ pub async fn reject(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body = crate::redemptions::routes::ReasonBody,
+    request_body = RequiredReason,
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
@@ -84,7 +84,7 @@ pub async fn suspend(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<MerchantRecord>> {
     run_transition(
         auth,
@@ -100,7 +100,7 @@ pub async fn suspend(
 #[utoipa::path(
     tag = "merchants",
     params(("id" = i64, Path)),
-    request_body(content = Option<ReasonBody>, description = "optional: {reason}"),
+    request_body(content = Option<OptionalReason>, description = "optional: {reason}"),
     responses((status = 200, body = MerchantRecord), (status = 409, description = "invalid_transition", body = Problem)),
     security(("bearer" = []))
 )]
@@ -109,7 +109,7 @@ pub async fn resume(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: crate::http::OptionalJson<ReasonBody>,
+    body: crate::http::OptionalJson<OptionalReason>,
 ) -> ApiResult<web::Json<MerchantRecord>> {
     run_transition(auth, state, path.into_inner(), MerchantAction::Resume, body).await
 }
