@@ -267,19 +267,12 @@ pub async fn approve(
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RejectProposal {
-    #[schema(schema_with = crate::text::required_note_schema)]
-    pub reason: crate::text::MultiLine,
-}
-
 /// Reject a proposal (any administrator; the proposer this way withdraws it). A reason
 /// is required.
 #[utoipa::path(
     tag = "proposals",
     params(("id" = i64, Path, minimum = 1)),
-    request_body = RejectProposal,
+    request_body = crate::text::RequiredReason,
     responses(
         (status = 200, body = ProposalView),
         (status = 404, body = crate::error::Problem),
@@ -293,19 +286,10 @@ pub async fn reject(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: crate::http::Json<RejectProposal>,
+    body: crate::http::Json<crate::text::RequiredReason>,
 ) -> ApiResult<web::Json<ProposalView>> {
     let id = id.into_inner();
-    let reason = body.into_inner().reason.trim().to_owned();
-    if reason.is_empty() {
-        return Err(ApiError::invalid_field("reason", "reason is required"));
-    }
-    if reason.chars().count() > 500 {
-        return Err(ApiError::invalid_field(
-            "reason",
-            "reason must have at most 500 characters",
-        ));
-    }
+    let reason = body.parse()?;
     let principal = auth.into_inner();
     let (refusal, view) = state
         .db

@@ -227,9 +227,6 @@ pub async fn redeem(
     })
 }
 
-/// The reason of a step that requires one; the name the settlement routes use.
-pub use crate::text::parse_required_reason as parse_reason;
-
 /// Reverse a redemption (merchant staff: their own, within 24 hours; administrators:
 /// any time). The subsidy reservation is released; after settlement the reversal
 /// becomes a negative line of the next settlement.

@@ -351,23 +351,16 @@ pub async fn approve(
     .await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RejectBody {
-    #[schema(schema_with = crate::text::required_note_schema)]
-    pub reason: crate::text::MultiLine,
-}
-
 /// Reject a settlement under review; its lines go back to the next run.
-#[utoipa::path(tag = "settlements", params(("id" = i64, Path)), request_body = RejectBody, responses((status = 200, body = SettlementView), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "settlements", params(("id" = i64, Path)), request_body = crate::text::RequiredReason, responses((status = 200, body = SettlementView), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
 #[post("/settlements/{id}/reject")]
 pub async fn reject(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: crate::http::Json<RejectBody>,
+    body: crate::http::Json<crate::text::RequiredReason>,
 ) -> ApiResult<web::Json<SettlementView>> {
-    let reason = crate::redemptions::routes::parse_reason(&body.reason)?;
+    let reason = body.parse()?;
     step(
         state,
         auth.into_inner(),

@@ -4,7 +4,6 @@
 use actix_web::{get, post, web};
 use diesel::prelude::*;
 use serde::Deserialize;
-use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{User, UserView};
@@ -19,13 +18,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_users).service(deactivate_user);
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeactivateUser {
-    #[schema(schema_with = crate::text::required_note_schema)]
-    pub reason: crate::text::MultiLine,
-}
-
 /// Disable an official's account at once: its sessions end and it cannot log in. One
 /// administrator may do this alone — taking power away is what a compromised account
 /// needs quickly — but not to themselves (so at least the caller stays an admin).
@@ -33,7 +25,7 @@ pub struct DeactivateUser {
 #[utoipa::path(
     tag = "users",
     params(("id" = i64, Path, minimum = 1, description = "Account id")),
-    request_body = DeactivateUser,
+    request_body = crate::text::RequiredReason,
     responses(
         (status = 200, body = UserView),
         (status = 404, body = crate::error::Problem),
@@ -47,16 +39,10 @@ pub async fn deactivate_user(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: crate::http::Json<DeactivateUser>,
+    body: crate::http::Json<crate::text::RequiredReason>,
 ) -> ApiResult<web::Json<UserView>> {
     let id = id.into_inner();
-    let reason = body.into_inner().reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::invalid_field(
-            "reason",
-            "reason is required, at most 500 characters",
-        ));
-    }
+    let reason = body.parse()?;
     let principal = auth.into_inner();
     let view = state
         .db
