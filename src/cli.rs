@@ -197,13 +197,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 1,
             )?;
             let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let secrets = Secrets::load_or_create(&config.secret_key_file)?;
+            let vault = crate::talents::PiiVault::new(&secrets);
+            let actor = Actor::system("cli");
             let made = write_tx(&mut conn, |conn| {
-                crate::settlements::generate(
-                    conn,
-                    &Actor::system("cli"),
-                    &period,
-                    crate::time::now(),
-                )
+                // As POST /settlements/generate: scanned first, so held money stays out.
+                crate::anomalies::scan::scan(conn, &vault, &actor, &period, crate::time::now())?;
+                crate::settlements::generate(conn, &actor, &period, crate::time::now())
             })
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -5,6 +5,7 @@
 //! `http`, `telemetry`) sit beside them. `startup` wires everything into one app.
 
 pub mod activation;
+pub mod anomalies;
 pub mod audit;
 pub mod auth;
 pub mod bench;

@@ -14,6 +14,9 @@ diesel::table! {
         token_version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        phone_enc -> Nullable<Text>,
+        phone_index -> Nullable<Text>,
+        phone_masked -> Nullable<Text>,
     }
 }
 
@@ -379,8 +382,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    anomaly_flags (id) {
+        id -> BigInt,
+        rule -> Text,
+        severity -> Text,
+        period -> Text,
+        subject -> Text,
+        merchant_id -> Nullable<BigInt>,
+        staff_id -> Nullable<BigInt>,
+        card_id -> Nullable<BigInt>,
+        evidence -> Text,
+        status -> Text,
+        response -> Nullable<Text>,
+        responded_at -> Nullable<Timestamp>,
+        note -> Nullable<Text>,
+        resolved_by -> Nullable<BigInt>,
+        resolved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    anomaly_flag_redemptions (flag_id, redemption_id) {
+        flag_id -> BigInt,
+        redemption_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    anomaly_settings (id) {
+        id -> Integer,
+        thresholds -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(anomaly_flag_redemptions -> anomaly_flags (flag_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    anomaly_flags,
+    anomaly_flag_redemptions,
+    anomaly_settings,
     proposals,
     activation_codes,
     rate_limits,

@@ -46,6 +46,51 @@ pub fn parse_filter(value: &str, end_of_day: bool) -> Result<NaiveDateTime, Stri
     }
 }
 
+/// A period of settlement and anomaly scans: a local calendar month `YYYY-MM`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period(String);
+
+impl Period {
+    pub fn parse(raw: &str) -> crate::error::ApiResult<Self> {
+        let raw = raw.trim();
+        let ok = raw.len() == 7
+            && raw.as_bytes()[4] == b'-'
+            && raw[..4]
+                .parse::<i32>()
+                .is_ok_and(|y| (2000..=2999).contains(&y))
+            && raw[5..].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
+            && raw[5..].len() == 2;
+        if ok {
+            Ok(Period(raw.to_owned()))
+        } else {
+            Err(crate::error::ApiError::invalid_field(
+                "period",
+                format!("period must be a month YYYY-MM, e.g. 2026-11 (got {raw:?})"),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The UTC instants at which the month begins and the next begins.
+    pub fn bounds(&self) -> (NaiveDateTime, NaiveDateTime) {
+        let first = NaiveDate::parse_from_str(&format!("{}-01", self.0), "%Y-%m-%d")
+            .expect("a parsed period is a month");
+        let next = first
+            .checked_add_months(chrono::Months::new(1))
+            .expect("years up to 2999");
+        (local_day_start(first), local_day_start(next))
+    }
+}
+
+/// The instant `months` calendar months before `t`.
+pub fn months_before(t: NaiveDateTime, months: i64) -> NaiveDateTime {
+    t.checked_sub_months(chrono::Months::new(months.clamp(0, 1200) as u32))
+        .unwrap_or(t)
+}
+
 /// Serde helper: serialise stored UTC timestamps as RFC 3339 in Shanghai time.
 pub mod rfc3339_local {
     use chrono::NaiveDateTime;

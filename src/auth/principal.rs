@@ -224,6 +224,9 @@ role_set!(
     /// Officials (read-wide) and merchant staff (scoped to their merchant).
     OfficialOrStaff, "an official or merchant staff", [Admin, Auditor, Merchant, Cashier]);
 role_set!(
+    /// Officials, and a merchant's owner for what concerns its merchant.
+    OfficialOrOwner, "an official or the merchant's owner", [Admin, Auditor, Merchant]);
+role_set!(
     /// Who may reverse a redemption: its merchant's staff, or an administrator.
     Reverser, "merchant staff or an administrator", [Admin, Merchant, Cashier]);
 role_set!(

@@ -29,34 +29,7 @@ use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
 use crate::schema::{redemptions, settlement_lines, settlements};
 
-/// A settlement period: a local calendar month `YYYY-MM`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Period(String);
-
-impl Period {
-    pub fn parse(raw: &str) -> ApiResult<Self> {
-        let raw = raw.trim();
-        let ok = raw.len() == 7
-            && raw.as_bytes()[4] == b'-'
-            && raw[..4]
-                .parse::<i32>()
-                .is_ok_and(|y| (2000..=2999).contains(&y))
-            && raw[5..].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
-            && raw[5..].len() == 2;
-        if ok {
-            Ok(Period(raw.to_owned()))
-        } else {
-            Err(ApiError::invalid_field(
-                "period",
-                format!("period must be a month YYYY-MM, e.g. 2026-11 (got {raw:?})"),
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use crate::time::Period;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = settlements)]
@@ -150,7 +123,8 @@ pub struct LineView {
     pub talent: String,
 }
 
-/// Redemptions of the period not yet in a live settlement, not reversed, not disputed.
+/// Redemptions of the period not yet in a live settlement, not reversed, not disputed
+/// (generation also leaves out those an open high anomaly flag holds).
 const UNSETTLED_REDEMPTIONS: &str = "FROM redemptions r WHERE r.period = $1 AND r.status = 'active' AND NOT r.disputed \
      AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.redemption_id = r.id AND l.kind = 'redemption' AND l.active)";
 
@@ -185,7 +159,8 @@ pub fn generate(
     .execute(conn)?;
     diesel::sql_query(format!(
         "INSERT INTO settle_candidates SELECT r.id, r.merchant_id, 'redemption', r.bill_fen, r.discount_fen, \
-         r.subsidy_fen, r.created_at {UNSETTLED_REDEMPTIONS}"
+         r.subsidy_fen, r.created_at {UNSETTLED_REDEMPTIONS} AND NOT {held}",
+        held = crate::anomalies::HELD
     ))
     .bind::<Text, _>(period.as_str())
     .execute(conn)?;
@@ -432,6 +407,20 @@ pub fn apply(
             step.past_tense(),
             from.join(" or ")
         )));
+    }
+    if step == Step::Approve {
+        let holds = crate::anomalies::holds_on_settlement(conn, id)?;
+        if !holds.is_empty() {
+            let ids: Vec<String> = holds.iter().map(i64::to_string).collect();
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::CONFLICT,
+                "anomaly_hold",
+                format!(
+                    "Open high anomaly flags ({}) hold redemptions of this settlement: clear or confirm them first, or reject the settlement so the rest is paid in the next run.",
+                    ids.join(", ")
+                ),
+            ));
+        }
     }
     if step == Step::Approve && before.verified_by == Some(principal.user_id) {
         return Err(ApiError::new(

@@ -144,9 +144,12 @@ pub async fn generate(
 ) -> ApiResult<web::Json<Generated>> {
     let period = Period::parse(&body.period)?;
     let actor = auth.actor();
+    let vault = crate::talents::PiiVault::new(&state.secrets);
     let result = state
         .db
         .write(move |conn| {
+            // Scanned first, so what an open high flag holds stays out (DESIGN §8).
+            crate::anomalies::scan::scan(conn, &vault, &actor, &period, crate::time::now())?;
             let made = super::generate(conn, &actor, &period, crate::time::now())?;
             Ok(Generated {
                 period: period.as_str().to_owned(),

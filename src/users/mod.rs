@@ -30,6 +30,10 @@ pub struct User {
     pub token_version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// A staff member's phone, kept like a talent's (encrypted, blind index, masked).
+    pub phone_enc: Option<String>,
+    pub phone_index: Option<String>,
+    pub phone_masked: Option<String>,
 }
 
 impl User {
@@ -46,6 +50,7 @@ impl User {
             merchant_id: self.merchant_id,
             talent_id: self.talent_id,
             active: self.active,
+            phone_masked: self.phone_masked.clone(),
             created_at: self.created_at,
         }
     }
@@ -88,6 +93,9 @@ pub struct UserView {
     pub merchant_id: Option<i64>,
     pub talent_id: Option<i64>,
     pub active: bool,
+    /// A staff member's phone, masked (`138****0000`), when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_masked: Option<String>,
     #[serde(serialize_with = "crate::time::rfc3339_local::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
@@ -242,6 +250,25 @@ pub fn create(conn: &mut DbConnection, actor: &Actor, new: NewAccount<'_>) -> Ap
         Some(&user.view()),
     )?;
     Ok(user)
+}
+
+/// Gives a staff account its phone, kept like a talent's: encrypted, blind-indexed (to
+/// compare with talents' phones) and masked.
+pub fn set_phone(
+    conn: &mut DbConnection,
+    vault: &crate::talents::PiiVault,
+    user_id: i64,
+    phone: &crate::talents::Phone,
+) -> ApiResult<User> {
+    use crate::talents::Field;
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::phone_enc.eq(vault.encrypt(Field::Phone, phone.as_str())?),
+            users::phone_index.eq(vault.blind_index(Field::Phone, phone.as_str())),
+            users::phone_masked.eq(phone.masked()),
+        ))
+        .execute(conn)?;
+    find_by_id(conn, user_id)?.ok_or_else(|| ApiError::not_found("account vanished"))
 }
 
 /// Active administrator accounts: dual control needs two.

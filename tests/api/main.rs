@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod anomalies;
 mod audit;
 mod audit_anchors;
 mod audit_privacy;

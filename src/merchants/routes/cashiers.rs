@@ -29,6 +29,11 @@ pub struct NewCashier {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u200B-\u200D\u202A-\u202E\u2060\u2066-\u2069\uFEFF]*$")]
     pub display_name: Option<crate::text::DisplayName>,
+    /// The cashier's mobile number (optional): kept encrypted, shown masked, and compared
+    /// with talents' phones to catch staff redeeming at their own counter.
+    #[serde(default)]
+    #[schema(schema_with = crate::talents::domain::phone_schema)]
+    pub phone: Option<crate::text::SingleLine>,
 }
 
 /// Add a cashier account (the merchant's owner only).
@@ -56,6 +61,13 @@ pub async fn add_cashier(
         None | Some("") => String::new(),
         Some(name) => domain::required_text("display_name", name, 50)?,
     };
+    let phone = match body.phone.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(crate::talents::Phone::parse(raw).map_err(|_| {
+            ApiError::invalid_field("phone", "phone must be an 11-digit mainland mobile number")
+        })?),
+    };
+    let vault = crate::talents::PiiVault::new(&state.secrets);
     let actor = auth.actor();
     let user = state
         .db
@@ -80,7 +92,11 @@ pub async fn add_cashier(
                         now,
                     ));
                 }
-                crate::merchants::add_cashier(conn, &actor, merchant_id, &username, &display_name, hash)
+                let user = crate::merchants::add_cashier(conn, &actor, merchant_id, &username, &display_name, hash)?;
+                match &phone {
+                    Some(phone) => users::set_phone(conn, &vault, user.id, phone),
+                    None => Ok(user),
+                }
             })
         })
         .await?;

@@ -1,0 +1,245 @@
+//! Anomaly control on subsidy money (DESIGN §8): ten named rules scan a period's
+//! redemptions ([`rules`], thresholds in [`thresholds`]); every hit becomes a flag in a
+//! review queue ([`scan`]); an open high flag holds its redemptions out of settlement
+//! until an official clears or confirms it ([`review`]). [`routes`] is the HTTP side.
+
+pub mod review;
+pub mod routes;
+pub mod rules;
+pub mod scan;
+pub mod thresholds;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult};
+use crate::schema::{anomaly_flag_redemptions, anomaly_flags, merchants};
+
+/// The rules, by their stable ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    RapidRepeat,
+    CashierBurst,
+    MinSpendBunching,
+    RoundBills,
+    PeerOutlier,
+    StaffRedemption,
+    ReversalRatio,
+    CardVelocity,
+    OffHours,
+    ReissueChurn,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 10] = [
+        Rule::RapidRepeat,
+        Rule::CashierBurst,
+        Rule::MinSpendBunching,
+        Rule::RoundBills,
+        Rule::PeerOutlier,
+        Rule::StaffRedemption,
+        Rule::ReversalRatio,
+        Rule::CardVelocity,
+        Rule::OffHours,
+        Rule::ReissueChurn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::RapidRepeat => "rapid_repeat",
+            Rule::CashierBurst => "cashier_burst",
+            Rule::MinSpendBunching => "min_spend_bunching",
+            Rule::RoundBills => "round_bills",
+            Rule::PeerOutlier => "peer_outlier",
+            Rule::StaffRedemption => "staff_redemption",
+            Rule::ReversalRatio => "reversal_ratio",
+            Rule::CardVelocity => "card_velocity",
+            Rule::OffHours => "off_hours",
+            Rule::ReissueChurn => "reissue_churn",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagStatus {
+    Open,
+    Cleared,
+    Confirmed,
+}
+
+impl FlagStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagStatus::Open => "open",
+            FlagStatus::Cleared => "cleared",
+            FlagStatus::Confirmed => "confirmed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = anomaly_flags)]
+pub struct Flag {
+    pub id: i64,
+    pub rule: String,
+    pub severity: String,
+    pub period: String,
+    pub subject: String,
+    pub merchant_id: Option<i64>,
+    pub staff_id: Option<i64>,
+    pub card_id: Option<i64>,
+    pub evidence: String,
+    pub status: String,
+    pub response: Option<String>,
+    pub responded_at: Option<NaiveDateTime>,
+    pub note: Option<String>,
+    pub resolved_by: Option<i64>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MerchantRef {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A flag as the review queue shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FlagView {
+    pub id: i64,
+    pub rule: String,
+    pub severity: String,
+    pub period: String,
+    pub merchant: Option<MerchantRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_no: Option<String>,
+    /// Exactly the redemptions the flag covers.
+    pub redemption_ids: Vec<i64>,
+    /// The numbers behind the hit (per rule; see DESIGN §8).
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+    pub status: String,
+    pub response: Option<String>,
+    pub note: Option<String>,
+    pub resolved_by: Option<i64>,
+    #[serde(serialize_with = "crate::time::rfc3339_local::option::serialize")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolved_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "crate::time::rfc3339_local::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "crate::time::rfc3339_local::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> ApiResult<Flag> {
+    anomaly_flags::table
+        .find(id)
+        .select(Flag::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found(format!("No anomaly flag {id}.")))
+}
+
+pub fn redemption_ids(conn: &mut DbConnection, flag_id: i64) -> ApiResult<Vec<i64>> {
+    Ok(anomaly_flag_redemptions::table
+        .filter(anomaly_flag_redemptions::flag_id.eq(flag_id))
+        .select(anomaly_flag_redemptions::redemption_id)
+        .order(anomaly_flag_redemptions::redemption_id)
+        .load(conn)?)
+}
+
+pub fn view(conn: &mut DbConnection, f: &Flag) -> ApiResult<FlagView> {
+    let merchant = match f.merchant_id {
+        Some(id) => merchants::table
+            .find(id)
+            .select(merchants::name)
+            .first::<String>(conn)
+            .optional()?
+            .map(|name| MerchantRef { id, name }),
+        None => None,
+    };
+    let card_no = match f.card_id {
+        Some(id) => crate::schema::cards::table
+            .find(id)
+            .select(crate::schema::cards::card_no)
+            .first::<String>(conn)
+            .optional()?,
+        None => None,
+    };
+    Ok(FlagView {
+        id: f.id,
+        rule: f.rule.clone(),
+        severity: f.severity.clone(),
+        period: f.period.clone(),
+        merchant,
+        staff_id: f.staff_id,
+        card_no,
+        redemption_ids: redemption_ids(conn, f.id)?,
+        evidence: serde_json::from_str(&f.evidence).unwrap_or(serde_json::Value::Null),
+        status: f.status.clone(),
+        response: f.response.clone(),
+        note: f.note.clone(),
+        resolved_by: f.resolved_by,
+        resolved_at: f.resolved_at,
+        created_at: f.created_at,
+        updated_at: f.updated_at,
+    })
+}
+
+/// SQL condition: redemption `r` is held by an open high flag. Settlement generation
+/// leaves such redemptions out, like disputed ones.
+pub const HELD: &str = "EXISTS (SELECT 1 FROM anomaly_flag_redemptions fr \
+     JOIN anomaly_flags f ON f.id = fr.flag_id \
+     WHERE fr.redemption_id = r.id AND f.status = 'open' AND f.severity = 'high')";
+
+/// Open high flags covering any redemption of a settlement's active lines: approving it
+/// would pay out held money.
+pub fn holds_on_settlement(conn: &mut DbConnection, settlement_id: i64) -> ApiResult<Vec<i64>> {
+    use crate::schema::settlement_lines;
+    Ok(anomaly_flags::table
+        .inner_join(anomaly_flag_redemptions::table)
+        .filter(anomaly_flags::status.eq("open"))
+        .filter(anomaly_flags::severity.eq("high"))
+        .filter(
+            anomaly_flag_redemptions::redemption_id.eq_any(
+                settlement_lines::table
+                    .filter(settlement_lines::settlement_id.eq(settlement_id))
+                    .filter(settlement_lines::active.eq(true))
+                    .filter(settlement_lines::kind.eq("redemption"))
+                    .select(settlement_lines::redemption_id),
+            ),
+        )
+        .select(anomaly_flags::id)
+        .distinct()
+        .order(anomaly_flags::id)
+        .load(conn)?)
+}
