@@ -13,6 +13,7 @@ use talentcard::schema::redemptions;
 use crate::both_backends;
 use crate::helpers::{TestApp, assert_problem, offer_body};
 use crate::redemptions::{Counter, card_id, counter};
+use crate::settlements::{generate, redeem_at};
 use crate::talents::talent_with_card;
 
 const PERIOD: &str = "2026-10";
@@ -449,7 +450,259 @@ async fn reissue_churn_flags_a_card_reissued_three_times(app: TestApp) {
     assert_eq!(f["evidence"]["reissues"], 3);
 }
 
+async fn resolve(app: &TestApp, id: i64, outcome: &str) -> Value {
+    let admin = app.admin_token().await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/audit/anomalies/{id}/resolve"),
+            &admin,
+            json!({"outcome": outcome, "note": "checked the till rolls"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// An open high flag holds its redemptions out of generation; the owner answers once;
+/// clearing releases them to the next run.
+async fn a_high_flag_holds_its_money_until_cleared(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    let repeats = [
+        redeem_at(&app, &c, c.card_id, oct(5, 12, 0, 0), 0, 10_000).await,
+        redeem_at(&app, &c, c.card_id, oct(5, 12, 10, 0), 0, 10_000).await,
+        redeem_at(&app, &c, c.card_id, oct(5, 12, 20, 0), 0, 10_000).await,
+    ];
+    let (other, _) = cards(&app, &c, 2, 1).await[0];
+    redeem_at(&app, &c, other, oct(6, 12, 0, 0), 0, 10_000).await;
+    let made = generate(&app, &c.admin, PERIOD).await;
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        made[0]["line_count"], 1,
+        "the repeats are held: {}",
+        made[0]
+    );
+    let f = only_flag(&app, &c, "rapid_repeat", "high", &repeats).await;
+    let id = f["id"].as_i64().unwrap();
+
+    // The owner sees it and answers once; another merchant's owner sees nothing.
+    let owner_view = flags(&app, &c.merchant.owner_token).await;
+    assert_eq!(owner_view.len(), 1);
+    let respond = format!("/api/v1/audit/anomalies/{id}/respond");
+    let (status, answered) = app
+        .post(
+            &respond,
+            &c.merchant.owner_token,
+            json!({"note": "a family of three, one card"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answered}");
+    assert_eq!(answered["response"], "a family of three, one card");
+    assert_problem(
+        &app.post(&respond, &c.merchant.owner_token, json!({"note": "again"}))
+            .await,
+        StatusCode::CONFLICT,
+        "invalid_transition",
+    );
+    let stranger = app.active_merchant("stranger").await;
+    assert!(flags(&app, &stranger.owner_token).await.is_empty());
+    assert_problem(
+        &app.post(&respond, &stranger.owner_token, json!({"note": "mine?"}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+
+    // Cleared: the next run pays the held sales.
+    let cleared = resolve(&app, id, "cleared").await;
+    assert_eq!(cleared["flag"]["status"], "cleared");
+    assert_eq!(cleared["reversed"], 0);
+    let again = generate(&app, &c.admin, PERIOD).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["line_count"], 3, "{}", again[0]);
+    assert_eq!(
+        app.audit_actions("anomaly_flag", id).await,
+        ["anomaly.raise", "anomaly.respond", "anomaly.resolve"]
+    );
+}
+
+/// A flag raised after generation blocks approval (409 anomaly_hold); confirming it
+/// reverses the flagged sales, which then leave the settlement.
+async fn approval_is_refused_while_a_flag_holds_and_confirmation_reverses(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    let first = redeem_at(&app, &c, c.card_id, oct(5, 12, 0, 0), 0, 10_000).await;
+    let second = redeem_at(&app, &c, c.card_id, oct(5, 12, 10, 0), 0, 10_000).await;
+    let made = generate(&app, &c.admin, PERIOD).await;
+    assert_eq!(made[0]["line_count"], 2, "a medium flag holds nothing");
+    let sid = made[0]["id"].as_i64().unwrap();
+    // A late upload of the till: a third within the half hour makes the flag high.
+    let third = redeem_at(&app, &c, c.card_id, oct(5, 12, 20, 0), 0, 10_000).await;
+    let f = only_flag(&app, &c, "rapid_repeat", "high", &[first, second, third]).await;
+    let path = |step: &str| format!("/api/v1/settlements/{sid}/{step}");
+    assert_eq!(
+        app.post(&path("confirm"), &c.merchant.owner_token, json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.post(&path("verify"), &c.admin, json!({})).await.0,
+        StatusCode::OK
+    );
+    let second_admin = app.second_admin_token().await;
+    assert_problem(
+        &app.post(&path("approve"), &second_admin, json!({})).await,
+        StatusCode::CONFLICT,
+        "anomaly_hold",
+    );
+    let confirmed = resolve(&app, f["id"].as_i64().unwrap(), "confirmed").await;
+    assert_eq!(confirmed["flag"]["status"], "confirmed");
+    assert_eq!(confirmed["reversed"], 3);
+    for id in [first, second, third] {
+        let (_, r) = app
+            .get(&format!("/api/v1/redemptions/{id}"), &c.admin)
+            .await;
+        assert_eq!(r["status"], "reversed", "{r}");
+    }
+    let (status, body) = app.post(&path("approve"), &second_admin, json!({})).await;
+    assert_ne!(body["code"], "anomaly_hold", "{status} {body}");
+    // Rescanning finds the reversed sales no more: nothing new, nothing reopened.
+    let report = scan(&app, &c.admin).await;
+    assert_eq!(report["raised"], 0, "{report}");
+}
+
+/// Rescans refresh, never duplicate, never reopen; what a resolved flag did not cover
+/// raises a new flag with only the new redemptions.
+async fn rescans_are_idempotent_and_resolved_flags_stay_resolved(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    let s = sale(&app, &c).await;
+    plant(&app, &s, oct(5, 12, 0, 0)).await;
+    plant(&app, &s, oct(5, 12, 5, 0)).await;
+    assert_eq!(scan(&app, &c.admin).await["raised"], 1);
+    let report = scan(&app, &c.admin).await;
+    assert_eq!(
+        (report["raised"].as_i64(), report["refreshed"].as_i64()),
+        (Some(0), Some(1))
+    );
+    let all = flags(&app, &c.admin).await;
+    assert_eq!(all.len(), 1);
+    resolve(&app, all[0]["id"].as_i64().unwrap(), "cleared").await;
+    let report = scan(&app, &c.admin).await;
+    assert_eq!(report["raised"], 0, "{report}");
+    assert_eq!(report["already_resolved"], 1, "{report}");
+    assert_eq!(flags(&app, &c.admin).await[0]["status"], "cleared");
+    // The same card repeats again another day: a new flag, only the new pair.
+    let x = plant(&app, &s, oct(20, 9, 0, 0)).await;
+    let y = plant(&app, &s, oct(20, 9, 15, 0)).await;
+    assert_eq!(scan(&app, &c.admin).await["raised"], 1);
+    let open: Vec<Value> = flags(&app, &c.admin)
+        .await
+        .into_iter()
+        .filter(|f| f["status"] == "open")
+        .collect();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["redemption_ids"], json!([x, y]));
+}
+
+async fn who_may_see_scan_and_decide_flags(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    let s = sale(&app, &c).await;
+    plant(&app, &s, oct(11, 2, 0, 0)).await;
+    scan(&app, &c.admin).await;
+    let id = flags(&app, &c.admin).await[0]["id"].as_i64().unwrap();
+    let auditor = app
+        .official_token(talentcard::auth::Role::Auditor, "auditor")
+        .await;
+    assert_eq!(flags(&app, &auditor).await.len(), 1);
+    for (path, body) in [
+        (
+            "/api/v1/audit/anomalies/scan".to_owned(),
+            json!({"period": PERIOD}),
+        ),
+        (
+            format!("/api/v1/audit/anomalies/{id}/resolve"),
+            json!({"outcome": "cleared", "note": "x"}),
+        ),
+    ] {
+        assert_problem(
+            &app.post(&path, &auditor, body).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        );
+    }
+    // A low flag is not the merchant's to see.
+    assert!(flags(&app, &c.merchant.owner_token).await.is_empty());
+    assert_problem(
+        &app.get(
+            &format!("/api/v1/audit/anomalies/{id}"),
+            &c.merchant.owner_token,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_problem(
+        &app.get("/api/v1/audit/anomalies", &c.merchant.cashier_token)
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_problem(
+        &app.get("/api/v1/audit/anomalies", &c.talent_token).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    // Bad input.
+    for body in [
+        json!({"period": "2026-13"}),
+        json!({"period": "last month"}),
+    ] {
+        assert_problem(
+            &app.post("/api/v1/audit/anomalies/scan", &c.admin, body)
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        );
+    }
+    for body in [
+        json!({"outcome": "maybe", "note": "x"}),
+        json!({"outcome": "cleared", "note": "  "}),
+        json!({"outcome": "cleared"}),
+    ] {
+        assert_problem(
+            &app.post(
+                &format!("/api/v1/audit/anomalies/{id}/resolve"),
+                &c.admin,
+                body,
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        );
+    }
+    assert_problem(
+        &app.get("/api/v1/audit/anomalies?rule=nonsense", &c.admin)
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    );
+    resolve(&app, id, "cleared").await;
+    assert_problem(
+        &app.post(
+            &format!("/api/v1/audit/anomalies/{id}/resolve"),
+            &c.admin,
+            json!({"outcome": "confirmed", "note": "changed my mind"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "invalid_transition",
+    );
+}
+
 both_backends!(
+    a_high_flag_holds_its_money_until_cleared,
+    approval_is_refused_while_a_flag_holds_and_confirmation_reverses,
+    rescans_are_idempotent_and_resolved_flags_stay_resolved,
+    who_may_see_scan_and_decide_flags,
     an_ordinary_merchant_raises_nothing,
     rapid_repeat_flags_the_repeats_and_is_high_from_three,
     cashier_burst_flags_ten_cards_in_five_minutes,

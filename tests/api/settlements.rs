@@ -13,7 +13,7 @@ use crate::redemptions::{Counter, counter, mint, set_budget};
 use crate::talents::talent_with_card;
 
 /// Redeems at an injected instant (the module function, as the HTTP handler calls it).
-async fn redeem_at(
+pub async fn redeem_at(
     app: &TestApp,
     c: &Counter,
     card_id: i64,
@@ -69,7 +69,7 @@ async fn set_year_budget(app: &TestApp, _admin: &str, year: i32, total: i64) {
     app.set_budget(year, json!({"total_fen": total})).await;
 }
 
-async fn generate(app: &TestApp, admin: &str, period: &str) -> Vec<Value> {
+pub async fn generate(app: &TestApp, admin: &str, period: &str) -> Vec<Value> {
     let (status, body) = app
         .post(
             "/api/v1/settlements/generate",
