@@ -136,6 +136,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         merchants: i64,
     },
+    /// Seed a realistic month (N redemptions, spread over merchants, cashiers, cards,
+    /// days and hours, with a few planted patterns), then time the anomaly scan.
+    Anomalies {
+        /// A database without accounts; it is written to.
+        #[arg(long)]
+        scratch_database: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        redemptions: i64,
+        #[arg(long, default_value_t = 200)]
+        merchants: i64,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -294,6 +305,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let url =
                     crate::db::DatabaseUrl::parse(&scratch_database).map_err(anyhow::Error::msg)?;
                 crate::bench::settlement(&url, redemptions, merchants)
+            }
+            BenchCommand::Anomalies {
+                scratch_database,
+                redemptions,
+                merchants,
+            } => {
+                let url =
+                    crate::db::DatabaseUrl::parse(&scratch_database).map_err(anyhow::Error::msg)?;
+                crate::bench::anomalies(&url, redemptions, merchants)
             }
         },
         Command::RotateKey { purpose, proposal } => {

@@ -3,7 +3,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Codes with a wrong signature (forged, or stale beyond aliasing), in this process: the
@@ -40,6 +41,9 @@ pub struct Metrics {
     /// Passwords checked at login (each an argon2 verification): what the login throttle
     /// bounds, so a storm of wrong passwords shows here.
     pub login_password_checks: IntCounter,
+    /// Open anomaly flags by rule and severity, read from the database at each scrape
+    /// (every instance reports the same numbers: alert on max, not sum).
+    pub anomaly_flags_open: IntGaugeVec,
 }
 
 impl Metrics {
@@ -82,12 +86,21 @@ impl Metrics {
             "Passwords verified at login (argon2 checks)",
         )
         .expect("valid metric");
+        let anomaly_flags_open = IntGaugeVec::new(
+            Opts::new(
+                "anomaly_flags_open",
+                "Open anomaly flags by rule and severity (the review queue)",
+            ),
+            &["rule", "severity"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(redemptions.clone()),
             Box::new(refusals.clone()),
             Box::new(login_password_checks.clone()),
+            Box::new(anomaly_flags_open.clone()),
             Box::new(CODE_FORGERY_SUSPECTED.clone()),
             Box::new(CODE_GUESS_REFUSALS.clone()),
         ] {
@@ -100,6 +113,7 @@ impl Metrics {
             redemptions,
             refusals,
             login_password_checks,
+            anomaly_flags_open,
         }
     }
 

@@ -215,6 +215,19 @@ pub fn view(conn: &mut DbConnection, f: &Flag) -> ApiResult<FlagView> {
     })
 }
 
+/// Open flags by rule and severity, for `/metrics`.
+pub fn open_counts(conn: &mut DbConnection) -> ApiResult<Vec<(String, String, i64)>> {
+    Ok(anomaly_flags::table
+        .filter(anomaly_flags::status.eq("open"))
+        .group_by((anomaly_flags::rule, anomaly_flags::severity))
+        .select((
+            anomaly_flags::rule,
+            anomaly_flags::severity,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?)
+}
+
 /// SQL condition: redemption `r` is held by an open high flag. Settlement generation
 /// leaves such redemptions out, like disputed ones.
 pub const HELD: &str = "EXISTS (SELECT 1 FROM anomaly_flag_redemptions fr \

@@ -31,8 +31,11 @@ pub struct FlagFilter {
     /// `YYYY-MM`
     #[param(pattern = r"^\s*2[0-9]{3}-(0[1-9]|1[0-2])\s*$")]
     pub period: Option<String>,
+    #[param(inline)]
     pub status: Option<FlagStatus>,
+    #[param(inline)]
     pub rule: Option<Rule>,
+    #[param(inline)]
     pub severity: Option<Severity>,
     #[param(minimum = 1)]
     pub merchant_id: Option<i64>,
@@ -56,6 +59,12 @@ pub async fn list(
     let page = Page::try_from(page.into_inner())?;
     let mut filter = filter.into_inner();
     let period = filter.period.as_deref().map(Period::parse).transpose()?;
+    if filter.merchant_id.is_some_and(|m| m < 1) {
+        return Err(ApiError::invalid_field(
+            "merchant_id",
+            "merchant_id must be a positive id",
+        ));
+    }
     if auth.role == Role::Merchant {
         filter.merchant_id = auth.merchant_id.or(Some(-1));
         filter.severity = Some(Severity::High);
@@ -217,7 +226,7 @@ impl Note {
 /// How an admin decides a flag.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum FlagOutcome {
     /// Nothing wrong: the held money goes to the next settlement run.
     Cleared,
     /// Wrong: the flagged redemptions are reversed with the flag as reason.
@@ -226,8 +235,8 @@ pub enum Outcome {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Resolve {
-    pub outcome: Outcome,
+pub struct ResolveFlag {
+    pub outcome: FlagOutcome,
     #[schema(schema_with = crate::text::required_note_schema)]
     pub note: crate::text::MultiLine,
 }
@@ -243,7 +252,7 @@ pub struct Resolved {
 #[utoipa::path(
     tag = "anomalies",
     params(("id" = i64, Path, minimum = 1)),
-    request_body = Resolve,
+    request_body = ResolveFlag,
     responses((status = 200, body = Resolved), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = []))
 )]
@@ -252,13 +261,13 @@ pub async fn resolve(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: crate::http::Json<Resolve>,
+    body: crate::http::Json<ResolveFlag>,
 ) -> ApiResult<web::Json<Resolved>> {
     let body = body.into_inner();
     let note = Note { note: body.note }.note()?;
     let outcome = match body.outcome {
-        Outcome::Cleared => FlagStatus::Cleared,
-        Outcome::Confirmed => FlagStatus::Confirmed,
+        FlagOutcome::Cleared => FlagStatus::Cleared,
+        FlagOutcome::Confirmed => FlagStatus::Confirmed,
     };
     let id = id.into_inner();
     let principal = auth.into_inner();

@@ -14,42 +14,64 @@ use crate::schema::anomaly_settings;
 #[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// `rapid_repeat`: one card at one merchant this many times within the window…
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub rapid_repeat_count: i64,
     /// …and high from this many.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub rapid_repeat_high_count: i64,
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub rapid_repeat_window_secs: i64,
     /// `cashier_burst`: distinct cards by one staff account within the window.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub cashier_burst_cards: i64,
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub cashier_burst_window_secs: i64,
     /// `min_spend_bunching`: a merchant with at least this many redemptions on offers
     /// with a minimum spend…
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub bunching_min_redemptions: i64,
     /// …of which this share (basis points) have a bill within `bunching_band_bp` above
     /// the minimum; high from `bunching_high_share_bp`.
+    #[schema(minimum = 0, maximum = 10_000)]
     pub bunching_share_bp: i64,
+    #[schema(minimum = 0, maximum = 10_000)]
     pub bunching_high_share_bp: i64,
+    #[schema(minimum = 0, maximum = 10_000)]
     pub bunching_band_bp: i64,
     /// `round_bills`: a merchant with at least this many redemptions, this share of
     /// bills whole multiples of `round_bill_unit_fen`.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub round_min_redemptions: i64,
+    #[schema(minimum = 0, maximum = 10_000)]
     pub round_share_bp: i64,
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub round_bill_unit_fen: i64,
     /// `peer_outlier`: subsidy above this multiple of the category median (with at least
     /// `peer_min_peers` other merchants) and above `peer_min_subsidy_fen`.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub peer_multiple: i64,
+    #[schema(minimum = 0, maximum = 100_000_000_000_000_i64)]
     pub peer_min_peers: i64,
+    #[schema(minimum = 0, maximum = 100_000_000_000_000_i64)]
     pub peer_min_subsidy_fen: i64,
     /// `reversal_ratio`: a staff account with at least this many redemptions, this share
     /// of them reversed.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub reversal_min_redemptions: i64,
+    #[schema(minimum = 0, maximum = 10_000)]
     pub reversal_share_bp: i64,
     /// `card_velocity`: one card in two districts within this many seconds.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub velocity_window_secs: i64,
     /// `off_hours`: local hours [start, end).
+    #[schema(minimum = 0, maximum = 24)]
     pub off_hours_start_hour: i64,
+    #[schema(minimum = 0, maximum = 24)]
     pub off_hours_end_hour: i64,
     /// `reissue_churn`: this many reissues of a talent's card within `reissue_months`.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub reissue_count: i64,
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub reissue_months: i64,
 }
 
@@ -143,8 +165,24 @@ impl Thresholds {
             self.reissue_months,
         ];
         anyhow::ensure!(
-            positive.iter().all(|v| *v > 0),
-            "counts, windows and units must be positive"
+            positive.iter().all(|v| (1..=1_000_000_000).contains(v)),
+            "counts, windows, months and units must be between 1 and 1000000000"
+        );
+        let shares = [
+            self.bunching_share_bp,
+            self.bunching_high_share_bp,
+            self.bunching_band_bp,
+            self.round_share_bp,
+            self.reversal_share_bp,
+        ];
+        anyhow::ensure!(
+            shares.iter().all(|v| (0..=10_000).contains(v)),
+            "shares are basis points between 0 and 10000"
+        );
+        anyhow::ensure!(
+            (0..=100_000_000_000_000).contains(&self.peer_min_peers)
+                && (0..=100_000_000_000_000).contains(&self.peer_min_subsidy_fen),
+            "peer_min_peers and peer_min_subsidy_fen must not be negative"
         );
         anyhow::ensure!(
             (0..=24).contains(&self.off_hours_start_hour)

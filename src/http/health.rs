@@ -24,6 +24,17 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::e
 #[utoipa::path(tag = "ops", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    // The review queue lives in the database; without it the other metrics still serve.
+    match state.reports_db().run(crate::anomalies::open_counts).await {
+        Ok(counts) => {
+            let gauge = &state.metrics.anomaly_flags_open;
+            gauge.reset();
+            for (rule, severity, n) in counts {
+                gauge.with_label_values(&[&rule, &severity]).set(n);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "open anomaly flags not counted for /metrics"),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

@@ -1,11 +1,11 @@
 //! Dual control (DESIGN §13): the changes one official must not make alone — creating an
 //! official, changing a role, reactivating or resetting an official, setting a year's
-//! budget, rotating a signing key — are proposals. A second admin approves (the change happens then, in the same
+//! budget, rotating a signing key, changing the anomaly thresholds — are proposals. A second admin approves (the change happens then, in the same
 //! transaction) or rejects; an open proposal expires after [`LIFETIME_HOURS`]. The
 //! proposer can never approve their own. Every step is audited.
 //!
 //! Each kind lives in its own file with the endpoint that proposes it and what approval
-//! does: [`officials`], [`budget`] and [`keys`] (approval there lets the operator rotate
+//! does: [`officials`], [`budget`], [`thresholds`] and [`keys`] (approval there lets the operator rotate
 //! the key on the server). [`routes`] lists and decides proposals; [`break_glass`] is the
 //! one way around them.
 
@@ -14,6 +14,7 @@ pub mod budget;
 pub mod keys;
 pub mod officials;
 pub mod routes;
+pub mod thresholds;
 
 use std::time::Duration as StdDuration;
 
@@ -88,7 +89,7 @@ impl Status {
 pub struct ProposalView {
     pub id: i64,
     /// `official.create`, `official.role`, `official.reactivate`, `official.reset`,
-    /// `budget.set` or `key.rotate`.
+    /// `budget.set`, `key.rotate` or `anomaly.thresholds`.
     pub kind: String,
     /// What approving it does, in plain words (English; the pages say it in the reader's
     /// language from `kind` and `payload`).

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{Proposal, ProposalView, Status, budget, keys, officials};
+use super::{Proposal, ProposalView, Status, budget, keys, officials, thresholds};
 use crate::activation::IssuedCode;
 use crate::audit;
 use crate::auth::Auth;
@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     officials::configure(cfg);
     budget::configure(cfg);
     keys::configure(cfg);
+    thresholds::configure(cfg);
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -124,6 +125,8 @@ pub struct Approved {
     pub activation: Option<IssuedCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<crate::anomalies::thresholds::Thresholds>,
 }
 
 fn not_open(p: &Proposal, now: chrono::NaiveDateTime) -> ApiError {
@@ -221,10 +224,15 @@ pub async fn approve(
                 user: None,
                 activation: None,
                 budget: None,
+                thresholds: None,
             };
             let result = match p.kind.as_str() {
                 // Carried out by the operator on the server (`rotate-key --proposal`).
                 keys::ROTATE => serde_json::json!({"carried_out": false}),
+                thresholds::SET => {
+                    approved.thresholds = Some(thresholds::apply(conn, &principal, &p)?);
+                    serde_json::json!({"thresholds": "stored"})
+                }
                 budget::SET => {
                     let view = budget::apply(conn, &principal, &p)?;
                     let result = serde_json::json!({"year": view.year});

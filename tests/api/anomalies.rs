@@ -698,7 +698,78 @@ async fn who_may_see_scan_and_decide_flags(app: TestApp) {
     );
 }
 
+/// Thresholds are one documented set; changing them is a proposal a second admin
+/// approves, and the rules use the new ones from then on. /metrics counts open flags.
+async fn thresholds_change_by_proposal_and_open_flags_show_in_metrics(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    let s = sale(&app, &c).await;
+    let dawn = plant(&app, &s, oct(14, 5, 30, 0)).await;
+    assert_eq!(
+        scan(&app, &c.admin).await["raised"],
+        0,
+        "05:30 is not off-hours by default"
+    );
+    let (status, defaults) = app
+        .get("/api/v1/audit/anomalies/thresholds", &c.admin)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(defaults["off_hours_end_hour"], 5);
+    assert_eq!(defaults["cashier_burst_cards"], 10);
+    let (status, proposed) = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/v1/audit/anomalies/thresholds",
+            Some(&c.admin),
+            Some(json!({"off_hours_end_hour": 6})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{proposed}");
+    assert!(
+        proposed["proposal"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("off_hours_end_hour 5 → 6"),
+        "{proposed}"
+    );
+    // Not before approval.
+    assert_eq!(scan(&app, &c.admin).await["raised"], 0);
+    let approved = app.approve_proposal(&proposed).await;
+    assert_eq!(approved["thresholds"]["off_hours_end_hour"], 6);
+    only_flag(&app, &c, "off_hours", "low", &[dawn]).await;
+    for bad in [
+        json!({"cashier_burst_cards": 0}),
+        json!({"round_share_bp": 20_000}),
+        json!({"no_such": 1}),
+    ] {
+        assert_problem(
+            &app.request(
+                reqwest::Method::PUT,
+                "/api/v1/audit/anomalies/thresholds",
+                Some(&c.admin),
+                Some(bad),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        );
+    }
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("talentcard_anomaly_flags_open{rule=\"off_hours\",severity=\"low\"} 1"),
+        "{metrics}"
+    );
+}
+
 both_backends!(
+    thresholds_change_by_proposal_and_open_flags_show_in_metrics,
     a_high_flag_holds_its_money_until_cleared,
     approval_is_refused_while_a_flag_holds_and_confirmation_reverses,
     rescans_are_idempotent_and_resolved_flags_stay_resolved,

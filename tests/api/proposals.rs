@@ -857,6 +857,11 @@ async fn every_kind_of_proposal_expires_unapplied(app: TestApp) {
             "/api/v1/keys/audit/rotate".to_owned(),
             json!({}),
         ),
+        (
+            Method::PUT,
+            "/api/v1/audit/anomalies/thresholds".to_owned(),
+            json!({"off_hours_end_hour": 6}),
+        ),
     ] {
         let (status, proposed) = app.request(method, &path, Some(&admin), Some(body)).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{path}: {proposed}");

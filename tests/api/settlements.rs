@@ -432,15 +432,17 @@ async fn concurrent_generate_runs_settle_each_line_once(app: TestApp) {
         let (_, no, _) = talent_with_card(&app, seq, "C").await;
         cards.push(crate::redemptions::card_id(&app, &c.admin, &no).await);
     }
+    // Each card three times a day, hours apart, as real customers come back (three in
+    // one instant would rightly be held as a rapid repeat).
     for (i, card) in cards.iter().enumerate() {
-        for slot in 0..3 {
+        for visit in 0..3 {
             redeem_at(
                 &app,
                 &c,
                 *card,
-                local(2026, 11, 1 + i as u32, 9, 0, 0),
-                slot,
-                1_000 * (slot + 1),
+                local(2026, 11, 1 + i as u32, 9 + 3 * visit as u32, 0, 0),
+                0,
+                1_000 * (visit + 1),
             )
             .await;
         }

@@ -10,6 +10,8 @@ use diesel::sql_types::BigInt;
 
 use crate::db::{self, DatabaseUrl, DbConnection};
 
+pub mod realistic;
+
 /// Seeds `entries` unsealed audit entries with one set-based statement, then times the
 /// sealer linking them, signing checkpoints, the server's verify, the export and the
 /// offline `verify-export` of it.
@@ -135,59 +137,17 @@ fn ensure_scratch(conn: &mut DbConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Seeds `redemptions` redemptions of November 2026 over `merchants` merchants and 10 000
-/// cards with set-based statements, then times settlement generation for the month and
-/// the subsidy reports (DESIGN §7: 1 000 000 redemptions settle in < 10 s).
+/// Seeds a realistic November 2026 ([`realistic`]: `redemptions` sales over
+/// `merchants` merchants, two cashiers each, 10 000 cards, spread over days and hours),
+/// then times settlement generation for the month and the subsidy reports (DESIGN §7:
+/// 1 000 000 redemptions settle in < 10 s). Generation here does not scan first: this
+/// times settlement alone (`bench anomalies` times the scan).
 pub fn settlement(url: &DatabaseUrl, redemptions: i64, merchants: i64) -> anyhow::Result<()> {
     let mut conn = db::establish(url)?;
     db::run_migrations(&mut conn)?;
     ensure_scratch(&mut conn)?;
-    let cards: i64 = 10_000;
-    let series = |n: i64| match conn {
-        DbConnection::Pg(_) => format!("SELECT g AS n FROM generate_series(0, {}) g", n - 1),
-        DbConnection::Sqlite(_) => format!(
-            "WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n < {}) SELECT n FROM s",
-            n - 1
-        ),
-    };
-    let (m_series, c_series, r_series) = (series(merchants), series(cards), series(redemptions));
-    let t = "'2026-11-01 00:00:00'";
     let started = Instant::now();
-    let statements = [
-        format!(
-            "INSERT INTO users (username, password_hash, role, display_name, active, token_version, created_at, updated_at) \
-             VALUES ('bench-cashier', '!', 'cashier', '', FALSE, 0, {t}, {t})"
-        ),
-        format!(
-            "INSERT INTO merchants (name, uscc, category, district, address, contact_name, contact_phone, bank_name, bank_account, status, created_at, updated_at) \
-             SELECT 'bench ' || CAST(n AS TEXT), CAST(100000000000000000 + n AS TEXT), 'food', '船山区', '-', '-', '-', '-', '-', 'active', {t}, {t} FROM ({m_series}) s"
-        ),
-        format!(
-            "INSERT INTO offers (merchant_id, title, kind, percent_bp, min_spend_fen, max_discount_fen, tiers, subsidy_bp, status, created_at, updated_at) \
-             SELECT id, 'bench', 'percent', 1000, 0, 5000, 'ABCDE', 5000, 'active', {t}, {t} FROM merchants"
-        ),
-        format!(
-            "INSERT INTO talents (name, id_number_enc, id_number_index, id_number_masked, phone_enc, phone_index, phone_masked, employer, tier, created_at, updated_at) \
-             SELECT 'bench', '-', 'i' || CAST(n AS TEXT), '-', '-', 'p' || CAST(n AS TEXT), '-', '-', 'C', {t}, {t} FROM ({c_series}) s"
-        ),
-        format!(
-            "INSERT INTO cards (card_no, talent_id, tier, status, issued_at, expires_at, status_changed_at, created_at, updated_at) \
-             SELECT CAST(100000000000 + id AS TEXT), id, 'C', 'active', {t}, '2029-11-01 00:00:00', {t}, {t}, {t} FROM talents"
-        ),
-        format!(
-            "INSERT INTO redemptions (merchant_id, offer_id, card_id, talent_id, tier, category, district, subsidy_bp, \
-             bill_fen, discount_fen, paid_fen, subsidy_fen, code_window, code_slot, local_day, period, cashier_id, \
-             idempotency_key, request_hash, status, disputed, created_at) \
-             SELECT (n % {merchants}) + (SELECT MIN(id) FROM merchants), (n % {merchants}) + (SELECT MIN(id) FROM offers), \
-                    (n % {cards}) + (SELECT MIN(id) FROM cards), (n % {cards}) + (SELECT MIN(id) FROM talents), \
-                    'C', 'food', '船山区', 5000, 10000, 1000, 9000, 500, n / {cards}, 0, '2026-11-15', '2026-11', \
-                    (SELECT MIN(id) FROM users), 'b' || CAST(n AS TEXT), '-', 'active', FALSE, '2026-11-15 04:00:00' \
-             FROM ({r_series}) s"
-        ),
-    ];
-    for sql in &statements {
-        diesel::sql_query(sql).execute(&mut conn)?;
-    }
+    realistic::seed(&mut conn, merchants, redemptions)?;
     if let DbConnection::Pg(_) = conn {
         diesel::sql_query("ANALYZE").execute(&mut conn)?;
     }
@@ -239,5 +199,49 @@ pub fn settlement(url: &DatabaseUrl, redemptions: i64, merchants: i64) -> anyhow
             started.elapsed()
         );
     }
+    Ok(())
+}
+
+/// Seeds a realistic month (see [`realistic`]) with a few planted patterns, then times
+/// the anomaly scan of the month, and a second scan (refreshing what the first raised).
+/// DESIGN §8: 1 000 000 redemptions scan in < 10 s on PostgreSQL.
+pub fn anomalies(url: &DatabaseUrl, redemptions: i64, merchants: i64) -> anyhow::Result<()> {
+    let mut conn = db::establish(url)?;
+    db::run_migrations(&mut conn)?;
+    ensure_scratch(&mut conn)?;
+    let started = Instant::now();
+    let seeded = realistic::seed(&mut conn, merchants, redemptions)?;
+    realistic::plant_patterns(&mut conn)?;
+    if let DbConnection::Pg(_) = conn {
+        diesel::sql_query("ANALYZE").execute(&mut conn)?;
+    }
+    println!(
+        "seeded {} redemptions over {} merchants, {} cashiers and {} cards in {:.2?}",
+        seeded.redemptions,
+        seeded.merchants,
+        seeded.cashiers,
+        seeded.cards,
+        started.elapsed()
+    );
+    let dir = tempfile_dir()?;
+    let secrets = crate::secrets::Secrets::load_or_create(&dir.join("secrets.json"))?;
+    let vault = crate::talents::PiiVault::new(&secrets);
+    let period = crate::time::Period::parse("2026-11").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let actor = crate::auth::Actor::system("bench");
+    for run in ["first scan", "second scan"] {
+        let started = Instant::now();
+        let report = db::write_tx(&mut conn, |conn| {
+            crate::anomalies::scan::scan(conn, &vault, &actor, &period, crate::time::now())
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "{run}: {:.2?} — raised {}, refreshed {}; open flags by rule: {:?}",
+            started.elapsed(),
+            report.raised,
+            report.refreshed,
+            report.open_by_rule
+        );
+    }
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
