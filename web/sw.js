@@ -22,6 +22,7 @@ const SHELL = [
   '/js/proposals.js',
   '/js/access.js',
   '/js/charts.js',
+  '/js/anomalies.js',
 ];
 
 const NOT_SHELL = ['/healthz', '/readyz', '/metrics'];

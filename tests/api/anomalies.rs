@@ -31,7 +31,7 @@ static NEXT_WINDOW: AtomicI64 = AtomicI64::new(1);
 
 /// One sale as the counter would have stored it, planted at `at`.
 #[derive(Clone)]
-struct Sale {
+pub struct Sale {
     merchant_id: i64,
     offer_id: i64,
     card_id: i64,
@@ -42,7 +42,7 @@ struct Sale {
     subsidy_fen: i64,
 }
 
-async fn plant(app: &TestApp, sale: &Sale, at: NaiveDateTime) -> i64 {
+pub async fn plant(app: &TestApp, sale: &Sale, at: NaiveDateTime) -> i64 {
     let s = sale.clone();
     app.with_conn(move |conn| {
         let local = talentcard::time::to_local(at);
@@ -95,7 +95,7 @@ async fn talent_of(app: &TestApp, card_id: i64) -> i64 {
     .await
 }
 
-async fn sale(app: &TestApp, c: &Counter) -> Sale {
+pub async fn sale(app: &TestApp, c: &Counter) -> Sale {
     Sale {
         merchant_id: c.merchant.id,
         offer_id: c.offer_id,

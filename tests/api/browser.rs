@@ -15,7 +15,9 @@
 //! talent's card with its QR and numeric code; a cashier typing that code into the scan
 //! field like a handheld scanner, the quote, confirm and receipt; the same code refused
 //! as already used; an official approving a pending merchant; and the talent's page
-//! still showing a valid code once the server is gone.
+//! still showing a valid code once the server is gone; and the 预警 queue (DESIGN §8): the
+//! owner's held money and once-only response, the official's decision, the auditor's
+//! read-only view.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -423,6 +425,7 @@ async fn auditor_sees_the_same_views_read_only(app: TestApp) {
         "approvals",
         "talents",
         "settlements",
+        "alerts",
         "disputes",
         "audit",
     ] {
@@ -1542,6 +1545,246 @@ async fn an_approved_official_gets_an_activation_code_and_logs_in_with_it(app: T
     app.stop().await;
 }
 
+/// The month before this one (Shanghai) and a local wall-clock time in it, stored as UTC.
+fn last_month() -> (String, impl Fn(u32, u32, u32) -> chrono::NaiveDateTime) {
+    use chrono::{Datelike, NaiveDate};
+    let today = talentcard::time::to_local(talentcard::time::now()).date_naive();
+    let prev = today.with_day(1).unwrap() - chrono::Duration::days(1);
+    let (y, m) = (prev.year(), prev.month());
+    let at = move |day: u32, h: u32, min: u32| {
+        NaiveDate::from_ymd_opt(y, m, day)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
+            - chrono::Duration::hours(8)
+    };
+    (format!("{y}-{m:02}"), at)
+}
+
+async fn an_official_decides_an_alert_the_owner_answered_and_an_auditor_only_reads(app: TestApp) {
+    use crate::anomalies::{plant, sale};
+    let backend = backend_name(&app);
+    let c = crate::redemptions::counter(&app, "held", 1, offer_body("九折")).await;
+    let s = sale(&app, &c).await;
+    let (period, at) = last_month();
+    // One card three times within half an hour (high: holds money), and a sale at 02:30.
+    for min in [0, 10, 20] {
+        plant(&app, &s, at(5, 12, min)).await;
+    }
+    plant(&app, &s, at(12, 2, 30)).await;
+    let (status, report) = app
+        .post(
+            "/api/v1/audit/anomalies/scan",
+            &c.admin,
+            json!({ "period": period }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{report}");
+    assert_eq!(report["raised"], 2, "{report}");
+    app.create_account(Role::Auditor, "auditor1", "auditor-password-1")
+        .await;
+    let flag = ".flag[data-rule='rapid_repeat']";
+
+    // The owner sees what is held and why, and answers once; a cashier gets a phone.
+    let Some(b) = Browser::start(&app, 1366, 900, false).await else {
+        return;
+    };
+    b.login("held-owner", MERCHANT_PASSWORD).await;
+    b.tab("held").await;
+    b.wait_text(flag, "等待主管部门处理").await;
+    b.wait_text(flag, "同一张卡 30 分钟内在本店核销了 3 次")
+        .await;
+    b.wait_text(&format!("{flag} [data-part='held-sum']"), "¥13.14")
+        .await;
+    b.wait_text("#held-badge", "1").await;
+    assert_eq!(
+        b.count(".flag[data-rule='off_hours']").await,
+        0,
+        "an owner sees only the high flags"
+    );
+    b.screenshot(&format!("owner-held-zh-1366-{backend}")).await;
+    b.type_into(
+        &format!("{flag} [data-part='response-input']"),
+        "熟客一家三口分开结账。",
+    )
+    .await;
+    b.click(&format!("{flag} [data-action='respond']")).await;
+    b.wait_text(&format!("{flag} [data-part='response']"), "熟客一家三口")
+        .await;
+    assert_eq!(
+        b.count(&format!("{flag} [data-action='respond']")).await,
+        0,
+        "one response only"
+    );
+    b.click("#lang-toggle").await;
+    b.wait_text(flag, "waits until the office decides").await;
+    b.screenshot(&format!("owner-held-en-1366-{backend}")).await;
+    b.tab("cashiers").await;
+    b.type_into("form [name='username']", "held-cashier-2")
+        .await;
+    b.type_into("form [name='password']", "cashier-password-2")
+        .await;
+    b.type_into("form [name='phone']", "13912345678").await;
+    b.click("form [type='submit']").await;
+    b.wait_text("#cashier-list", "139****5678").await;
+    b.close().await;
+
+    let Some(b) = Browser::start(&app, 390, 844, true).await else {
+        return;
+    };
+    b.login("held-owner", MERCHANT_PASSWORD).await;
+    b.tab("held").await;
+    b.wait_text(flag, "熟客一家三口").await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-owner-held-zh-390-{backend}"))
+        .await;
+    b.click("#lang-toggle").await;
+    b.wait_text(flag, "waits until the office decides").await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-owner-held-en-390-{backend}"))
+        .await;
+    b.close().await;
+
+    // The admin: high first, the evidence in words, the sales one click away, a decision.
+    let Some(b) = Browser::start(&app, 1366, 900, false).await else {
+        return;
+    };
+    b.login("admin", ADMIN_PASSWORD).await;
+    b.tab("alerts").await;
+    b.wait_for(".flag[data-rule='off_hours']").await;
+    let order = b
+        .js(
+            "return [...document.querySelectorAll('.flag')].map(f => f.dataset.severity + ':' + f.dataset.rule)",
+            vec![],
+        )
+        .await;
+    assert_eq!(order, json!(["high:rapid_repeat", "low:off_hours"]));
+    b.wait_text("[data-tab='alerts'] #held-badge", "1").await;
+    let card = b
+        .wait_text(flag, "同一张卡 30 分钟内在本店核销了 3 次")
+        .await;
+    assert!(card.contains("暂扣资金"), "{card}");
+    assert!(
+        card.contains("熟客一家三口"),
+        "the owner's response: {card}"
+    );
+    assert!(card.contains(&c.card_no), "the card number: {card}");
+    b.click(&format!("{flag} [data-action='redemptions']"))
+        .await;
+    b.wait_until(
+        "the three flagged sales",
+        "return document.querySelectorAll(`${arguments[0]} tr[data-redemption]`).length === 3 && !document.querySelector(`${arguments[0]} .flag-redemptions .loading`)",
+        vec![json!(flag)],
+    )
+    .await;
+    b.wait_text(&format!("{flag} .flag-redemptions"), "¥87.60")
+        .await;
+    b.click(&format!("{flag} [data-outcome='confirmed'] input"))
+        .await;
+    b.wait_text(
+        &format!("{flag} [data-part='outcome-warning']"),
+        "撤销这 3 笔核销",
+    )
+    .await;
+    scroll_to(&b, &format!("{flag} .flag-redemptions")).await;
+    b.screenshot(&format!("official-alerts-zh-1366-{backend}"))
+        .await;
+    b.click("#lang-toggle").await;
+    b.wait_text(
+        flag,
+        "The same card was redeemed 3 times here within 30 minutes",
+    )
+    .await;
+    b.click(&format!("{flag} [data-action='redemptions']"))
+        .await;
+    b.wait_for(&format!("{flag} tr[data-redemption]")).await;
+    b.screenshot(&format!("official-alerts-en-1366-{backend}"))
+        .await;
+    b.click("#lang-toggle").await;
+    b.wait_text(flag, "同一张卡").await;
+    // A note is required; then cleared, the flag leaves the open queue.
+    b.click(&format!("{flag} [data-action='resolve']")).await;
+    b.wait_text(&format!("{flag} .form-msg"), "请填写处理意见")
+        .await;
+    b.type_into(
+        &format!("{flag} [data-part='note']"),
+        "核实为家庭分单，正常交易。",
+    )
+    .await;
+    b.click(&format!("{flag} [data-action='resolve']")).await;
+    b.wait_until(
+        "the cleared flag to leave the open queue",
+        "return !document.querySelector(arguments[0]) && document.querySelector(\".flag[data-rule='off_hours']\")",
+        vec![json!(flag)],
+    )
+    .await;
+    let (status, f) = app
+        .get(
+            &format!("/api/v1/audit/anomalies?period={period}&rule=rapid_repeat"),
+            &c.admin,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{f}");
+    assert_eq!(f["items"][0]["status"], "cleared", "{f}");
+    assert_eq!(f["items"][0]["note"], "核实为家庭分单，正常交易。", "{f}");
+    b.js(
+        "const s = document.querySelector('#anom-status'); s.value = 'cleared'; s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await;
+    b.wait_text(flag, "已排除").await;
+    b.close().await;
+
+    let Some(b) = Browser::start(&app, 390, 844, true).await else {
+        return;
+    };
+    b.login("admin", ADMIN_PASSWORD).await;
+    b.tab("alerts").await;
+    b.wait_for(".flag[data-rule='off_hours']").await;
+    // Every status: the decided flag (with its note) above the open one.
+    b.js(
+        "const s = document.querySelector('#anom-status'); s.value = ''; s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await;
+    b.wait_text(flag, "核实为家庭分单").await;
+    b.wait_for(".flag[data-rule='off_hours']").await;
+    scroll_to(&b, flag).await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-official-alerts-zh-390-{backend}"))
+        .await;
+    b.click(".flag[data-rule='off_hours'] [data-action='redemptions']")
+        .await;
+    b.wait_for(".flag[data-rule='off_hours'] tr[data-redemption]")
+        .await;
+    b.click("#lang-toggle").await;
+    b.wait_text(
+        ".flag[data-rule='off_hours']",
+        "between 00:00 and 05:00 at night",
+    )
+    .await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("phone-official-alerts-en-390-{backend}"))
+        .await;
+    b.close().await;
+
+    // The auditor reads the same queue with no way to scan or decide.
+    let Some(b) = Browser::start(&app, 1366, 900, false).await else {
+        return;
+    };
+    b.login("auditor1", "auditor-password-1").await;
+    b.tab("alerts").await;
+    b.wait_text(".flag[data-rule='off_hours']", "凌晨 00:00 至 05:00")
+        .await;
+    settled(&b).await;
+    assert_eq!(b.count("[data-write]").await, 0, "auditors change nothing");
+    assert_eq!(b.count("#anom-scan").await, 0, "no scan for auditors");
+    b.screenshot(&format!("auditor-alerts-zh-1366-{backend}"))
+        .await;
+    b.close().await;
+    app.stop().await;
+}
+
 crate::both_backends!(
     the_pages_are_served_under_a_strict_csp_and_revalidate,
     official_works_in_chinese_and_english,
@@ -1560,4 +1803,5 @@ crate::both_backends!(
     an_auditor_witnesses_a_checkpoint_on_the_audit_tab,
     a_budget_change_waits_for_a_second_administrator,
     an_approved_official_gets_an_activation_code_and_logs_in_with_it,
+    an_official_decides_an_alert_the_owner_answered_and_an_auditor_only_reads,
 );

@@ -4,23 +4,27 @@
 import { h, mount, money, parseYuan, parsePercentBp, percent, dateTime, timeOnly, shanghaiDate, uuid } from './util.js';
 import { t, has } from './i18n.js';
 import { get, post, list, ApiError } from './api.js';
-import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList } from './ui.js';
+import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList, revealActiveTab } from './ui.js';
 import { describeOffer } from './talent.js';
 import { settlementActions } from './official.js';
+import { heldView, heldBadge } from './anomalies.js';
 
 const TIERS = ['A', 'B', 'C', 'D', 'E'];
 
 export function render(root, ctx) {
   const owner = ctx.me.role === 'merchant';
-  const ids = owner ? ['scan', 'today', 'offers', 'cashiers', 'settlements'] : ['scan', 'today'];
+  const ids = owner ? ['scan', 'today', 'offers', 'cashiers', 'settlements', 'held'] : ['scan', 'today'];
   const tab = ids.includes(ctx.tab) ? ctx.tab : 'scan';
   const body = h('div', { class: 'face-body' });
-  mount(root, h('div', { class: 'face face-counter' },
-    tabs(ids.map((id) => ({ id, label: t(`counter.tab.${id}`) })), tab, ctx.go), body));
+  const nav = tabs(ids.map((id) => ({ id, label: t(`counter.tab.${id}`) })), tab, ctx.go);
+  mount(root, h('div', { class: 'face face-counter' }, nav, body));
+  revealActiveTab(nav);
+  if (owner) heldBadge(nav, 'held');
   if (tab === 'today') return today(body);
   if (tab === 'offers') return offers(body, ctx.me);
   if (tab === 'cashiers') return cashiers(body, ctx.me);
   if (tab === 'settlements') return settlements(body);
+  if (tab === 'held') return heldView(body);
   return scan(body);
 }
 
@@ -369,17 +373,27 @@ function offerForm(me, onCreated) {
 function cashiers(body, me) {
   const username = h('input', { class: 'input', name: 'username', autocomplete: 'off', autocapitalize: 'none' });
   const password = h('input', { class: 'input', name: 'password', type: 'password', autocomplete: 'new-password' });
+  const phone = h('input', { class: 'input mono', name: 'phone', inputmode: 'tel', maxlength: '11', autocomplete: 'off' });
   const msg = h('div', { class: 'form-msg' });
   const submit = h('button', { class: 'btn btn-primary', type: 'submit', text: t('submit') });
   const form = h('form', { class: 'form-grid', novalidate: true },
     field(t('cashiers.username'), username), field(t('cashiers.password'), password),
+    field(t('cashiers.phone'), phone, t('cashiers.phone_hint')),
     h('div', { class: 'field-wide' }, msg, submit));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
+    const mobile = phone.value.replace(/[\s-]/g, '');
+    if (mobile && !/^1\d{10}$/.test(mobile)) {
+      mount(msg, alertBox('error', t('cashiers.phone_invalid')));
+      phone.focus();
+      return;
+    }
     busy(submit, async () => {
       try {
         const u = username.value.trim();
-        await post(`/merchants/${encodeURIComponent(me.merchant_id)}/cashiers`, { username: u, password: password.value });
+        const payload = { username: u, password: password.value };
+        if (mobile) payload.phone = mobile;
+        await post(`/merchants/${encodeURIComponent(me.merchant_id)}/cashiers`, payload);
         mount(msg, alertBox('ok', t('cashiers.created', { u })));
         form.reset();
         loadList();
@@ -396,6 +410,7 @@ function cashiers(body, me) {
       const items = await get(`/merchants/${encodeURIComponent(me.merchant_id)}/cashiers`);
       mount(listBox, items.length ? table([
         { label: t('cashiers.username'), cell: (u) => h('strong', { text: u.username }) },
+        { label: t('t.phone'), cell: (u) => h('span', { class: 'mono', text: u.phone_masked || '' }) },
         { label: t('users.active'), cell: (u) => (u.active ? t('yes') : t('no')) },
         { label: t('users.created_at'), cell: (u) => dateTime(u.created_at) },
       ], items) : emptyState({ items }));

@@ -5,12 +5,13 @@
 import { h, mount, money, parseYuan, percent, dateTime, shanghaiYear, shanghaiDate } from './util.js';
 import { t, locale } from './i18n.js';
 import { get, post, put, ApiError, describe } from './api.js';
-import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList } from './ui.js';
+import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList, revealActiveTab } from './ui.js';
 import { barChart, columnChart, budgetGauge } from './charts.js';
 import { describeOffer } from './talent.js';
 import { setWritable, w } from './access.js';
 import { proposalsView, proposedNotice, waitingCount, openBudgetProposals, effect } from './proposals.js';
 import { usersView } from './officials.js';
+import { alertsView, heldBadge } from './anomalies.js';
 
 const CATEGORIES = ['clothing', 'food', 'housing', 'transport', 'medical', 'education', 'leisure', 'other'];
 const TIERS = ['A', 'B', 'C', 'D', 'E'];
@@ -20,7 +21,7 @@ let canWrite = false;
 export function render(root, ctx) {
   canWrite = ctx.me.role === 'admin';
   setWritable(canWrite);
-  const ids = ['overview', 'proposals', 'approvals', 'talents', 'settlements', 'disputes', 'audit', 'reports'];
+  const ids = ['overview', 'proposals', 'approvals', 'talents', 'settlements', 'alerts', 'disputes', 'audit', 'reports'];
   if (canWrite) ids.push('users');
   const tab = ids.includes(ctx.tab) ? ctx.tab : 'overview';
   const body = h('div', { class: 'face-body' });
@@ -31,10 +32,12 @@ export function render(root, ctx) {
       canWrite ? null : h('div', { class: 'readonly-badge', id: 'readonly-badge', text: t('readonly') }),
       nav),
     body));
+  revealActiveTab(nav);
+  heldBadge(nav, 'alerts');
   const badge = () => waitingBadge(nav, ctx.me);
   const views = {
     overview: (b) => overview(b, badge), proposals: (b) => proposalsView(b, ctx, badge),
-    approvals, talents, settlements, disputes, audit, reports, users: usersView,
+    approvals, talents, settlements, alerts: alertsView, disputes, audit, reports, users: usersView,
   };
   views[tab](body, ctx);
   badge();
@@ -71,8 +74,9 @@ function actionButton(label, path, { ask, askTitle, body = {}, onDone, cls = 'bt
         toast(t('appr.done'));
         if (onDone) onDone();
       } catch (e) {
-        const msg = e instanceof ApiError ? [e.detail, e.code].filter(Boolean)[0] : String(e);
-        toast(msg, 'error');
+        // Our words for a known refusal (anomaly_hold, four_eyes…), then the server's detail.
+        const { title, detail } = describe(e);
+        toast(detail ? `${title} ${detail}` : title, 'error');
       }
     });
   });

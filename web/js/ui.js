@@ -151,3 +151,9 @@ export function tabs(items, current, onSelect, cls = 'tabs') {
     onclick: () => onSelect(it.id),
   }, it.icon ? h('span', { class: 'tab-icon', 'aria-hidden': 'true', text: it.icon }) : null, h('span', { class: 'tab-label', text: it.label }))));
 }
+
+/** Scrolls a tab strip so its active tab is visible (a phone shows only the first few). */
+export function revealActiveTab(nav) {
+  const active = nav && nav.querySelector('.tab.is-active');
+  if (active && active.scrollIntoView) active.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+}
