@@ -228,6 +228,32 @@ pub fn anomalies(url: &DatabaseUrl, redemptions: i64, merchants: i64) -> anyhow:
     let vault = crate::talents::PiiVault::new(&secrets);
     let period = crate::time::Period::parse("2026-11").map_err(|e| anyhow::anyhow!("{e}"))?;
     let actor = crate::auth::Actor::system("bench");
+    let t = crate::anomalies::thresholds::Thresholds::default();
+    type RuleFn = fn(
+        &mut DbConnection,
+        &crate::time::Period,
+        &crate::anomalies::thresholds::Thresholds,
+    ) -> crate::error::ApiResult<Vec<crate::anomalies::rules::Hit>>;
+    use crate::anomalies::rules;
+    let each: [(&str, RuleFn); 9] = [
+        ("rapid_repeat", rules::rapid_repeat),
+        ("cashier_burst", rules::cashier_burst),
+        ("min_spend_bunching", rules::min_spend_bunching),
+        ("round_bills", rules::round_bills),
+        ("peer_outlier", rules::peer_outlier),
+        ("reversal_ratio", rules::reversal_ratio),
+        ("card_velocity", rules::card_velocity),
+        ("off_hours", rules::off_hours),
+        ("reissue_churn", rules::reissue_churn),
+    ];
+    for (name, rule) in each {
+        let started = Instant::now();
+        let hits = rule(&mut conn, &period, &t).map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("  {name}: {} hits in {:.2?}", hits.len(), started.elapsed());
+    }
+    let started = Instant::now();
+    let hits = rules::staff_redemption(&mut conn, &period, &vault).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("  staff_redemption: {} hits in {:.2?}", hits.len(), started.elapsed());
     for run in ["first scan", "second scan"] {
         let started = Instant::now();
         let report = db::write_tx(&mut conn, |conn| {

@@ -30,7 +30,10 @@ pub struct Seeded {
 
 fn series(conn: &DbConnection, n: i64) -> String {
     match conn {
-        DbConnection::Pg(_) => format!("SELECT g AS n FROM generate_series(0, {}) g", n - 1),
+        DbConnection::Pg(_) => format!(
+            "SELECT CAST(g AS BIGINT) AS n FROM generate_series(0, {}) g",
+            n - 1
+        ),
         DbConnection::Sqlite(_) => format!(
             "WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n < {}) SELECT n FROM s",
             n - 1
@@ -83,10 +86,14 @@ pub fn seed(conn: &mut DbConnection, merchants: i64, redemptions: i64) -> anyhow
         )
     };
     let merchant_district = district("(n / 8)");
-    // Sale n: merchant m = n*7919 mod M, cashier one of its two, card spread by another
-    // prime, on day n mod 30 between 08:00 and 22:00 local, bill ¥10–¥310.
-    let day = "(x.n % 30)";
-    let secs = format!("({day} * 86400 + 28800 + (x.n * 7907) % 50400)");
+    // Sale n is split like digits: merchant m = n mod M, its cashier k = (n / M) mod 2,
+    // day d = (n / 2M) mod 30 and q = n / 60M, the q-th sale of that cashier that day —
+    // about ten minutes apart (with jitter) between 08:00 and 22:00 local. Cards are
+    // spread by a prime, bills ¥10–¥310.
+    let day = format!("((x.n / {}) % 30)", 2 * merchants);
+    let q = format!("(x.n / {})", 60 * merchants);
+    let secs = format!("({day} * 86400 + 28800 + ({q} * 607 + (x.n * 37) % 300) % 50400)");
+    let day = day.as_str();
     let (at, local_day) = at_and_day(conn, &secs, day);
     let statements = [
         format!(
@@ -119,8 +126,8 @@ pub fn seed(conn: &mut DbConnection, merchants: i64, redemptions: i64) -> anyhow
              SELECT m.id, o.id, c.id, c.talent_id, c.tier, m.category, m.district, 5000, \
                     x.bill, x.bill / 10, x.bill - x.bill / 10, x.bill / 20, x.n, 0, {local_day}, '2026-11', \
                     u.id, 'b' || CAST(x.n AS TEXT), '-', 'active', FALSE, {at} \
-             FROM (SELECT r.n, 1000 + (r.n * 7883) % 30000 AS bill, (r.n * 7919) % {merchants} AS mi, \
-                          (r.n * 104729 + r.n / 13) % {cards} AS ci, r.n % 2 AS ki \
+             FROM (SELECT r.n, 1000 + (r.n * 7883) % 30000 AS bill, r.n % {merchants} AS mi, \
+                          (r.n * 104729 + r.n / 13) % {cards} AS ci, (r.n / {merchants}) % 2 AS ki \
                    FROM ({r_series}) r) x \
              JOIN (SELECT id, category, district, ROW_NUMBER() OVER (ORDER BY id) - 1 AS i FROM merchants) m ON m.i = x.mi \
              JOIN offers o ON o.merchant_id = m.id \

@@ -72,6 +72,14 @@ export function effect(p) {
       if (p.result && p.result.kid) lines.push(t('prop.key.done', { kid: p.result.kid }));
       return { title: t('prop.key.rotate', { what: t(`prop.key.${d.purpose}`) }), lines };
     }
+    case 'anomaly.thresholds': {
+      const before = d.before || {};
+      const after = d.thresholds || {};
+      const lines = Object.keys(after)
+        .filter((k) => before[k] !== after[k])
+        .map((k) => t('prop.thresholds.line', { name: k, from: before[k], to: after[k] }));
+      return { title: t('prop.thresholds'), lines };
+    }
     default:
       // A kind this page does not know yet: the server's own words.
       return { title: p.summary, lines: [] };
