@@ -252,8 +252,13 @@ pub fn anomalies(url: &DatabaseUrl, redemptions: i64, merchants: i64) -> anyhow:
         println!("  {name}: {} hits in {:.2?}", hits.len(), started.elapsed());
     }
     let started = Instant::now();
-    let hits = rules::staff_redemption(&mut conn, &period, &vault).map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("  staff_redemption: {} hits in {:.2?}", hits.len(), started.elapsed());
+    let hits =
+        rules::staff_redemption(&mut conn, &period, &vault).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "  staff_redemption: {} hits in {:.2?}",
+        hits.len(),
+        started.elapsed()
+    );
     for run in ["first scan", "second scan"] {
         let started = Instant::now();
         let report = db::write_tx(&mut conn, |conn| {
