@@ -260,6 +260,18 @@ async fn min_spend_bunching_flags_bills_just_over_the_minimum(app: TestApp) {
     let f = only_flag(&app, &c, "min_spend_bunching", "medium", &bunched).await;
     assert_eq!(f["evidence"]["bunched"], 9);
     assert_eq!(f["evidence"]["of"], 12);
+    // Three more just over the minimum: 12 of 15 is 80 % — high, and the same flag.
+    for (i, (card, talent)) in others.iter().take(3).enumerate() {
+        let s = Sale {
+            card_id: *card,
+            talent_id: *talent,
+            bill_fen: 10_100,
+            ..base.clone()
+        };
+        bunched.push(plant(&app, &s, oct(20 + i as u32, 11, 0, 0)).await);
+    }
+    let high = only_flag(&app, &c, "min_spend_bunching", "high", &bunched).await;
+    assert_eq!(high["id"], f["id"]);
 }
 
 async fn round_bills_flag_a_merchant_of_whole_tens(app: TestApp) {
@@ -768,7 +780,55 @@ async fn thresholds_change_by_proposal_and_open_flags_show_in_metrics(app: TestA
     );
 }
 
+/// Confirming a flag over a sale already paid out nets the money back: the reversal is
+/// a negative line of the merchant's next settlement.
+async fn a_confirmed_flag_on_paid_money_is_a_negative_line_next_run(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    let paid = redeem_at(&app, &c, c.card_id, oct(5, 12, 0, 0), 0, 10_000).await;
+    let made = generate(&app, &c.admin, PERIOD).await;
+    let sid = made[0]["id"].as_i64().unwrap();
+    let path = |id: i64, step: &str| format!("/api/v1/settlements/{id}/{step}");
+    let second_admin = app.second_admin_token().await;
+    app.post(&path(sid, "confirm"), &c.merchant.owner_token, json!({}))
+        .await;
+    app.post(&path(sid, "verify"), &c.admin, json!({})).await;
+    assert_eq!(
+        app.post(&path(sid, "approve"), &second_admin, json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, body) = app
+        .post(
+            &path(sid, "pay"),
+            &c.admin,
+            json!({"bank_reference": "B-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A late till upload: the same card ten minutes later makes a rapid repeat.
+    let late = redeem_at(&app, &c, c.card_id, oct(5, 12, 10, 0), 0, 10_000).await;
+    let f = only_flag(&app, &c, "rapid_repeat", "medium", &[paid, late]).await;
+    let confirmed = resolve(&app, f["id"].as_i64().unwrap(), "confirmed").await;
+    assert_eq!(confirmed["reversed"], 2);
+    // The reversal happens now, so it settles with the current month.
+    let now_period = talentcard::time::to_local(talentcard::time::now())
+        .format("%Y-%m")
+        .to_string();
+    let next = generate(&app, &c.admin, &now_period).await;
+    assert_eq!(next.len(), 1, "{next:?}");
+    let (_, s) = app
+        .get(&format!("/api/v1/settlements/{}", next[0]["id"]), &c.admin)
+        .await;
+    let lines = s["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{s}");
+    assert_eq!(lines[0]["kind"], "reversal");
+    assert_eq!(lines[0]["redemption_id"], paid);
+    assert!(lines[0]["subsidy_fen"].as_i64().unwrap() < 0, "{s}");
+}
+
 both_backends!(
+    a_confirmed_flag_on_paid_money_is_a_negative_line_next_run,
     thresholds_change_by_proposal_and_open_flags_show_in_metrics,
     a_high_flag_holds_its_money_until_cleared,
     approval_is_refused_while_a_flag_holds_and_confirmation_reverses,
