@@ -213,8 +213,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let actor = Actor::system("cli");
             let made = write_tx(&mut conn, |conn| {
                 // As POST /settlements/generate: scanned first, so held money stays out.
-                crate::anomalies::scan::scan(conn, &vault, &actor, &period, crate::time::now())?;
-                crate::settlements::generate(conn, &actor, &period, crate::time::now())
+                crate::closing::generate(conn, &vault, &actor, &period, crate::time::now())
             })
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             crate::audit::seal_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -12,6 +12,7 @@ pub mod bench;
 pub mod budgets;
 pub mod cards;
 pub mod cli;
+pub mod closing;
 pub mod codes;
 pub mod config;
 pub mod db;

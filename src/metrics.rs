@@ -126,6 +126,24 @@ impl Metrics {
     }
 }
 
+/// Open anomaly flags by rule and severity, read from the flag table for
+/// [`Metrics::anomaly_flags_open`].
+pub fn open_anomaly_flags(
+    conn: &mut crate::db::DbConnection,
+) -> crate::error::ApiResult<Vec<(String, String, i64)>> {
+    use crate::schema::anomaly_flags;
+    use diesel::prelude::*;
+    Ok(anomaly_flags::table
+        .filter(anomaly_flags::status.eq("open"))
+        .group_by((anomaly_flags::rule, anomaly_flags::severity))
+        .select((
+            anomaly_flags::rule,
+            anomaly_flags::severity,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?)
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()

@@ -26,6 +26,7 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::activation::routes::configure(cfg);
     crate::proposals::routes::configure(cfg);
     crate::anomalies::routes::configure(cfg);
+    crate::closing::routes::configure(cfg);
     audit::routes::configure(cfg);
     audit::checkpoint_routes::configure(cfg);
     audit::export_routes::configure(cfg);

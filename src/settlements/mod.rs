@@ -11,6 +11,7 @@
 //! settled → paid.
 
 pub mod export;
+pub mod holds;
 pub mod routes;
 
 use std::collections::BTreeMap;
@@ -160,7 +161,7 @@ pub fn generate(
     diesel::sql_query(format!(
         "INSERT INTO settle_candidates SELECT r.id, r.merchant_id, 'redemption', r.bill_fen, r.discount_fen, \
          r.subsidy_fen, r.created_at {UNSETTLED_REDEMPTIONS} AND NOT {held}",
-        held = crate::anomalies::HELD
+        held = holds::HELD
     ))
     .bind::<Text, _>(period.as_str())
     .execute(conn)?;
@@ -409,7 +410,7 @@ pub fn apply(
         )));
     }
     if step == Step::Approve {
-        let holds = crate::anomalies::holds_on_settlement(conn, id)?;
+        let holds = holds::holds_on_settlement(conn, id)?;
         if !holds.is_empty() {
             let ids: Vec<String> = holds.iter().map(i64::to_string).collect();
             return Err(ApiError::new(

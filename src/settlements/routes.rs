@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -18,8 +18,7 @@ use crate::schema::{cards, merchants, redemptions, settlements, talents};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(generate)
-        .service(list)
+    cfg.service(list)
         .service(get_one)
         .service(confirm)
         .service(verify)
@@ -69,7 +68,7 @@ fn view(s: &Settlement, merchant_name: String, lines: Option<Vec<LineView>>) -> 
     }
 }
 
-fn views(conn: &mut DbConnection, rows: &[Settlement]) -> ApiResult<Vec<SettlementView>> {
+pub fn views(conn: &mut DbConnection, rows: &[Settlement]) -> ApiResult<Vec<SettlementView>> {
     let names = merchant_names(
         conn,
         &rows.iter().map(|s| s.merchant_id).collect::<Vec<_>>(),
@@ -117,47 +116,6 @@ fn full_view(conn: &mut DbConnection, principal: &Principal, id: i64) -> ApiResu
         .remove(&s.merchant_id)
         .unwrap_or_default();
     Ok(view(&s, name, Some(line_views)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GenerateBody {
-    /// Local month `YYYY-MM`.
-    #[schema(pattern = r"^\s*2[0-9]{3}-(0[1-9]|1[0-2])\s*$")]
-    pub period: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Generated {
-    pub period: String,
-    /// Settlements created by this run (empty when nothing new was left to settle).
-    pub created: Vec<SettlementView>,
-}
-
-/// Generate the period's settlements from everything not yet settled. Safe to repeat.
-#[utoipa::path(tag = "settlements", request_body = GenerateBody, responses((status = 200, body = Generated)), security(("bearer" = [])))]
-#[post("/settlements/generate")]
-pub async fn generate(
-    auth: Auth<Admin>,
-    state: web::Data<AppState>,
-    body: crate::http::Json<GenerateBody>,
-) -> ApiResult<web::Json<Generated>> {
-    let period = Period::parse(&body.period)?;
-    let actor = auth.actor();
-    let vault = crate::talents::PiiVault::new(&state.secrets);
-    let result = state
-        .db
-        .write(move |conn| {
-            // Scanned first, so what an open high flag holds stays out (DESIGN §8).
-            crate::anomalies::scan::scan(conn, &vault, &actor, &period, crate::time::now())?;
-            let made = super::generate(conn, &actor, &period, crate::time::now())?;
-            Ok(Generated {
-                period: period.as_str().to_owned(),
-                created: views(conn, &made)?,
-            })
-        })
-        .await?;
-    Ok(web::Json(result))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
