@@ -211,12 +211,13 @@ pub async fn propose_role(
     id: web::Path<i64>,
     body: crate::http::Json<ChangeRole>,
 ) -> ApiResult<HttpResponse> {
-    let (id, new_role) = (id.into_inner(), body.into_inner().role);
-    let principal = auth.into_inner();
-    let proposal = state
-        .db
-        .write(move |conn| {
-            let (user, role) = find_official(conn, id)?;
+    let new_role = body.into_inner().role;
+    let proposal = propose_about(
+        &state,
+        auth.into_inner(),
+        id.into_inner(),
+        ROLE,
+        move |user, role| {
             if role == new_role {
                 return Err(ApiError::conflict(format!(
                     "{:?} is already {}.",
@@ -224,21 +225,18 @@ pub async fn propose_role(
                     Role::from(role)
                 )));
             }
-            let payload = AccountChange {
-                user_id: user.id,
-                username: user.username.clone(),
-                role,
-                new_role: Some(new_role),
-            };
-            let summary = format!(
-                "Change the role of {:?} from {} to {}.",
-                user.username,
-                Role::from(role),
-                Role::from(new_role)
-            );
-            propose_about(conn, &principal, ROLE, user.id, summary, &payload)
-        })
-        .await?;
+            Ok((
+                Some(new_role),
+                format!(
+                    "Change the role of {:?} from {} to {}.",
+                    user.username,
+                    Role::from(role),
+                    Role::from(new_role)
+                ),
+            ))
+        },
+    )
+    .await?;
     Ok(accepted(proposal))
 }
 
@@ -259,32 +257,29 @@ pub async fn propose_reactivation(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let principal = auth.into_inner();
-    let proposal = state
-        .db
-        .write(move |conn| {
-            let (user, role) = find_official(conn, id)?;
+    let proposal = propose_about(
+        &state,
+        auth.into_inner(),
+        id.into_inner(),
+        REACTIVATE,
+        |user, role| {
             if user.active {
                 return Err(ApiError::conflict(format!(
                     "{:?} is not disabled.",
                     user.username
                 )));
             }
-            let payload = AccountChange {
-                user_id: user.id,
-                username: user.username.clone(),
-                role,
-                new_role: None,
-            };
-            let summary = format!(
-                "Enable the disabled {} account {:?} again.",
-                Role::from(role),
-                user.username
-            );
-            propose_about(conn, &principal, REACTIVATE, user.id, summary, &payload)
-        })
-        .await?;
+            Ok((
+                None,
+                format!(
+                    "Enable the disabled {} account {:?} again.",
+                    Role::from(role),
+                    user.username
+                ),
+            ))
+        },
+    )
+    .await?;
     Ok(accepted(proposal))
 }
 
@@ -306,52 +301,61 @@ pub async fn propose_reset(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let principal = auth.into_inner();
-    let proposal = state
+    let proposal = propose_about(&state, auth.into_inner(), id.into_inner(), RESET, |user, role| {
+        Ok((
+            None,
+            format!(
+                "Give the {} account {:?} a new activation code; its current password stops working.",
+                Role::from(role),
+                user.username
+            ),
+        ))
+    })
+    .await?;
+    Ok(accepted(proposal))
+}
+
+/// Proposes a change of kind `kind` to official `user_id`. `decide` checks it applies
+/// and says what it does: the new role, if any, and the summary.
+async fn propose_about(
+    state: &AppState,
+    principal: Principal,
+    user_id: i64,
+    kind: &'static str,
+    decide: impl FnOnce(&User, OfficialRole) -> ApiResult<(Option<OfficialRole>, String)>
+    + Send
+    + 'static,
+) -> ApiResult<super::ProposalView> {
+    state
         .db
         .write(move |conn| {
-            let (user, role) = find_official(conn, id)?;
+            let now = crate::time::now();
+            let (user, role) = find_official(conn, user_id)?;
+            let (new_role, summary) = decide(&user, role)?;
+            if let Some(id) =
+                super::open_exists(conn, kind, |p| p.target_user_id == Some(user_id), now)?
+            {
+                return Err(already_proposed(id));
+            }
             let payload = AccountChange {
                 user_id: user.id,
                 username: user.username.clone(),
                 role,
-                new_role: None,
+                new_role,
             };
-            let summary = format!(
-                "Give the {} account {:?} a new activation code; its current password stops working.",
-                Role::from(role),
-                user.username
-            );
-            propose_about(conn, &principal, RESET, user.id, summary, &payload)
+            super::create(
+                conn,
+                &principal,
+                NewProposal {
+                    kind,
+                    summary,
+                    payload: &payload,
+                    target_user_id: Some(user_id),
+                },
+                now,
+            )
         })
-        .await?;
-    Ok(accepted(proposal))
-}
-
-fn propose_about(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    kind: &'static str,
-    user_id: i64,
-    summary: String,
-    payload: &AccountChange,
-) -> ApiResult<super::ProposalView> {
-    let now = crate::time::now();
-    if let Some(id) = super::open_exists(conn, kind, |p| p.target_user_id == Some(user_id), now)? {
-        return Err(already_proposed(id));
-    }
-    super::create(
-        conn,
-        principal,
-        NewProposal {
-            kind,
-            summary,
-            payload,
-            target_user_id: Some(user_id),
-        },
-        now,
-    )
+        .await
 }
 
 /// What approving an official's proposal produced.
