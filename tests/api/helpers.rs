@@ -169,7 +169,13 @@ impl TestApp {
             address: format!("http://127.0.0.1:{port}"),
             port,
             backend,
-            client: reqwest::Client::new(),
+            // The server drops idle connections after its keep-alive (5 s); a client
+            // that reuses one at that moment gets "incomplete message". Idle ones are
+            // given up sooner here, so a request after a long browser step starts fresh.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .expect("HTTP client"),
             state,
             config,
             handle,
