@@ -845,6 +845,47 @@ async fn a_talents_code_is_redeemed_at_the_counter_once(app: TestApp) {
     app.stop().await;
 }
 
+/// A sale reversed from its receipt must not still read like money to collect.
+async fn a_receipt_reversed_at_the_counter_says_reversed_not_the_amount(app: TestApp) {
+    set_budget(&app, this_year()).await;
+    let merchant = app.active_merchant("shop9").await;
+    app.active_offer(&merchant, offer_body("九折优惠")).await;
+    let (_, card_no, _) = talent_with_card(&app, 91, "B").await;
+    let admin = app.admin_token().await;
+    let card_id = crate::redemptions::card_id(&app, &admin, &card_no).await;
+    let code = crate::redemptions::mint(&app, card_id, talentcard::time::now(), 0);
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.login("shop9-cashier", MERCHANT_PASSWORD).await;
+    b.type_into("#scan-code", &format!("{code}\u{E007}")).await;
+    b.type_into("#scan-bill", "128.00\u{E007}").await;
+    b.click("#quote-confirm").await;
+    b.wait_text("#receipt-pay", "¥115.20").await;
+    b.click("#receipt-reverse").await;
+    b.type_into("dialog textarea", "顾客退货").await;
+    b.click("dialog button[type='submit']").await;
+    b.wait_text("#receipt-pay", "已撤销").await;
+    b.wait_text("#receipt", "不按此单收款").await;
+    let receipt = b.wait_for("#receipt .receipt-pay").await;
+    assert!(
+        !receipt.contains("¥115.20"),
+        "no amount to collect: {receipt:?}"
+    );
+    assert_eq!(
+        b.count("#receipt-reverse").await,
+        0,
+        "nothing left to reverse"
+    );
+    b.assert_fits_width().await;
+    b.screenshot(&format!("counter-receipt-reversed-{}", backend_name(&app)))
+        .await;
+    let (_, list) = app.get("/api/v1/redemptions", &merchant.owner_token).await;
+    assert_eq!(list["items"][0]["status"], json!("reversed"), "{list}");
+    b.close().await;
+    app.stop().await;
+}
+
 async fn an_official_approves_a_pending_merchant(app: TestApp) {
     let id = app
         .apply_merchant(crate::helpers::merchant_application("newshop"))
@@ -1795,6 +1836,7 @@ crate::both_backends!(
     the_counter_scan_screen_suits_a_handheld_scanner,
     the_app_opens_from_its_offline_copy_when_the_server_is_gone,
     a_talents_code_is_redeemed_at_the_counter_once,
+    a_receipt_reversed_at_the_counter_says_reversed_not_the_amount,
     an_official_approves_a_pending_merchant,
     the_talent_still_shows_a_valid_code_offline,
     the_auditor_charts_subsidies_by_category_district_and_month,

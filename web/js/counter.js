@@ -176,11 +176,18 @@ function scan(body) {
   }
 
   function showReceipt(q, r) {
-    const reverseBtn = h('button', { class: 'btn btn-danger-ghost', id: 'receipt-reverse', text: t('reverse') });
-    reverseBtn.addEventListener('click', () => reverse(r, reverseBtn, () => mount(msg, alertBox('ok', t('reverse.done')))));
-    mount(result, h('div', { class: 'receipt panel', id: 'receipt' },
-      h('div', { class: 'receipt-head' }, h('div', { class: 'receipt-check', 'aria-hidden': 'true', text: '✓' }), h('h2', { text: t('receipt.title') })),
-      h('div', { class: 'receipt-pay' }, h('span', { class: 'muted', text: t('quote.pay') }), h('span', { class: 'receipt-amount', id: 'receipt-pay', text: money(r.paid_fen) })),
+    // A reversed sale must never read like one to collect money for: the amount gives
+    // way to REVERSED, in red, and the reverse button goes.
+    const reversed = r.status === 'reversed';
+    const reverseBtn = reversed ? null : h('button', { class: 'btn btn-danger-ghost', id: 'receipt-reverse', text: t('reverse') });
+    if (reverseBtn) reverseBtn.addEventListener('click', () => reverse(r, reverseBtn, () => showReceipt(q, { ...r, status: 'reversed' })));
+    mount(result, h('div', { class: ['receipt panel', reversed && 'is-reversed'], id: 'receipt', dataset: { status: reversed ? 'reversed' : 'active' } },
+      h('div', { class: 'receipt-head' },
+        h('div', { class: 'receipt-check', 'aria-hidden': 'true', text: reversed ? '✕' : '✓' }),
+        h('h2', { text: t(reversed ? 'receipt.reversed' : 'receipt.title') })),
+      reversed
+        ? h('div', { class: 'receipt-pay' }, h('span', { class: 'muted', text: t('receipt.reversed_lead') }), h('span', { class: 'receipt-amount', id: 'receipt-pay', text: t('receipt.reversed_big') }))
+        : h('div', { class: 'receipt-pay' }, h('span', { class: 'muted', text: t('quote.pay') }), h('span', { class: 'receipt-amount', id: 'receipt-pay', text: money(r.paid_fen) })),
       h('dl', { class: 'receipt-lines' },
         h('dt', { text: t('quote.talent') }), h('dd', { id: 'receipt-talent', text: (r.talent && r.talent.masked_name) || (q.talent && q.talent.masked_name) || '—' }),
         h('dt', { text: t('quote.offer') }), h('dd', { text: (r.offer && r.offer.name) || '' }),
