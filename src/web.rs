@@ -1,7 +1,7 @@
 //! The web frontend: plain HTML, CSS and JavaScript modules under `web/`, embedded in the
 //! binary at build time (read from disk in debug builds) so one file deploys.
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use rust_embed::RustEmbed;
 
@@ -17,7 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    serve(&req, "index.html")
+    serve(&req, "index.html", StatusCode::OK)
 }
 
 async fn asset(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -25,10 +25,20 @@ async fn asset(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     if path.starts_with("api/") {
         return Err(ApiError::not_found(format!("There is no GET /{path}.")));
     }
-    serve(&req, path)
+    if Assets::get(path).is_none() && is_page_path(path) {
+        // A person typed or followed a page address that does not exist: they get the
+        // app, which says so in their language, not a JSON problem (still a 404).
+        return serve(&req, "index.html", StatusCode::NOT_FOUND);
+    }
+    serve(&req, path, StatusCode::OK)
 }
 
-fn serve(req: &HttpRequest, path: &str) -> Result<HttpResponse, ApiError> {
+/// A page address rather than a file: no extension in its last segment.
+fn is_page_path(path: &str) -> bool {
+    !path.rsplit('/').next().unwrap_or_default().contains('.')
+}
+
+fn serve(req: &HttpRequest, path: &str, status: StatusCode) -> Result<HttpResponse, ApiError> {
     let file = Assets::get(path)
         .ok_or_else(|| ApiError::not_found(format!("There is no page /{path}.")))?;
     let mime = file.metadata.mimetype();
@@ -41,17 +51,17 @@ fn serve(req: &HttpRequest, path: &str) -> Result<HttpResponse, ApiError> {
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut response = if matches {
+    let mut response = if matches && status == StatusCode::OK {
         HttpResponse::NotModified()
     } else {
-        HttpResponse::Ok()
+        HttpResponse::build(status)
     };
     response
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         // Page URLs can carry a card number or a search: never pass them on in a Referer.
         .insert_header((header::REFERRER_POLICY, "no-referrer"));
-    if matches {
+    if matches && status == StatusCode::OK {
         return Ok(response.finish());
     }
     Ok(response

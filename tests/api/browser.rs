@@ -478,6 +478,12 @@ async fn a_wrong_password_is_refused_in_the_users_language(app: TestApp) {
     let Some(b) = Browser::desktop(&app).await else {
         return;
     };
+    // An address that is no page gets a page saying so, with the way home — not JSON.
+    b.open("/apply").await;
+    b.wait_text("#not-found", "没有这个页面").await;
+    b.wait_text("#not-found", "/apply").await;
+    b.click("#not-found a").await;
+    b.wait_for("#login-form").await;
     b.open("/").await;
     b.type_into("#login-username", "admin").await;
     b.type_into("#login-password", "not-the-password").await;

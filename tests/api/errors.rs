@@ -95,6 +95,25 @@ async fn unknown_routes_and_methods_are_problems(app: TestApp) {
         .request(Method::GET, "/no-such-page.html", None, None)
         .await;
     assert_problem(&response, StatusCode::NOT_FOUND, "not_found");
+    // A page address (no file extension) gets the app, which says there is no such
+    // page; still a 404 for crawlers and monitors.
+    for page in ["/apply", "/merchants/join"] {
+        let res = app
+            .client
+            .get(format!("{}{page}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{page}");
+        assert!(
+            res.headers()[reqwest::header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{page}"
+        );
+        assert!(res.text().await.unwrap().contains("/js/app.js"), "{page}");
+    }
 }
 
 async fn bad_query_parameters_are_a_problem(app: TestApp) {

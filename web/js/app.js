@@ -45,6 +45,15 @@ async function render() {
     dispose = null;
   }
   applyStaticTexts();
+  if (!['/', '/index.html'].includes(location.pathname)) {
+    // The server answered 404 with the app: say so, and offer the way home.
+    document.body.dataset.face = 'not-found';
+    mount(root, h('div', { class: 'login-panel panel', id: 'not-found' },
+      h('h2', { class: 'panel-title', text: t('notfound.title') }),
+      h('p', { text: t('notfound.lead', { path: location.pathname }) }),
+      h('p', {}, h('a', { class: 'btn btn-primary', href: '/', text: t('notfound.home') }))));
+    return;
+  }
   document.body.dataset.face = me ? me.role : 'login';
   if (!me) {
     if (currentTab() === 'activate') renderActivate();
