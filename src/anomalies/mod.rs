@@ -178,39 +178,71 @@ pub fn redemption_ids(conn: &mut DbConnection, flag_id: i64) -> ApiResult<Vec<i6
 }
 
 pub fn view(conn: &mut DbConnection, f: &Flag) -> ApiResult<FlagView> {
-    let merchant = match f.merchant_id {
-        Some(id) => merchants::table
-            .find(id)
-            .select(merchants::name)
-            .first::<String>(conn)
-            .optional()?
-            .map(|name| MerchantRef { id, name }),
-        None => None,
-    };
-    let card_no = match f.card_id {
-        Some(id) => crate::schema::cards::table
-            .find(id)
-            .select(crate::schema::cards::card_no)
-            .first::<String>(conn)
-            .optional()?,
-        None => None,
-    };
-    Ok(FlagView {
-        id: f.id,
-        rule: f.rule.clone(),
-        severity: f.severity.clone(),
-        period: f.period.clone(),
-        merchant,
-        staff_id: f.staff_id,
-        card_no,
-        redemption_ids: redemption_ids(conn, f.id)?,
-        evidence: serde_json::from_str(&f.evidence).unwrap_or(serde_json::Value::Null),
-        status: f.status.clone(),
-        response: f.response.clone(),
-        note: f.note.clone(),
-        resolved_by: f.resolved_by,
-        resolved_at: f.resolved_at,
-        created_at: f.created_at,
-        updated_at: f.updated_at,
-    })
+    let mut one = views(conn, std::slice::from_ref(f))?;
+    one.pop()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("flag {} has no view", f.id)))
+}
+
+/// Views of many flags in three queries (merchant names, card numbers, covered
+/// redemptions), not three per flag: the queue lists up to 200 at a time.
+pub fn views(conn: &mut DbConnection, flags: &[Flag]) -> ApiResult<Vec<FlagView>> {
+    use std::collections::BTreeMap;
+
+    use crate::schema::cards;
+    let merchant_ids: Vec<i64> = flags.iter().filter_map(|f| f.merchant_id).collect();
+    let names: BTreeMap<i64, String> = merchants::table
+        .filter(merchants::id.eq_any(&merchant_ids))
+        .select((merchants::id, merchants::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let card_ids: Vec<i64> = flags.iter().filter_map(|f| f.card_id).collect();
+    let card_nos: BTreeMap<i64, String> = cards::table
+        .filter(cards::id.eq_any(&card_ids))
+        .select((cards::id, cards::card_no))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let flag_ids: Vec<i64> = flags.iter().map(|f| f.id).collect();
+    let mut covered: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let pairs: Vec<(i64, i64)> = anomaly_flag_redemptions::table
+        .filter(anomaly_flag_redemptions::flag_id.eq_any(&flag_ids))
+        .select((
+            anomaly_flag_redemptions::flag_id,
+            anomaly_flag_redemptions::redemption_id,
+        ))
+        .order((
+            anomaly_flag_redemptions::flag_id,
+            anomaly_flag_redemptions::redemption_id,
+        ))
+        .load(conn)?;
+    for (flag, redemption) in pairs {
+        covered.entry(flag).or_default().push(redemption);
+    }
+    Ok(flags
+        .iter()
+        .map(|f| FlagView {
+            id: f.id,
+            rule: f.rule.clone(),
+            severity: f.severity.clone(),
+            period: f.period.clone(),
+            merchant: f.merchant_id.and_then(|id| {
+                names.get(&id).map(|name| MerchantRef {
+                    id,
+                    name: name.clone(),
+                })
+            }),
+            staff_id: f.staff_id,
+            card_no: f.card_id.and_then(|id| card_nos.get(&id).cloned()),
+            redemption_ids: covered.remove(&f.id).unwrap_or_default(),
+            evidence: serde_json::from_str(&f.evidence).unwrap_or(serde_json::Value::Null),
+            status: f.status.clone(),
+            response: f.response.clone(),
+            note: f.note.clone(),
+            resolved_by: f.resolved_by,
+            resolved_at: f.resolved_at,
+            created_at: f.created_at,
+            updated_at: f.updated_at,
+        })
+        .collect())
 }

@@ -102,10 +102,7 @@ pub async fn list(
                 .offset(page.offset())
                 .select(Flag::as_select())
                 .load(conn)?;
-            let views = flags
-                .iter()
-                .map(|f| super::view(conn, f))
-                .collect::<ApiResult<Vec<_>>>()?;
+            let views = super::views(conn, &flags)?;
             Ok(Paginated::new(views, total, page))
         })
         .await?;

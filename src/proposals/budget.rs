@@ -94,8 +94,9 @@ pub fn propose(
     settings: BudgetSettings,
 ) -> ApiResult<super::ProposalView> {
     let now = crate::time::now();
-    let before = current(conn, year)?;
-    if let Some(view) = budgets::view(conn, year)? {
+    let in_force = budgets::view(conn, year)?;
+    let before = in_force.as_ref().map(BudgetSettings::of);
+    if let Some(view) = &in_force {
         // Refused now rather than at approval: it could never apply.
         let committed = view.reserved_fen + view.settled_fen + view.paid_fen;
         if settings.total_fen < committed {

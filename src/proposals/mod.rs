@@ -142,38 +142,50 @@ impl Proposal {
     }
 }
 
-fn username_of(conn: &mut DbConnection, id: i64) -> ApiResult<String> {
-    Ok(users::table
-        .find(id)
-        .select(users::username)
-        .first(conn)
-        .optional()?
-        .unwrap_or_default())
+pub fn view(conn: &mut DbConnection, p: &Proposal, now: NaiveDateTime) -> ApiResult<ProposalView> {
+    let mut one = views(conn, std::slice::from_ref(p), now)?;
+    one.pop()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("proposal {} has no view", p.id)))
 }
 
-pub fn view(conn: &mut DbConnection, p: &Proposal, now: NaiveDateTime) -> ApiResult<ProposalView> {
-    let decided_by_username = match p.decided_by {
-        Some(id) => Some(username_of(conn, id)?),
-        None => None,
-    };
+/// Views of many proposals, with the proposers' and deciders' names read in one query.
+pub fn views(
+    conn: &mut DbConnection,
+    list: &[Proposal],
+    now: NaiveDateTime,
+) -> ApiResult<Vec<ProposalView>> {
+    let ids: Vec<i64> = list
+        .iter()
+        .flat_map(|p| std::iter::once(p.proposed_by).chain(p.decided_by))
+        .collect();
+    let names: std::collections::BTreeMap<i64, String> = users::table
+        .filter(users::id.eq_any(&ids))
+        .select((users::id, users::username))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let name = |id: i64| names.get(&id).cloned().unwrap_or_default();
     let parse = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
-    Ok(ProposalView {
-        id: p.id,
-        kind: p.kind.clone(),
-        summary: p.summary.clone(),
-        payload: parse(&p.payload),
-        target_user_id: p.target_user_id,
-        status: p.status(now),
-        proposed_by: p.proposed_by,
-        proposed_by_username: username_of(conn, p.proposed_by)?,
-        created_at: p.created_at,
-        expires_at: p.expires_at,
-        decided_by: p.decided_by,
-        decided_by_username,
-        decided_at: p.decided_at,
-        decision_reason: p.decision_reason.clone(),
-        result: p.result.as_deref().map(parse),
-    })
+    Ok(list
+        .iter()
+        .map(|p| ProposalView {
+            id: p.id,
+            kind: p.kind.clone(),
+            summary: p.summary.clone(),
+            payload: parse(&p.payload),
+            target_user_id: p.target_user_id,
+            status: p.status(now),
+            proposed_by: p.proposed_by,
+            proposed_by_username: name(p.proposed_by),
+            created_at: p.created_at,
+            expires_at: p.expires_at,
+            decided_by: p.decided_by,
+            decided_by_username: p.decided_by.map(name),
+            decided_at: p.decided_at,
+            decision_reason: p.decision_reason.clone(),
+            result: p.result.as_deref().map(parse),
+        })
+        .collect())
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> ApiResult<Proposal> {

@@ -80,10 +80,7 @@ pub async fn list(
                 .offset(page.offset())
                 .select(Proposal::as_select())
                 .load(conn)?;
-            let views = items
-                .iter()
-                .map(|p| super::view(conn, p, now))
-                .collect::<ApiResult<Vec<_>>>()?;
+            let views = super::views(conn, &items, now)?;
             Ok(Paginated::new(views, total, page))
         })
         .await?;

@@ -100,7 +100,7 @@ function loginFrame(panel) {
 /** A new or reset official sets their own password with the code an administrator gave them. */
 function renderActivate() {
   const username = h('input', { class: 'input', name: 'username', id: 'activate-username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
-  const code = h('input', { class: 'input mono', name: 'activation_code', id: 'activate-code', autocomplete: 'one-time-code', required: true, autocapitalize: 'characters', spellcheck: 'false', placeholder: 'XXXX-XXXX-XXXX-XXXX' });
+  const code = h('input', { class: 'input mono', name: 'activation_code', id: 'activate-code', autocomplete: 'one-time-code', required: true, autocapitalize: 'characters', spellcheck: 'false', placeholder: '7K3D-Q9XM-2HBV-T4RA' });
   const password = h('input', { class: 'input', name: 'new_password', id: 'activate-password', type: 'password', autocomplete: 'new-password', required: true, minlength: '8' });
   const again = h('input', { class: 'input', name: 'new_password_again', id: 'activate-password2', type: 'password', autocomplete: 'new-password', required: true });
   const msg = h('div', { class: 'form-msg' });
