@@ -27,6 +27,8 @@ pub async fn redeem_at(
         role: Role::Cashier,
         merchant_id: Some(c.merchant.id),
         talent_id: None,
+        // Acting in-process, not through a signed-in device.
+        session_id: 0,
     };
     let req = RedeemRequest {
         code: mint(app, card_id, at, slot),
