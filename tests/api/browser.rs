@@ -331,14 +331,14 @@ impl Drop for Browser {
     }
 }
 
-fn backend_name(app: &TestApp) -> &'static str {
+pub(crate) fn backend_name(app: &TestApp) -> &'static str {
     match app.backend {
         crate::helpers::Backend::Sqlite => "sqlite",
         crate::helpers::Backend::Postgres => "postgres",
     }
 }
 
-async fn set_budget(app: &TestApp, year: i32) {
+pub(crate) async fn set_budget(app: &TestApp, year: i32) {
     app.set_budget(
         year,
         json!({
@@ -350,7 +350,7 @@ async fn set_budget(app: &TestApp, year: i32) {
     .await;
 }
 
-fn this_year() -> i32 {
+pub(crate) fn this_year() -> i32 {
     // Business time is Asia/Shanghai (UTC+8), like the page's year picker.
     use chrono::Datelike;
     (chrono::Utc::now() + chrono::Duration::hours(8)).year()
