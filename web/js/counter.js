@@ -256,7 +256,7 @@ async function reverse(r, button, done) {
       button.hidden = true;
       done();
     } catch (e) {
-      toast(e.detail || e.code, 'error');
+      toast(e);
     }
   });
 }
@@ -311,7 +311,7 @@ function offers(body, me) {
           await post(`/offers/${encodeURIComponent(o.id)}/${action}`);
           reload();
         } catch (e) {
-          toast(e.detail || e.code, 'error');
+          toast(e);
         }
       }));
       return b;

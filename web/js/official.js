@@ -317,7 +317,7 @@ export function settlementActions(s, viewer, reload) {
           await post(`${base}/confirm`);
           reload();
         } catch (e) {
-          toast(e.detail || e.code, 'error');
+          toast(e);
         }
       }));
       out.push(b);
@@ -341,7 +341,7 @@ async function showLines(id) {
   try {
     s = await get(`/settlements/${encodeURIComponent(id)}`);
   } catch (e) {
-    toast(e.detail || e.code, 'error');
+    toast(e);
     return;
   }
   const dlg = h('dialog', { class: 'dialog dialog-wide', id: 'settlement-lines' });
@@ -397,7 +397,7 @@ function settlements(body) {
         toast(t('appr.done'));
         draw();
       } catch (e) {
-        toast(e.detail || e.code, 'error');
+        toast(e);
       }
     }));
   }

@@ -1,7 +1,7 @@
 // The talent's face (phone): the card with its rolling code, savings, partner directory.
 
 import { h, mount, money, dateOnly, dateTime, groupDigits } from './util.js';
-import { t } from './i18n.js';
+import { t, has } from './i18n.js';
 import { get, post, list, ApiError, isReachable } from './api.js';
 import { errorBox, emptyState, chip, loading, tabs, toast, askText, stat, busy } from './ui.js';
 import * as store from './codestore.js';
@@ -73,6 +73,16 @@ function cardView(body, me) {
   function drawCode() {
     const now = Date.now();
     const c = current(now);
+    if (card && card.status !== 'active') {
+      // No code for a card that cannot be used: say why, and who can help.
+      shown = null;
+      const key = `code.blocked_${card.replaced_by ? 'replaced' : card.status}`;
+      mount(codeBox, h('div', { class: 'code-empty', id: 'card-blocked' },
+        h('h2', { class: 'code-title', text: has(key) ? t(key) : t('code.blocked_other') }),
+        card.status_reason ? h('p', {}, h('strong', { text: `${t('code.blocked_reason')}: ` }), document.createTextNode(card.status_reason)) : null,
+        h('p', { class: 'small', text: t('code.blocked_help') })));
+      return;
+    }
     if (!c) {
       shown = null;
       mount(codeBox, h('div', { class: 'code-empty' },
@@ -113,7 +123,7 @@ function cardView(body, me) {
       store.save({ me: { id: me.id, username: me.username, role: me.role, display_name: me.display_name }, card, codes });
       drawCode();
     } catch (e) {
-      if (!(e instanceof ApiError && (e.code === 'network' || e.missing))) toast(e.detail || e.code, 'error');
+      if (!(e instanceof ApiError && (e.code === 'network' || e.missing))) toast(e);
     }
   }
 
@@ -205,7 +215,7 @@ function savingRow(r, dispute, reload) {
         toast(t('savings.dispute_done'));
         reload();
       } catch (e) {
-        toast(e.detail || e.code, 'error');
+        toast(e);
       }
     });
   });
