@@ -479,9 +479,9 @@ async fn a_wrong_password_is_refused_in_the_users_language(app: TestApp) {
         return;
     };
     // An address that is no page gets a page saying so, with the way home — not JSON.
-    b.open("/apply").await;
+    b.open("/no-such-page").await;
     b.wait_text("#not-found", "没有这个页面").await;
-    b.wait_text("#not-found", "/apply").await;
+    b.wait_text("#not-found", "/no-such-page").await;
     b.click("#not-found a").await;
     b.wait_for("#login-form").await;
     b.open("/").await;
