@@ -82,7 +82,13 @@ impl Browser {
         Self::start(app, 375, 812, true).await
     }
 
-    async fn start(app: &TestApp, width: u32, height: u32, mobile: bool) -> Option<Browser> {
+    /// A browser of any size; `mobile` emulates a phone (touch, true viewport width).
+    pub(crate) async fn start(
+        app: &TestApp,
+        width: u32,
+        height: u32,
+        mobile: bool,
+    ) -> Option<Browser> {
         let chromium = find_tool(&["chromium", "chromium-browser"]);
         let driver = find_tool(&["chromedriver"]);
         let (Some(chromium), Some(driver)) = (chromium, driver) else {
@@ -331,7 +337,7 @@ impl Drop for Browser {
     }
 }
 
-fn backend_name(app: &TestApp) -> &'static str {
+pub(crate) fn backend_name(app: &TestApp) -> &'static str {
     match app.backend {
         crate::helpers::Backend::Sqlite => "sqlite",
         crate::helpers::Backend::Postgres => "postgres",
