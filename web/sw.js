@@ -23,6 +23,7 @@ const SHELL = [
   '/js/access.js',
   '/js/charts.js',
   '/js/anomalies.js',
+  '/js/apply.js',
 ];
 
 const NOT_SHELL = ['/healthz', '/readyz', '/metrics'];

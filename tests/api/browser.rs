@@ -82,7 +82,13 @@ impl Browser {
         Self::start(app, 375, 812, true).await
     }
 
-    async fn start(app: &TestApp, width: u32, height: u32, mobile: bool) -> Option<Browser> {
+    /// A browser of any size; `mobile` emulates a phone (touch, true viewport width).
+    pub(crate) async fn start(
+        app: &TestApp,
+        width: u32,
+        height: u32,
+        mobile: bool,
+    ) -> Option<Browser> {
         let chromium = find_tool(&["chromium", "chromium-browser"]);
         let driver = find_tool(&["chromedriver"]);
         let (Some(chromium), Some(driver)) = (chromium, driver) else {
@@ -479,9 +485,9 @@ async fn a_wrong_password_is_refused_in_the_users_language(app: TestApp) {
         return;
     };
     // An address that is no page gets a page saying so, with the way home — not JSON.
-    b.open("/apply").await;
+    b.open("/no-such-page").await;
     b.wait_text("#not-found", "没有这个页面").await;
-    b.wait_text("#not-found", "/apply").await;
+    b.wait_text("#not-found", "/no-such-page").await;
     b.click("#not-found a").await;
     b.wait_for("#login-form").await;
     b.open("/").await;

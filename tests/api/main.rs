@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod browser_a11y;
 mod browser_sessions;
+mod browser_apply;
 mod budgets;
 mod cards;
 mod codes;

@@ -21,6 +21,12 @@ const FACES = {
   auditor: () => import('./official.js'),
 };
 
+// Pages with an address of their own, shown whoever is signed in (the server answers them
+// with 200; every other unknown address with 404 and the not-found page below).
+const PAGES = {
+  '/apply': () => import('./apply.js'),
+};
+
 function currentTab() {
   return decodeURIComponent(location.hash.replace(/^#\/?/, '')) || '';
 }
@@ -55,6 +61,14 @@ async function render() {
     dispose = null;
   }
   applyStaticTexts();
+  const page = PAGES[location.pathname];
+  if (page) {
+    document.body.dataset.face = 'page';
+    const mod = await page();
+    if (seq !== renderSeq) return;
+    dispose = mod.render(root, { me }) || null;
+    return;
+  }
   if (!['/', '/index.html'].includes(location.pathname)) {
     // The server answered 404 with the app: say so, and offer the way home.
     document.body.dataset.face = 'not-found';
@@ -200,7 +214,10 @@ function renderLogin() {
     h('h2', { class: 'panel-title', text: t('login.title') }),
     form,
     h('p', { class: 'login-alt' }, h('a', { href: '#/activate', id: 'activate-link', text: t('login.have_code') })),
-    h('p', { class: 'login-alt small muted', text: t('account.forgot') })));
+    h('p', { class: 'login-alt small muted', text: t('account.forgot') }),
+    h('div', { class: 'login-apply' },
+      h('p', { class: 'login-apply-lead', text: t('apply.login_lead') }),
+      h('a', { class: 'btn btn-ghost btn-block', href: '/apply', id: 'apply-link', text: t('apply.link') }))));
   username.focus();
 }
 
