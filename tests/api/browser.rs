@@ -82,7 +82,13 @@ impl Browser {
         Self::start(app, 375, 812, true).await
     }
 
-    async fn start(app: &TestApp, width: u32, height: u32, mobile: bool) -> Option<Browser> {
+    /// A browser of any size; `mobile` emulates a phone's viewport of exactly `width`.
+    pub(crate) async fn start(
+        app: &TestApp,
+        width: u32,
+        height: u32,
+        mobile: bool,
+    ) -> Option<Browser> {
         let chromium = find_tool(&["chromium", "chromium-browser"]);
         let driver = find_tool(&["chromedriver"]);
         let (Some(chromium), Some(driver)) = (chromium, driver) else {
@@ -331,7 +337,7 @@ impl Drop for Browser {
     }
 }
 
-fn backend_name(app: &TestApp) -> &'static str {
+pub(crate) fn backend_name(app: &TestApp) -> &'static str {
     match app.backend {
         crate::helpers::Backend::Sqlite => "sqlite",
         crate::helpers::Backend::Postgres => "postgres",
@@ -1050,6 +1056,11 @@ async fn a_settlement_goes_from_the_merchant_through_two_officials_to_paid(app: 
         b.tab("settlements").await;
         b.wait_text(".face-body table", &period).await;
         b.click(&format!("[data-action='{action}']")).await;
+        if action == "confirm" {
+            // The owner's confirmation asks for an optional invoice number first.
+            b.click("#settle-confirm [data-action='dialog-confirm']")
+                .await;
+        }
         b.wait_text(".face-body table", status).await;
     };
     step("settle1-owner", MERCHANT_PASSWORD, "confirm", "商家已确认").await;
