@@ -561,4 +561,22 @@ mod tests {
         let schema = serde_json::to_value(invoice_no_schema()).unwrap();
         assert_eq!(schema["type"], serde_json::json!(["string", "null"]));
     }
+
+    #[test]
+    fn the_document_says_confirm_takes_an_optional_invoice_number() {
+        let doc = serde_json::to_value(crate::startup::openapi_document()).unwrap();
+        let step = &doc["paths"]["/api/v1/settlements/{id}/confirm"]["post"];
+        assert_ne!(step["requestBody"]["required"], true, "{step}");
+        assert!(step["responses"]["422"].is_object(), "{step}");
+        let body = &doc["components"]["schemas"]["ConfirmBody"];
+        assert_eq!(
+            body["properties"]["invoice_no"]["pattern"],
+            crate::text::trimmed_pattern(INVOICE_NO_CORE),
+            "{body}"
+        );
+        assert_eq!(body["additionalProperties"], false, "{body}");
+        assert!(
+            doc["components"]["schemas"]["SettlementView"]["properties"]["invoice_no"].is_object()
+        );
+    }
 }
