@@ -325,6 +325,7 @@ diesel::table! {
         created_at -> Timestamp,
         audit_checkpoint_size -> Nullable<BigInt>,
         audit_checkpoint_root -> Nullable<Text>,
+        invoice_no -> Nullable<Text>,
     }
 }
 

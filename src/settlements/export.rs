@@ -143,19 +143,20 @@ fn write_statement(
     let f = formats();
     ws.set_name("结算单")?;
     ws.write_string_with_format(0, 0, "遂州英才卡 商家补贴结算单", &f.bold)?;
-    let info: [(&str, String); 6] = [
+    let info: [(&str, String); 7] = [
         ("结算单号", s.id.to_string()),
         ("商家", s.merchant_name.clone()),
         ("结算期间", format!("{} (第{}次)", s.period, s.run)),
         ("状态", s.status.clone()),
         ("笔数", s.line_count.to_string()),
+        ("发票号码", s.invoice_no.clone().unwrap_or_default()),
         ("银行流水号", s.bank_reference.clone().unwrap_or_default()),
     ];
     for (i, (k, v)) in info.iter().enumerate() {
         ws.write_string_with_format(1 + i as u32, 0, *k, &f.bold)?;
         ws.write_string(1 + i as u32, 1, v)?;
     }
-    let top = 8;
+    let top = 9;
     header_row(
         ws,
         top,
@@ -208,6 +209,8 @@ pub struct PayoutRow {
     pub bank_name: String,
     pub bank_account: String,
     pub subsidy_fen: i64,
+    /// The merchant's 发票 number for this subsidy, when given at confirmation.
+    pub invoice_no: Option<String>,
 }
 
 /// 补贴拨付批次: one row per approved settlement of the period, and a totals row.
@@ -237,6 +240,7 @@ fn write_payout_batch(
             "开户银行",
             "银行账号",
             "拨付金额(元)",
+            "发票号码",
         ],
         &f,
     )?;
@@ -249,6 +253,10 @@ fn write_payout_batch(
         // Text, so Excel keeps every digit of a long account number.
         ws.write_string(r, 4, &p.bank_account)?;
         ws.write_number_with_format(r, 5, yuan(p.subsidy_fen), &f.money)?;
+        // Text: an all-digit 发票号码 must keep its leading zeros.
+        if let Some(invoice_no) = &p.invoice_no {
+            ws.write_string(r, 6, invoice_no)?;
+        }
     }
     let total = 2 + rows.len() as u32;
     ws.write_string_with_format(total, 0, "合计", &f.bold)?;
@@ -258,7 +266,7 @@ fn write_payout_batch(
         yuan(rows.iter().map(|p| p.subsidy_fen).sum()),
         &f.bold_money,
     )?;
-    for (col, width) in [(1, 28), (2, 22), (3, 20), (4, 24), (5, 14)] {
+    for (col, width) in [(1, 28), (2, 22), (3, 20), (4, 24), (5, 14), (6, 24)] {
         ws.set_column_width(col, width)?;
     }
     Ok(())
@@ -296,6 +304,7 @@ mod tests {
             "discount_fen": sum(|l| l.discount_fen),
             "subsidy_fen": sum(|l| l.subsidy_fen),
             "bank_reference": "ICBC-20261205-0001",
+            "invoice_no": "00012345678901234567",
         }))
         .unwrap()
     }
@@ -327,10 +336,15 @@ mod tests {
         let before = in_memory(|ws| write_statement(ws, &s, &lines));
         let rows = cells(streamed, "结算单");
         assert_eq!(rows, cells(before, "结算单"));
-        assert_eq!(rows.len(), 9 + 2_500 + 1);
-        assert_eq!(rows[9 + 2_500][0], Data::String("合计".into()));
-        assert_eq!(rows[9 + 9][1], Data::String("冲正".into()));
-        assert_eq!(rows[9][4], Data::Float(100.01), "amounts are numbers in 元");
+        assert_eq!(rows.len(), 10 + 2_500 + 1);
+        assert_eq!(rows[10 + 2_500][0], Data::String("合计".into()));
+        assert_eq!(rows[10 + 9][1], Data::String("冲正".into()));
+        assert_eq!(
+            rows[10][4],
+            Data::Float(100.01),
+            "amounts are numbers in 元"
+        );
+        assert_eq!(rows[6][1], Data::String("00012345678901234567".into()));
     }
 
     #[test]
@@ -343,6 +357,7 @@ mod tests {
                 bank_name: "工商银行遂州分行".into(),
                 bank_account: format!("62220202001122{i:05}"),
                 subsidy_fen: 1_168 * i,
+                invoice_no: (i % 2 == 0).then(|| format!("0{i:019}")),
             })
             .collect();
         let streamed = payout_batch("2026-11", &rows).unwrap().into_bytes();
@@ -350,6 +365,7 @@ mod tests {
         let cells_now = cells(streamed, "拨付批次");
         assert_eq!(cells_now, cells(before, "拨付批次"));
         assert_eq!(cells_now[2][4], Data::String("6222020200112200001".into()));
+        assert_eq!(cells_now[3][6], Data::String("00000000000000000002".into()));
     }
 
     #[actix_web::test]

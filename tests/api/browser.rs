@@ -1056,6 +1056,11 @@ async fn a_settlement_goes_from_the_merchant_through_two_officials_to_paid(app: 
         b.tab("settlements").await;
         b.wait_text(".face-body table", &period).await;
         b.click(&format!("[data-action='{action}']")).await;
+        if action == "confirm" {
+            // The owner's confirmation asks for an optional invoice number first.
+            b.click("#settle-confirm [data-action='dialog-confirm']")
+                .await;
+        }
         b.wait_text(".face-body table", status).await;
     };
     step("settle1-owner", MERCHANT_PASSWORD, "confirm", "商家已确认").await;

@@ -56,6 +56,9 @@ async fn every_face_passes_the_accessibility_check_on_a_phone(app: TestApp) {
     b.open("/#/activate").await;
     b.wait_for("#activate-form").await;
     check(&b, "activation", &mut failures).await;
+    b.open("/apply").await;
+    b.wait_for("form").await;
+    check(&b, "merchant application", &mut failures).await;
 
     b.login(&phone(91), TALENT_PASSWORD).await;
     b.wait_for("#code-numeric").await;

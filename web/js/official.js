@@ -306,22 +306,12 @@ function talentForm(onCreated) {
 // ---- Settlements ----
 
 /** The next workflow step(s) of a settlement for this viewer, plus its export. */
-export function settlementActions(s, viewer, reload) {
+export function settlementActions(s, viewer, reload, confirm) {
   const base = `/settlements/${encodeURIComponent(s.id)}`;
   const out = [];
   if (viewer === 'merchant') {
-    if (s.status === 'draft') {
-      const b = h('button', { class: 'btn btn-primary btn-sm', text: t('settle.confirm'), dataset: { action: 'confirm' } });
-      b.addEventListener('click', () => busy(b, async () => {
-        try {
-          await post(`${base}/confirm`);
-          reload();
-        } catch (e) {
-          toast(e);
-        }
-      }));
-      out.push(b);
-    }
+    // The merchant's face brings its own confirm (it asks for the invoice number).
+    if (s.status === 'draft' && confirm) out.push(confirm(s, reload));
   } else {
     if (s.status === 'confirmed') out.push(actionButton(t('settle.verify'), `${base}/verify`, { cls: 'btn-primary', onDone: reload }));
     if (s.status === 'verified') out.push(actionButton(t('settle.approve'), `${base}/approve`, { cls: 'btn-primary', onDone: reload }));
@@ -347,6 +337,7 @@ async function showLines(id) {
   const dlg = h('dialog', { class: 'dialog dialog-wide', id: 'settlement-lines' });
   dlg.append(h('div', { class: 'dialog-body' },
     h('h3', { text: t('settle.details_title', { m: s.merchant_name || `#${s.merchant_id}`, p: s.period }) }),
+    s.invoice_no ? h('p', { id: 'settlement-invoice' }, h('span', { class: 'muted', text: `${t('owner.settle.invoice')}${t('owner.colon')}` }), h('span', { class: 'mono', text: s.invoice_no })) : null,
     table([
       { label: t('audit.at'), cell: (l) => dateTime(l.at) },
       { label: t('quote.talent'), cell: (l) => l.talent || '' },
