@@ -24,6 +24,7 @@ const SHELL = [
   '/js/charts.js',
   '/js/anomalies.js',
   '/js/apply.js',
+  '/js/account.js',
 ];
 
 const NOT_SHELL = ['/healthz', '/readyz', '/metrics'];

@@ -349,9 +349,12 @@ impl<R: RoleSet + 'static> FromRequest for Claimed<R> {
     }
 }
 
-/// The caller of a public endpoint: `None` when no token was sent. A token that was sent
-/// but is bad or expired is still a 401, so a client never silently gets the anonymous
-/// view because its session ended.
+/// The caller of a public endpoint: `None` when no token was sent. A Bearer token that
+/// was sent but is bad or expired is still a 401, so an API client never silently gets
+/// the anonymous view because its session ended. A session cookie is different: the
+/// browser sends it unasked, and a stale one (a session ended elsewhere) must not stop
+/// anyone from using a public page such as the merchant application — it reads as no
+/// login at all.
 #[derive(Debug)]
 pub struct MaybePrincipal(pub Option<Principal>);
 
@@ -363,7 +366,14 @@ impl FromRequest for MaybePrincipal {
         if req.extensions().get::<Principal>().is_none() && token_from_request(req).is_none() {
             return Box::pin(async { Ok(MaybePrincipal(None)) });
         }
+        let by_cookie = bearer_token(req).is_none();
         let principal = Principal::from_request(req, payload);
-        Box::pin(async move { Ok(MaybePrincipal(Some(principal.await?))) })
+        Box::pin(async move {
+            match principal.await {
+                Ok(principal) => Ok(MaybePrincipal(Some(principal))),
+                Err(e) if by_cookie && e.code() == "unauthorized" => Ok(MaybePrincipal(None)),
+                Err(e) => Err(e),
+            }
+        })
     }
 }

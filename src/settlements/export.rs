@@ -15,6 +15,7 @@ use std::io::{Read, Seek};
 
 use actix_web::body::SizedStream;
 use actix_web::web;
+use chrono::NaiveDateTime;
 use rust_xlsxwriter::{Format, FormatAlign, Workbook, Worksheet, XlsxError};
 
 use super::{LineView, SettlementView};
@@ -211,9 +212,13 @@ pub struct PayoutRow {
     pub subsidy_fen: i64,
     /// The merchant's 发票 number for this subsidy, when given at confirmation.
     pub invoice_no: Option<String>,
+    /// Paid: the bank's reference and when it was recorded; `None` while approved and
+    /// waiting for the transfer.
+    pub paid: Option<(String, NaiveDateTime)>,
 }
 
-/// 补贴拨付批次: one row per approved settlement of the period, and a totals row.
+/// 补贴拨付批次: one row per approved or paid settlement of the period — which, and the
+/// bank's reference once paid — and the totals: all, paid, still to pay.
 pub fn payout_batch(period: &str, rows: &[PayoutRow]) -> ApiResult<Spreadsheet> {
     let out = Spreadsheet::create()?;
     let mut book = Workbook::new();
@@ -241,6 +246,9 @@ fn write_payout_batch(
             "银行账号",
             "拨付金额(元)",
             "发票号码",
+            "状态",
+            "银行流水号",
+            "拨付时间",
         ],
         &f,
     )?;
@@ -257,16 +265,51 @@ fn write_payout_batch(
         if let Some(invoice_no) = &p.invoice_no {
             ws.write_string(r, 6, invoice_no)?;
         }
+        match &p.paid {
+            Some((reference, at)) => {
+                ws.write_string(r, 7, "已拨付")?;
+                ws.write_string(r, 8, reference)?;
+                ws.write_string(
+                    r,
+                    9,
+                    crate::time::to_local(*at)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string(),
+                )?;
+            }
+            None => {
+                ws.write_string(r, 7, "待拨付")?;
+            }
+        }
     }
     let total = 2 + rows.len() as u32;
-    ws.write_string_with_format(total, 0, "合计", &f.bold)?;
-    ws.write_number_with_format(
-        total,
-        5,
-        yuan(rows.iter().map(|p| p.subsidy_fen).sum()),
-        &f.bold_money,
-    )?;
-    for (col, width) in [(1, 28), (2, 22), (3, 20), (4, 24), (5, 14), (6, 24)] {
+    let sum = |paid: Option<bool>| -> f64 {
+        yuan(
+            rows.iter()
+                .filter(|p| paid.is_none_or(|paid| p.paid.is_some() == paid))
+                .map(|p| p.subsidy_fen)
+                .sum(),
+        )
+    };
+    for (offset, label, which) in [
+        (0, "合计", None),
+        (1, "其中已拨付", Some(true)),
+        (2, "其中待拨付", Some(false)),
+    ] {
+        ws.write_string_with_format(total + offset, 0, label, &f.bold)?;
+        ws.write_number_with_format(total + offset, 5, sum(which), &f.bold_money)?;
+    }
+    for (col, width) in [
+        (1, 28),
+        (2, 22),
+        (3, 20),
+        (4, 24),
+        (5, 14),
+        (6, 24),
+        (7, 10),
+        (8, 24),
+        (9, 18),
+    ] {
         ws.set_column_width(col, width)?;
     }
     Ok(())
@@ -358,6 +401,7 @@ mod tests {
                 bank_account: format!("62220202001122{i:05}"),
                 subsidy_fen: 1_168 * i,
                 invoice_no: (i % 2 == 0).then(|| format!("0{i:019}")),
+                paid: (i % 3 == 0).then(|| (format!("BANK{i}"), NaiveDateTime::default())),
             })
             .collect();
         let streamed = payout_batch("2026-11", &rows).unwrap().into_bytes();

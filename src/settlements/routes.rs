@@ -466,6 +466,19 @@ pub async fn export_statement(
     Ok(xlsx(sheet, &filename))
 }
 
+/// A payout row as read: settlement, merchant and bank, amount, invoice, payment.
+type PayoutSelection = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<chrono::NaiveDateTime>,
+);
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PayoutQuery {
     /// Local month `YYYY-MM`.
@@ -473,7 +486,8 @@ pub struct PayoutQuery {
     pub period: String,
 }
 
-/// The bank payout batch of a period: one row per approved settlement, and a total.
+/// The bank payout batch of a period: one row per approved or paid settlement — which,
+/// with the bank reference once paid — and the totals (all, paid, to pay).
 #[utoipa::path(tag = "settlements", params(PayoutQuery), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "XLSX")), security(("bearer" = [])))]
 #[get("/payouts/export")]
 pub async fn export_payouts(
@@ -489,7 +503,7 @@ pub async fn export_payouts(
             let rows = settlements::table
                 .inner_join(merchants::table.on(merchants::id.eq(settlements::merchant_id)))
                 .filter(settlements::period.eq(&p))
-                .filter(settlements::status.eq("approved"))
+                .filter(settlements::status.eq_any(["approved", "paid"]))
                 .order(settlements::id)
                 .select((
                     settlements::id,
@@ -499,8 +513,10 @@ pub async fn export_payouts(
                     merchants::bank_account,
                     settlements::subsidy_fen,
                     settlements::invoice_no,
+                    settlements::bank_reference,
+                    settlements::paid_at,
                 ))
-                .load::<(i64, String, String, String, String, i64, Option<String>)>(conn)?;
+                .load::<PayoutSelection>(conn)?;
             Ok(rows
                 .into_iter()
                 .map(
@@ -512,6 +528,8 @@ pub async fn export_payouts(
                         bank_account,
                         subsidy_fen,
                         invoice_no,
+                        bank_reference,
+                        paid_at,
                     )| {
                         PayoutRow {
                             settlement_id,
@@ -521,6 +539,7 @@ pub async fn export_payouts(
                             bank_account,
                             subsidy_fen,
                             invoice_no,
+                            paid: bank_reference.zip(paid_at),
                         }
                     },
                 )

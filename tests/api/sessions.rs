@@ -410,7 +410,38 @@ async fn a_cross_site_renewal_is_refused(app: TestApp) {
     assert_eq!(renew(&app, &refresh).await.status, StatusCode::OK);
 }
 
+async fn a_stale_session_cookie_does_not_block_a_public_application(app: TestApp) {
+    let (access, _) = login(&app, "admin", ADMIN_PASSWORD).await;
+    app.request(Method::POST, "/api/v1/auth/logout", Some(&access), None)
+        .await;
+    let apply = |cookie: bool| {
+        let mut req = app
+            .client
+            .post(format!("{}/api/v1/merchants", app.address))
+            .header("origin", &app.address)
+            .json(&crate::helpers::merchant_application(if cookie {
+                "stalecookie"
+            } else {
+                "stalebearer"
+            }));
+        req = if cookie {
+            req.header("cookie", format!("tc_session={access}"))
+        } else {
+            req.bearer_auth(&access)
+        };
+        req.send()
+    };
+    // The browser sends the ended session's cookie unasked: the page still works.
+    assert_eq!(apply(true).await.unwrap().status(), StatusCode::CREATED);
+    // An API client that sends an ended token is told so.
+    assert_eq!(
+        apply(false).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 both_backends!(
+    a_stale_session_cookie_does_not_block_a_public_application,
     login_sets_a_refresh_cookie_only_the_auth_endpoints_see,
     a_renewal_rotates_the_refresh_token_and_answers_a_working_access_token,
     a_guessed_refresh_token_ends_nothing,

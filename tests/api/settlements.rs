@@ -72,6 +72,14 @@ async fn set_year_budget(app: &TestApp, _admin: &str, year: i32, total: i64) {
 }
 
 pub async fn generate(app: &TestApp, admin: &str, period: &str) -> Vec<Value> {
+    generate_run(app, admin, period).await["created"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The whole answer of a generation run: `created` and `left_out`.
+pub async fn generate_run(app: &TestApp, admin: &str, period: &str) -> Value {
     let (status, body) = app
         .post(
             "/api/v1/settlements/generate",
@@ -80,7 +88,7 @@ pub async fn generate(app: &TestApp, admin: &str, period: &str) -> Vec<Value> {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    body["created"].as_array().unwrap().clone()
+    body
 }
 
 #[track_caller]
@@ -238,8 +246,11 @@ async fn a_month_goes_from_draft_to_paid_with_four_eyes(app: TestApp) {
     assert_eq!(rows[2][0], Data::Float(id as f64));
     assert_eq!(rows[2][1], Data::String("shop 商行".into()));
     assert_eq!(rows[2][5], Data::Float(11.68), "amounts are numbers in 元");
+    assert_eq!(rows[2][7], Data::String("待拨付".into()), "not paid yet");
     assert_eq!(rows[3][0], Data::String("合计".into()));
     assert_eq!(rows[3][5], Data::Float(11.68));
+    assert_eq!(rows[5][0], Data::String("其中待拨付".into()));
+    assert_eq!(rows[5][5], Data::Float(11.68));
 
     assert_problem(
         &app.post(&path("pay"), &admin2, json!({"bank_reference": ""}))
@@ -256,6 +267,32 @@ async fn a_month_goes_from_draft_to_paid_with_four_eyes(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK, "{paid}");
     assert_eq!(paid["status"], "paid");
+    // Paid, the batch still lists it — with the bank's reference.
+    let bytes = app
+        .client
+        .get(format!(
+            "{}/api/v1/payouts/export?period=2026-11",
+            app.address
+        ))
+        .bearer_auth(&c.admin)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).unwrap();
+    let rows: Vec<Vec<Data>> = book
+        .worksheet_range("拨付批次")
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect();
+    assert_eq!(rows[2][0], Data::Float(id as f64));
+    assert_eq!(rows[2][7], Data::String("已拨付".into()));
+    assert_eq!(rows[2][8], Data::String("ICBC-20261205-0001".into()));
+    assert_eq!(rows[4][0], Data::String("其中已拨付".into()));
+    assert_eq!(rows[4][5], Data::Float(11.68));
     let after_payout = budget(&app, &c.admin, 2026).await;
     assert_eq!(
         (
