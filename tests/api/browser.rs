@@ -1157,6 +1157,9 @@ async fn a_talent_disputes_a_redemption_and_an_official_upholds_it(app: TestApp)
     b.login(&phone(75), TALENT_PASSWORD).await;
     b.tab("savings").await;
     b.wait_text(".talent-body .list-item", "已支持").await;
+    // …and what was decided, in the official's words.
+    b.wait_text(".talent-body .li-note", "异议已成立").await;
+    b.wait_text(".talent-body .li-note", "已与商家核实").await;
     assert_eq!(b.count(".talent-body .list-item button").await, 0);
     b.screenshot(&format!("talent-dispute-upheld-{}", backend_name(&app)))
         .await;

@@ -187,7 +187,7 @@ function savings(body) {
     try {
       const [res, disputes] = await Promise.all([list('/me/redemptions?per_page=100'), list('/disputes?per_page=200')]);
       // A redemption may be disputed once: its dispute's status replaces the button.
-      const disputeOf = new Map(disputes.items.map((d) => [d.redemption_id, d.status]));
+      const disputeOf = new Map(disputes.items.map((d) => [d.redemption_id, d]));
       // Reversed redemptions saved nothing; the total is over the newest 100 shown here.
       const counted = res.items.filter((r) => r.status !== 'reversed');
       const saved = counted.reduce((s, r) => s + (Number(r.discount_fen) || 0), 0);
@@ -203,6 +203,7 @@ function savings(body) {
 }
 
 function savingRow(r, dispute, reload) {
+  const status = dispute && dispute.status;
   const disputable = !r.disputed && !dispute && r.status !== 'reversed'
     && Date.now() - Date.parse(r.created_at) < 7 * 24 * 3600 * 1000;
   const btn = h('button', { class: 'btn btn-ghost btn-sm', text: t('savings.dispute') });
@@ -224,9 +225,14 @@ function savingRow(r, dispute, reload) {
       h('div', { class: 'li-title', text: (r.merchant && r.merchant.name) || '' }),
       h('div', { class: 'li-sub muted small', text: [r.offer && r.offer.name, dateTime(r.created_at)].filter(Boolean).join(' · ') })),
     h('div', { class: 'li-side' },
-      h('div', { class: 'li-amount', text: `-${money(r.discount_fen).replace('-', '')}` }),
+      // A reversed sale saved nothing: its amount is struck through, not counted.
+      h('div', { class: ['li-amount', r.status === 'reversed' && 'is-reversed'], text: `-${money(r.discount_fen).replace('-', '')}` }),
       h('div', { class: 'muted small', text: `${t('savings.bill')} ${money(r.bill_fen)}` }),
-      r.disputed ? chip('disputed') : dispute && dispute !== 'open' ? chip(dispute) : r.status === 'reversed' ? chip('reversed') : disputable ? btn : null));
+      r.disputed ? chip('disputed') : status && status !== 'open' ? chip(status) : r.status === 'reversed' ? chip('reversed') : disputable ? btn : null),
+    // A decided dispute says what was decided and why, in the official's words.
+    status && status !== 'open' ? h('div', { class: 'li-note small', dataset: { dispute: status } },
+      h('strong', { text: `${t(status === 'upheld' ? 'savings.dispute_upheld' : 'savings.dispute_dismissed')}` }),
+      dispute.resolution_note ? document.createTextNode(` ${t('savings.dispute_note')}: ${dispute.resolution_note}`) : null) : null);
 }
 
 export function describeOffer(o) {
