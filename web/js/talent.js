@@ -249,7 +249,7 @@ function partners(body) {
   let district = '';
   const districts = new Set();
   const chips = h('div', { class: 'chips', role: 'group' });
-  const select = h('select', { class: 'input select', id: 'district' });
+  const select = h('select', { class: 'input select', id: 'district', 'aria-label': t('field.district') });
   const results = h('div', { class: 'merchant-list' });
   mount(body, h('div', { class: 'filters' }, chips, select), results);
 

@@ -187,13 +187,23 @@ export function stat(label, value, cls) {
 
 /** Tabs as a nav of buttons; `current` is highlighted; selecting calls `onSelect(id)`. */
 export function tabs(items, current, onSelect, cls = 'tabs') {
-  return h('nav', { class: cls, role: 'tablist' }, items.map((it) => h('button', {
+  const nav = h('nav', { class: cls, role: 'tablist' }, items.map((it) => h('button', {
     class: ['tab', it.id === current && 'is-active'],
     role: 'tab',
     'aria-selected': it.id === current ? 'true' : 'false',
     dataset: { tab: it.id },
     onclick: () => onSelect(it.id),
   }, it.icon ? h('span', { class: 'tab-icon', 'aria-hidden': 'true', text: it.icon }) : null, h('span', { class: 'tab-label', text: it.label }))));
+  // On a phone the strip scrolls sideways: its edges fade where more tabs hide, so
+  // nobody misses the ones off-screen.
+  const edges = () => {
+    const more = nav.scrollWidth - nav.clientWidth;
+    nav.classList.toggle('more-left', more > 1 && nav.scrollLeft > 1);
+    nav.classList.toggle('more-right', more > 1 && nav.scrollLeft < more - 1);
+  };
+  nav.addEventListener('scroll', edges, { passive: true });
+  if ('ResizeObserver' in window) new ResizeObserver(edges).observe(nav);
+  return nav;
 }
 
 /** Scrolls a tab strip so its active tab is visible (a phone shows only the first few). */
