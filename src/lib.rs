@@ -31,6 +31,7 @@ pub mod reports;
 pub mod schema;
 pub mod secrets;
 pub mod settlements;
+pub mod spreadsheet;
 pub mod startup;
 pub mod state;
 pub mod talents;

@@ -1,13 +1,12 @@
 //! HTTP for settlements, payouts and their exports.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::export::{self, PayoutRow, Spreadsheet, XLSX_MIME};
+use super::export::{self, PayoutRow};
 use super::{LineView, Period, Settlement, SettlementView, Step};
 use crate::auth::principal::{Admin, MerchantOwner, Official, OfficialOrStaff};
 use crate::auth::{Auth, Principal};
@@ -15,6 +14,7 @@ use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageQuery, Paginated};
 use crate::schema::{cards, merchants, redemptions, settlements, talents};
+use crate::spreadsheet::{off_the_worker, response as xlsx};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -424,26 +424,6 @@ pub async fn pay(
 
 /// Builds a spreadsheet on the blocking pool: a statement of a busy merchant's month has
 /// tens of thousands of lines, and an HTTP worker must not stall its other requests.
-async fn off_the_worker(
-    build: impl FnOnce() -> ApiResult<Spreadsheet> + Send + 'static,
-) -> ApiResult<Spreadsheet> {
-    web::block(build)
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("spreadsheet task failed: {e}")))?
-}
-
-/// Streams the finished file ([`Spreadsheet::into_body`]), with its length.
-fn xlsx(sheet: Spreadsheet, filename: &str) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, XLSX_MIME))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            // RFC 6266: ASCII fallback plus the UTF-8 name for browsers that take it.
-            format!("attachment; filename=\"{filename}\"; filename*=UTF-8''{filename}"),
-        ))
-        .body(sheet.into_body())
-}
-
 /// The settlement statement (结算单) as XLSX.
 #[utoipa::path(tag = "settlements", params(("id" = i64, Path)), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "XLSX")), security(("bearer" = [])))]
 #[get("/settlements/{id}/export")]

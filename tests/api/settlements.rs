@@ -689,6 +689,58 @@ async fn subsidy_reports_group_and_add_up(app: TestApp) {
         .await;
     assert_eq!(by_month["rows"].as_array().unwrap().len(), 1);
     assert_eq!(by_month["rows"][0]["key"], "2026-11");
+    assert_invalid(
+        &app.get(
+            "/api/v1/reports/subsidies?group_by=month&from=2026-13-01",
+            &auditor,
+        )
+        .await,
+        "from",
+    );
+
+    // The same report as a spreadsheet: groups in Chinese, amounts as numbers, the total.
+    let res = app
+        .client
+        .get(format!(
+            "{}/api/v1/reports/subsidies/export?group_by=category&from=2026-11-01&to=2026-11-30",
+            app.address
+        ))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = res.bytes().await.unwrap();
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).unwrap();
+    let rows: Vec<Vec<Data>> = book
+        .worksheet_range("补贴统计")
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect();
+    assert_eq!(
+        rows[0][0],
+        Data::String("遂州英才卡 补贴统计（按类别） 2026-11-01 至 2026-11-30".into())
+    );
+    assert_eq!(rows[2][0], Data::String("食·餐饮".into()), "{rows:?}");
+    let last = rows.last().unwrap();
+    assert_eq!(last[0], Data::String("合计".into()));
+    assert_eq!(
+        last[4],
+        Data::Float(10.0),
+        "November alone: ¥10.00 of subsidy"
+    );
+    let refused = app
+        .client
+        .get(format!(
+            "{}/api/v1/reports/subsidies/export?group_by=category",
+            app.address
+        ))
+        .bearer_auth(&c.merchant.owner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert_problem(
         &app.get("/api/v1/reports/subsidies?group_by=weather", &auditor)
             .await,

@@ -725,26 +725,42 @@ function monthShort(period) {
 }
 
 function reports(body) {
-  const charts = ['category', 'district', 'month'].map((by) => {
-    const box = h('div', { class: 'chart-box', id: `chart-${by}` }, loading());
-    (async () => {
-      try {
-        // `{group_by, rows, total}`: not a paged list.
-        const res = await get(`/reports/subsidies?group_by=${by}`);
-        const rows = (res.rows || []).map((r) => ({
-          // Categories in the reader's language; districts and months as the server names them.
-          label: by === 'category' ? t(`catlong.${r.key}`) : r.label || r.key,
-          short: by === 'month' ? monthShort(r.key) : undefined,
-          value: Number(r.subsidy_fen) || 0,
-        }));
-        if (by === 'month') rows.sort((a, b) => a.label.localeCompare(b.label));
-        else rows.sort((a, b) => b.value - a.value);
-        mount(box, rows.length ? (by === 'month' ? columnChart(rows, { title: t(`rep.${by}`) }) : barChart(rows, { title: t(`rep.${by}`) })) : emptyState({ items: [] }));
-      } catch (e) {
-        mount(box, errorBox(e));
-      }
-    })();
-    return section(t(`rep.${by}`), box);
-  });
-  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.reports') })), h('div', { class: 'chart-grid' }, charts));
+  // A date range over every chart (local days, both inclusive), and each chart as a
+  // spreadsheet for the office's own files.
+  const year = shanghaiDate().slice(0, 4);
+  const from = h('input', { class: 'input select-sm', type: 'date', name: 'from', id: 'report-from', value: `${year}-01-01` });
+  const to = h('input', { class: 'input select-sm', type: 'date', name: 'to', id: 'report-to', value: shanghaiDate() });
+  const grid = h('div', { class: 'chart-grid' });
+  const range = () => [from.value && `from=${from.value}`, to.value && `to=${to.value}`].filter(Boolean).join('&');
+  function draw() {
+    mount(grid, ['category', 'district', 'month'].map((by) => {
+      const box = h('div', { class: 'chart-box', id: `chart-${by}` }, loading());
+      const query = `group_by=${by}${range() ? `&${range()}` : ''}`;
+      (async () => {
+        try {
+          // `{group_by, rows, total}`: not a paged list.
+          const res = await get(`/reports/subsidies?${query}`);
+          const rows = (res.rows || []).map((r) => ({
+            // Categories in the reader's language; districts and months as the server names them.
+            label: by === 'category' ? t(`catlong.${r.key}`) : r.label || r.key,
+            short: by === 'month' ? monthShort(r.key) : undefined,
+            value: Number(r.subsidy_fen) || 0,
+          }));
+          if (by === 'month') rows.sort((a, b) => a.label.localeCompare(b.label));
+          else rows.sort((a, b) => b.value - a.value);
+          mount(box, rows.length ? (by === 'month' ? columnChart(rows, { title: t(`rep.${by}`) }) : barChart(rows, { title: t(`rep.${by}`) })) : emptyState({ items: [] }),
+            h('p', { class: 'muted small', text: t('rep.total', { amount: money(res.total && res.total.subsidy_fen), n: (res.total && res.total.count) || 0 }) }));
+        } catch (e) {
+          mount(box, errorBox(e));
+        }
+      })();
+      return section(t(`rep.${by}`), box,
+        h('div', { class: 'row-end' }, download(`/api/v1/reports/subsidies/export?${query}`, t('rep.export'))));
+    }));
+  }
+  for (const input of [from, to]) input.addEventListener('change', draw);
+  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.reports') })),
+    section(null, h('div', { class: 'row row-bottom' }, field(t('rep.from'), from), field(t('rep.to'), to))),
+    grid);
+  draw();
 }
