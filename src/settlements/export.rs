@@ -199,11 +199,12 @@ fn write_payout_batch(
 
 #[cfg(test)]
 mod tests {
-    use std::io::Cursor;
+    use std::io::{Cursor, Read, Seek};
 
     use calamine::{Data, Reader, Xlsx};
 
     use super::*;
+    use crate::spreadsheet::CHUNK;
 
     fn cells(bytes: Vec<u8>, sheet: &str) -> Vec<Vec<Data>> {
         let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).unwrap();
