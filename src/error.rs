@@ -31,6 +31,10 @@ pub struct Problem {
     /// show their own message for it in the user's language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// An official's reason behind the refusal (a merchant's rejected application or
+    /// suspension), as they wrote it: pages show it beside their own words for `code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,14 @@ pub enum ApiError {
         detail: Cow<'static, str>,
         /// The request field at fault, when one is.
         field: Option<Cow<'static, str>>,
+    },
+    /// A refusal because of a decision a person made, with the reason they gave.
+    #[error("{code}: {detail}")]
+    Decided {
+        status: StatusCode,
+        code: &'static str,
+        detail: Cow<'static, str>,
+        reason: String,
     },
     /// A limit is reached (logins, applications, code guesses): 429 with `Retry-After`.
     #[error("{code}: {detail}")]
@@ -122,13 +134,36 @@ impl ApiError {
         }
     }
 
+    /// The same refusal carrying the reason a person gave for the decision behind it
+    /// (kept as a plain problem when there is none).
+    pub fn with_reason(self, reason: Option<String>) -> Self {
+        match (self, reason) {
+            (
+                ApiError::Problem {
+                    status,
+                    code,
+                    detail,
+                    ..
+                },
+                Some(reason),
+            ) => ApiError::Decided {
+                status,
+                code,
+                detail,
+                reason,
+            },
+            (other, _) => other,
+        }
+    }
+
     /// The field named by a validation problem, if any.
     pub fn field(&self) -> Option<&str> {
         match self {
             ApiError::Problem { field, .. } => field.as_deref(),
-            ApiError::RateLimited { .. } | ApiError::ConnectionLost(_) | ApiError::Internal(_) => {
-                None
-            }
+            ApiError::Decided { .. }
+            | ApiError::RateLimited { .. }
+            | ApiError::ConnectionLost(_)
+            | ApiError::Internal(_) => None,
         }
     }
 
@@ -173,6 +208,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Problem { code, .. } => code,
+            ApiError::Decided { code, .. } => code,
             ApiError::RateLimited { code, .. } => code,
             ApiError::ConnectionLost(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -192,6 +228,7 @@ impl ApiError {
                 detail.to_string(),
                 field.as_ref().map(|f| f.to_string()),
             ),
+            ApiError::Decided { code, detail, .. } => (*code, detail.to_string(), None),
             ApiError::RateLimited { code, detail, .. } => (*code, detail.to_string(), None),
             ApiError::ConnectionLost(_) => (
                 "unavailable",
@@ -211,6 +248,10 @@ impl ApiError {
             code: code.to_owned(),
             detail,
             field,
+            reason: match self {
+                ApiError::Decided { reason, .. } => Some(reason.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -218,7 +259,7 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Problem { status, .. } => *status,
+            ApiError::Problem { status, .. } | ApiError::Decided { status, .. } => *status,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ConnectionLost(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -231,7 +272,7 @@ impl ResponseError for ApiError {
             ApiError::ConnectionLost(e) => {
                 tracing::warn!(error = format!("{e:#}"), "database connection lost")
             }
-            ApiError::Problem { .. } | ApiError::RateLimited { .. } => {}
+            ApiError::Problem { .. } | ApiError::Decided { .. } | ApiError::RateLimited { .. } => {}
         }
         let mut builder = HttpResponse::build(self.status_code());
         builder.insert_header((header::CONTENT_TYPE, "application/problem+json"));

@@ -4,6 +4,7 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -105,8 +106,40 @@ pub(crate) fn session_response(state: &AppState, renewed: &Renewed) -> ApiResult
 
 enum LoginOutcome {
     Ok(i64, Role, i32),
-    Inactive,
+    /// The right password for a disabled account; for merchant staff, the merchant's
+    /// status and the reason an official gave, which is why.
+    Inactive(Option<(String, Option<String>)>),
     Wrong,
+}
+
+/// Why the right password does not open a disabled account. A merchant's owner (or
+/// cashier) learns where the application stands, or why the merchant was rejected or
+/// suspended, in the official's own words; they proved they hold the account.
+fn inactive(merchant: Option<(String, Option<String>)>) -> ApiError {
+    match merchant {
+        Some((status, _)) if status == "pending" => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "merchant_pending",
+            "The merchant application is still being reviewed; the account opens once it is approved.",
+        ),
+        Some((status, reason)) if status == "rejected" => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "merchant_rejected",
+            "The merchant application was rejected.",
+        )
+        .with_reason(reason),
+        Some((status, reason)) if status == "suspended" => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "merchant_suspended",
+            "The merchant is suspended from the programme.",
+        )
+        .with_reason(reason),
+        _ => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account_inactive",
+            "This account is not active.",
+        ),
+    }
 }
 
 /// Log in with username and password. The token comes back in the body (for API
@@ -158,7 +191,17 @@ pub async fn login(
                 Some(user) if valid && user.active => {
                     LoginOutcome::Ok(user.id, user.role()?, user.token_version)
                 }
-                Some(_) if valid => LoginOutcome::Inactive,
+                Some(user) if valid => LoginOutcome::Inactive(match user.merchant_id {
+                    Some(merchant_id) => {
+                        use crate::schema::merchants;
+                        merchants::table
+                            .find(merchant_id)
+                            .select((merchants::status, merchants::status_reason))
+                            .first(conn)
+                            .optional()?
+                    }
+                    None => None,
+                }),
                 _ => LoginOutcome::Wrong,
             })
         })
@@ -175,16 +218,12 @@ pub async fn login(
                 .await?;
             session_response(&state, &opened)
         }
-        LoginOutcome::Inactive => {
+        LoginOutcome::Inactive(merchant) => {
             state
                 .db
                 .run_writing(move |conn| throttle::succeeded(conn, &admitted, now))
                 .await?;
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "account_inactive",
-                "This account is not active (a merchant account opens once the merchant is approved).",
-            ))
+            Err(inactive(merchant))
         }
         LoginOutcome::Wrong => Err(ApiError::unauthorized("Wrong username or password.")),
     }

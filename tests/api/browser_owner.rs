@@ -495,7 +495,43 @@ async fn an_owner_confirms_a_settlement_with_its_invoice_number(app: TestApp) {
     app.stop().await;
 }
 
+/// A rejected applicant who signs in learns it was rejected and the official's reason,
+/// in place of a bare "account not active".
+async fn a_rejected_applicant_is_told_why_at_login(app: TestApp) {
+    let id = app
+        .apply_merchant(crate::helpers::merchant_application("rejshop"))
+        .await;
+    let admin = app.admin_token().await;
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/merchants/{id}/reject"),
+            &admin,
+            json!({"reason": "营业执照已过期，请更新后重新申请"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.open("/").await;
+    b.type_into("#login-username", "rejshop-owner").await;
+    b.type_into("#login-password", MERCHANT_PASSWORD).await;
+    b.click("#login-submit").await;
+    b.wait_text("#login-form .alert-error", "商户入驻申请未通过")
+        .await;
+    b.wait_text("#login-form .alert-error", "营业执照已过期")
+        .await;
+    b.screenshot(&format!(
+        "owner-rejected-login-zh-390-{}",
+        backend_name(&app)
+    ))
+    .await;
+    b.close().await;
+    app.stop().await;
+}
+
 crate::both_backends!(
+    a_rejected_applicant_is_told_why_at_login,
     an_owner_reads_reasons_revises_and_ends_offers,
     an_owner_removes_a_cashier_who_then_cannot_log_in,
     an_owner_confirms_a_settlement_with_its_invoice_number,

@@ -54,7 +54,8 @@ async fn an_application_waits_for_approval_before_its_owner_can_log_in(app: Test
             Some(login_body("acme-owner")),
         )
         .await;
-    assert_problem(&refused, StatusCode::FORBIDDEN, "account_inactive");
+    // The owner is told the application is still under review, not just "inactive".
+    assert_problem(&refused, StatusCode::FORBIDDEN, "merchant_pending");
 
     let admin = app.admin_token().await;
     let (status, approved) = app
@@ -280,7 +281,9 @@ async fn workflow_steps_are_refused_out_of_order(app: TestApp) {
             Some(login_body("nope-owner")),
         )
         .await;
-    assert_problem(&refused, StatusCode::FORBIDDEN, "account_inactive");
+    // The owner learns it was rejected, and why, in the official's words.
+    assert_problem(&refused, StatusCode::FORBIDDEN, "merchant_rejected");
+    assert_eq!(refused.1["reason"], reason["reason"], "{}", refused.1);
 
     assert_eq!(
         app.audit_actions("merchant", id).await,
@@ -321,7 +324,8 @@ async fn suspension_ends_every_session_of_the_merchant(app: TestApp) {
                 Some(login_body(user)),
             )
             .await;
-        assert_problem(&resp, StatusCode::FORBIDDEN, "account_inactive");
+        assert_problem(&resp, StatusCode::FORBIDDEN, "merchant_suspended");
+        assert_eq!(resp.1["reason"], "投诉调查", "{}", resp.1);
     }
     app.post(
         &format!("/api/v1/merchants/{}/resume", shop.id),

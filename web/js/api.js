@@ -5,13 +5,15 @@
 import { t, has, lang } from './i18n.js';
 
 export class ApiError extends Error {
-  constructor(status, code, detail, field) {
+  constructor(status, code, detail, field, reason) {
     super(detail || code);
     this.status = status;
     this.code = code;
     this.detail = detail || '';
     // The request field a `validation` problem names, so the page can show it there.
     this.field = field || '';
+    // An official's reason for the decision behind the refusal, as they wrote it.
+    this.reason = reason || '';
   }
 
   /** True when the endpoint itself is missing (not built or not enabled on this server). */
@@ -114,7 +116,7 @@ export async function api(method, path, body, headers = {}) {
   const type = res.headers.get('content-type') || '';
   const data = type.includes('json') ? await res.json().catch(() => null) : null;
   if (!res.ok) {
-    throw new ApiError(res.status, (data && data.code) || `http_${res.status}`, (data && data.detail) || res.statusText, data && data.field);
+    throw new ApiError(res.status, (data && data.code) || `http_${res.status}`, (data && data.detail) || res.statusText, data && data.field, data && data.reason);
   }
   return data;
 }
@@ -173,6 +175,8 @@ export function describe(err) {
   if (isPaymentCode(err)) key = 'err.code_invalid_payment';
   const title = has(key) ? t(key) : err.status >= 500 ? t('err.internal') : t('err.other');
   const hint = `hint.${key.slice(4)}`;
-  if (has(hint)) return { title, detail: t(hint) };
-  return { title, detail: serverDetail(title) };
+  // A person's reason is theirs to read whatever the page's language.
+  const reason = err.reason ? `${t('err.reason')}: ${err.reason}` : '';
+  const detail = [reason, has(hint) ? t(hint) : serverDetail(title)].filter(Boolean).join('\n');
+  return { title, detail };
 }
