@@ -22,6 +22,7 @@ mod pgcluster;
 mod proposals;
 mod redemptions;
 mod roles;
+mod search;
 mod security;
 mod settlements;
 mod talents;
