@@ -82,7 +82,12 @@ impl Browser {
         Self::start(app, 375, 812, true).await
     }
 
-    async fn start(app: &TestApp, width: u32, height: u32, mobile: bool) -> Option<Browser> {
+    pub(crate) async fn start(
+        app: &TestApp,
+        width: u32,
+        height: u32,
+        mobile: bool,
+    ) -> Option<Browser> {
         let chromium = find_tool(&["chromium", "chromium-browser"]);
         let driver = find_tool(&["chromedriver"]);
         let (Some(chromium), Some(driver)) = (chromium, driver) else {

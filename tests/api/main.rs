@@ -8,6 +8,7 @@ mod audit_anchors;
 mod audit_privacy;
 mod auth;
 mod browser;
+mod browser_search;
 mod budgets;
 mod cards;
 mod codes;

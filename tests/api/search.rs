@@ -315,7 +315,7 @@ async fn step(app: &TestApp, token: &str, id: i64, action: &str, body: Value) ->
 }
 
 /// Generates the current month and takes its one new settlement to paid.
-async fn settle_and_pay(
+pub async fn settle_and_pay(
     app: &TestApp,
     owner: &str,
     admin: &str,
