@@ -178,10 +178,13 @@ async fn an_official_searches_and_traces_a_sale_to_its_payout(app: TestApp) {
     .await;
     b.screenshot(&format!("search-audit-names-zh-1366-{backend}"))
         .await;
-    b.client.back().await.expect("back");
-    b.client.back().await.expect("back");
-    b.client.back().await.expect("back");
+    // A settlement's lines lead to the same trace; the dialog closes on the way.
+    b.tab("settlements").await;
+    b.click("[data-action='details']").await;
+    b.click(&format!("#settlement-lines [data-trace='{id}']"))
+        .await;
     b.wait_text("#trace-chain", "SZB-0001").await;
+    assert_eq!(b.count("dialog[open]").await, 0, "the lines dialog closed");
 
     // In English, the same chain.
     b.click("#lang-toggle").await;
@@ -237,6 +240,18 @@ async fn an_official_searches_and_traces_a_sale_to_its_payout(app: TestApp) {
     settled(&b).await;
     b.assert_fits_width().await;
     b.screenshot(&format!("search-phone-zh-390-{backend}"))
+        .await;
+    // The talent's card's sales, as cards on the phone, each with its trace.
+    b.click("#search-talent [data-action='ledger']").await;
+    b.wait_text("#ledger-list", "trace-cashier").await;
+    settled(&b).await;
+    b.assert_fits_width().await;
+    b.js(
+        "document.getElementById('ledger-list').scrollIntoView({block: 'start'}); window.scrollBy(0, -76);",
+        vec![],
+    )
+    .await;
+    b.screenshot(&format!("search-ledger-zh-390-{backend}"))
         .await;
     b.close().await;
     app.stop().await;
