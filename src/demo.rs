@@ -158,6 +158,8 @@ fn seed_waiting_proposal(conn: &mut DbConnection) -> ApiResult<()> {
         role: Role::Admin,
         merchant_id: None,
         talent_id: None,
+        // Acting in-process, not through a signed-in device.
+        session_id: 0,
     };
     let year = chrono::Datelike::year(&crate::time::to_local(crate::time::now()));
     let settings = crate::budgets::setting::BudgetSettings {

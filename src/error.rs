@@ -26,8 +26,9 @@ pub struct Problem {
     pub code: String,
     /// What went wrong, for a person.
     pub detail: String,
-    /// The request field at fault, for `validation` problems (an RFC 9457 extension
-    /// member): pages show their own message for it in the user's language.
+    /// The request field at fault, for `validation` problems and for a `conflict` with a
+    /// stored value (a taken USCC or username) (an RFC 9457 extension member): pages
+    /// show their own message for it in the user's language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }

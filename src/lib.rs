@@ -32,6 +32,7 @@ pub mod schema;
 pub mod search;
 pub mod secrets;
 pub mod settlements;
+pub mod spreadsheet;
 pub mod startup;
 pub mod state;
 pub mod talents;

@@ -325,6 +325,7 @@ diesel::table! {
         created_at -> Timestamp,
         audit_checkpoint_size -> Nullable<BigInt>,
         audit_checkpoint_root -> Nullable<Text>,
+        invoice_no -> Nullable<Text>,
     }
 }
 
@@ -419,10 +420,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        refresh_hash -> Text,
+        previous_hash -> Nullable<Text>,
+        rotated_at -> Timestamp,
+        token_version -> Integer,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+        expires_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        end_reason -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(anomaly_flag_redemptions -> anomaly_flags (flag_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    sessions,
     anomaly_flags,
     anomaly_flag_redemptions,
     anomaly_settings,

@@ -25,6 +25,9 @@ async fn asset(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     if path.starts_with("api/") {
         return Err(ApiError::not_found(format!("There is no GET /{path}.")));
     }
+    if PAGES.contains(&path) {
+        return serve(&req, "index.html", StatusCode::OK);
+    }
     if Assets::get(path).is_none() && is_page_path(path) {
         // A person typed or followed a page address that does not exist: they get the
         // app, which says so in their language, not a JSON problem (still a 404).
@@ -32,6 +35,10 @@ async fn asset(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     }
     serve(&req, path, StatusCode::OK)
 }
+
+/// Page addresses besides `/` that the app shows (`web/js/app.js` routes them by path):
+/// the public merchant application form, linked from the login page.
+const PAGES: &[&str] = &["apply"];
 
 /// A page address rather than a file: no extension in its last segment.
 fn is_page_path(path: &str) -> bool {

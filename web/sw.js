@@ -23,6 +23,8 @@ const SHELL = [
   '/js/access.js',
   '/js/charts.js',
   '/js/anomalies.js',
+  '/js/apply.js',
+  '/js/account.js',
 ];
 
 const NOT_SHELL = ['/healthz', '/readyz', '/metrics'];

@@ -68,7 +68,7 @@ pub async fn activate(
             .run_writing(move |conn| throttle::admit(conn, &username, &address, now))
             .await?
     };
-    let (user_id, role, version) = state
+    let opened = state
         .db
         .run(move |conn| {
             let user = users::find_by_username(conn, &username)?.ok_or_else(|| {
@@ -101,7 +101,8 @@ pub async fn activate(
                     None::<&()>,
                     None::<&()>,
                 )?;
-                Ok((user.id, role, version))
+                crate::auth::session::end_all(conn, user.id, "activated", now)?;
+                crate::auth::session::open(conn, user.id, role, version, now)
             })
         })
         .await?;
@@ -109,5 +110,5 @@ pub async fn activate(
         .db
         .run_writing(move |conn| throttle::succeeded(conn, &admitted, now))
         .await?;
-    crate::auth::routes::token_response(&state, user_id, role, version)
+    crate::auth::routes::session_response(&state, &opened)
 }

@@ -30,6 +30,8 @@ pub struct Principal {
     pub role: Role,
     pub merchant_id: Option<i64>,
     pub talent_id: Option<i64>,
+    /// The device session of the access token (one per login).
+    pub session_id: i64,
 }
 
 impl Principal {
@@ -138,17 +140,27 @@ fn claims_of(state: &AppState, token: Option<String>) -> ApiResult<(token::Claim
     Ok((claims, user_id))
 }
 
-/// The caller, if the user row still backs the token: active, and not logged out or
-/// re-keyed since (the token version matches).
-fn confirm(claims: &token::Claims, user: Option<SessionUser>) -> ApiResult<Principal> {
-    match user {
-        Some(u) if u.active && u.token_version == claims.ver => Ok(Principal {
-            user_id: u.id,
-            role: u.role()?,
-            username: u.username,
-            merchant_id: u.merchant_id,
-            talent_id: u.talent_id,
-        }),
+/// The user row and, when it is still running, the session an access token names: what
+/// every authenticated request reads (see [`users::find_session`]).
+pub type SessionRead = Option<(SessionUser, Option<i64>)>;
+
+/// The caller, if the user row still backs the token — active, and not signed out
+/// everywhere or re-keyed since (the token version matches) — and its device session is
+/// still running (not logged out, not expired).
+fn confirm(claims: &token::Claims, read: SessionRead) -> ApiResult<Principal> {
+    match read {
+        Some((u, Some(session_id)))
+            if u.active && u.token_version == claims.ver && session_id == claims.sid =>
+        {
+            Ok(Principal {
+                user_id: u.id,
+                role: u.role()?,
+                username: u.username,
+                merchant_id: u.merchant_id,
+                talent_id: u.talent_id,
+                session_id,
+            })
+        }
         _ => Err(ApiError::unauthorized(
             "This session has ended; log in again.",
         )),
@@ -157,11 +169,12 @@ fn confirm(claims: &token::Claims, user: Option<SessionUser>) -> ApiResult<Princ
 
 async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> ApiResult<Principal> {
     let (claims, user_id) = claims_of(&state, token)?;
-    let user = state
+    let session_id = claims.sid;
+    let read = state
         .db
-        .run(move |conn| users::find_session(conn, user_id))
+        .run(move |conn| users::find_session(conn, user_id, session_id))
         .await?;
-    confirm(&claims, user)
+    confirm(&claims, read)
 }
 
 impl FromRequest for Principal {
@@ -299,9 +312,14 @@ impl<R: RoleSet> Claimed<R> {
         self.user_id
     }
 
-    /// What [`Auth`] would have given, from the user row read by the caller.
-    pub fn confirm(&self, user: Option<SessionUser>) -> ApiResult<Auth<R>> {
-        Auth::admit(confirm(&self.claims, user)?)
+    /// The session the token names, for the caller's read to join.
+    pub fn session_id(&self) -> i64 {
+        self.claims.sid
+    }
+
+    /// What [`Auth`] would have given, from the user row (and session) read by the caller.
+    pub fn confirm(&self, read: SessionRead) -> ApiResult<Auth<R>> {
+        Auth::admit(confirm(&self.claims, read)?)
     }
 }
 
@@ -331,9 +349,12 @@ impl<R: RoleSet + 'static> FromRequest for Claimed<R> {
     }
 }
 
-/// The caller of a public endpoint: `None` when no token was sent. A token that was sent
-/// but is bad or expired is still a 401, so a client never silently gets the anonymous
-/// view because its session ended.
+/// The caller of a public endpoint: `None` when no token was sent. A Bearer token that
+/// was sent but is bad or expired is still a 401, so an API client never silently gets
+/// the anonymous view because its session ended. A session cookie is different: the
+/// browser sends it unasked, and a stale one (a session ended elsewhere) must not stop
+/// anyone from using a public page such as the merchant application — it reads as no
+/// login at all.
 #[derive(Debug)]
 pub struct MaybePrincipal(pub Option<Principal>);
 
@@ -345,7 +366,14 @@ impl FromRequest for MaybePrincipal {
         if req.extensions().get::<Principal>().is_none() && token_from_request(req).is_none() {
             return Box::pin(async { Ok(MaybePrincipal(None)) });
         }
+        let by_cookie = bearer_token(req).is_none();
         let principal = Principal::from_request(req, payload);
-        Box::pin(async move { Ok(MaybePrincipal(Some(principal.await?))) })
+        Box::pin(async move {
+            match principal.await {
+                Ok(principal) => Ok(MaybePrincipal(Some(principal))),
+                Err(e) if by_cookie && e.code() == "unauthorized" => Ok(MaybePrincipal(None)),
+                Err(e) => Err(e),
+            }
+        })
     }
 }

@@ -1,4 +1,5 @@
-//! `POST /auth/login`, `POST /auth/logout`, `GET /me`, `POST /me/password`.
+//! `POST /auth/login`, `/auth/refresh`, `/auth/logout`, `/auth/logout-all`, `GET /me`,
+//! `POST /me/password`.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
@@ -8,6 +9,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::principal::{AnyRole, SESSION_COOKIE};
+use super::session::{self, REFRESH_COOKIE, REFRESH_COOKIE_PATH, Renewed};
 use super::{Auth, Role, password, throttle, token};
 use crate::auth::password::Password;
 use crate::db::write_tx;
@@ -18,7 +20,9 @@ use crate::users::{self, UserView};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(login)
+        .service(refresh_session)
         .service(logout)
+        .service(logout_all)
         .service(me)
         .service(change_password);
 }
@@ -41,35 +45,62 @@ pub struct LoginResponse {
     pub role: Role,
 }
 
-fn session_cookie(state: &AppState, token: &str) -> Cookie<'static> {
+fn session_cookie(state: &AppState, token: &str, ttl: i64) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, token.to_owned())
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(state.config.cookie_secure)
         .path("/")
-        .max_age(CookieDuration::seconds(
-            state.config.token_ttl.as_secs() as i64
-        ))
+        .max_age(CookieDuration::seconds(ttl))
         .finish()
 }
 
-pub(crate) fn token_response(
-    state: &AppState,
-    user_id: i64,
-    role: Role,
-    version: i32,
-) -> ApiResult<HttpResponse> {
-    let ttl = state.config.token_ttl.as_secs() as i64;
-    let access_token = token::issue(&state.secrets.jwt, user_id, role, version, ttl)
-        .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .cookie(session_cookie(state, &access_token))
-        .json(LoginResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in: ttl,
-            role,
-        }))
+fn refresh_cookie(state: &AppState, token: &str, ttl: i64) -> Cookie<'static> {
+    Cookie::build(REFRESH_COOKIE, token.to_owned())
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.config.cookie_secure)
+        .path(REFRESH_COOKIE_PATH)
+        .max_age(CookieDuration::seconds(ttl))
+        .finish()
+}
+
+/// Both session cookies, made to expire now (logout).
+fn removed_cookies(state: &AppState) -> [Cookie<'static>; 2] {
+    let mut access = session_cookie(state, "", 0);
+    access.make_removal();
+    let mut refresh = refresh_cookie(state, "", 0);
+    refresh.make_removal();
+    [access, refresh]
+}
+
+/// A new access token for a session just opened or renewed, in the body and as the
+/// session cookie, with the rotated refresh cookie when there is one. The access token
+/// never outlives its session.
+pub(crate) fn session_response(state: &AppState, renewed: &Renewed) -> ApiResult<HttpResponse> {
+    let now = crate::time::now();
+    let session_left = (renewed.expires_at - now).num_seconds().max(1);
+    let ttl = (state.config.token_ttl.as_secs() as i64).min(session_left);
+    let access_token = token::issue(
+        &state.secrets.jwt,
+        renewed.user_id,
+        renewed.role,
+        renewed.token_version,
+        renewed.session_id,
+        ttl,
+    )
+    .map_err(ApiError::internal)?;
+    let mut response = HttpResponse::Ok();
+    response.cookie(session_cookie(state, &access_token, ttl));
+    if let Some(refresh) = &renewed.refresh_token {
+        response.cookie(refresh_cookie(state, refresh, session_left));
+    }
+    Ok(response.json(LoginResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: ttl,
+        role: renewed.role,
+    }))
 }
 
 enum LoginOutcome {
@@ -132,36 +163,113 @@ pub async fn login(
             })
         })
         .await?;
-    if !matches!(outcome, LoginOutcome::Wrong) {
-        // The right password: this attempt was no failure.
-        state
-            .db
-            .run_writing(move |conn| throttle::succeeded(conn, &admitted, now))
-            .await?;
-    }
     match outcome {
-        LoginOutcome::Ok(id, role, version) => token_response(&state, id, role, version),
-        LoginOutcome::Inactive => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "account_inactive",
-            "This account is not active (a merchant account opens once the merchant is approved).",
-        )),
+        LoginOutcome::Ok(id, role, version) => {
+            // The right password: this attempt was no failure, and a device session opens.
+            let opened = state
+                .db
+                .run_writing(move |conn| {
+                    throttle::succeeded(conn, &admitted, now)?;
+                    write_tx(conn, |conn| session::open(conn, id, role, version, now))
+                })
+                .await?;
+            session_response(&state, &opened)
+        }
+        LoginOutcome::Inactive => {
+            state
+                .db
+                .run_writing(move |conn| throttle::succeeded(conn, &admitted, now))
+                .await?;
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "account_inactive",
+                "This account is not active (a merchant account opens once the merchant is approved).",
+            ))
+        }
         LoginOutcome::Wrong => Err(ApiError::unauthorized("Wrong username or password.")),
     }
 }
 
-/// Log out: ends every token of this account and clears the session cookie.
+/// Renew the session: the refresh cookie (HttpOnly, sent only to `/api/v1/auth`) is
+/// replaced and a new access token answered, as at login. Sessions last a shift for
+/// counter staff, 30 days for talents, and for officials until 30 minutes without a
+/// renewal (8 hours at most); a logout, a logout everywhere, a password change or a
+/// disabled account ends them.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 401, description = "No session to renew: log in", body = crate::error::Problem),
+    ),
+    security(("refresh_cookie" = []))
+)]
+#[post("/auth/refresh")]
+pub async fn refresh_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let token = req
+        .cookie(REFRESH_COOKIE)
+        .map(|c| c.value().to_owned())
+        .ok_or_else(|| ApiError::unauthorized("There is no session to renew; log in."))?;
+    let now = crate::time::now();
+    let renewed = state
+        .db
+        .write(move |conn| session::renew(conn, &token, now))
+        .await;
+    match renewed? {
+        Some(renewed) => session_response(&state, &renewed),
+        // The cookies of an ended session are of no use: drop them with the refusal.
+        None => {
+            let refusal = ApiError::unauthorized("This session has ended; log in again.");
+            let mut response = actix_web::ResponseError::error_response(&refusal);
+            for cookie in removed_cookies(&state) {
+                response.add_cookie(&cookie).map_err(ApiError::internal)?;
+            }
+            Ok(response)
+        }
+    }
+}
+
+/// Log out this device: ends its session and clears its cookies. The account's other
+/// sessions (another till, the talent's other phone) stay signed in.
 #[utoipa::path(tag = "auth", responses((status = 204)), security(("bearer" = [])))]
 #[post("/auth/logout")]
 pub async fn logout(auth: Auth<AnyRole>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let user_id = auth.user_id;
+    let session_id = auth.session_id;
+    let now = crate::time::now();
     state
         .db
-        .write(move |conn| users::bump_token_version(conn, user_id))
+        .write(move |conn| session::end(conn, session_id, "logout", now))
         .await?;
-    let mut gone = session_cookie(&state, "");
-    gone.make_removal();
-    Ok(HttpResponse::NoContent().cookie(gone).finish())
+    let mut response = HttpResponse::NoContent();
+    for cookie in removed_cookies(&state) {
+        response.cookie(cookie);
+    }
+    Ok(response.finish())
+}
+
+/// Log out everywhere: ends every session and every access token of the account.
+#[utoipa::path(tag = "auth", responses((status = 204)), security(("bearer" = [])))]
+#[post("/auth/logout-all")]
+pub async fn logout_all(
+    auth: Auth<AnyRole>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let user_id = auth.user_id;
+    let now = crate::time::now();
+    state
+        .db
+        .write(move |conn| {
+            users::bump_token_version(conn, user_id)?;
+            session::end_all(conn, user_id, "logout everywhere", now)
+        })
+        .await?;
+    let mut response = HttpResponse::NoContent();
+    for cookie in removed_cookies(&state) {
+        response.cookie(cookie);
+    }
+    Ok(response.finish())
 }
 
 /// The logged-in account.
@@ -187,7 +295,8 @@ pub struct ChangePassword {
     pub new_password: String,
 }
 
-/// Change the password; other sessions of the account end, this one gets a new token.
+/// Change the password: every session of the account ends, and this device gets a new
+/// one.
 #[utoipa::path(
     tag = "auth",
     request_body = ChangePassword,
@@ -208,7 +317,7 @@ pub async fn change_password(
     let principal = auth.into_inner();
     let actor = principal.actor();
     let user_id = principal.user_id;
-    let version = state
+    let opened = state
         .db
         .run(move |conn| {
             let user = users::find_by_id(conn, user_id)?
@@ -217,10 +326,13 @@ pub async fn change_password(
                 return Err(ApiError::unauthorized("The current password is wrong."));
             }
             let hash = users::hash_password(&new_password)?;
+            let now = crate::time::now();
             write_tx(conn, |conn| {
-                users::set_password(conn, &actor, user_id, &hash)
+                let version = users::set_password(conn, &actor, user_id, &hash)?;
+                session::end_all(conn, user_id, "password changed", now)?;
+                session::open(conn, user_id, principal.role, version, now)
             })
         })
         .await?;
-    token_response(&state, user_id, principal.role, version)
+    session_response(&state, &opened)
 }

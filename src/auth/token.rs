@@ -19,6 +19,8 @@ pub struct Claims {
     pub role: Role,
     /// Token version of the user when issued; a newer version in the database ends it.
     pub ver: i32,
+    /// The device session the token belongs to; ending the session ends the token.
+    pub sid: i64,
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
@@ -29,6 +31,7 @@ pub fn issue(
     user_id: i64,
     role: Role,
     version: i32,
+    session_id: i64,
     ttl_secs: i64,
 ) -> anyhow::Result<String> {
     let now = chrono::Utc::now().timestamp();
@@ -36,6 +39,7 @@ pub fn issue(
         sub: user_id.to_string(),
         role,
         ver: version,
+        sid: session_id,
         iat: now,
         exp: now + ttl_secs,
         iss: ISSUER.to_owned(),

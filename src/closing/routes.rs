@@ -31,6 +31,9 @@ pub struct Generated {
     pub period: String,
     /// Settlements created by this run (empty when nothing new was left to settle).
     pub created: Vec<SettlementView>,
+    /// What the run left out and why (held by alerts, disputed), and what earlier runs
+    /// had settled already.
+    pub left_out: crate::settlements::holds::LeftOut,
 }
 
 /// Generate the period's settlements from everything not yet settled. Safe to repeat.
@@ -48,10 +51,17 @@ pub async fn generate(
     let result = state
         .db
         .write(move |conn| {
+            let settled_before =
+                crate::settlements::holds::left_out(conn, period.as_str())?.settled_before_count;
             let made = super::generate(conn, &vault, &actor, &period, crate::time::now())?;
+            let left_out = crate::settlements::holds::LeftOut {
+                settled_before_count: settled_before,
+                ..crate::settlements::holds::left_out(conn, period.as_str())?
+            };
             Ok(Generated {
                 period: period.as_str().to_owned(),
                 created: views(conn, &made)?,
+                left_out,
             })
         })
         .await?;

@@ -18,6 +18,7 @@ use super::{
     CodeError, MAX_FAILED_VERIFICATIONS_PER_HOUR, MAX_FAILED_VERIFICATIONS_PER_MERCHANT_HOUR,
     VerifiedCode,
 };
+use crate::auth::principal::SessionRead;
 use crate::db::{DbConnection, write_tx};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::{CODE_FORGERY_SUSPECTED, CODE_GUESS_REFUSALS};
@@ -80,23 +81,29 @@ impl Failures {
 pub fn staff_and_failures(
     conn: &mut DbConnection,
     user_id: i64,
-) -> ApiResult<(Option<SessionUser>, Failures)> {
-    let found: Option<(SessionUser, Counted, Counted)> = users::table
+    session_id: i64,
+) -> ApiResult<(SessionRead, Failures)> {
+    use crate::schema::sessions;
+    let now = crate::time::now();
+    let found: Option<(SessionUser, Option<i64>, Counted, Counted)> = users::table
         .left_join(t::table.on(t::user_id.eq(users::id)))
         .left_join(m::table.on(m::merchant_id.nullable().eq(users::merchant_id)))
+        .left_join(sessions::table.on(crate::auth::session::live(session_id, now)))
         .filter(users::id.eq(user_id))
         .select((
             SessionUser::as_select(),
+            sessions::id.nullable(),
             (t::failures, t::window_start).nullable(),
             (m::failures, m::window_start).nullable(),
         ))
         .first(conn)
         .optional()?;
-    Ok(
-        found.map_or((None, Failures::default()), |(user, account, merchant)| {
-            (Some(user), Failures::new(account, merchant))
-        }),
-    )
+    Ok(found.map_or(
+        (None, Failures::default()),
+        |(user, session, account, merchant)| {
+            (Some((user, session)), Failures::new(account, merchant))
+        },
+    ))
 }
 
 fn exhausted(counted: Counted, max: u32, now: NaiveDateTime) -> Option<NaiveDateTime> {

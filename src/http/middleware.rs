@@ -14,6 +14,7 @@ use futures_util::FutureExt;
 use tracing_actix_web::RequestId;
 
 use crate::auth::principal::{SESSION_COOKIE, bearer_token};
+use crate::auth::session::REFRESH_COOKIE;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -197,7 +198,9 @@ fn cross_site_cookie_write(req: &HttpRequest) -> Option<String> {
         return None;
     }
     let headers = req.headers();
-    if bearer_token(req).is_some() || req.cookie(SESSION_COOKIE).is_none() {
+    let has_session_cookie =
+        req.cookie(SESSION_COOKIE).is_some() || req.cookie(REFRESH_COOKIE).is_some();
+    if bearer_token(req).is_some() || !has_session_cookie {
         return None;
     }
     let fetch_site = headers

@@ -39,6 +39,13 @@ impl Modify for SecuritySchemes {
                 crate::auth::principal::SESSION_COOKIE,
             ))),
         );
+        components.add_security_scheme(
+            "refresh_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::session::REFRESH_COOKIE,
+                "HttpOnly, sent only to /api/v1/auth; set at login, rotated by each renewal.",
+            ))),
+        );
     }
 }
 

@@ -328,12 +328,18 @@ pub fn apply(conn: &mut DbConnection, actor: &Actor, new: NewMerchant) -> ApiRes
             // Opens on approval.
             active: false,
         },
-    )?;
+    )
+    // The form's field, so the page can say which of its values is taken.
+    .map_err(|e| match e.code() {
+        "conflict" => e.with_field("owner_username"),
+        _ => e,
+    })?;
     Ok(merchant)
 }
 
 fn uscc_taken() -> ApiError {
     ApiError::conflict("A merchant with this 统一社会信用代码 (uscc) is already registered.")
+        .with_field("uscc")
 }
 
 /// Applies a workflow step if the merchant is in the state it starts from; accounts open

@@ -230,5 +230,11 @@ pub fn revise(
             Some("withdrawn by a revision"),
         )?;
     }
-    create(conn, actor, old.merchant_id, new, Some(old_id))
+    // A revision of a revision still under review takes that one's place: once live it
+    // must end the version that runs now, not the one it withdrew.
+    let replaces = match (old_status, old.replaces_id) {
+        (OfferStatus::Pending, Some(running)) => running,
+        _ => old_id,
+    };
+    create(conn, actor, old.merchant_id, new, Some(replaces))
 }

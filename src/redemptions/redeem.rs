@@ -12,6 +12,7 @@ use super::eligibility::{
 use super::{Redemption, RedemptionView, local_keys, problem, view, write};
 use crate::audit;
 use crate::auth::Principal;
+use crate::auth::principal::SessionRead;
 use crate::auth::principal::{Claimed, MerchantStaff};
 use crate::budgets::{self, Approach, Reservation};
 use crate::cards::Card;
@@ -96,7 +97,8 @@ type OfferSide = (CounterMerchant, Offer, Option<budgets::Shape>);
 struct CounterRead {
     card: Card,
     talent_name: String,
-    user: SessionUser,
+    /// The caller's user row and, if still running, its session.
+    user: (SessionUser, Option<i64>),
     failures: Failures,
     /// `None` when the caller's merchant has no such offer.
     offer_side: Option<OfferSide>,
@@ -120,11 +122,18 @@ impl Caller<'_> {
         }
     }
 
+    fn session_id(self) -> i64 {
+        match self {
+            Caller::Staff(staff) => staff.session_id,
+            Caller::Token(claimed) => claimed.session_id(),
+        }
+    }
+
     /// The staff member, once the token is confirmed by its user row (401/403) and the
     /// account is not locked out for entering forged codes (429), in that order.
     fn admit(
         self,
-        user: Option<SessionUser>,
+        user: SessionRead,
         failures: Failures,
         now: NaiveDateTime,
     ) -> ApiResult<Principal> {
@@ -147,7 +156,7 @@ pub fn merchant_of(staff: &Principal) -> ApiResult<i64> {
 }
 
 /// The staff member behind a claimed token, from its user row: what `Auth` would give.
-fn confirmed(claimed: &Claimed<MerchantStaff>, user: Option<SessionUser>) -> ApiResult<Principal> {
+fn confirmed(claimed: &Claimed<MerchantStaff>, user: SessionRead) -> ApiResult<Principal> {
     let staff = claimed.confirm(user)?.into_inner();
     merchant_of(&staff)?;
     Ok(staff)
@@ -159,7 +168,7 @@ pub fn session(
     conn: &mut DbConnection,
     claimed: &Claimed<MerchantStaff>,
 ) -> ApiResult<(Principal, Failures)> {
-    let (user, failures) = staff_and_failures(conn, claimed.user_id())?;
+    let (user, failures) = staff_and_failures(conn, claimed.user_id(), claimed.session_id())?;
     Ok((confirmed(claimed, user)?, failures))
 }
 
@@ -171,13 +180,14 @@ pub fn session(
 fn counter_read(
     conn: &mut DbConnection,
     card_id: i64,
-    user_id: i64,
+    (user_id, session_id): (i64, i64),
     offer_id: i64,
     year: i32,
+    now: NaiveDateTime,
 ) -> ApiResult<Option<CounterRead>> {
     use crate::schema::{
         budget_envelopes, budgets as budgets_table, code_guess_throttle as throttle,
-        merchant_guess_throttle as merchant_throttle, users,
+        merchant_guess_throttle as merchant_throttle, sessions, users,
     };
     // Card, talent name, user, its and its merchant's failures, and from the left joins:
     // offer, merchant, budget year, its cap, envelope category.
@@ -185,6 +195,7 @@ fn counter_read(
         Card,
         String,
         SessionUser,
+        Option<i64>,
         (codes::guard::Counted, codes::guard::Counted),
         Option<Offer>,
         Option<CounterMerchant>,
@@ -199,6 +210,7 @@ fn counter_read(
             cards_table::table
                 .inner_join(talents::table)
                 .inner_join(users::table.on(users::id.eq(user_id)))
+                .left_join(sessions::table.on(crate::auth::session::live(session_id, now)))
                 .left_join(throttle::table.on(throttle::user_id.eq(users::id)))
                 .left_join(
                     merchant_throttle::table.on(merchant_throttle::merchant_id
@@ -224,6 +236,7 @@ fn counter_read(
                     Card::as_select(),
                     talents::name,
                     SessionUser::as_select(),
+                    sessions::id.nullable(),
                     (
                         (throttle::failures, throttle::window_start).nullable(),
                         (merchant_throttle::failures, merchant_throttle::window_start).nullable(),
@@ -253,6 +266,7 @@ fn counter_read(
             card,
             talent_name,
             user,
+            session,
             (account_failures, merchant_failures),
             offer,
             merchant,
@@ -271,7 +285,7 @@ fn counter_read(
             CounterRead {
                 card,
                 talent_name,
-                user,
+                user: (user, session),
                 failures: Failures::new(account_failures, merchant_failures),
                 offer_side,
                 next_id,
@@ -354,7 +368,14 @@ fn redeem_decoded(
     let mut looked_up = None;
     let verified = codes::check_card(
         |card_id| {
-            let Some(read) = counter_read(conn, card_id, caller.user_id(), req.offer_id, year)?
+            let Some(read) = counter_read(
+                conn,
+                card_id,
+                (caller.user_id(), caller.session_id()),
+                req.offer_id,
+                year,
+                now,
+            )?
             else {
                 // No such card, or no such user: the session is still judged first.
                 if let Caller::Token(claimed) = caller {

@@ -13,8 +13,10 @@ use crate::auth::principal::Official;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+pub mod export;
+
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(subsidies);
+    cfg.service(subsidies).service(export::subsidies_export);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -64,23 +66,32 @@ pub async fn subsidies(
     query: crate::http::Query<ReportQuery>,
 ) -> ApiResult<web::Json<Report>> {
     let q = query.into_inner();
-    let from = q
-        .from
-        .as_deref()
-        .map(|v| crate::time::parse_filter(v, false))
-        .transpose()
-        .map_err(ApiError::validation)?;
-    let to =
-        q.to.as_deref()
-            .map(|v| crate::time::parse_filter(v, true))
-            .transpose()
-            .map_err(ApiError::validation)?;
+    let (from, to) = q.range()?;
     // A replica may serve reports when configured (REPLICA_DATABASE_URL).
     let report = state
         .reports_db()
         .run(move |conn| subsidy_report(conn, &q.group_by, from, to))
         .await?;
     Ok(web::Json(report))
+}
+
+impl ReportQuery {
+    /// The `[from, to)` instants of the query's filters (`to` takes its whole day).
+    pub fn range(
+        &self,
+    ) -> ApiResult<(Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>)> {
+        let parse = |value: &Option<crate::text::SingleLine>, end: bool, name: &'static str| {
+            value
+                .as_deref()
+                .map(|v| crate::time::parse_filter(v, end))
+                .transpose()
+                .map_err(|e| ApiError::invalid_field(name, e))
+        };
+        Ok((
+            parse(&self.from, false, "from")?,
+            parse(&self.to, true, "to")?,
+        ))
+    }
 }
 
 /// Subsidy totals grouped by `group_by` over redemptions in `[from, to)`, reversed ones

@@ -1,129 +1,12 @@
-//! Spreadsheets that open correctly in Chinese Excel: the settlement statement (结算单)
-//! and the bank payout batch. XLSX (no encoding guesswork: text is UTF-8 inside);
-//! amounts are numbers in 元 with two decimals, never text.
-//!
-//! Exports are streamed (DESIGN §4): a worksheet is written in rust_xlsxwriter's
-//! constant-memory mode, each row going to a temporary file as the next begins, and the
-//! finished file is zipped into another unnamed temporary file that the response reads a
-//! chunk at a time. A statement of tens of thousands of lines never sits in memory as
-//! cells, XML or zip. (XLSX is a zip whose directory is written last with seeks back,
-//! so the file cannot go to the client while it is being written.) Both temporary
-//! files live in the system temporary directory (`TMPDIR`) and are gone when dropped.
+//! The settlement statement (结算单) and the bank payout batch as XLSX, written with the
+//! streamed pieces of [`crate::spreadsheet`].
 
-use std::fs::File;
-use std::io::{Read, Seek};
-
-use actix_web::body::SizedStream;
-use actix_web::web;
-use rust_xlsxwriter::{Format, FormatAlign, Workbook, Worksheet, XlsxError};
+use chrono::NaiveDateTime;
+use rust_xlsxwriter::{Workbook, Worksheet, XlsxError};
 
 use super::{LineView, SettlementView};
-use crate::error::{ApiError, ApiResult};
-
-pub const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-fn yuan(fen: i64) -> f64 {
-    // Display only: fen → 元. Exact for every amount below 2^53 fen.
-    fen as f64 / 100.0
-}
-
-struct Formats {
-    money: Format,
-    bold: Format,
-    bold_money: Format,
-    header: Format,
-}
-
-fn formats() -> Formats {
-    Formats {
-        money: Format::new().set_num_format("#,##0.00"),
-        bold: Format::new().set_bold(),
-        bold_money: Format::new().set_bold().set_num_format("#,##0.00"),
-        header: Format::new()
-            .set_bold()
-            .set_align(FormatAlign::Center)
-            .set_background_color(0xE8EEF7),
-    }
-}
-
-fn header_row(ws: &mut Worksheet, row: u32, titles: &[&str], f: &Formats) -> Result<(), XlsxError> {
-    for (col, title) in titles.iter().enumerate() {
-        ws.write_string_with_format(row, col as u16, *title, &f.header)?;
-    }
-    Ok(())
-}
-
-fn xlsx_error(e: XlsxError) -> ApiError {
-    ApiError::internal(anyhow::anyhow!("writing spreadsheet: {e}"))
-}
-
-fn temp_error(e: std::io::Error) -> ApiError {
-    ApiError::internal(anyhow::anyhow!(
-        "spreadsheet temporary file (TMPDIR {}): {e}",
-        std::env::temp_dir().display()
-    ))
-}
-
-/// Bytes read from the finished file per chunk of the response.
-const CHUNK: usize = 64 * 1024;
-
-/// A finished spreadsheet in an unnamed temporary file, to be streamed.
-pub struct Spreadsheet {
-    file: File,
-    len: u64,
-}
-
-impl Spreadsheet {
-    /// Opens the file the workbook will be zipped into. First, so that a temporary
-    /// directory that cannot be written is a clean error: rust_xlsxwriter creates its
-    /// row files in the same directory and panics when it cannot.
-    fn create() -> ApiResult<File> {
-        tempfile::tempfile().map_err(temp_error)
-    }
-
-    /// Zips `book` into `file` and rewinds it for reading.
-    fn finish(book: &mut Workbook, mut file: File) -> ApiResult<Self> {
-        book.save_to_writer(&mut file).map_err(xlsx_error)?;
-        let len = file.stream_position().map_err(temp_error)?;
-        file.rewind().map_err(temp_error)?;
-        Ok(Spreadsheet { file, len })
-    }
-
-    /// The response body: the file read a chunk at a time on the blocking pool, which
-    /// holds a thread only while a chunk is read (a slow client holds none), with its
-    /// length as `Content-Length`.
-    pub fn into_body(
-        self,
-    ) -> SizedStream<impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>>> {
-        let chunks = futures_util::stream::unfold(Some(self.file), |file| async move {
-            let mut file = file?;
-            let read = web::block(move || {
-                let mut buf = vec![0; CHUNK];
-                let n = file.read(&mut buf)?;
-                buf.truncate(n);
-                Ok::<_, std::io::Error>((file, buf))
-            })
-            .await;
-            match read {
-                Ok(Ok((_, buf))) if buf.is_empty() => None,
-                Ok(Ok((file, buf))) => Some((Ok(web::Bytes::from(buf)), Some(file))),
-                // The status line has gone out: ending the body short tells the client.
-                Ok(Err(e)) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
-                Err(e) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
-            }
-        });
-        SizedStream::new(self.len, chunks)
-    }
-
-    /// The whole file, for tests.
-    #[cfg(test)]
-    fn into_bytes(mut self) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        self.file.read_to_end(&mut bytes).unwrap();
-        assert_eq!(bytes.len() as u64, self.len);
-        bytes
-    }
-}
+use crate::error::ApiResult;
+use crate::spreadsheet::{Spreadsheet, formats, header_row, xlsx_error, yuan};
 
 /// 结算单: the settlement's header, its lines and a totals row.
 pub fn statement(s: &SettlementView, lines: &[LineView]) -> ApiResult<Spreadsheet> {
@@ -143,19 +26,20 @@ fn write_statement(
     let f = formats();
     ws.set_name("结算单")?;
     ws.write_string_with_format(0, 0, "遂州英才卡 商家补贴结算单", &f.bold)?;
-    let info: [(&str, String); 6] = [
+    let info: [(&str, String); 7] = [
         ("结算单号", s.id.to_string()),
         ("商家", s.merchant_name.clone()),
         ("结算期间", format!("{} (第{}次)", s.period, s.run)),
         ("状态", s.status.clone()),
         ("笔数", s.line_count.to_string()),
+        ("发票号码", s.invoice_no.clone().unwrap_or_default()),
         ("银行流水号", s.bank_reference.clone().unwrap_or_default()),
     ];
     for (i, (k, v)) in info.iter().enumerate() {
         ws.write_string_with_format(1 + i as u32, 0, *k, &f.bold)?;
         ws.write_string(1 + i as u32, 1, v)?;
     }
-    let top = 8;
+    let top = 9;
     header_row(
         ws,
         top,
@@ -208,9 +92,15 @@ pub struct PayoutRow {
     pub bank_name: String,
     pub bank_account: String,
     pub subsidy_fen: i64,
+    /// The merchant's 发票 number for this subsidy, when given at confirmation.
+    pub invoice_no: Option<String>,
+    /// Paid: the bank's reference and when it was recorded; `None` while approved and
+    /// waiting for the transfer.
+    pub paid: Option<(String, NaiveDateTime)>,
 }
 
-/// 补贴拨付批次: one row per approved settlement of the period, and a totals row.
+/// 补贴拨付批次: one row per approved or paid settlement of the period — which, and the
+/// bank's reference once paid — and the totals: all, paid, still to pay.
 pub fn payout_batch(period: &str, rows: &[PayoutRow]) -> ApiResult<Spreadsheet> {
     let out = Spreadsheet::create()?;
     let mut book = Workbook::new();
@@ -237,6 +127,10 @@ fn write_payout_batch(
             "开户银行",
             "银行账号",
             "拨付金额(元)",
+            "发票号码",
+            "状态",
+            "银行流水号",
+            "拨付时间",
         ],
         &f,
     )?;
@@ -249,16 +143,55 @@ fn write_payout_batch(
         // Text, so Excel keeps every digit of a long account number.
         ws.write_string(r, 4, &p.bank_account)?;
         ws.write_number_with_format(r, 5, yuan(p.subsidy_fen), &f.money)?;
+        // Text: an all-digit 发票号码 must keep its leading zeros.
+        if let Some(invoice_no) = &p.invoice_no {
+            ws.write_string(r, 6, invoice_no)?;
+        }
+        match &p.paid {
+            Some((reference, at)) => {
+                ws.write_string(r, 7, "已拨付")?;
+                ws.write_string(r, 8, reference)?;
+                ws.write_string(
+                    r,
+                    9,
+                    crate::time::to_local(*at)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string(),
+                )?;
+            }
+            None => {
+                ws.write_string(r, 7, "待拨付")?;
+            }
+        }
     }
     let total = 2 + rows.len() as u32;
-    ws.write_string_with_format(total, 0, "合计", &f.bold)?;
-    ws.write_number_with_format(
-        total,
-        5,
-        yuan(rows.iter().map(|p| p.subsidy_fen).sum()),
-        &f.bold_money,
-    )?;
-    for (col, width) in [(1, 28), (2, 22), (3, 20), (4, 24), (5, 14)] {
+    let sum = |paid: Option<bool>| -> f64 {
+        yuan(
+            rows.iter()
+                .filter(|p| paid.is_none_or(|paid| p.paid.is_some() == paid))
+                .map(|p| p.subsidy_fen)
+                .sum(),
+        )
+    };
+    for (offset, label, which) in [
+        (0, "合计", None),
+        (1, "其中已拨付", Some(true)),
+        (2, "其中待拨付", Some(false)),
+    ] {
+        ws.write_string_with_format(total + offset, 0, label, &f.bold)?;
+        ws.write_number_with_format(total + offset, 5, sum(which), &f.bold_money)?;
+    }
+    for (col, width) in [
+        (1, 28),
+        (2, 22),
+        (3, 20),
+        (4, 24),
+        (5, 14),
+        (6, 24),
+        (7, 10),
+        (8, 24),
+        (9, 18),
+    ] {
         ws.set_column_width(col, width)?;
     }
     Ok(())
@@ -266,11 +199,12 @@ fn write_payout_batch(
 
 #[cfg(test)]
 mod tests {
-    use std::io::Cursor;
+    use std::io::{Cursor, Read, Seek};
 
     use calamine::{Data, Reader, Xlsx};
 
     use super::*;
+    use crate::spreadsheet::CHUNK;
 
     fn cells(bytes: Vec<u8>, sheet: &str) -> Vec<Vec<Data>> {
         let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).unwrap();
@@ -296,6 +230,7 @@ mod tests {
             "discount_fen": sum(|l| l.discount_fen),
             "subsidy_fen": sum(|l| l.subsidy_fen),
             "bank_reference": "ICBC-20261205-0001",
+            "invoice_no": "00012345678901234567",
         }))
         .unwrap()
     }
@@ -327,10 +262,15 @@ mod tests {
         let before = in_memory(|ws| write_statement(ws, &s, &lines));
         let rows = cells(streamed, "结算单");
         assert_eq!(rows, cells(before, "结算单"));
-        assert_eq!(rows.len(), 9 + 2_500 + 1);
-        assert_eq!(rows[9 + 2_500][0], Data::String("合计".into()));
-        assert_eq!(rows[9 + 9][1], Data::String("冲正".into()));
-        assert_eq!(rows[9][4], Data::Float(100.01), "amounts are numbers in 元");
+        assert_eq!(rows.len(), 10 + 2_500 + 1);
+        assert_eq!(rows[10 + 2_500][0], Data::String("合计".into()));
+        assert_eq!(rows[10 + 9][1], Data::String("冲正".into()));
+        assert_eq!(
+            rows[10][4],
+            Data::Float(100.01),
+            "amounts are numbers in 元"
+        );
+        assert_eq!(rows[6][1], Data::String("00012345678901234567".into()));
     }
 
     #[test]
@@ -343,6 +283,8 @@ mod tests {
                 bank_name: "工商银行遂州分行".into(),
                 bank_account: format!("62220202001122{i:05}"),
                 subsidy_fen: 1_168 * i,
+                invoice_no: (i % 2 == 0).then(|| format!("0{i:019}")),
+                paid: (i % 3 == 0).then(|| (format!("BANK{i}"), NaiveDateTime::default())),
             })
             .collect();
         let streamed = payout_batch("2026-11", &rows).unwrap().into_bytes();
@@ -350,6 +292,7 @@ mod tests {
         let cells_now = cells(streamed, "拨付批次");
         assert_eq!(cells_now, cells(before, "拨付批次"));
         assert_eq!(cells_now[2][4], Data::String("6222020200112200001".into()));
+        assert_eq!(cells_now[3][6], Data::String("00000000000000000002".into()));
     }
 
     #[actix_web::test]

@@ -62,6 +62,7 @@ pub struct Settlement {
     pub created_at: NaiveDateTime,
     pub audit_checkpoint_size: Option<i64>,
     pub audit_checkpoint_root: Option<String>,
+    pub invoice_no: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -97,6 +98,9 @@ pub struct SettlementView {
     pub approved_by: Option<i64>,
     pub paid_by: Option<i64>,
     pub bank_reference: Option<String>,
+    /// The merchant's 发票 (invoice) number for the subsidy, given at confirmation.
+    #[serde(default)]
+    pub invoice_no: Option<String>,
     pub rejected_reason: Option<String>,
     pub lines_digest: Option<String>,
     /// Audit chain head recorded by approvals before signed checkpoints (hash version 1).

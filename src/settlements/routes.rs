@@ -1,13 +1,12 @@
 //! HTTP for settlements, payouts and their exports.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::export::{self, PayoutRow, Spreadsheet, XLSX_MIME};
+use super::export::{self, PayoutRow};
 use super::{LineView, Period, Settlement, SettlementView, Step};
 use crate::auth::principal::{Admin, MerchantOwner, Official, OfficialOrStaff};
 use crate::auth::{Auth, Principal};
@@ -15,6 +14,7 @@ use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageQuery, Paginated};
 use crate::schema::{cards, merchants, redemptions, settlements, talents};
+use crate::spreadsheet::{off_the_worker, response as xlsx};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -58,6 +58,7 @@ fn view(s: &Settlement, merchant_name: String, lines: Option<Vec<LineView>>) -> 
         approved_by: s.approved_by,
         paid_by: s.paid_by,
         bank_reference: s.bank_reference.clone(),
+        invoice_no: s.invoice_no.clone(),
         rejected_reason: s.rejected_reason.clone(),
         lines_digest: s.lines_digest.clone(),
         audit_head_seq: s.audit_head_seq,
@@ -257,20 +258,72 @@ async fn step(
     Ok(web::Json(view))
 }
 
-/// The merchant owner confirms the draft.
-#[utoipa::path(tag = "settlements", params(("id" = i64, Path)), responses((status = 200, body = SettlementView), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
+/// What `invoice_no` is once trimmed: a 发票号码 is 8 or 20 digits; some merchants
+/// write their own letters or dashes around it, so letters and `-` are allowed too.
+const INVOICE_NO_CORE: &str = "[0-9A-Za-z-]{1,40}";
+
+/// The schema of `invoice_no` as [`parse_invoice_no`] takes it (`null` means none).
+pub fn invoice_no_schema() -> utoipa::openapi::schema::Object {
+    crate::text::or_null(crate::text::pattern_schema(
+        crate::text::trimmed_pattern(INVOICE_NO_CORE),
+        "The merchant's 发票 number for the subsidy (optional): 1 to 40 letters A–Z, a–z, digits and hyphens, white space around it trimmed.",
+    ))
+}
+
+/// An invoice number: trimmed, 1 to 40 ASCII letters, digits and hyphens.
+pub fn parse_invoice_no(raw: &str) -> ApiResult<String> {
+    let value = raw.trim();
+    if value.is_empty()
+        || value.len() > 40
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(ApiError::invalid_field(
+            "invoice_no",
+            "invoice_no (发票号码) must have 1 to 40 letters, digits or hyphens",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// The owner's confirmation: optionally with the invoice for the subsidy.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    /// The merchant's 发票 number for the subsidy; shown on the settlement, its
+    /// statement and the payout batch.
+    #[serde(default)]
+    #[schema(schema_with = invoice_no_schema)]
+    pub invoice_no: Option<crate::text::SingleLine>,
+}
+
+/// The merchant owner confirms the draft, optionally with the 发票 number for the subsidy.
+#[utoipa::path(
+    tag = "settlements",
+    params(("id" = i64, Path)),
+    request_body(content = Option<ConfirmBody>, description = "optional: {invoice_no}"),
+    responses((status = 200, body = SettlementView), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
 #[post("/settlements/{id}/confirm")]
 pub async fn confirm(
     auth: Auth<MerchantOwner>,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    body: crate::http::OptionalJson<ConfirmBody>,
 ) -> ApiResult<web::Json<SettlementView>> {
+    let invoice_no = body
+        .0
+        .and_then(|b| b.invoice_no)
+        .map(|raw| parse_invoice_no(&raw))
+        .transpose()?;
     step(
         state,
         auth.into_inner(),
         id.into_inner(),
         Step::Confirm,
-        None,
+        invoice_no,
     )
     .await
 }
@@ -371,26 +424,6 @@ pub async fn pay(
 
 /// Builds a spreadsheet on the blocking pool: a statement of a busy merchant's month has
 /// tens of thousands of lines, and an HTTP worker must not stall its other requests.
-async fn off_the_worker(
-    build: impl FnOnce() -> ApiResult<Spreadsheet> + Send + 'static,
-) -> ApiResult<Spreadsheet> {
-    web::block(build)
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("spreadsheet task failed: {e}")))?
-}
-
-/// Streams the finished file ([`Spreadsheet::into_body`]), with its length.
-fn xlsx(sheet: Spreadsheet, filename: &str) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, XLSX_MIME))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            // RFC 6266: ASCII fallback plus the UTF-8 name for browsers that take it.
-            format!("attachment; filename=\"{filename}\"; filename*=UTF-8''{filename}"),
-        ))
-        .body(sheet.into_body())
-}
-
 /// The settlement statement (结算单) as XLSX.
 #[utoipa::path(tag = "settlements", params(("id" = i64, Path)), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "XLSX")), security(("bearer" = [])))]
 #[get("/settlements/{id}/export")]
@@ -413,6 +446,19 @@ pub async fn export_statement(
     Ok(xlsx(sheet, &filename))
 }
 
+/// A payout row as read: settlement, merchant and bank, amount, invoice, payment.
+type PayoutSelection = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<chrono::NaiveDateTime>,
+);
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PayoutQuery {
     /// Local month `YYYY-MM`.
@@ -420,7 +466,8 @@ pub struct PayoutQuery {
     pub period: String,
 }
 
-/// The bank payout batch of a period: one row per approved settlement, and a total.
+/// The bank payout batch of a period: one row per approved or paid settlement — which,
+/// with the bank reference once paid — and the totals (all, paid, to pay).
 #[utoipa::path(tag = "settlements", params(PayoutQuery), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "XLSX")), security(("bearer" = [])))]
 #[get("/payouts/export")]
 pub async fn export_payouts(
@@ -436,7 +483,7 @@ pub async fn export_payouts(
             let rows = settlements::table
                 .inner_join(merchants::table.on(merchants::id.eq(settlements::merchant_id)))
                 .filter(settlements::period.eq(&p))
-                .filter(settlements::status.eq("approved"))
+                .filter(settlements::status.eq_any(["approved", "paid"]))
                 .order(settlements::id)
                 .select((
                     settlements::id,
@@ -445,12 +492,25 @@ pub async fn export_payouts(
                     merchants::bank_name,
                     merchants::bank_account,
                     settlements::subsidy_fen,
+                    settlements::invoice_no,
+                    settlements::bank_reference,
+                    settlements::paid_at,
                 ))
-                .load::<(i64, String, String, String, String, i64)>(conn)?;
+                .load::<PayoutSelection>(conn)?;
             Ok(rows
                 .into_iter()
                 .map(
-                    |(settlement_id, merchant_name, uscc, bank_name, bank_account, subsidy_fen)| {
+                    |(
+                        settlement_id,
+                        merchant_name,
+                        uscc,
+                        bank_name,
+                        bank_account,
+                        subsidy_fen,
+                        invoice_no,
+                        bank_reference,
+                        paid_at,
+                    )| {
                         PayoutRow {
                             settlement_id,
                             merchant_name,
@@ -458,6 +518,8 @@ pub async fn export_payouts(
                             bank_name,
                             bank_account,
                             subsidy_fen,
+                            invoice_no,
+                            paid: bank_reference.zip(paid_at),
                         }
                     },
                 )
@@ -467,4 +529,53 @@ pub async fn export_payouts(
     let p = period.as_str().to_owned();
     let sheet = off_the_worker(move || export::payout_batch(&p, &rows)).await?;
     Ok(xlsx(sheet, &format!("payouts-{}.xlsx", period.as_str())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_invoice_no_pattern_is_what_the_parser_takes() {
+        let accepts =
+            |s: &str| crate::text::SingleLine::parse(s).is_ok() && parse_invoice_no(s).is_ok();
+        crate::text::pattern_check::agrees(
+            &[&crate::text::trimmed_pattern(INVOICE_NO_CORE)],
+            &[
+                "12345678",
+                " 25442000000012345678\u{3000}",
+                "SZ-2026-0001",
+                "1234567890123456789012345678901234567890",
+            ],
+            accepts,
+        );
+        assert_eq!(
+            parse_invoice_no("  SZ-0001 ").unwrap(),
+            "SZ-0001",
+            "trimmed"
+        );
+        for bad in ["", "   ", "12 34", "发票123", "1234/5678", &"9".repeat(41)] {
+            assert!(parse_invoice_no(bad).is_err(), "{bad:?} accepted");
+        }
+        let schema = serde_json::to_value(invoice_no_schema()).unwrap();
+        assert_eq!(schema["type"], serde_json::json!(["string", "null"]));
+    }
+
+    #[test]
+    fn the_document_says_confirm_takes_an_optional_invoice_number() {
+        let doc = serde_json::to_value(crate::startup::openapi_document()).unwrap();
+        let step = &doc["paths"]["/api/v1/settlements/{id}/confirm"]["post"];
+        assert_ne!(step["requestBody"]["required"], true, "{step}");
+        assert!(step["responses"]["422"].is_object(), "{step}");
+        let body = &doc["components"]["schemas"]["ConfirmBody"];
+        assert_eq!(
+            body["properties"]["invoice_no"]["pattern"],
+            crate::text::trimmed_pattern(INVOICE_NO_CORE),
+            "{body}"
+        );
+        assert_eq!(body["additionalProperties"], false, "{body}");
+        assert!(
+            doc["components"]["schemas"]["SettlementView"]["properties"]["invoice_no"].is_object()
+        );
+    }
 }

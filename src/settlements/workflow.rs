@@ -61,8 +61,8 @@ impl Step {
 }
 
 /// Applies a workflow step: who may is checked by the caller's role; this checks the
-/// state, the four eyes, and moves the budget. `text` is the reason (reject) or the
-/// bank reference (pay); `checkpoint` is the signed audit checkpoint an approval records
+/// state, the four eyes, and moves the budget. `text` is the invoice number (confirm,
+/// optional), the reason (reject) or the bank reference (pay); `checkpoint` is the signed audit checkpoint an approval records
 /// (taken just before, so it covers the history the approval relied on).
 pub fn apply(
     conn: &mut DbConnection,
@@ -131,6 +131,7 @@ pub fn apply(
                 settlements::status.eq(to),
                 settlements::confirmed_by.eq(user),
                 settlements::confirmed_at.eq(now),
+                settlements::invoice_no.eq(text),
             ))
             .execute(conn)?,
         Step::Verify => diesel::update(guarded)

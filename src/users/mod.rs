@@ -188,10 +188,19 @@ pub struct NewAccount<'a> {
     pub active: bool,
 }
 
-pub fn find_session(conn: &mut DbConnection, id: i64) -> ApiResult<Option<SessionUser>> {
+/// The user row behind an access token, and its session's id if that session is still
+/// running (see [`crate::auth::session::live`]).
+pub fn find_session(
+    conn: &mut DbConnection,
+    id: i64,
+    session_id: i64,
+) -> ApiResult<Option<(SessionUser, Option<i64>)>> {
+    use crate::schema::sessions;
+    let now = crate::time::now();
     Ok(users::table
-        .find(id)
-        .select(SessionUser::as_select())
+        .left_join(sessions::table.on(crate::auth::session::live(session_id, now)))
+        .filter(users::id.eq(id))
+        .select((SessionUser::as_select(), sessions::id.nullable()))
         .first(conn)
         .optional()?)
 }

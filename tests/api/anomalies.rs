@@ -486,7 +486,13 @@ async fn a_high_flag_holds_its_money_until_cleared(app: TestApp) {
     ];
     let (other, _) = cards(&app, &c, 2, 1).await[0];
     redeem_at(&app, &c, other, oct(6, 12, 0, 0), 0, 10_000).await;
-    let made = generate(&app, &c.admin, PERIOD).await;
+    let run = crate::settlements::generate_run(&app, &c.admin, PERIOD).await;
+    // The run says what it left out and why, so "generate" is never a silent "done".
+    assert_eq!(run["left_out"]["held_count"], 3, "{run}");
+    assert_eq!(run["left_out"]["held_subsidy_fen"], 3 * 500, "{run}");
+    assert_eq!(run["left_out"]["disputed_count"], 0, "{run}");
+    assert_eq!(run["left_out"]["settled_before_count"], 0, "{run}");
+    let made = run["created"].as_array().unwrap().clone();
     assert_eq!(made.len(), 1);
     assert_eq!(
         made[0]["line_count"], 1,
@@ -528,7 +534,10 @@ async fn a_high_flag_holds_its_money_until_cleared(app: TestApp) {
     let cleared = resolve(&app, id, "cleared").await;
     assert_eq!(cleared["flag"]["status"], "cleared");
     assert_eq!(cleared["reversed"], 0);
-    let again = generate(&app, &c.admin, PERIOD).await;
+    let run = crate::settlements::generate_run(&app, &c.admin, PERIOD).await;
+    assert_eq!(run["left_out"]["held_count"], 0, "{run}");
+    assert_eq!(run["left_out"]["settled_before_count"], 1, "{run}");
+    let again = run["created"].as_array().unwrap().clone();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0]["line_count"], 3, "{}", again[0]);
     assert_eq!(

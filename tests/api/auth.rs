@@ -307,7 +307,7 @@ async fn expired_tampered_and_foreign_tokens_are_rejected(app: TestApp) {
     let token = app.admin_token().await;
     assert_eq!(app.get("/api/v1/me", &token).await.0, StatusCode::OK);
 
-    let expired = token::issue(&app.state.secrets.jwt, 1, Role::Admin, 0, -120).unwrap();
+    let expired = token::issue(&app.state.secrets.jwt, 1, Role::Admin, 0, 1, -120).unwrap();
     assert_problem(
         &app.get("/api/v1/me", &expired).await,
         StatusCode::UNAUTHORIZED,
@@ -331,7 +331,7 @@ async fn expired_tampered_and_foreign_tokens_are_rejected(app: TestApp) {
     // Signed by a key this server never had.
     let mut other = app.state.secrets.jwt.clone();
     other.rotate("foreign-");
-    let foreign = token::issue(&other, 1, Role::Admin, 0, 600).unwrap();
+    let foreign = token::issue(&other, 1, Role::Admin, 0, 1, 600).unwrap();
     assert_problem(
         &app.get("/api/v1/me", &foreign).await,
         StatusCode::UNAUTHORIZED,

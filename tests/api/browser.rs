@@ -82,6 +82,7 @@ impl Browser {
         Self::start(app, 375, 812, true).await
     }
 
+    /// A browser of any size; `mobile` emulates a phone (touch, true viewport width).
     pub(crate) async fn start(
         app: &TestApp,
         width: u32,
@@ -336,14 +337,14 @@ impl Drop for Browser {
     }
 }
 
-fn backend_name(app: &TestApp) -> &'static str {
+pub(crate) fn backend_name(app: &TestApp) -> &'static str {
     match app.backend {
         crate::helpers::Backend::Sqlite => "sqlite",
         crate::helpers::Backend::Postgres => "postgres",
     }
 }
 
-async fn set_budget(app: &TestApp, year: i32) {
+pub(crate) async fn set_budget(app: &TestApp, year: i32) {
     app.set_budget(
         year,
         json!({
@@ -355,7 +356,7 @@ async fn set_budget(app: &TestApp, year: i32) {
     .await;
 }
 
-fn this_year() -> i32 {
+pub(crate) fn this_year() -> i32 {
     // Business time is Asia/Shanghai (UTC+8), like the page's year picker.
     use chrono::Datelike;
     (chrono::Utc::now() + chrono::Duration::hours(8)).year()
@@ -484,9 +485,9 @@ async fn a_wrong_password_is_refused_in_the_users_language(app: TestApp) {
         return;
     };
     // An address that is no page gets a page saying so, with the way home — not JSON.
-    b.open("/apply").await;
+    b.open("/no-such-page").await;
     b.wait_text("#not-found", "没有这个页面").await;
-    b.wait_text("#not-found", "/apply").await;
+    b.wait_text("#not-found", "/no-such-page").await;
     b.click("#not-found a").await;
     b.wait_for("#login-form").await;
     b.open("/").await;
@@ -595,6 +596,22 @@ async fn the_pages_are_served_under_a_strict_csp_and_revalidate(app: TestApp) {
         assert_eq!(res.status(), reqwest::StatusCode::OK, "/{path}");
     }
     app.stop().await;
+}
+
+/// A module missing from the service worker's shell breaks the offline start: the
+/// app's imports fail without network.
+#[test]
+fn the_offline_copy_holds_every_module_of_the_app() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let sw = std::fs::read_to_string(dir.join("sw.js")).expect("sw.js");
+    for entry in std::fs::read_dir(dir.join("js")).expect("web/js") {
+        let name = entry.expect("entry").file_name();
+        let path = format!("'/js/{}'", name.to_string_lossy());
+        assert!(
+            sw.contains(&path),
+            "sw.js does not keep {path} for offline use"
+        );
+    }
 }
 
 /// The CSP forbids inline scripts and styles, and data must never be parsed as HTML:
@@ -1055,6 +1072,11 @@ async fn a_settlement_goes_from_the_merchant_through_two_officials_to_paid(app: 
         b.tab("settlements").await;
         b.wait_text(".face-body table", &period).await;
         b.click(&format!("[data-action='{action}']")).await;
+        if action == "confirm" {
+            // The owner's confirmation asks for an optional invoice number first.
+            b.click("#settle-confirm [data-action='dialog-confirm']")
+                .await;
+        }
         b.wait_text(".face-body table", status).await;
     };
     step("settle1-owner", MERCHANT_PASSWORD, "confirm", "商家已确认").await;
@@ -1135,6 +1157,9 @@ async fn a_talent_disputes_a_redemption_and_an_official_upholds_it(app: TestApp)
     b.login(&phone(75), TALENT_PASSWORD).await;
     b.tab("savings").await;
     b.wait_text(".talent-body .list-item", "已支持").await;
+    // …and what was decided, in the official's words.
+    b.wait_text(".talent-body .li-note", "异议已成立").await;
+    b.wait_text(".talent-body .li-note", "已与商家核实").await;
     assert_eq!(b.count(".talent-body .list-item button").await, 0);
     b.screenshot(&format!("talent-dispute-upheld-{}", backend_name(&app)))
         .await;
@@ -1543,7 +1568,13 @@ async fn an_approved_official_gets_an_activation_code_and_logs_in_with_it(app: T
     b.type_into("#activate-code", &code).await;
     b.click("#activate-submit").await;
     b.wait_for(".face-official").await;
-    b.wait_text("#user-chip", "李四").await;
+    // At phone width the chip shows the role; the account button still names them.
+    b.wait_until(
+        "the account button to name 李四",
+        "const e = document.getElementById('account-open'); return e && e.textContent.includes('李四');",
+        vec![],
+    )
+    .await;
     b.assert_fits_width().await;
     // Their accounts view on the phone: the table becomes cards, the actions fit.
     b.tab("users").await;

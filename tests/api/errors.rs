@@ -97,7 +97,7 @@ async fn unknown_routes_and_methods_are_problems(app: TestApp) {
     assert_problem(&response, StatusCode::NOT_FOUND, "not_found");
     // A page address (no file extension) gets the app, which says there is no such
     // page; still a 404 for crawlers and monitors.
-    for page in ["/apply", "/merchants/join"] {
+    for page in ["/no-such-page", "/merchants/join"] {
         let res = app
             .client
             .get(format!("{}{page}", app.address))

@@ -164,6 +164,7 @@ async fn fuzz(
         .args(["--include-path-regex", paths])
         // Ending the fuzzer's own session would turn the rest of the run into 401s.
         .args(["--exclude-path", "/api/v1/auth/logout"])
+        .args(["--exclude-path", "/api/v1/auth/logout-all"])
         .args(["--exclude-path", "/api/v1/me/password"])
         .args(["--checks", CHECKS])
         .args(["--phases", "examples,coverage,fuzzing"])

@@ -14,6 +14,7 @@ both_backends!(
     bad_offers_are_refused_with_a_clear_detail,
     offer_steps_are_refused_out_of_order_and_by_the_wrong_role,
     a_revision_is_a_new_version_and_the_old_terms_stay_as_they_were,
+    a_revision_of_a_revision_under_review_replaces_the_running_offer,
     officials_see_the_approval_queue_and_staff_their_own_offers,
 );
 
@@ -384,6 +385,57 @@ async fn a_revision_is_a_new_version_and_the_old_terms_stay_as_they_were(app: Te
     assert_eq!(newest["status"], "active");
     let (_, replaced) = app.get(&format!("/api/v1/offers/{new_id}"), &admin).await;
     assert_eq!(replaced["status"], "ended");
+}
+
+async fn a_revision_of_a_revision_under_review_replaces_the_running_offer(app: TestApp) {
+    let shop = app.active_merchant("rerev").await;
+    let admin = app.admin_token().await;
+    let running = app.active_offer(&shop, offer_body("九折")).await;
+    let running_id = running["id"].as_i64().unwrap();
+    let revise = |id: i64, title: &str| {
+        let path = format!("/api/v1/offers/{id}/revise");
+        let body = offer_body(title);
+        let app = &app;
+        let token = shop.owner_token.clone();
+        async move { app.post(&path, &token, body).await }
+    };
+    let (status, first) = revise(running_id, "八五折").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let first_id = first["id"].as_i64().unwrap();
+    // The owner changes the revision again before anyone reviewed it.
+    let (status, second) = revise(first_id, "八折").await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_eq!(
+        (second["status"].as_str(), second["replaces_id"].as_i64()),
+        (Some("pending"), Some(running_id)),
+        "it takes the withdrawn revision's place: {second}"
+    );
+    let second_id = second["id"].as_i64().unwrap();
+    let (_, first_now) = app
+        .get(&format!("/api/v1/offers/{first_id}"), &shop.owner_token)
+        .await;
+    assert_eq!(first_now["status"], "ended");
+    assert_eq!(first_now["status_reason"], "withdrawn by a revision");
+    let (_, still) = app
+        .get(&format!("/api/v1/offers/{running_id}"), &shop.owner_token)
+        .await;
+    assert_eq!(still["status"], "active", "the running offer runs on");
+    let (status, approved) = app
+        .post(
+            &format!("/api/v1/offers/{second_id}/approve"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    let (_, replaced) = app
+        .get(&format!("/api/v1/offers/{running_id}"), &shop.owner_token)
+        .await;
+    assert_eq!(replaced["status"], "ended", "{replaced}");
+    assert_eq!(
+        replaced["status_reason"],
+        format!("replaced by offer {second_id}")
+    );
 }
 
 async fn officials_see_the_approval_queue_and_staff_their_own_offers(app: TestApp) {

@@ -8,7 +8,7 @@ use talentcard::auth::{Principal, Role};
 use talentcard::redemptions::{self, RedeemRequest};
 
 use crate::both_backends;
-use crate::helpers::{TestApp, assert_problem, offer_body};
+use crate::helpers::{TestApp, assert_invalid, assert_problem, offer_body};
 use crate::redemptions::{Counter, counter, mint, set_budget};
 use crate::talents::talent_with_card;
 
@@ -27,6 +27,8 @@ pub async fn redeem_at(
         role: Role::Cashier,
         merchant_id: Some(c.merchant.id),
         talent_id: None,
+        // Acting in-process, not through a signed-in device.
+        session_id: 0,
     };
     let req = RedeemRequest {
         code: mint(app, card_id, at, slot),
@@ -70,6 +72,14 @@ async fn set_year_budget(app: &TestApp, _admin: &str, year: i32, total: i64) {
 }
 
 pub async fn generate(app: &TestApp, admin: &str, period: &str) -> Vec<Value> {
+    generate_run(app, admin, period).await["created"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The whole answer of a generation run: `created` and `left_out`.
+pub async fn generate_run(app: &TestApp, admin: &str, period: &str) -> Value {
     let (status, body) = app
         .post(
             "/api/v1/settlements/generate",
@@ -78,7 +88,7 @@ pub async fn generate(app: &TestApp, admin: &str, period: &str) -> Vec<Value> {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    body["created"].as_array().unwrap().clone()
+    body
 }
 
 #[track_caller]
@@ -236,8 +246,11 @@ async fn a_month_goes_from_draft_to_paid_with_four_eyes(app: TestApp) {
     assert_eq!(rows[2][0], Data::Float(id as f64));
     assert_eq!(rows[2][1], Data::String("shop 商行".into()));
     assert_eq!(rows[2][5], Data::Float(11.68), "amounts are numbers in 元");
+    assert_eq!(rows[2][7], Data::String("待拨付".into()), "not paid yet");
     assert_eq!(rows[3][0], Data::String("合计".into()));
     assert_eq!(rows[3][5], Data::Float(11.68));
+    assert_eq!(rows[5][0], Data::String("其中待拨付".into()));
+    assert_eq!(rows[5][5], Data::Float(11.68));
 
     assert_problem(
         &app.post(&path("pay"), &admin2, json!({"bank_reference": ""}))
@@ -254,6 +267,32 @@ async fn a_month_goes_from_draft_to_paid_with_four_eyes(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK, "{paid}");
     assert_eq!(paid["status"], "paid");
+    // Paid, the batch still lists it — with the bank's reference.
+    let bytes = app
+        .client
+        .get(format!(
+            "{}/api/v1/payouts/export?period=2026-11",
+            app.address
+        ))
+        .bearer_auth(&c.admin)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).unwrap();
+    let rows: Vec<Vec<Data>> = book
+        .worksheet_range("拨付批次")
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect();
+    assert_eq!(rows[2][0], Data::Float(id as f64));
+    assert_eq!(rows[2][7], Data::String("已拨付".into()));
+    assert_eq!(rows[2][8], Data::String("ICBC-20261205-0001".into()));
+    assert_eq!(rows[4][0], Data::String("其中已拨付".into()));
+    assert_eq!(rows[4][5], Data::Float(11.68));
     let after_payout = budget(&app, &c.admin, 2026).await;
     assert_eq!(
         (
@@ -650,6 +689,58 @@ async fn subsidy_reports_group_and_add_up(app: TestApp) {
         .await;
     assert_eq!(by_month["rows"].as_array().unwrap().len(), 1);
     assert_eq!(by_month["rows"][0]["key"], "2026-11");
+    assert_invalid(
+        &app.get(
+            "/api/v1/reports/subsidies?group_by=month&from=2026-13-01",
+            &auditor,
+        )
+        .await,
+        "from",
+    );
+
+    // The same report as a spreadsheet: groups in Chinese, amounts as numbers, the total.
+    let res = app
+        .client
+        .get(format!(
+            "{}/api/v1/reports/subsidies/export?group_by=category&from=2026-11-01&to=2026-11-30",
+            app.address
+        ))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = res.bytes().await.unwrap();
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).unwrap();
+    let rows: Vec<Vec<Data>> = book
+        .worksheet_range("补贴统计")
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect();
+    assert_eq!(
+        rows[0][0],
+        Data::String("遂州英才卡 补贴统计（按类别） 2026-11-01 至 2026-11-30".into())
+    );
+    assert_eq!(rows[2][0], Data::String("食·餐饮".into()), "{rows:?}");
+    let last = rows.last().unwrap();
+    assert_eq!(last[0], Data::String("合计".into()));
+    assert_eq!(
+        last[4],
+        Data::Float(10.0),
+        "November alone: ¥10.00 of subsidy"
+    );
+    let refused = app
+        .client
+        .get(format!(
+            "{}/api/v1/reports/subsidies/export?group_by=category",
+            app.address
+        ))
+        .bearer_auth(&c.merchant.owner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert_problem(
         &app.get("/api/v1/reports/subsidies?group_by=weather", &auditor)
             .await,
@@ -729,6 +820,188 @@ async fn a_pair_that_set_each_other_up_is_not_four_eyes(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{approved}");
 }
 
+/// The rows of the first sheet of an XLSX answer.
+async fn xlsx_rows(app: &TestApp, path: &str, token: &str, sheet: &str) -> Vec<Vec<Data>> {
+    let res = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(res.bytes().await.unwrap().to_vec())).unwrap();
+    let range = book.worksheet_range(sheet).unwrap();
+    range.rows().map(|r| r.to_vec()).collect()
+}
+
+async fn the_owner_confirms_with_an_invoice_number_shown_on_the_settlement_and_both_sheets(
+    app: TestApp,
+) {
+    let with = counter(&app, "inv", 1, offer_body("九折")).await;
+    let without = counter(&app, "noinv", 2, offer_body("九折")).await;
+    set_year_budget(&app, &with.admin, 2026, 1_000_000).await;
+    for c in [&with, &without] {
+        redeem_at(&app, c, c.card_id, local(2026, 11, 10, 12, 0, 0), 0, 10_000).await;
+    }
+    let made = generate(&app, &with.admin, "2026-11").await;
+    let id_of = |merchant_id: i64| {
+        made.iter()
+            .find(|s| s["merchant_id"] == merchant_id)
+            .and_then(|s| s["id"].as_i64())
+            .expect("a settlement per merchant")
+    };
+    let (id, other) = (id_of(with.merchant.id), id_of(without.merchant.id));
+    let confirm = format!("/api/v1/settlements/{id}/confirm");
+    let owner = &with.merchant.owner_token;
+
+    // Bad numbers are refused naming the field, and nothing is written.
+    let too_long = "9".repeat(41);
+    for bad in [
+        json!(""),
+        json!("   "),
+        json!("0440 0123"),
+        json!("发票0001"),
+        json!("0440/0123"),
+        json!(too_long),
+        json!("0440\u{0}0123"),
+        json!("0440\u{7}0123"),
+        json!("0440\u{202e}0123"),
+        json!(12345678),
+    ] {
+        let answer = app
+            .post(&confirm, owner, json!({ "invoice_no": bad }))
+            .await;
+        assert_invalid(&answer, "invoice_no");
+    }
+    assert_invalid(
+        &app.post(&confirm, owner, json!({"invoice": "04400123"}))
+            .await,
+        "invoice",
+    );
+    let (_, s) = app.get(&format!("/api/v1/settlements/{id}"), owner).await;
+    assert_eq!(
+        (s["status"].as_str(), &s["invoice_no"]),
+        (Some("draft"), &Value::Null),
+        "{s}"
+    );
+
+    // Accepted trimmed, and shown on the settlement to the owner and to officials.
+    let (status, s) = app
+        .post(
+            &confirm,
+            owner,
+            json!({"invoice_no": " 04400123-0001\u{3000}"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    assert_eq!(s["status"], "confirmed");
+    assert_eq!(s["invoice_no"], "04400123-0001");
+    let (_, seen) = app
+        .get(&format!("/api/v1/settlements/{id}"), &with.admin)
+        .await;
+    assert_eq!(seen["invoice_no"], "04400123-0001");
+    let (_, listed) = app
+        .get("/api/v1/settlements?period=2026-11", &with.admin)
+        .await;
+    let row = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .expect("listed");
+    assert_eq!(row["invoice_no"], "04400123-0001");
+    // Confirmed is confirmed: a second confirmation cannot change the number.
+    assert_problem(
+        &app.post(&confirm, owner, json!({"invoice_no": "99999999"}))
+            .await,
+        StatusCode::CONFLICT,
+        "invalid_transition",
+    );
+
+    // The confirm event records it.
+    let (_, events) = app
+        .get(
+            &format!("/api/v1/audit/events?entity_type=settlement&entity_id={id}&action=settlement.confirm"),
+            &with.admin,
+        )
+        .await;
+    let after: Value = serde_json::from_str(
+        events["items"][0]["after_json"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a confirm event: {events}")),
+    )
+    .unwrap();
+    assert_eq!(after["invoice_no"], "04400123-0001");
+
+    // The other merchant confirms with no body at all: no number.
+    let (status, plain) = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/settlements/{other}/confirm"),
+            Some(&without.merchant.owner_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plain}");
+    assert_eq!(plain["invoice_no"], Value::Null);
+
+    // The statement carries it in its header.
+    let rows = xlsx_rows(
+        &app,
+        &format!("/api/v1/settlements/{id}/export"),
+        owner,
+        "结算单",
+    )
+    .await;
+    let invoice_row = rows
+        .iter()
+        .find(|r| r[0] == Data::String("发票号码".into()))
+        .expect("an invoice row");
+    assert_eq!(invoice_row[1], Data::String("04400123-0001".into()));
+
+    // Approved by two officials, both settlements are on the payout sheet; the number
+    // sits in its own column, as text, and is blank where none was given.
+    let admin2 = app.official_token(Role::Admin, "admin2").await;
+    for s in [id, other] {
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/settlements/{s}/verify"),
+                &with.admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/settlements/{s}/approve"),
+                &admin2,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let rows = xlsx_rows(
+        &app,
+        "/api/v1/payouts/export?period=2026-11",
+        &with.admin,
+        "拨付批次",
+    )
+    .await;
+    assert_eq!(rows[1][6], Data::String("发票号码".into()));
+    let payout = |settlement: i64| {
+        rows.iter()
+            .find(|r| r[0] == Data::Float(settlement as f64))
+            .unwrap_or_else(|| panic!("settlement {settlement} on the sheet: {rows:?}"))
+    };
+    assert_eq!(payout(id)[6], Data::String("04400123-0001".into()));
+    assert!(
+        matches!(payout(other).get(6), None | Some(Data::Empty)),
+        "{:?}",
+        payout(other)
+    );
+}
+
 both_backends!(
     a_pair_that_set_each_other_up_is_not_four_eyes,
     month_boundaries_follow_shanghai_time,
@@ -740,4 +1013,5 @@ both_backends!(
     a_redemption_reversed_under_review_leaves_its_settlement,
     settlement_access_is_scoped,
     subsidy_reports_group_and_add_up,
+    the_owner_confirms_with_an_invoice_number_shown_on_the_settlement_and_both_sheets,
 );

@@ -1,7 +1,8 @@
 // The JSON API client. Authentication is the HttpOnly `tc_session` cookie the server sets
-// at login, so no token is ever visible to (or stored by) this code.
+// at login (renewed with the HttpOnly `tc_refresh` cookie), so no token is ever visible
+// to (or stored by) this code.
 
-import { t, has } from './i18n.js';
+import { t, has, lang } from './i18n.js';
 
 export class ApiError extends Error {
   constructor(status, code, detail, field) {
@@ -31,10 +32,69 @@ export function isReachable() {
   return reachable;
 }
 
-let onUnauthorized = () => {};
-export function setUnauthorizedHandler(f) {
-  onUnauthorized = f;
+// Sessions (DESIGN §4/§5): access tokens last minutes; the page renews its session with
+// the HttpOnly refresh cookie while it is in use, so nobody is sent to the login page
+// mid-shift. When a renewal is refused, `reauthenticate` (set by the app) asks for the
+// password over the page, keeping everything typed, and the request goes on.
+const RENEW_AFTER_MS = 5 * 60 * 1000;
+let signedIn = false;
+// Officials' sessions end after 30 idle minutes: a page left open must not keep one alive.
+let idleLimitMs = Infinity;
+let lastActivity = Date.now();
+let lastRenewal = Date.now();
+let renewal = null;
+let reauthenticate = async () => false;
+
+/** What the app tells the client about the session: signed in or not, and the idle limit. */
+export function setSession({ active, idleMinutes = null }) {
+  signedIn = active;
+  idleLimitMs = idleMinutes ? idleMinutes * 60 * 1000 : Infinity;
+  lastRenewal = Date.now();
+  lastActivity = Date.now();
 }
+
+export function setReauthenticator(f) {
+  reauthenticate = f;
+}
+
+function idle() {
+  return Date.now() - lastActivity > idleLimitMs;
+}
+
+/** Renews the session once, however many requests ask at the same moment. */
+export function renew() {
+  if (!renewal) {
+    renewal = fetch('/api/v1/auth/refresh', { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then((res) => {
+        if (res.ok) lastRenewal = Date.now();
+        return res.ok;
+      })
+      .catch(() => false)
+      .finally(() => { renewal = null; });
+  }
+  return renewal;
+}
+
+// Work at the page keeps the session alive: a renewal every few minutes of use (this
+// also moves an official's idle limit, which counts from the last renewal).
+function noteActivity() {
+  lastActivity = Date.now();
+  if (signedIn && Date.now() - lastRenewal > RENEW_AFTER_MS) renew();
+}
+for (const type of ['pointerdown', 'keydown']) window.addEventListener(type, noteActivity, { capture: true, passive: true });
+
+// A download link is a plain navigation that cannot renew on a 401: renew first when the
+// access token may have run out (it lasts 15 minutes).
+const DOWNLOAD_FRESH_MS = 10 * 60 * 1000;
+document.addEventListener('click', async (e) => {
+  const link = e.target instanceof Element && e.target.closest('a[download]');
+  if (!link || !signedIn || Date.now() - lastRenewal < DOWNLOAD_FRESH_MS) return;
+  e.preventDefault();
+  if (await renew()) link.click();
+});
+
+// These answer 401 for a wrong password or code, not for an ended session.
+const OWN_401 = ['/auth/login', '/auth/refresh', '/auth/activate', '/me/password'];
 
 export async function api(method, path, body, headers = {}) {
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json', ...headers } };
@@ -42,23 +102,32 @@ export async function api(method, path, body, headers = {}) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  let res;
-  try {
-    res = await fetch(`/api/v1${path}`, init);
-  } catch {
-    setReachable(false);
-    throw new ApiError(0, 'network', '');
+  let res = await send(path, init);
+  if (res.status === 401 && !OWN_401.includes(path)) {
+    // Renewed (or signed in again over the page), the same request goes once more —
+    // with the same Idempotency-Key, so a redemption is never made twice.
+    // A logout whose session cannot be renewed is over already: no password asked.
+    const again = (!idle() && await renew()) || (signedIn && path !== '/auth/logout' && await reauthenticate());
+    if (again) res = await send(path, init);
   }
-  setReachable(true);
   if (res.status === 204) return null;
   const type = res.headers.get('content-type') || '';
   const data = type.includes('json') ? await res.json().catch(() => null) : null;
   if (!res.ok) {
-    const err = new ApiError(res.status, (data && data.code) || `http_${res.status}`, (data && data.detail) || res.statusText, data && data.field);
-    if (res.status === 401 && path !== '/auth/login') onUnauthorized(err);
-    throw err;
+    throw new ApiError(res.status, (data && data.code) || `http_${res.status}`, (data && data.detail) || res.statusText, data && data.field);
   }
   return data;
+}
+
+async function send(path, init) {
+  try {
+    const res = await fetch(`/api/v1${path}`, init);
+    setReachable(true);
+    return res;
+  } catch {
+    setReachable(false);
+    throw new ApiError(0, 'network', '');
+  }
 }
 
 export const get = (path) => api('GET', path);
@@ -84,15 +153,26 @@ export function isPaymentCode(err) {
   return err.code === 'code_invalid' && /payment|付款|支付/i.test(err.detail || '');
 }
 
-/** Headline (localised by problem code where we have one) and the server's detail. */
+/**
+ * Headline and detail of a refusal, in the page's language: by problem `code`, and for a
+ * `validation` problem by the `field` it names. The server's own `detail` is English; it
+ * is shown only on the English pages, never inside the Chinese ones.
+ */
 export function describe(err) {
   if (!(err instanceof ApiError)) return { title: t('err.internal'), detail: String(err && err.message ? err.message : err) };
+  if (err.code === 'network') return { title: t('err.network'), detail: '' };
+  const english = lang() === 'en';
+  const serverDetail = (title) => (english && err.detail && err.detail !== title ? err.detail : '');
+  if (err.code === 'validation' && err.field) {
+    const label = has(`field.${err.field}`) ? t(`field.${err.field}`) : err.field;
+    const title = t('err.validation_field', { field: label });
+    const hint = `hint.field.${err.field}`;
+    return { title, detail: has(hint) ? t(hint) : serverDetail(title), field: err.field };
+  }
   let key = `err.${err.code}`;
   if (isPaymentCode(err)) key = 'err.code_invalid_payment';
-  if (err.code === 'network') return { title: t('err.network'), detail: '' };
-  const title = has(key) ? t(key) : err.status >= 500 ? t('err.internal') : err.detail || err.code;
+  const title = has(key) ? t(key) : err.status >= 500 ? t('err.internal') : t('err.other');
   const hint = `hint.${key.slice(4)}`;
   if (has(hint)) return { title, detail: t(hint) };
-  const detail = err.detail && err.detail !== title ? err.detail : '';
-  return { title, detail };
+  return { title, detail: serverDetail(title) };
 }

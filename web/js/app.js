@@ -2,8 +2,9 @@
 
 import { h, mount } from './util.js';
 import { t, lang, setLang } from './i18n.js';
-import { get, post, ApiError, setUnauthorizedHandler, isReachable } from './api.js';
+import { get, post, ApiError, isReachable, setSession, setReauthenticator } from './api.js';
 import { errorBox, alertBox, busy, field } from './ui.js';
+import { signInAgain, openAccount } from './account.js';
 import * as store from './codestore.js';
 
 const root = document.getElementById('app');
@@ -20,6 +21,12 @@ const FACES = {
   auditor: () => import('./official.js'),
 };
 
+// Pages with an address of their own, shown whoever is signed in (the server answers them
+// with 200; every other unknown address with 404 and the not-found page below).
+const PAGES = {
+  '/apply': () => import('./apply.js'),
+};
+
 function currentTab() {
   return decodeURIComponent(location.hash.replace(/^#\/?/, '')) || '';
 }
@@ -31,7 +38,16 @@ function applyStaticTexts() {
   const user = document.getElementById('user-chip');
   if (me) {
     user.hidden = false;
-    mount(user, h('span', { class: 'user-role', text: t(`role.${me.role}`) }), h('span', { class: 'user-name', text: me.display_name || me.username }));
+    mount(user, h('button', {
+      type: 'button',
+      class: 'user-chip-button',
+      id: 'account-open',
+      title: t('account.open'),
+      onclick: () => { if (me && !me.offline) openAccount(me, signedOut); },
+    },
+    h('span', { class: 'user-role', text: t(`role.${me.role}`) }),
+    h('span', { class: 'user-name', text: me.display_name || me.username }),
+    h('span', { class: 'sr-only', text: t('account.open') })));
   } else {
     user.hidden = true;
   }
@@ -45,6 +61,14 @@ async function render() {
     dispose = null;
   }
   applyStaticTexts();
+  const page = PAGES[location.pathname];
+  if (page) {
+    document.body.dataset.face = 'page';
+    const mod = await page();
+    if (seq !== renderSeq) return;
+    dispose = mod.render(root, { me }) || null;
+    return;
+  }
   if (!['/', '/index.html'].includes(location.pathname)) {
     // The server answered 404 with the app: say so, and offer the way home.
     document.body.dataset.face = 'not-found';
@@ -74,11 +98,30 @@ async function render() {
   }) || null;
 }
 
+/** The page's side of a session: renewed while in use; officials' end when idle. */
+function sessionStarted() {
+  setSession({ active: true, idleMinutes: ['admin', 'auditor'].includes(me.role) ? 30 : null });
+}
+
 /** Logged in (by login or activation): the face for the account, at its first tab. */
 async function enter() {
   me = await get('/me');
+  // Another person's offline codes never show here; the same talent keeps theirs.
+  const snap = await store.load();
+  if (snap && snap.me && snap.me.id !== me.id) await store.clear();
+  else await store.signIn();
+  sessionStarted();
   location.hash = '';
   await render();
+}
+
+/** The session is over (logged out here, everywhere, or refused): back to the login page. */
+async function signedOut() {
+  setSession({ active: false });
+  await store.signOut();
+  me = null;
+  location.hash = '';
+  render();
 }
 
 /** The login page's frame: the card picture and title beside `panel`. */
@@ -170,7 +213,11 @@ function renderLogin() {
   loginFrame(h('div', { class: 'login-panel panel' },
     h('h2', { class: 'panel-title', text: t('login.title') }),
     form,
-    h('p', { class: 'login-alt' }, h('a', { href: '#/activate', id: 'activate-link', text: t('login.have_code') }))));
+    h('p', { class: 'login-alt' }, h('a', { href: '#/activate', id: 'activate-link', text: t('login.have_code') })),
+    h('p', { class: 'login-alt small muted', text: t('account.forgot') }),
+    h('div', { class: 'login-apply' },
+      h('p', { class: 'login-apply-lead', text: t('apply.login_lead') }),
+      h('a', { class: 'btn btn-ghost btn-block', href: '/apply', id: 'apply-link', text: t('apply.link') }))));
   username.focus();
 }
 
@@ -180,10 +227,28 @@ async function logout() {
   } catch {
     // Offline or already logged out: the local state is cleared all the same.
   }
-  await store.clear();
-  me = null;
-  location.hash = '';
-  render();
+  await signedOut();
+}
+
+/** The values typed into the page's named fields (never passwords or files). */
+function typedInputs() {
+  return [...root.querySelectorAll('input[id], textarea[id], select[id]')]
+    .filter((el) => !['password', 'file', 'checkbox', 'radio', 'hidden'].includes(el.type) && el.value)
+    .map((el) => [el.id, el.value]);
+}
+
+/** Puts typed values back into the fields of the same id once the face has drawn them. */
+function restoreInputs(typed, tries = 20) {
+  const left = typed.filter(([id, value]) => {
+    const el = document.getElementById(id);
+    if (!el) return true;
+    if (!el.value) {
+      el.value = value;
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    return false;
+  });
+  if (left.length && tries > 0) setTimeout(() => restoreInputs(left, tries - 1), 50);
 }
 
 function updateOnline() {
@@ -194,9 +259,13 @@ function updateOnline() {
 
 async function boot() {
   setLang(lang());
-  document.getElementById('lang-toggle').addEventListener('click', () => {
+  document.getElementById('lang-toggle').addEventListener('click', async () => {
+    // The face is drawn again in the other language; what was typed (a scanned code, a
+    // bill, a half-filled form) is carried over.
+    const typed = typedInputs();
     setLang(lang() === 'en' ? 'zh' : 'en');
-    render();
+    await render();
+    restoreInputs(typed);
   });
   document.getElementById('logout').addEventListener('click', logout);
   window.addEventListener('online', updateOnline);
@@ -205,11 +274,14 @@ async function boot() {
   // Logged out, the hash switches between the login and the activation form.
   window.addEventListener('hashchange', () => render());
   updateOnline();
-  setUnauthorizedHandler(async () => {
-    if (!me) return;
-    await store.clear();
-    me = null;
-    render();
+  // A session that could not be renewed: the same person signs in over the page and
+  // carries on; leaving (or another person signing in) ends the page's work.
+  setReauthenticator(async () => {
+    if (!me || me.offline) return false;
+    const again = await signInAgain(me, () => enter());
+    if (again) sessionStarted();
+    else if (me) await signedOut();
+    return again;
   });
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('/sw.js').catch(() => {
@@ -217,13 +289,16 @@ async function boot() {
     });
   }
   try {
+    // An expired access token is renewed here from the refresh cookie, so a talent's
+    // phone opens straight onto the card for weeks.
     me = await get('/me');
+    sessionStarted();
   } catch (err) {
     me = null;
     if (err instanceof ApiError && err.code === 'network') {
       // Offline start: a talent can still show the codes fetched ahead of time.
       const snap = await store.load();
-      if (snap && snap.me) me = { ...snap.me, offline: true };
+      if (snap && snap.me && !snap.signed_out) me = { ...snap.me, offline: true };
     }
   }
   await render();

@@ -3,6 +3,15 @@
 
 import { s, h, money } from './util.js';
 
+/**
+ * A column's label: exact to the fen below ¥10,000; above, rounded (never cut) to whole
+ * yuan so it fits over the column. The bar's tooltip always has the exact amount.
+ */
+function columnLabel(fen) {
+  if (Math.abs(fen) < 1_000_000) return money(fen);
+  return money(Math.round(fen / 100) * 100).replace(/\.00$/, '');
+}
+
 /** Horizontal bars: rows [{label, value}] with value in fen. */
 export function barChart(rows, { title } = {}) {
   const W = 640;
@@ -44,7 +53,7 @@ export function columnChart(rows, { title } = {}) {
       return s('g', { class: 'bar bar-0' },
         s('rect', { class: 'chart-bar', x, y, width: bw, height: bh, rx: 3 }, s('title', {}, `${r.label}: ${money(r.value)}`)),
         s('text', { class: 'chart-label', x: x + bw / 2, y: H - pad.b + 20, 'text-anchor': 'middle' }, r.short || r.label),
-        n <= 12 ? s('text', { class: 'chart-value chart-value-sm', x: x + bw / 2, y: y - 6, 'text-anchor': 'middle' }, money(r.value).replace(/\.\d\d$/, '')) : null);
+        n <= 12 ? s('text', { class: 'chart-value chart-value-sm', x: x + bw / 2, y: y - 6, 'text-anchor': 'middle' }, columnLabel(r.value)) : null);
     }));
 }
 

@@ -2,8 +2,9 @@
 // ahead, so the card page keeps showing a valid code for ≥ 10 minutes without network
 // (shops in basements). The codes are short-lived bearer tokens: whoever holds one can
 // redeem it once within its window of at most 60 s. That is acceptable to keep on the
-// talent's own device for their few minutes of life; they are dropped on logout and
-// expired ones are pruned on every save. No password or session token is stored here —
+// talent's own device for their few minutes of life; expired ones are pruned on every
+// save. A logout marks the snapshot signed out (the offline start no longer shows it);
+// the same talent signing in again keeps the codes, anyone else's login drops them. No password or session token is stored here —
 // the session stays in the HttpOnly cookie.
 
 const DB = 'talentcard';
@@ -58,3 +59,16 @@ export async function clear() {
     // Nothing stored.
   }
 }
+
+async function mark(signedOut) {
+  const snap = await load();
+  if (!snap) return;
+  try {
+    await tx('readwrite', (s) => s.put({ ...snap, signed_out: signedOut }, KEY));
+  } catch {
+    // Nothing stored.
+  }
+}
+
+export const signOut = () => mark(true);
+export const signIn = () => mark(false);

@@ -4,7 +4,7 @@
 
 import { h, mount, money, parseYuan, percent, dateTime, shanghaiYear, shanghaiDate } from './util.js';
 import { t, locale } from './i18n.js';
-import { get, post, put, ApiError, describe } from './api.js';
+import { get, post, put, list, ApiError, describe } from './api.js';
 import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList, revealActiveTab } from './ui.js';
 import { barChart, columnChart, budgetGauge } from './charts.js';
 import { describeOffer } from './talent.js';
@@ -319,25 +319,18 @@ function talentForm(onCreated) {
 // ---- Settlements ----
 
 /** The next workflow step(s) of a settlement for this viewer, plus its export. */
-export function settlementActions(s, viewer, reload) {
+export function settlementActions(s, viewer, reload, confirm, me) {
   const base = `/settlements/${encodeURIComponent(s.id)}`;
   const out = [];
   if (viewer === 'merchant') {
-    if (s.status === 'draft') {
-      const b = h('button', { class: 'btn btn-primary btn-sm', text: t('settle.confirm'), dataset: { action: 'confirm' } });
-      b.addEventListener('click', () => busy(b, async () => {
-        try {
-          await post(`${base}/confirm`);
-          reload();
-        } catch (e) {
-          toast(e.detail || e.code, 'error');
-        }
-      }));
-      out.push(b);
-    }
+    // The merchant's face brings its own confirm (it asks for the invoice number).
+    if (s.status === 'draft' && confirm) out.push(confirm(s, reload));
   } else {
     if (s.status === 'confirmed') out.push(actionButton(t('settle.verify'), `${base}/verify`, { cls: 'btn-primary', onDone: reload }));
-    if (s.status === 'verified') out.push(actionButton(t('settle.approve'), `${base}/approve`, { cls: 'btn-primary', onDone: reload }));
+    // Four eyes: whoever verified cannot approve; say so instead of offering a button
+    // that can only be refused.
+    if (s.status === 'verified' && me && s.verified_by === me.id) out.push(h('span', { class: 'muted small four-eyes-note', text: t('settle.not_yours_to_approve') }));
+    else if (s.status === 'verified') out.push(actionButton(t('settle.approve'), `${base}/approve`, { cls: 'btn-primary', onDone: reload }));
     if (s.status === 'approved') out.push(actionButton(t('settle.pay'), `${base}/pay`, { ask: t('settle.bank_ref'), askTitle: t('settle.pay_title'), key: 'bank_reference', cls: 'btn-primary', onDone: reload }));
     if (['draft', 'confirmed', 'verified'].includes(s.status)) out.push(actionButton(t('settle.reject'), `${base}/reject`, { ask: t('reason'), cls: 'btn-danger-ghost', onDone: reload }));
   }
@@ -355,12 +348,13 @@ async function showLines(id, viewer) {
   try {
     s = await get(`/settlements/${encodeURIComponent(id)}`);
   } catch (e) {
-    toast(e.detail || e.code, 'error');
+    toast(e);
     return;
   }
   const dlg = h('dialog', { class: 'dialog dialog-wide', id: 'settlement-lines' });
   dlg.append(h('div', { class: 'dialog-body' },
     h('h3', { text: t('settle.details_title', { m: s.merchant_name || `#${s.merchant_id}`, p: s.period }) }),
+    s.invoice_no ? h('p', { id: 'settlement-invoice' }, h('span', { class: 'muted', text: `${t('owner.settle.invoice')}${t('owner.colon')}` }), h('span', { class: 'mono', text: s.invoice_no })) : null,
     table([
       { label: t('audit.at'), cell: (l) => dateTime(l.at) },
       { label: t('quote.talent'), cell: (l) => l.talent || '' },
@@ -381,47 +375,124 @@ function lastMonth() {
   return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
 }
 
-function settlements(body) {
+function settlements(body, ctx) {
+  const me = ctx && ctx.me;
   const statuses = ['', 'draft', 'confirmed', 'verified', 'approved', 'paid', 'rejected'];
   let status = '';
   const filter = h('div', { class: 'chips' });
   const box = h('div', {});
-  const period = h('input', { class: 'input select-sm', name: 'period', value: lastMonth(), pattern: '\\d{4}-\\d{2}' });
+  const runBox = h('div', { id: 'generate-result', 'aria-live': 'polite' });
+  const payoutBox = h('div', { id: 'payout-batch' });
+  // The month to close is usually the last one; the list and the payout batch below
+  // follow the month in the box, so what is generated is what is shown.
+  const period = h('input', { class: 'input select-sm', name: 'period', id: 'settle-period', value: lastMonth(), pattern: '\\d{4}-\\d{2}', inputmode: 'numeric' });
+  const chosen = () => (/^\d{4}-(0[1-9]|1[0-2])$/.test(period.value.trim()) ? period.value.trim() : null);
   function draw() {
     mount(filter, statuses.map((st) => h('button', {
       class: ['chip-btn', st === status && 'is-active'], text: st ? t(`st.${st}`) : t('cat.all'),
       onclick: () => { status = st; draw(); },
     })));
-    mount(box, pagedList(`/settlements${status ? `?status=${status}` : ''}`, (items, reload) => table([
+    const p = chosen();
+    const query = [p && `period=${p}`, status && `status=${status}`].filter(Boolean).join('&');
+    mount(box, pagedList(`/settlements${query ? `?${query}` : ''}`, (items, reload) => table([
       { label: t('settle.merchant'), cell: (s) => s.merchant_name || `#${s.merchant_id}` },
       { label: t('settle.period'), cell: (s) => s.period },
       { label: t('settle.lines'), class: 'num', cell: (s) => String(s.line_count ?? '') },
       { label: t('settle.bill'), class: 'num', cell: (s) => money(s.bill_fen) },
       { label: t('settle.subsidy'), class: 'num', cell: (s) => money(s.subsidy_fen) },
       { label: t('status'), cell: (s) => chip(s.status) },
-      { label: t('actions'), cell: (s) => settlementActions(s, 'official', reload) },
+      { label: t('actions'), cell: (s) => settlementActions(s, 'official', () => { reload(); payouts(); }, null, me) },
     ], items)));
+    payouts();
+  }
+  async function payouts() {
+    const p = chosen();
+    if (!p) {
+      mount(payoutBox);
+      return;
+    }
+    try {
+      const [approved, paid] = await Promise.all([
+        list(`/settlements?period=${p}&status=approved&per_page=200`),
+        list(`/settlements?period=${p}&status=paid&per_page=200`),
+      ]);
+      mount(payoutBox, payoutBatch(p, [...approved.items, ...paid.items]));
+    } catch (e) {
+      mount(payoutBox, errorBox(e));
+    }
   }
   const exportLink = download(`/api/v1/payouts/export?period=${encodeURIComponent(period.value)}`, t('payouts.export'));
-  period.addEventListener('input', () => { exportLink.href = `/api/v1/payouts/export?period=${encodeURIComponent(period.value)}`; });
-  const generate = w(h('button', { class: 'btn btn-ghost btn-sm', text: t('settle.generate') }));
+  period.addEventListener('change', () => {
+    exportLink.href = `/api/v1/payouts/export?period=${encodeURIComponent(period.value.trim())}`;
+    runBox.replaceChildren();
+    if (chosen()) draw();
+  });
+  const generate = w(h('button', { class: 'btn btn-ghost btn-sm', id: 'settle-generate', text: t('settle.generate') }));
   if (generate) {
     generate.addEventListener('click', () => busy(generate, async () => {
+      runBox.replaceChildren();
       try {
-        await post('/settlements/generate', { period: period.value.trim() });
-        toast(t('appr.done'));
+        const run = await post('/settlements/generate', { period: period.value.trim() });
+        mount(runBox, generated(run));
         draw();
         refreshTodo();
       } catch (e) {
-        toast(e.detail || e.code, 'error');
+        mount(runBox, errorBox(e));
       }
     }));
   }
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.settlements') })),
     section(null, h('p', { class: 'muted small', text: t('settle.four_eyes') }),
-      h('div', { class: 'row row-bottom' }, field(t('settle.period'), period), generate, exportLink)),
-    section(null, filter, box));
-  draw();
+      h('div', { class: 'row row-bottom' }, field(t('settle.period'), period), generate, exportLink), runBox),
+    section(null, filter, box),
+    section(t('payouts.title'), payoutBox));
+  // Open on last month, or on a later month that has a settlement already (a merchant
+  // leaving mid-month is settled early).
+  list('/settlements?per_page=1')
+    .then((page) => {
+      const newest = page.items[0] && page.items[0].period;
+      if (newest && newest > period.value) period.value = newest;
+    })
+    .catch(() => {})
+    .finally(() => {
+      exportLink.href = `/api/v1/payouts/export?period=${encodeURIComponent(period.value.trim())}`;
+      draw();
+    });
+}
+
+/** What a generation run made and what it left out, in words an official can act on. */
+function generated(run) {
+  const made = run.created || [];
+  const left = run.left_out || {};
+  const subsidy = made.reduce((sum, s) => sum + Number(s.subsidy_fen || 0), 0);
+  const lines = [];
+  if (left.held_count) lines.push(t('settle.run_held', { n: left.held_count, amount: money(left.held_subsidy_fen) }));
+  if (left.disputed_count) lines.push(t('settle.run_disputed', { n: left.disputed_count, amount: money(left.disputed_subsidy_fen) }));
+  if (left.settled_before_count) lines.push(t('settle.run_before', { n: left.settled_before_count }));
+  const title = made.length
+    ? t('settle.run_made', { n: made.length, p: run.period, amount: money(subsidy) })
+    : t('settle.run_nothing', { p: run.period });
+  return h('div', { class: `alert alert-${made.length ? 'ok' : 'warn'}`, role: 'status', id: 'generate-summary' },
+    h('strong', { class: 'alert-title', text: title }),
+    lines.length ? h('ul', { class: 'run-notes' }, lines.map((l) => h('li', { text: l }))) : null,
+    !made.length && !lines.length ? h('div', { class: 'alert-detail', text: t('settle.run_empty_hint') }) : null);
+}
+
+/** The period's payout batch on screen: each approved or paid settlement, paid or not. */
+function payoutBatch(period, items) {
+  if (!items.length) return h('p', { class: 'muted', text: t('payouts.none', { p: period }) });
+  const paid = items.filter((s) => s.status === 'paid');
+  const due = items.filter((s) => s.status !== 'paid');
+  const sum = (xs) => money(xs.reduce((n, s) => n + Number(s.subsidy_fen || 0), 0));
+  return h('div', {},
+    h('p', { class: 'payout-summary', text: t('payouts.summary', { p: period, paid: paid.length, paid_sum: sum(paid), due: due.length, due_sum: sum(due) }) }),
+    table([
+      { label: t('settle.merchant'), cell: (s) => s.merchant_name || `#${s.merchant_id}` },
+      { label: t('settle.subsidy'), class: 'num', cell: (s) => money(s.subsidy_fen) },
+      { label: t('status'), cell: (s) => h('span', { class: `chip chip-${s.status === 'paid' ? 'paid' : 'approved'}`, text: t(s.status === 'paid' ? 'payouts.paid' : 'payouts.due') }) },
+      { label: t('settle.bank_ref'), cell: (s) => s.bank_reference || '—' },
+      { label: t('payouts.invoice'), cell: (s) => s.invoice_no || '—' },
+    ], items, { rowData: (s) => ({ settlement: String(s.id) }) }));
 }
 
 // ---- Disputes ----
@@ -670,26 +741,42 @@ function monthShort(period) {
 }
 
 function reports(body) {
-  const charts = ['category', 'district', 'month'].map((by) => {
-    const box = h('div', { class: 'chart-box', id: `chart-${by}` }, loading());
-    (async () => {
-      try {
-        // `{group_by, rows, total}`: not a paged list.
-        const res = await get(`/reports/subsidies?group_by=${by}`);
-        const rows = (res.rows || []).map((r) => ({
-          // Categories in the reader's language; districts and months as the server names them.
-          label: by === 'category' ? t(`catlong.${r.key}`) : r.label || r.key,
-          short: by === 'month' ? monthShort(r.key) : undefined,
-          value: Number(r.subsidy_fen) || 0,
-        }));
-        if (by === 'month') rows.sort((a, b) => a.label.localeCompare(b.label));
-        else rows.sort((a, b) => b.value - a.value);
-        mount(box, rows.length ? (by === 'month' ? columnChart(rows, { title: t(`rep.${by}`) }) : barChart(rows, { title: t(`rep.${by}`) })) : emptyState({ items: [] }));
-      } catch (e) {
-        mount(box, errorBox(e));
-      }
-    })();
-    return section(t(`rep.${by}`), box);
-  });
-  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.reports') })), h('div', { class: 'chart-grid' }, charts));
+  // A date range over every chart (local days, both inclusive), and each chart as a
+  // spreadsheet for the office's own files.
+  const year = shanghaiDate().slice(0, 4);
+  const from = h('input', { class: 'input select-sm', type: 'date', name: 'from', id: 'report-from', value: `${year}-01-01` });
+  const to = h('input', { class: 'input select-sm', type: 'date', name: 'to', id: 'report-to', value: shanghaiDate() });
+  const grid = h('div', { class: 'chart-grid' });
+  const range = () => [from.value && `from=${from.value}`, to.value && `to=${to.value}`].filter(Boolean).join('&');
+  function draw() {
+    mount(grid, ['category', 'district', 'month'].map((by) => {
+      const box = h('div', { class: 'chart-box', id: `chart-${by}` }, loading());
+      const query = `group_by=${by}${range() ? `&${range()}` : ''}`;
+      (async () => {
+        try {
+          // `{group_by, rows, total}`: not a paged list.
+          const res = await get(`/reports/subsidies?${query}`);
+          const rows = (res.rows || []).map((r) => ({
+            // Categories in the reader's language; districts and months as the server names them.
+            label: by === 'category' ? t(`catlong.${r.key}`) : r.label || r.key,
+            short: by === 'month' ? monthShort(r.key) : undefined,
+            value: Number(r.subsidy_fen) || 0,
+          }));
+          if (by === 'month') rows.sort((a, b) => a.label.localeCompare(b.label));
+          else rows.sort((a, b) => b.value - a.value);
+          mount(box, rows.length ? (by === 'month' ? columnChart(rows, { title: t(`rep.${by}`) }) : barChart(rows, { title: t(`rep.${by}`) })) : emptyState({ items: [] }),
+            h('p', { class: 'muted small', text: t('rep.total', { amount: money(res.total && res.total.subsidy_fen), n: (res.total && res.total.count) || 0 }) }));
+        } catch (e) {
+          mount(box, errorBox(e));
+        }
+      })();
+      return section(t(`rep.${by}`), box,
+        h('div', { class: 'row-end' }, download(`/api/v1/reports/subsidies/export?${query}`, t('rep.export'))));
+    }));
+  }
+  for (const input of [from, to]) input.addEventListener('change', draw);
+  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.reports') })),
+    section(null, h('div', { class: 'row row-bottom' }, field(t('rep.from'), from), field(t('rep.to'), to))),
+    grid);
+  draw();
 }

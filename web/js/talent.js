@@ -1,7 +1,7 @@
 // The talent's face (phone): the card with its rolling code, savings, partner directory.
 
 import { h, mount, money, dateOnly, dateTime, groupDigits } from './util.js';
-import { t } from './i18n.js';
+import { t, has } from './i18n.js';
 import { get, post, list, ApiError, isReachable } from './api.js';
 import { errorBox, emptyState, chip, loading, tabs, toast, askText, stat, busy } from './ui.js';
 import * as store from './codestore.js';
@@ -73,6 +73,16 @@ function cardView(body, me) {
   function drawCode() {
     const now = Date.now();
     const c = current(now);
+    if (card && card.status !== 'active') {
+      // No code for a card that cannot be used: say why, and who can help.
+      shown = null;
+      const key = `code.blocked_${card.replaced_by ? 'replaced' : card.status}`;
+      mount(codeBox, h('div', { class: 'code-empty', id: 'card-blocked' },
+        h('h2', { class: 'code-title', text: has(key) ? t(key) : t('code.blocked_other') }),
+        card.status_reason ? h('p', {}, h('strong', { text: `${t('code.blocked_reason')}: ` }), document.createTextNode(card.status_reason)) : null,
+        h('p', { class: 'small', text: t('code.blocked_help') })));
+      return;
+    }
     if (!c) {
       shown = null;
       mount(codeBox, h('div', { class: 'code-empty' },
@@ -113,7 +123,7 @@ function cardView(body, me) {
       store.save({ me: { id: me.id, username: me.username, role: me.role, display_name: me.display_name }, card, codes });
       drawCode();
     } catch (e) {
-      if (!(e instanceof ApiError && (e.code === 'network' || e.missing))) toast(e.detail || e.code, 'error');
+      if (!(e instanceof ApiError && (e.code === 'network' || e.missing))) toast(e);
     }
   }
 
@@ -177,7 +187,7 @@ function savings(body) {
     try {
       const [res, disputes] = await Promise.all([list('/me/redemptions?per_page=100'), list('/disputes?per_page=200')]);
       // A redemption may be disputed once: its dispute's status replaces the button.
-      const disputeOf = new Map(disputes.items.map((d) => [d.redemption_id, d.status]));
+      const disputeOf = new Map(disputes.items.map((d) => [d.redemption_id, d]));
       // Reversed redemptions saved nothing; the total is over the newest 100 shown here.
       const counted = res.items.filter((r) => r.status !== 'reversed');
       const saved = counted.reduce((s, r) => s + (Number(r.discount_fen) || 0), 0);
@@ -193,6 +203,7 @@ function savings(body) {
 }
 
 function savingRow(r, dispute, reload) {
+  const status = dispute && dispute.status;
   const disputable = !r.disputed && !dispute && r.status !== 'reversed'
     && Date.now() - Date.parse(r.created_at) < 7 * 24 * 3600 * 1000;
   const btn = h('button', { class: 'btn btn-ghost btn-sm', text: t('savings.dispute') });
@@ -205,7 +216,7 @@ function savingRow(r, dispute, reload) {
         toast(t('savings.dispute_done'));
         reload();
       } catch (e) {
-        toast(e.detail || e.code, 'error');
+        toast(e);
       }
     });
   });
@@ -214,9 +225,14 @@ function savingRow(r, dispute, reload) {
       h('div', { class: 'li-title', text: (r.merchant && r.merchant.name) || '' }),
       h('div', { class: 'li-sub muted small', text: [r.offer && r.offer.name, dateTime(r.created_at)].filter(Boolean).join(' · ') })),
     h('div', { class: 'li-side' },
-      h('div', { class: 'li-amount', text: `-${money(r.discount_fen).replace('-', '')}` }),
+      // A reversed sale saved nothing: its amount is struck through, not counted.
+      h('div', { class: ['li-amount', r.status === 'reversed' && 'is-reversed'], text: `-${money(r.discount_fen).replace('-', '')}` }),
       h('div', { class: 'muted small', text: `${t('savings.bill')} ${money(r.bill_fen)}` }),
-      r.disputed ? chip('disputed') : dispute && dispute !== 'open' ? chip(dispute) : r.status === 'reversed' ? chip('reversed') : disputable ? btn : null));
+      r.disputed ? chip('disputed') : status && status !== 'open' ? chip(status) : r.status === 'reversed' ? chip('reversed') : disputable ? btn : null),
+    // A decided dispute says what was decided and why, in the official's words.
+    status && status !== 'open' ? h('div', { class: 'li-note small', dataset: { dispute: status } },
+      h('strong', { text: `${t(status === 'upheld' ? 'savings.dispute_upheld' : 'savings.dispute_dismissed')}` }),
+      dispute.resolution_note ? document.createTextNode(` ${t('savings.dispute_note')}: ${dispute.resolution_note}`) : null) : null);
 }
 
 export function describeOffer(o) {
@@ -233,7 +249,7 @@ function partners(body) {
   let district = '';
   const districts = new Set();
   const chips = h('div', { class: 'chips', role: 'group' });
-  const select = h('select', { class: 'input select', id: 'district' });
+  const select = h('select', { class: 'input select', id: 'district', 'aria-label': t('field.district') });
   const results = h('div', { class: 'merchant-list' });
   mount(body, h('div', { class: 'filters' }, chips, select), results);
 

@@ -11,9 +11,39 @@ export function alertBox(kind, title, detail) {
     detail ? h('div', { class: 'alert-detail', text: detail }) : null);
 }
 
+/**
+ * The refusal as an alert, in the page's language. A `validation` problem that names a
+ * field of the form on screen is also said right under that field, which is marked
+ * invalid and focused.
+ */
 export function errorBox(err) {
-  const { title, detail } = describe(err);
+  const { title, detail, field: name } = describe(err);
+  if (name) queueMicrotask(() => markField(name, detail ? `${title} ${detail}` : title));
   return alertBox('error', title, detail);
+}
+
+/** Clears what `markField` said about a form's fields. */
+export function clearFieldErrors(root = document) {
+  for (const note of root.querySelectorAll('.field-error')) note.remove();
+  for (const input of root.querySelectorAll('[aria-invalid="true"]')) input.removeAttribute('aria-invalid');
+}
+
+let fieldErrorSeq = 0;
+function markField(name, text) {
+  const input = [...document.querySelectorAll(`form [name="${CSS.escape(name)}"]`)].find((el) => el.offsetParent !== null);
+  if (!input) return;
+  const form = input.closest('form');
+  clearFieldErrors(form);
+  const id = `field-error-${++fieldErrorSeq}`;
+  const note = h('span', { class: 'field-error', id, text });
+  (input.closest('.field') || input.parentElement).append(note);
+  input.setAttribute('aria-invalid', 'true');
+  input.setAttribute('aria-describedby', id);
+  input.addEventListener('input', () => {
+    note.remove();
+    input.removeAttribute('aria-invalid');
+  }, { once: true });
+  input.focus();
 }
 
 export function emptyState(page) {
@@ -64,16 +94,30 @@ export async function busy(button, work) {
 }
 
 let toastTimer;
+/**
+ * A short notice at the bottom of the screen. A success fades after a few seconds; a
+ * refusal (`kind` 'error', or an error passed as `message`) stays until it is closed,
+ * so nobody misses why an action did not happen.
+ */
 export function toast(message, kind = 'ok') {
+  let text = message;
+  if (message instanceof Error) {
+    const { title, detail } = describe(message);
+    text = detail ? `${title} ${detail}` : title;
+    kind = 'error';
+  }
   let el = document.getElementById('toast');
   if (!el) {
-    el = h('div', { id: 'toast', class: 'toast', role: 'status' });
+    el = h('div', { id: 'toast', class: 'toast' });
     document.body.append(el);
   }
-  el.className = `toast toast-${kind} is-shown`;
-  el.textContent = message;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => el.classList.remove('is-shown'), 3500);
+  const sticky = kind === 'error';
+  el.className = `toast toast-${kind} is-shown`;
+  el.setAttribute('role', sticky ? 'alert' : 'status');
+  mount(el, h('span', { class: 'toast-text', text }),
+    sticky ? h('button', { type: 'button', class: 'toast-close', 'aria-label': t('close'), text: '×', onclick: () => el.classList.remove('is-shown') }) : null);
+  if (!sticky) toastTimer = setTimeout(() => el.classList.remove('is-shown'), 3500);
 }
 
 /** A modal asking for a text (a reason, a note, a bank reference); resolves null on cancel. */
@@ -143,13 +187,23 @@ export function stat(label, value, cls) {
 
 /** Tabs as a nav of buttons; `current` is highlighted; selecting calls `onSelect(id)`. */
 export function tabs(items, current, onSelect, cls = 'tabs') {
-  return h('nav', { class: cls, role: 'tablist' }, items.map((it) => h('button', {
+  const nav = h('nav', { class: cls, role: 'tablist' }, items.map((it) => h('button', {
     class: ['tab', it.id === current && 'is-active'],
     role: 'tab',
     'aria-selected': it.id === current ? 'true' : 'false',
     dataset: { tab: it.id },
     onclick: () => onSelect(it.id),
   }, it.icon ? h('span', { class: 'tab-icon', 'aria-hidden': 'true', text: it.icon }) : null, h('span', { class: 'tab-label', text: it.label }))));
+  // On a phone the strip scrolls sideways: its edges fade where more tabs hide, so
+  // nobody misses the ones off-screen.
+  const edges = () => {
+    const more = nav.scrollWidth - nav.clientWidth;
+    nav.classList.toggle('more-left', more > 1 && nav.scrollLeft > 1);
+    nav.classList.toggle('more-right', more > 1 && nav.scrollLeft < more - 1);
+  };
+  nav.addEventListener('scroll', edges, { passive: true });
+  if ('ResizeObserver' in window) new ResizeObserver(edges).observe(nav);
+  return nav;
 }
 
 /** Scrolls a tab strip so its active tab is visible (a phone shows only the first few). */

@@ -53,9 +53,17 @@ export function money(fen) {
   return `${neg ? '-' : ''}¥${grouped}.${String(cents).padStart(2, '0')}`;
 }
 
-/** Integer fen from a yuan amount typed by a person ("128", "128.5", "1,280.50"); null when invalid. */
+/**
+ * Integer fen from a yuan amount typed by a person ("128", "128.5", "¥ 1280.50", full-width
+ * digits from a Chinese keyboard); null when invalid. A comma is refused, never guessed:
+ * "12,5" is 12.5 to some and 125 to others, and a wrong guess costs ten times the money.
+ */
 export function parseYuan(text) {
-  const v = String(text ?? '').trim().replace(/[,，\s]/g, '').replace(/^¥/, '');
+  const v = String(text ?? '')
+    .replace(/[０-９．]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0))
+    .replace(/[\s\u3000]/g, '')
+    .replace(/^[¥￥]/, '');
+  if (/[,，、]/.test(v)) return null;
   const m = /^(\d{1,12})(?:\.(\d{0,2}))?$/.exec(v);
   if (!m) return null;
   return Number(m[1]) * 100 + Number((m[2] || '').padEnd(2, '0'));

@@ -1,7 +1,7 @@
 //! The public application form: anyone may apply to join the alliance, within a limit
-//! per address.
+//! per address; the districts it may name are public too.
 
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -13,6 +13,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::client::client_key;
 use crate::merchants::domain::{self, Category, Coordinates, District, Uscc};
 use crate::merchants::{MerchantRecord, NewMerchant};
+use crate::pagination::{Page, Paginated};
 use crate::ratelimit::{self, Limit, Take};
 use crate::state::AppState;
 use crate::users::{self, Username};
@@ -178,6 +179,24 @@ pub async fn apply(
         })
         .await?;
     Ok(HttpResponse::Created().json(record))
+}
+
+/// The districts an application may name, in their configured order (`DISTRICTS`), so
+/// the public form offers this deployment's list rather than a copy of it. No login.
+#[utoipa::path(
+    tag = "merchants",
+    responses((status = 200, description = "Every configured district, on one page", body = Paginated<String>))
+)]
+#[get("/districts")]
+pub async fn list_districts(state: web::Data<AppState>) -> web::Json<Paginated<String>> {
+    let items = state.config.districts.clone();
+    let n = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    // The configuration refuses an empty list, so one page of all of them is valid paging.
+    let page = Page {
+        page: 1,
+        per_page: n.max(1),
+    };
+    web::Json(Paginated::new(items, n, page))
 }
 
 /// Shared validators speak of `username`/`password`; the form's fields are prefixed.

@@ -3,6 +3,7 @@
 //! | endpoint | who |
 //! |---|---|
 //! | `POST /merchants` | anyone (public application form), admin too |
+//! | `GET /districts` | anyone: the districts an application may name |
 //! | `GET /merchants` | anyone: directory of active merchants; `?status=` officials only |
 //! | `GET /merchants/{id}` | anyone sees an active merchant's public entry; owner and officials the full record, cashiers the record with the bank account masked |
 //! | `POST /merchants/{id}/approve\|reject\|suspend\|resume` | admin |
@@ -16,7 +17,7 @@ mod workflow;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use application::apply;
+use application::{apply, list_districts};
 use cashiers::{add_cashier, list_cashiers, remove_cashier};
 use directory::{get_merchant, list_merchants};
 use workflow::{approve, reject, resume, suspend};
@@ -26,6 +27,7 @@ pub use cashiers::CASHIERS_PER_MERCHANT_PER_DAY;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(apply)
+        .service(list_districts)
         .service(list_merchants)
         .service(get_merchant)
         .service(approve)

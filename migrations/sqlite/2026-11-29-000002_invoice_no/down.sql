@@ -1,0 +1,1 @@
+ALTER TABLE settlements DROP COLUMN invoice_no;

@@ -1,0 +1,173 @@
+//! A day at the counter in a real browser (DESIGN §5): the session renews itself when the
+//! access token runs out, a sign-in over the page keeps what was typed and carries the
+//! request on, and every role changes its own password from the account dialog.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::browser::{Browser, backend_name, set_budget, this_year};
+use crate::helpers::{ADMIN_PASSWORD, MERCHANT_PASSWORD, TestApp, offer_body};
+use crate::talents::{TALENT_PASSWORD, phone, talent_with_card};
+
+/// A shop with a 10 % offer and a card, ready for a sale; returns the card's id.
+async fn counter_ready(app: &TestApp, shop: &str, talent: u32) -> i64 {
+    set_budget(app, this_year()).await;
+    let merchant = app.active_merchant(shop).await;
+    app.active_offer(&merchant, offer_body("九折优惠")).await;
+    let (_, card_no, _) = talent_with_card(app, talent, "B").await;
+    let admin = app.admin_token().await;
+    crate::redemptions::card_id(app, &admin, &card_no).await
+}
+
+fn fresh_code(app: &TestApp, card_id: i64) -> String {
+    crate::redemptions::mint(app, card_id, talentcard::time::now(), 0)
+}
+
+async fn a_cashier_works_on_when_the_access_token_runs_out(app: TestApp) {
+    let card_id = counter_ready(&app, "shift1", 81).await;
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.login("shift1-cashier", MERCHANT_PASSWORD).await;
+    b.wait_for("#scan-code").await;
+    // The access cookie lasts 15 minutes; past them the browser has dropped it.
+    b.client
+        .delete_cookie("tc_session")
+        .await
+        .expect("cookie removed");
+    b.type_into(
+        "#scan-code",
+        &format!("{}\u{E007}", fresh_code(&app, card_id)),
+    )
+    .await;
+    b.type_into("#scan-bill", "128.00\u{E007}").await;
+    b.wait_text("#quote-pay", "¥115.20").await;
+    assert_eq!(b.count("#reauth").await, 0, "no password asked");
+    assert_eq!(
+        b.count("#login-form").await,
+        0,
+        "not sent to the login page"
+    );
+    b.click("#quote-confirm").await;
+    b.wait_text("#receipt-pay", "¥115.20").await;
+    b.close().await;
+    app.stop().await;
+}
+
+async fn signing_in_again_keeps_the_scanned_code_and_bill(app: TestApp) {
+    let card_id = counter_ready(&app, "shift2", 82).await;
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.login("shift2-cashier", MERCHANT_PASSWORD).await;
+    let code = fresh_code(&app, card_id);
+    b.type_into("#scan-code", &format!("{code}\u{E007}")).await;
+    // Meanwhile the session ends (signed out everywhere from another device).
+    let elsewhere = app.login("shift2-cashier", MERCHANT_PASSWORD).await;
+    let (status, _) = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/logout-all",
+            Some(&elsewhere),
+            None,
+        )
+        .await;
+    assert!(status.is_success());
+    b.type_into("#scan-bill", "128.00\u{E007}").await;
+    b.wait_for("#reauth").await;
+    let kept = b
+        .js(
+            "return [document.getElementById('scan-code').value, document.getElementById('scan-bill').value]",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        kept,
+        json!([code, "128.00"]),
+        "what was typed is still there"
+    );
+    b.assert_fits_width().await;
+    b.screenshot(&format!("counter-reauth-zh-390-{}", backend_name(&app)))
+        .await;
+    b.type_into("#reauth-password", "wrong-password").await;
+    b.click("#reauth-submit").await;
+    b.wait_text("#reauth .dialog-msg", "用户名或密码错误").await;
+    b.type_into("#reauth-password", MERCHANT_PASSWORD).await;
+    b.click("#reauth-submit").await;
+    // The quote that was asked for goes on.
+    b.wait_text("#quote-pay", "¥115.20").await;
+    assert_eq!(b.count("#reauth").await, 0);
+    b.click("#quote-confirm").await;
+    b.wait_text("#receipt-pay", "¥115.20").await;
+    let admin = app.admin_token().await;
+    let (_, list) = app.get("/api/v1/redemptions", &admin).await;
+    assert_eq!(list["total"], json!(1), "one sale: {list}");
+    b.close().await;
+    app.stop().await;
+}
+
+/// Changes the password from the account dialog, then logs in with the new one.
+async fn change_password(b: &Browser, username: &str, old: &str, new: &str, shot: &str) {
+    b.login(username, old).await;
+    b.click("#account-open").await;
+    b.wait_for("#password-form").await;
+    // A wrong current password is said next to the form, in the page's language.
+    b.type_into("#pw-current", "not-the-password").await;
+    b.type_into("#pw-new", new).await;
+    b.type_into("#pw-again", new).await;
+    b.click("#pw-submit").await;
+    b.wait_text("#password-form .dialog-msg", "当前密码不正确")
+        .await;
+    b.assert_fits_width().await;
+    b.screenshot(shot).await;
+    b.type_into("#pw-current", old).await;
+    b.click("#pw-submit").await;
+    b.wait_text("#toast", "密码已修改").await;
+    assert_eq!(b.count("#password-form").await, 0, "the dialog closed");
+    b.logout().await;
+    b.login(username, new).await;
+}
+
+async fn every_role_changes_its_own_password(app: TestApp) {
+    let backend = backend_name(&app);
+    app.active_merchant("pwshop").await;
+    talent_with_card(&app, 83, "A").await;
+    let talent = phone(83);
+    let accounts = [
+        ("admin", ADMIN_PASSWORD, false),
+        ("pwshop-owner", MERCHANT_PASSWORD, true),
+        ("pwshop-cashier", MERCHANT_PASSWORD, true),
+        (talent.as_str(), TALENT_PASSWORD, true),
+    ];
+    for (username, old, on_phone) in accounts {
+        let browser = if on_phone {
+            Browser::phone(&app).await
+        } else {
+            Browser::desktop(&app).await
+        };
+        let Some(b) = browser else {
+            return;
+        };
+        let role = if username.starts_with('1') {
+            "talent"
+        } else {
+            username
+        };
+        change_password(
+            &b,
+            username,
+            old,
+            "a-new-password-9",
+            &format!("account-password-{role}-zh-{backend}"),
+        )
+        .await;
+        b.close().await;
+    }
+    app.stop().await;
+}
+
+crate::both_backends!(
+    a_cashier_works_on_when_the_access_token_runs_out,
+    signing_in_again_keeps_the_scanned_code_and_bill,
+    every_role_changes_its_own_password,
+);
