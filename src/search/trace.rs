@@ -130,6 +130,8 @@ pub struct TraceSettlement {
     pub created_at: NaiveDateTime,
     /// The merchant owner's confirmation.
     pub confirmed: Option<TraceStep>,
+    /// The merchant's 发票 number for the subsidy, given at confirmation.
+    pub invoice_no: Option<String>,
     /// The first official's verification.
     pub verified: Option<TraceStep>,
     /// The second official's approval.
@@ -343,6 +345,7 @@ pub fn trace(conn: &mut DbConnection, viewer: &Principal, id: i64) -> ApiResult<
         subsidy_fen: s.subsidy_fen,
         created_at: s.created_at,
         confirmed: people.step(s.confirmed_by, s.confirmed_at),
+        invoice_no: s.invoice_no.clone(),
         verified: people.step(s.verified_by, s.verified_at),
         approved: people.step(s.approved_by, s.approved_at),
         rejected: people.step(s.rejected_by, s.rejected_at),

@@ -336,7 +336,14 @@ pub async fn settle_and_pay(
     let created = body["created"].as_array().unwrap();
     assert_eq!(created.len(), 1, "{body}");
     let id = created[0]["id"].as_i64().unwrap();
-    step(app, owner, id, "confirm", json!({})).await;
+    step(
+        app,
+        owner,
+        id,
+        "confirm",
+        json!({"invoice_no": format!("FP-{reference}")}),
+    )
+    .await;
     step(app, admin, id, "verify", json!({})).await;
     step(app, admin2, id, "approve", json!({})).await;
     step(app, admin, id, "pay", json!({"bank_reference": reference})).await;
@@ -404,6 +411,7 @@ async fn a_redemption_reversed_after_payout_is_traced_to_both_payouts_with_names
     assert_eq!(s["verified"]["by"]["name"], "admin");
     assert_eq!(s["approved"]["by"]["name"], "admin2");
     assert!(s["audit_checkpoint_size"].as_i64().unwrap() > 0);
+    assert_eq!(s["invoice_no"], "FP-SZB-0001");
     assert_eq!(s["payout"]["bank_reference"], "SZB-0001");
     assert_eq!(s["payout"]["paid_by"]["name"], "admin");
     assert_eq!(s["payout"]["amount_fen"], 1000);

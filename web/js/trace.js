@@ -137,6 +137,7 @@ function settlementStep(n, s) {
       [t('trace.settlement_total'), t('trace.settlement_total_v', { n: s.line_count, sum: money(s.subsidy_fen) })],
       [t('trace.generated'), dateTime(s.created_at)],
       [t('trace.confirmed'), who(s.confirmed)],
+      [t('trace.invoice'), s.invoice_no || '', 'mono'],
       [t('trace.verified'), who(s.verified)],
       [t('trace.approved'), who(s.approved)],
       [t('trace.rejected'), who(s.rejected)],
