@@ -222,6 +222,10 @@ async fn an_official_searches_and_traces_a_sale_to_its_payout(app: TestApp) {
     scroll_to_step(&b, "audit").await;
     b.screenshot(&format!("search-trace-audit-zh-390-{backend}"))
         .await;
+    // The accessibility check of every face (axe, nothing wider than the phone), here on
+    // the trace, the search results and the ledger, in both languages.
+    let mut failures = Vec::new();
+    crate::browser_a11y::check(&b, "official trace", &mut failures).await;
     b.click("#lang-toggle").await;
     b.wait_text("#trace-chain", "Payout").await;
     settled(&b).await;
@@ -241,6 +245,7 @@ async fn an_official_searches_and_traces_a_sale_to_its_payout(app: TestApp) {
     b.assert_fits_width().await;
     b.screenshot(&format!("search-phone-zh-390-{backend}"))
         .await;
+    crate::browser_a11y::check(&b, "official search", &mut failures).await;
     // The talent's card's sales, as cards on the phone, each with its trace.
     b.click("#search-talent [data-action='ledger']").await;
     b.wait_text("#ledger-list", "trace-cashier").await;
@@ -253,6 +258,8 @@ async fn an_official_searches_and_traces_a_sale_to_its_payout(app: TestApp) {
     .await;
     b.screenshot(&format!("search-ledger-zh-390-{backend}"))
         .await;
+    crate::browser_a11y::check(&b, "official ledger", &mut failures).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     b.close().await;
     app.stop().await;
 }
