@@ -29,6 +29,7 @@ pub mod ratelimit;
 pub mod redemptions;
 pub mod reports;
 pub mod schema;
+pub mod search;
 pub mod secrets;
 pub mod settlements;
 pub mod spreadsheet;

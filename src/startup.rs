@@ -40,6 +40,7 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::redemptions::disputes::configure(cfg);
     crate::settlements::routes::configure(cfg);
     crate::reports::configure(cfg);
+    crate::search::routes::configure(cfg);
 }
 
 /// The OpenAPI document as the running app serves it.

@@ -138,8 +138,14 @@ pub struct FlagView {
     pub merchant: Option<MerchantRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub staff_id: Option<i64>,
+    /// The staff account by name (display name, else login).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card_no: Option<String>,
+    /// The card's holder, masked like a receipt (`王*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_holder: Option<String>,
     /// Exactly the redemptions the flag covers.
     pub redemption_ids: Vec<i64>,
     /// The numbers behind the hit (per rule; see DESIGN §8).
@@ -149,6 +155,8 @@ pub struct FlagView {
     pub response: Option<String>,
     pub note: Option<String>,
     pub resolved_by: Option<i64>,
+    /// The administrator who decided, by name.
+    pub resolved_by_name: Option<String>,
     #[serde(serialize_with = "crate::time::rfc3339_local::option::serialize")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at: Option<NaiveDateTime>,
@@ -183,8 +191,9 @@ pub fn view(conn: &mut DbConnection, f: &Flag) -> ApiResult<FlagView> {
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("flag {} has no view", f.id)))
 }
 
-/// Views of many flags in three queries (merchant names, card numbers, covered
-/// redemptions), not three per flag: the queue lists up to 200 at a time.
+/// Views of many flags in four queries (merchant names, card numbers and holders,
+/// covered redemptions, staff and deciders' names), not four per flag: the queue lists
+/// up to 200 at a time.
 pub fn views(conn: &mut DbConnection, flags: &[Flag]) -> ApiResult<Vec<FlagView>> {
     use std::collections::BTreeMap;
 
@@ -197,12 +206,19 @@ pub fn views(conn: &mut DbConnection, flags: &[Flag]) -> ApiResult<Vec<FlagView>
         .into_iter()
         .collect();
     let card_ids: Vec<i64> = flags.iter().filter_map(|f| f.card_id).collect();
-    let card_nos: BTreeMap<i64, String> = cards::table
+    let card_nos: BTreeMap<i64, (String, String)> = cards::table
+        .inner_join(crate::schema::talents::table)
         .filter(cards::id.eq_any(&card_ids))
-        .select((cards::id, cards::card_no))
-        .load(conn)?
+        .select((cards::id, cards::card_no, crate::schema::talents::name))
+        .load::<(i64, String, String)>(conn)?
         .into_iter()
+        .map(|(id, no, holder)| (id, (no, crate::talents::mask_name(&holder))))
         .collect();
+    let people: Vec<i64> = flags
+        .iter()
+        .flat_map(|f| f.staff_id.into_iter().chain(f.resolved_by))
+        .collect();
+    let people_names = crate::audit::labels::user_names(conn, &people)?;
     let flag_ids: Vec<i64> = flags.iter().map(|f| f.id).collect();
     let mut covered: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     let pairs: Vec<(i64, i64)> = anomaly_flag_redemptions::table
@@ -233,13 +249,20 @@ pub fn views(conn: &mut DbConnection, flags: &[Flag]) -> ApiResult<Vec<FlagView>
                 })
             }),
             staff_id: f.staff_id,
-            card_no: f.card_id.and_then(|id| card_nos.get(&id).cloned()),
+            staff_name: f.staff_id.and_then(|id| people_names.get(&id).cloned()),
+            card_no: f
+                .card_id
+                .and_then(|id| card_nos.get(&id).map(|c| c.0.clone())),
+            card_holder: f
+                .card_id
+                .and_then(|id| card_nos.get(&id).map(|c| c.1.clone())),
             redemption_ids: covered.remove(&f.id).unwrap_or_default(),
             evidence: serde_json::from_str(&f.evidence).unwrap_or(serde_json::Value::Null),
             status: f.status.clone(),
             response: f.response.clone(),
             note: f.note.clone(),
             resolved_by: f.resolved_by,
+            resolved_by_name: f.resolved_by.and_then(|id| people_names.get(&id).cloned()),
             resolved_at: f.resolved_at,
             created_at: f.created_at,
             updated_at: f.updated_at,

@@ -16,6 +16,7 @@ pub mod checkpoint_routes;
 pub mod checkpoints;
 pub mod export;
 pub mod export_routes;
+pub mod labels;
 pub mod merkle;
 pub mod privacy;
 pub mod routes;

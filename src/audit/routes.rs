@@ -49,10 +49,16 @@ pub struct ListedEvent {
     /// one of them holds unmasked personal data or a full bank account, or is not JSON.
     /// The stored entry is unchanged and still verifies.
     pub payload_withheld: bool,
+    /// Who acted, as the pages name them: the account's display name (else its login),
+    /// or the recorded actor for the system (`system:cli`) and anonymous applicants.
+    pub actor_name: String,
+    /// What the entry is about, by name (a merchant's name, a card's number and holder,
+    /// a settlement's merchant and period…); null for kinds the id already names.
+    pub entity_label: Option<String>,
 }
 
-impl From<AuditEvent> for ListedEvent {
-    fn from(mut event: AuditEvent) -> Self {
+impl ListedEvent {
+    fn new(mut event: AuditEvent, actor_name: String, entity_label: Option<String>) -> Self {
         let payload_withheld = [&event.before_json, &event.after_json]
             .into_iter()
             .flatten()
@@ -64,6 +70,8 @@ impl From<AuditEvent> for ListedEvent {
         ListedEvent {
             event,
             payload_withheld,
+            actor_name,
+            entity_label,
         }
     }
 }
@@ -146,6 +154,13 @@ pub async fn list_events(
                     .load::<(i64, (i64, String, String))>(conn)?
                     .into_iter()
                     .collect();
+            let actor_ids: Vec<i64> = items.iter().filter_map(|e| e.actor_id).collect();
+            let names = super::labels::user_names(conn, &actor_ids)?;
+            let entities: Vec<(&str, &str)> = items
+                .iter()
+                .map(|e| (e.entity_type.as_str(), e.entity_id.as_str()))
+                .collect();
+            let labels = super::labels::entity_labels(conn, &entities)?;
             let items = items
                 .into_iter()
                 .map(|mut e| {
@@ -153,7 +168,11 @@ pub async fn list_events(
                     e.seq = seal.as_ref().map(|s| s.0);
                     e.prev_hash = seal.as_ref().map(|s| s.1.clone());
                     e.hash = seal.map(|s| s.2);
-                    ListedEvent::from(e)
+                    let actor = super::labels::actor_name(&names, e.actor_id, &e.actor);
+                    let label = labels
+                        .get(&(e.entity_type.clone(), e.entity_id.clone()))
+                        .cloned();
+                    ListedEvent::new(e, actor, label)
                 })
                 .collect();
             Ok(Paginated::new(items, total, page))

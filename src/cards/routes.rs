@@ -13,7 +13,7 @@ use crate::auth::principal::{Admin, Official, TalentRole};
 use crate::error::{ApiError, ApiResult};
 use crate::http::OptionalJson;
 use crate::pagination::{Page, PageQuery, Paginated};
-use crate::schema::cards;
+use crate::schema::{cards, talents};
 use crate::state::AppState;
 use crate::talents::Tier;
 use crate::text::{OptionalReason, RequiredReason};
@@ -71,11 +71,20 @@ pub struct CardFilter {
     pub talent_id: Option<i64>,
 }
 
-/// List cards (officials and auditors), newest first.
+/// A card in the officials' list: the card, and its holder by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedCard {
+    #[serde(flatten)]
+    pub card: CardView,
+    /// The talent holding the card (officials see names unmasked, as in the talent list).
+    pub holder_name: String,
+}
+
+/// List cards (officials and auditors), newest first, each with its holder's name.
 #[utoipa::path(
     tag = "cards",
     params(PageQuery, CardFilter),
-    responses((status = 200, body = Paginated<CardView>)),
+    responses((status = 200, body = Paginated<ListedCard>)),
     security(("bearer" = []))
 )]
 #[get("/cards")]
@@ -84,7 +93,7 @@ pub async fn list_cards(
     state: web::Data<AppState>,
     page: crate::http::Query<PageQuery>,
     filter: crate::http::Query<CardFilter>,
-) -> ApiResult<web::Json<Paginated<CardView>>> {
+) -> ApiResult<web::Json<Paginated<ListedCard>>> {
     let page = Page::try_from(page.into_inner())?;
     let f = filter.into_inner();
     let now = crate::time::now();
@@ -111,8 +120,20 @@ pub async fn list_cards(
                 .offset(page.offset())
                 .select(super::Card::as_select())
                 .load(conn)?;
+            let holders: std::collections::HashMap<i64, String> = talents::table
+                .filter(talents::id.eq_any(items.iter().map(|c| c.talent_id)))
+                .select((talents::id, talents::name))
+                .load::<(i64, String)>(conn)?
+                .into_iter()
+                .collect();
             Ok(Paginated::new(
-                items.iter().map(|c| c.view(now)).collect(),
+                items
+                    .iter()
+                    .map(|c| ListedCard {
+                        card: c.view(now),
+                        holder_name: holders.get(&c.talent_id).cloned().unwrap_or_default(),
+                    })
+                    .collect(),
                 total,
                 page,
             ))

@@ -12,7 +12,7 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -21,7 +21,7 @@ use crate::auth::Auth;
 use crate::auth::principal::{Admin, MerchantOwner, OfficialOrStaff};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::pagination::{Page, PageQuery, Paginated};
-use crate::schema::offers;
+use crate::schema::{merchants, offers};
 use crate::state::AppState;
 use crate::text::{OptionalReason, RequiredReason};
 use crate::tier::{Tier, TierSet};
@@ -215,12 +215,20 @@ pub struct OfferFilter {
     pub merchant_id: Option<i64>,
 }
 
+/// An offer in a list, with its merchant's name (the approval queue names the shop).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedOffer {
+    #[serde(flatten)]
+    pub offer: OfferView,
+    pub merchant_name: String,
+}
+
 /// Offers: officials see all (`?status=pending` is the approval queue); a merchant's
-/// owner and cashiers see only their own merchant's.
+/// owner and cashiers see only their own merchant's. Each names its merchant.
 #[utoipa::path(
     tag = "offers",
     params(PageQuery, OfferFilter),
-    responses((status = 200, body = Paginated<OfferView>), (status = 403, body = Problem)),
+    responses((status = 200, body = Paginated<ListedOffer>), (status = 403, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/offers")]
@@ -229,7 +237,7 @@ pub async fn list_offers(
     state: web::Data<AppState>,
     page: crate::http::Query<PageQuery>,
     filter: crate::http::Query<OfferFilter>,
-) -> ApiResult<web::Json<Paginated<OfferView>>> {
+) -> ApiResult<web::Json<Paginated<ListedOffer>>> {
     let page = Page::try_from(page.into_inner())?;
     let f = filter.into_inner();
     let merchant_id = match auth.merchant_scope() {
@@ -262,7 +270,21 @@ pub async fn list_offers(
                 .offset(page.offset())
                 .select(Offer::as_select())
                 .load(conn)?;
-            let items = rows.iter().map(Offer::view).collect::<ApiResult<_>>()?;
+            let names: std::collections::HashMap<i64, String> = merchants::table
+                .filter(merchants::id.eq_any(rows.iter().map(|o| o.merchant_id)))
+                .select((merchants::id, merchants::name))
+                .load::<(i64, String)>(conn)?
+                .into_iter()
+                .collect();
+            let items = rows
+                .iter()
+                .map(|o| {
+                    Ok(ListedOffer {
+                        offer: o.view()?,
+                        merchant_name: names.get(&o.merchant_id).cloned().unwrap_or_default(),
+                    })
+                })
+                .collect::<ApiResult<_>>()?;
             Ok(Paginated::new(items, total, page))
         })
         .await?;

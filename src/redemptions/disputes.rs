@@ -110,11 +110,22 @@ pub struct DisputeFilter {
     pub status: Option<String>,
 }
 
+/// A dispute in a list, with the redemption it is about (merchant, offer, amounts, the
+/// holder masked) so a list needs no request per row, and who decided it by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedDispute {
+    #[serde(flatten)]
+    pub dispute: Dispute,
+    pub redemption: Option<super::RedemptionView>,
+    /// The administrator who resolved it (officials only; null for the talent).
+    pub resolved_by_name: Option<String>,
+}
+
 /// Disputes, newest first: officials see all, a talent their own.
 #[utoipa::path(
     tag = "disputes",
     params(PageQuery, DisputeFilter),
-    responses((status = 200, body = Paginated<Dispute>)),
+    responses((status = 200, body = Paginated<ListedDispute>)),
     security(("bearer" = []))
 )]
 #[get("/disputes")]
@@ -123,7 +134,7 @@ pub async fn list_disputes(
     state: web::Data<AppState>,
     page: crate::http::Query<PageQuery>,
     filter: crate::http::Query<DisputeFilter>,
-) -> ApiResult<web::Json<Paginated<Dispute>>> {
+) -> ApiResult<web::Json<Paginated<ListedDispute>>> {
     let page = Page::try_from(page.into_inner())?;
     let status = filter.into_inner().status;
     if let Some(s) = &status
@@ -149,12 +160,37 @@ pub async fn list_disputes(
                 q
             };
             let total = build().count().get_result(conn)?;
-            let items = build()
+            let items: Vec<Dispute> = build()
                 .order(disputes::id.desc())
                 .limit(page.per_page)
                 .offset(page.offset())
                 .select(Dispute::as_select())
                 .load(conn)?;
+            let ids: Vec<i64> = items.iter().map(|d| d.redemption_id).collect();
+            let rows: Vec<super::Redemption> = redemptions::table
+                .filter(redemptions::id.eq_any(&ids))
+                .select(super::Redemption::as_select())
+                .load(conn)?;
+            let mut listed = super::views(conn, &rows, false)?;
+            if talent.is_none() {
+                super::name_cashiers(conn, &mut listed)?;
+            }
+            let mut views: std::collections::HashMap<i64, super::RedemptionView> =
+                listed.into_iter().map(|v| (v.id, v)).collect();
+            let deciders: Vec<i64> = if talent.is_some() {
+                Vec::new()
+            } else {
+                items.iter().filter_map(|d| d.resolved_by).collect()
+            };
+            let names = crate::audit::labels::user_names(conn, &deciders)?;
+            let items = items
+                .into_iter()
+                .map(|d| ListedDispute {
+                    redemption: views.remove(&d.redemption_id),
+                    resolved_by_name: d.resolved_by.and_then(|id| names.get(&id).cloned()),
+                    dispute: d,
+                })
+                .collect();
             Ok(Paginated::new(items, total, page))
         })
         .await?;

@@ -36,7 +36,7 @@ pub use redeem::{
     Caller, Made, RedeemRequest, Redeemed, merchant_of, redeem, redeem_code, replay, session,
 };
 pub use reversal::{reversal_window, reverse};
-pub use views::{MaskedTalent, Named, RedemptionView, mask_card_no, view, views};
+pub use views::{MaskedTalent, Named, RedemptionView, mask_card_no, name_cashiers, view, views};
 
 /// Largest bill accepted at a counter: 1 000 000 元.
 pub const MAX_BILL_FEN: i64 = 100_000_000;

@@ -357,7 +357,8 @@ fn load_page(
     Ok((rows, total))
 }
 
-/// Redemptions, newest first: merchant staff see their merchant's, officials all.
+/// Redemptions, newest first (the officials' ledger): merchant staff see their
+/// merchant's, officials all. Each names its merchant, offer, masked holder and cashier.
 #[utoipa::path(
     tag = "redemptions",
     params(PageQuery, RedemptionFilter),
@@ -383,11 +384,9 @@ pub async fn list(
         .db
         .run(move |conn| {
             let (rows, total) = load_page(conn, &filter, principal.merchant_scope(), None, page)?;
-            Ok(Paginated::new(
-                super::views(conn, &rows, !principal.is_official())?,
-                total,
-                page,
-            ))
+            let mut views = super::views(conn, &rows, !principal.is_official())?;
+            super::name_cashiers(conn, &mut views)?;
+            Ok(Paginated::new(views, total, page))
         })
         .await?;
     Ok(web::Json(result))
@@ -410,7 +409,11 @@ pub async fn get_one(
                 Role::Talent => principal.ensure_can_view_talent(r.talent_id)?,
                 _ => principal.ensure_can_view_merchant(r.merchant_id)?,
             }
-            Ok(super::views(conn, &[r], !principal.is_official())?.remove(0))
+            let mut views = super::views(conn, &[r], !principal.is_official())?;
+            if principal.role != Role::Talent {
+                super::name_cashiers(conn, &mut views)?;
+            }
+            Ok(views.remove(0))
         })
         .await?;
     Ok(web::Json(view))

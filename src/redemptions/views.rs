@@ -28,6 +28,9 @@ pub struct RedemptionView {
     pub category: String,
     pub district: String,
     pub cashier_id: i64,
+    /// The staff account that scanned it, by name (lists; not on the counter's receipt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashier_name: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: String,
 }
@@ -85,6 +88,17 @@ pub fn views(
         .collect())
 }
 
+/// Adds the cashier's name to each view, in one query: for officials and the merchant's
+/// own staff (a talent's history does not name the shop's staff accounts).
+pub fn name_cashiers(conn: &mut DbConnection, views: &mut [RedemptionView]) -> ApiResult<()> {
+    let ids: Vec<i64> = views.iter().map(|v| v.cashier_id).collect();
+    let names = crate::audit::labels::user_names(conn, &ids)?;
+    for v in views {
+        v.cashier_name = names.get(&v.cashier_id).cloned();
+    }
+    Ok(())
+}
+
 /// One redemption as clients see it, from names already at hand.
 pub fn view(
     r: &Redemption,
@@ -122,6 +136,7 @@ pub fn view(
         category: r.category.clone(),
         district: r.district.clone(),
         cashier_id: r.cashier_id,
+        cashier_name: None,
         created_at: crate::time::to_local(r.created_at)
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
     }

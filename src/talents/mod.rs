@@ -135,6 +135,75 @@ pub fn find_by_index(
     })
 }
 
+/// An exact ID number or phone to find a talent by: the column, its blind index and
+/// the masked form the audit log records (never the number itself).
+#[derive(Debug, Clone)]
+pub struct ExactNumber {
+    field: Field,
+    index: String,
+    masked: String,
+}
+
+impl ExactNumber {
+    pub fn id_number(vault: &PiiVault, id: &IdNumber) -> Self {
+        ExactNumber {
+            field: Field::IdNumber,
+            index: vault.blind_index(Field::IdNumber, id.as_str()),
+            masked: id.masked(),
+        }
+    }
+
+    pub fn phone(vault: &PiiVault, phone: &Phone) -> Self {
+        ExactNumber {
+            field: Field::Phone,
+            index: vault.blind_index(Field::Phone, phone.as_str()),
+            masked: phone.masked(),
+        }
+    }
+
+    /// `id_number` or `phone`: which number was looked up.
+    pub fn by(&self) -> &'static str {
+        match self.field {
+            Field::IdNumber => "id_number",
+            Field::Phone => "phone",
+        }
+    }
+}
+
+/// Finds the talent holding an exact ID number or phone through the blind index, and
+/// audits the look-up (`talent.lookup`: who looked, by which number, masked, and whom
+/// it found): knowing a person's number and learning who they are is a view of personal
+/// data. `via` says which endpoint asked. Call inside a write transaction.
+pub fn lookup(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    number: &ExactNumber,
+    via: &str,
+) -> ApiResult<Option<Talent>> {
+    let found = find_by_index(conn, number.field, &number.index)?;
+    let masked_key = match number.field {
+        Field::IdNumber => "id_number_masked",
+        Field::Phone => "phone_masked",
+    };
+    audit::record(
+        conn,
+        actor,
+        "talent.lookup",
+        "talent",
+        found
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |t| t.id.to_string()),
+        None::<&()>,
+        Some(&serde_json::json!({
+            "by": number.by(),
+            masked_key: number.masked,
+            "via": via,
+            "found": found.is_some(),
+        })),
+    )?;
+    Ok(found)
+}
+
 /// Creates the talent and its login (username = phone) in the caller's transaction.
 /// `password_hash` is computed before the transaction: argon2 is slow.
 pub fn create(

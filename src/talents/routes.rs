@@ -7,7 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{
-    Field, IdNumber, NewTalent, Phone, PiiVault, TalentFilter, TalentName, TalentView, Tier,
+    ExactNumber, Field, IdNumber, NewTalent, Phone, PiiVault, TalentFilter, TalentName, TalentView,
+    Tier,
 };
 use crate::audit;
 use crate::auth::Auth;
@@ -205,7 +206,8 @@ pub fn lookup_talent_rules() -> serde_json::Value {
     serde_json::json!({"oneOf": [one("id_number", "phone"), one("phone", "id_number")]})
 }
 
-/// Find a talent by exact ID number or phone through the blind index (officials).
+/// Find a talent by exact ID number or phone through the blind index (officials). Each
+/// look-up is audited (`talent.lookup`, the number masked), found or not.
 #[utoipa::path(
     tag = "talents",
     request_body = LookupTalent,
@@ -214,28 +216,18 @@ pub fn lookup_talent_rules() -> serde_json::Value {
 )]
 #[post("/talents/lookup")]
 pub async fn lookup_talent(
-    _auth: Auth<Official>,
+    auth: Auth<Official>,
     state: web::Data<AppState>,
     body: crate::http::Json<LookupTalent>,
 ) -> ApiResult<web::Json<TalentView>> {
     let body = body.into_inner();
     let vault = PiiVault::new(&state.secrets);
-    let (field, index) = match (body.id_number, body.phone) {
+    let number = match (body.id_number, body.phone) {
         (Some(id), None) => {
             let today = crate::time::to_local(crate::time::now()).date_naive();
-            let id = IdNumber::parse(&id, today)?;
-            (
-                Field::IdNumber,
-                vault.blind_index(Field::IdNumber, id.as_str()),
-            )
+            ExactNumber::id_number(&vault, &IdNumber::parse(&id, today)?)
         }
-        (None, Some(phone)) => {
-            let phone = Phone::parse(&phone)?;
-            (
-                Field::Phone,
-                vault.blind_index(Field::Phone, phone.as_str()),
-            )
-        }
+        (None, Some(phone)) => ExactNumber::phone(&vault, &Phone::parse(&phone)?),
         _ => {
             return Err(ApiError::validation(
                 "give exactly one of id_number or phone",
@@ -243,10 +235,11 @@ pub async fn lookup_talent(
         }
     };
     let now = crate::time::now();
+    let actor = auth.actor();
     let view = state
         .db
-        .run(move |conn| {
-            let talent = super::find_by_index(conn, field, &index)?
+        .write(move |conn| {
+            let talent = super::lookup(conn, &actor, &number, "lookup")?
                 .ok_or_else(|| ApiError::not_found("No talent with that number."))?;
             let card = crate::cards::current_for_talent(conn, talent.id)?;
             Ok(talent.view(card.as_ref(), now))

@@ -33,7 +33,7 @@ async fn violations(b: &Browser) -> Vec<Value> {
 
 /// Checks the page in Chinese and then in English: axe, and nothing wider than the phone
 /// (English words are longer: badges, legends and tab strips are where it shows).
-async fn check(b: &Browser, face: &str, failures: &mut Vec<String>) {
+pub(crate) async fn check(b: &Browser, face: &str, failures: &mut Vec<String>) {
     // A modal dialog keeps the language switch out of reach: it is checked in Chinese.
     let modal = b
         .js("return !!document.querySelector('dialog[open]')", vec![])

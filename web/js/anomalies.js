@@ -7,6 +7,8 @@ import { t, has } from './i18n.js';
 import { get, post } from './api.js';
 import { errorBox, alertBox, loading, busy, field, section, table, pagedList, toast, chip, revealActiveTab } from './ui.js';
 import { w } from './access.js';
+import { traceLink } from './trace.js';
+import { refreshTodo } from './todo.js';
 
 export const RULES = ['rapid_repeat', 'cashier_burst', 'min_spend_bunching', 'round_bills', 'peer_outlier',
   'staff_redemption', 'reversal_ratio', 'card_velocity', 'off_hours', 'reissue_churn'];
@@ -98,22 +100,25 @@ function flagRedemptions(f) {
   return fetched.get(key);
 }
 
-/** The flagged redemptions (officials see the full card number, an owner a masked one). */
-async function redemptionRows(f) {
+/** The flagged redemptions (officials see the full card number, an owner a masked one;
+ * officials open each one's trace). */
+async function redemptionRows(f, viewer) {
   const rows = await flagRedemptions(f);
   return table([
     { label: t('anom.r.at'), cell: (r) => dateTime(r.created_at) },
     { label: t('card.no'), cell: (r) => h('span', { class: 'mono', text: r.card_no || '' }) },
     { label: t('quote.talent'), cell: (r) => (r.talent && r.talent.masked_name) || '' },
+    { label: t('trace.cashier'), cell: (r) => r.cashier_name || '' },
     { label: t('quote.bill'), class: 'num', cell: (r) => money(r.bill_fen) },
     { label: t('quote.discount'), class: 'num', cell: (r) => (r.discount_fen === undefined ? '—' : `-${money(r.discount_fen)}`) },
     { label: t('quote.subsidy'), class: 'num', cell: (r) => money(r.subsidy_fen) },
     { label: t('status'), cell: (r) => (r.status ? chip(r.status) : h('span', { class: 'mono', text: `#${r.id}` })) },
-  ], rows, { class: 'table-compact', rowData: (r) => ({ redemption: String(r.id) }) });
+    viewer === 'official' ? { label: t('actions'), cell: (r) => traceLink(r.id) } : null,
+  ].filter(Boolean), rows, { class: 'table-compact', rowData: (r) => ({ redemption: String(r.id) }) });
 }
 
 /** A button that shows (and hides) the flag's redemptions; nothing for a flag without any. */
-function redemptionsToggle(f) {
+function redemptionsToggle(f, viewer) {
   const ids = f.redemption_ids || [];
   if (!ids.length) return h('p', { class: 'muted small', text: t('anom.no_redemptions') });
   const box = h('div', { class: 'flag-redemptions', hidden: true });
@@ -127,7 +132,7 @@ function redemptionsToggle(f) {
     if (!box.hidden && !loaded) {
       mount(box, loading());
       try {
-        mount(box, await redemptionRows(f));
+        mount(box, await redemptionRows(f, viewer));
         loaded = true;
       } catch (e) {
         mount(box, errorBox(e));
@@ -143,7 +148,8 @@ function flagFacts(f, { showMerchant }) {
   const add = (label, value, cls) => rows.push(h('dt', { text: label }), h('dd', { class: cls, text: value }));
   if (showMerchant) add(t('settle.merchant'), f.merchant ? f.merchant.name : t('anom.no_merchant'));
   if (f.card_no) add(t('card.no'), f.card_no, 'mono');
-  if (f.staff_id !== undefined && f.staff_id !== null) add(t('anom.staff'), `#${f.staff_id}`, 'mono');
+  if (f.card_holder) add(t('card.holder'), f.card_holder);
+  if (f.staff_id !== undefined && f.staff_id !== null) add(t('anom.staff'), f.staff_name || `#${f.staff_id}`, f.staff_name ? '' : 'mono');
   add(t('settle.period'), f.period);
   add(t('anom.raised_at'), dateTime(f.created_at));
   return h('dl', { class: 'flag-facts' }, rows);
@@ -160,9 +166,11 @@ function responseBlock(f, viewer) {
 
 function decisionBlock(f) {
   if (f.status === 'open') return null;
-  return alertBox(f.status === 'confirmed' ? 'error' : 'ok',
+  const box = alertBox(f.status === 'confirmed' ? 'error' : 'ok',
     t(`anom.decided.${f.status}`, { at: dateTime(f.resolved_at) }),
     f.note ? t('anom.decision_note', { note: f.note }) : '');
+  if (f.resolved_by_name) box.append(h('div', { class: 'alert-detail', text: t('anom.decided_by', { who: f.resolved_by_name }) }));
+  return box;
 }
 
 /** The administrator's decision form: outcome, a plain warning, a required note. */
@@ -200,6 +208,7 @@ function resolveForm(f, onDone) {
         const res = await post(`/audit/anomalies/${encodeURIComponent(f.id)}/resolve`, { outcome: outcome(), note: text });
         toast(res.reversed ? tn('anom.resolved_reversed', { n: res.reversed }) : t('anom.resolved'));
         onDone();
+        refreshTodo();
       } catch (err) {
         mount(msg, errorBox(err));
       }
@@ -264,7 +273,7 @@ function flagCard(f, viewer, reload) {
     flagFacts(f, { showMerchant: viewer === 'official' && !f.merchant }),
     responseBlock(f, viewer),
     decisionBlock(f),
-    redemptionsToggle(f),
+    redemptionsToggle(f, viewer),
     viewer === 'official' && f.status === 'open' ? resolveForm(f, reload) : null,
     viewer === 'owner' && f.status === 'open' && !f.response ? respondForm(f, reload) : null);
 }

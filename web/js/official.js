@@ -9,53 +9,64 @@ import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, st
 import { barChart, columnChart, budgetGauge } from './charts.js';
 import { describeOffer } from './talent.js';
 import { setWritable, w } from './access.js';
-import { proposalsView, proposedNotice, waitingCount, openBudgetProposals, effect } from './proposals.js';
+import { proposalsView, proposedNotice, openBudgetProposals, effect } from './proposals.js';
 import { usersView } from './officials.js';
-import { alertsView, heldBadge } from './anomalies.js';
+import { alertsView } from './anomalies.js';
+import { searchBar, searchView } from './search.js';
+import { ledgerView, ledgerHref } from './ledger.js';
+import { traceView, traceLink, actorLabel, actionLabel, entityWord } from './trace.js';
+import { todoBadges, refreshTodo } from './todo.js';
 
 const CATEGORIES = ['clothing', 'food', 'housing', 'transport', 'medical', 'education', 'leisure', 'other'];
 const TIERS = ['A', 'B', 'C', 'D', 'E'];
 
 let canWrite = false;
 
+/** Where the address points: a tab (`#/ledger?card_no=…`), a trace (`#/trace/12`) or
+ * search results (`#/search?q=…`). Read from the raw hash so a query keeps its `&`. */
+function route(ids) {
+  const raw = location.hash.replace(/^#\/?/, '');
+  const cut = raw.indexOf('?');
+  const path = cut < 0 ? raw : raw.slice(0, cut);
+  const params = new URLSearchParams(cut < 0 ? '' : raw.slice(cut + 1));
+  const [head, arg] = path.split('/');
+  if (head === 'trace' && /^\d+$/.test(arg || '')) return { tab: 'ledger', trace: arg, params };
+  if (head === 'search') return { tab: '', search: params.get('q') || '', params };
+  return { tab: ids.includes(head) ? head : 'overview', params };
+}
+
 export function render(root, ctx) {
   canWrite = ctx.me.role === 'admin';
   setWritable(canWrite);
-  const ids = ['overview', 'proposals', 'approvals', 'talents', 'settlements', 'alerts', 'disputes', 'audit', 'reports'];
+  const ids = ['overview', 'proposals', 'approvals', 'talents', 'ledger', 'settlements', 'alerts', 'disputes', 'audit', 'reports'];
   if (canWrite) ids.push('users');
-  const tab = ids.includes(ctx.tab) ? ctx.tab : 'overview';
+  const where = route(ids);
   const body = h('div', { class: 'face-body' });
   const label = (id) => (id === 'proposals' && !canWrite ? t('off.tab.proposals_ro') : t(`off.tab.${id}`));
-  const nav = tabs(ids.map((id) => ({ id, label: label(id) })), tab, ctx.go, 'sidenav');
+  const nav = tabs(ids.map((id) => ({ id, label: label(id) })), where.tab, ctx.go, 'sidenav');
   mount(root, h('div', { class: 'face face-official' },
     h('aside', { class: 'sidebar' },
       canWrite ? null : h('div', { class: 'readonly-badge', id: 'readonly-badge', text: t('readonly') }),
       nav),
-    body));
+    h('div', { class: 'face-main' }, searchBar(where.search, ctx.go), body)));
   revealActiveTab(nav);
-  heldBadge(nav, 'alerts');
-  const badge = () => waitingBadge(nav, ctx.me);
+  todoBadges(nav);
+  const badge = () => refreshTodo();
+  if (where.trace) {
+    traceView(body, where.trace);
+    return null;
+  }
+  if (where.search !== undefined) {
+    searchView(body, where.search);
+    return null;
+  }
   const views = {
     overview: (b) => overview(b, badge), proposals: (b) => proposalsView(b, ctx, badge),
+    ledger: (b) => ledgerView(b, where.params, ctx.go),
     approvals, talents, settlements, alerts: alertsView, disputes, audit, reports, users: usersView,
   };
-  views[tab](body, ctx);
-  badge();
+  views[where.tab](body, ctx);
   return null;
-}
-
-/** The number of proposals waiting for this administrator, on the proposals tab. */
-async function waitingBadge(nav, me) {
-  const tab = nav.querySelector("[data-tab='proposals']");
-  let n = 0;
-  try {
-    n = await waitingCount(me);
-  } catch {
-    // The count is a convenience: the tab itself shows any error.
-  }
-  const old = tab.querySelector('.tab-badge');
-  if (old) old.remove();
-  if (n > 0) tab.append(h('span', { class: 'tab-badge', id: 'proposals-badge', 'aria-label': t('prop.badge', { n }), text: String(n) }));
 }
 
 /** A button that asks for a reason (or note) and posts it; `fields` shapes the body. */
@@ -73,6 +84,7 @@ function actionButton(label, path, { ask, askTitle, body = {}, onDone, cls = 'bt
         await post(path, payload);
         toast(t('appr.done'));
         if (onDone) onDone();
+        refreshTodo();
       } catch (e) {
         // Our words for a known refusal (anomaly_hold, four_eyes…), then the server's detail.
         const { title, detail } = describe(e);
@@ -216,7 +228,7 @@ function approvals(body) {
   ], items));
   const offers = pagedList('/offers?status=pending', (items, reload) => table([
     { label: t('offers.title'), cell: (o) => h('div', {}, h('strong', { text: o.title }), h('div', { class: 'muted small', text: describeOffer(o) })) },
-    { label: t('m.name'), cell: (o) => `#${o.merchant_id}` },
+    { label: t('m.name'), cell: (o) => h('strong', { class: 'merchant-name-cell', text: o.merchant_name || '' }) },
     { label: t('offers.tiers'), cell: (o) => (o.tiers || []).join(' ') },
     { label: t('offers.subsidy'), class: 'num', cell: (o) => (o.subsidy_bp !== undefined ? percent(o.subsidy_bp) : '') },
     { label: t('actions'), cell: (o) => h('div', { class: 'row-tight' },
@@ -243,6 +255,7 @@ function approvals(body) {
 
 function talents(body) {
   const cardActions = (c, reload) => h('div', { class: 'row-tight' },
+    h('a', { class: 'btn btn-ghost btn-sm', href: ledgerHref({ card_no: c.card_no }), text: t('search.sales') }),
     c.status === 'active' ? actionButton(t('cards.suspend'), `/cards/${encodeURIComponent(c.card_no)}/suspend`, { ask: t('reason'), onDone: reload }) : null,
     c.status === 'suspended' ? actionButton(t('cards.resume'), `/cards/${encodeURIComponent(c.card_no)}/resume`, { onDone: reload }) : null,
     ['active', 'suspended'].includes(c.status) ? actionButton(t('cards.reissue'), `/cards/${encodeURIComponent(c.card_no)}/reissue`, { ask: t('reason'), onDone: reload }) : null,
@@ -259,7 +272,7 @@ function talents(body) {
   ], items));
   const cards = pagedList('/cards', (items, reload) => table([
     { label: t('card.no'), cell: (c) => h('span', { class: 'mono', text: c.card_no }) },
-    { label: t('card.holder'), cell: (c) => `#${c.talent_id}` },
+    { label: t('card.holder'), cell: (c) => c.holder_name || '' },
     { label: t('t.tier'), cell: (c) => c.tier || '' },
     { label: t('card.valid_until'), cell: (c) => c.valid_until || '' },
     { label: t('status'), cell: (c) => chip(c.status) },
@@ -322,14 +335,15 @@ export function settlementActions(s, viewer, reload, confirm, me) {
     if (['draft', 'confirmed', 'verified'].includes(s.status)) out.push(actionButton(t('settle.reject'), `${base}/reject`, { ask: t('reason'), cls: 'btn-danger-ghost', onDone: reload }));
   }
   const details = h('button', { class: 'btn btn-ghost btn-sm', text: t('settle.details'), dataset: { action: 'details' } });
-  details.addEventListener('click', () => busy(details, () => showLines(s.id)));
+  details.addEventListener('click', () => busy(details, () => showLines(s.id, viewer)));
   out.push(details);
   out.push(download(`/api/v1${base}/export`, t('settle.export')));
   return h('div', { class: 'row-tight' }, out);
 }
 
-/** A settlement's lines in a dialog; reversal lines carry negative amounts. */
-async function showLines(id) {
+/** A settlement's lines in a dialog; reversal lines carry negative amounts. Officials
+ * get each line's trace. */
+async function showLines(id, viewer) {
   let s;
   try {
     s = await get(`/settlements/${encodeURIComponent(id)}`);
@@ -348,7 +362,8 @@ async function showLines(id) {
       { label: t('settle.bill'), class: 'num', cell: (l) => money(l.bill_fen) },
       { label: t('settle.discount'), class: 'num', cell: (l) => money(l.discount_fen) },
       { label: t('settle.subsidy'), class: 'num', cell: (l) => money(l.subsidy_fen) },
-    ], s.lines || [], { class: 'table-compact' }),
+      viewer === 'official' ? { label: t('actions'), cell: (l) => traceLink(l.redemption_id) } : null,
+    ].filter(Boolean), s.lines || [], { class: 'table-compact' }),
     h('div', { class: 'row-end' }, h('button', { class: 'btn btn-primary', text: t('close'), onclick: () => dlg.close() }))));
   dlg.addEventListener('close', () => dlg.remove());
   document.body.append(dlg);
@@ -420,6 +435,7 @@ function settlements(body, ctx) {
         const run = await post('/settlements/generate', { period: period.value.trim() });
         mount(runBox, generated(run));
         draw();
+        refreshTodo();
       } catch (e) {
         mount(runBox, errorBox(e));
       }
@@ -481,31 +497,29 @@ function payoutBatch(period, items) {
 
 // ---- Disputes ----
 
-/** `#id` at once, then the redemption's merchant, offer and amounts once fetched. */
-function redemptionSummary(id) {
-  const box = h('div', {}, h('span', { class: 'mono', text: `#${id}` }));
-  get(`/redemptions/${encodeURIComponent(id)}`).then((r) => {
-    box.append(...[
-      h('div', { text: [r.merchant && r.merchant.name, r.offer && r.offer.name].filter(Boolean).join(' · ') }),
-      h('div', { class: 'muted small', text: `${money(r.bill_fen)} · -${money(r.discount_fen)} · ${dateTime(r.created_at)}` }),
-      r.status === 'reversed' ? chip('reversed') : null,
-    ].filter(Boolean));
-  }, () => {
-    // Only the id, as before: the list stays usable if one redemption cannot be read.
-  });
-  return box;
+/** The disputed sale, from the list's own data: shop, offer, holder, amounts. */
+function redemptionSummary(r) {
+  if (!r) return '';
+  return h('div', { class: 'dispute-sale' },
+    h('strong', { class: 'merchant-name-cell', text: [r.merchant && r.merchant.name, r.offer && r.offer.name].filter(Boolean).join(' · ') }),
+    h('div', { class: 'small', text: [r.talent && r.talent.masked_name, r.card_no].filter(Boolean).join(' · ') }),
+    h('div', { class: 'small', text: `${money(r.bill_fen)} · -${money(r.discount_fen)} · ${dateTime(r.created_at)}` }),
+    r.status === 'reversed' ? chip('reversed') : null);
 }
 
 function disputes(body) {
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.disputes') })),
     section(null, pagedList('/disputes', (items, reload) => table([
-      { label: t('disp.redemption'), cell: (d) => redemptionSummary(d.redemption_id) },
+      { label: t('disp.redemption'), cell: (d) => redemptionSummary(d.redemption) },
       { label: t('reason'), cell: (d) => d.reason || '' },
       { label: t('audit.at'), cell: (d) => dateTime(d.created_at || d.at) },
-      { label: t('status'), cell: (d) => chip(d.status || 'open') },
-      { label: t('actions'), cell: (d) => (d.status && d.status !== 'open' ? '' : h('div', { class: 'row-tight' },
-        actionButton(t('disp.uphold'), `/disputes/${d.id}/resolve`, { ask: t('note'), askTitle: t('disp.note_title'), key: 'note', body: { outcome: 'upheld' }, onDone: reload }),
-        actionButton(t('disp.dismiss'), `/disputes/${d.id}/resolve`, { ask: t('note'), askTitle: t('disp.note_title'), key: 'note', body: { outcome: 'dismissed' }, onDone: reload }))) },
+      { label: t('status'), cell: (d) => h('div', {}, chip(d.status || 'open'),
+        d.resolution_note ? h('div', { class: 'small', text: t('disp.decided_by', { who: d.resolved_by_name || '', note: d.resolution_note }) }) : null) },
+      { label: t('actions'), cell: (d) => h('div', { class: 'row-tight' },
+        traceLink(d.redemption_id),
+        d.status && d.status !== 'open' ? null : [
+          actionButton(t('disp.uphold'), `/disputes/${d.id}/resolve`, { ask: t('note'), askTitle: t('disp.note_title'), key: 'note', body: { outcome: 'upheld' }, onDone: reload }),
+          actionButton(t('disp.dismiss'), `/disputes/${d.id}/resolve`, { ask: t('note'), askTitle: t('disp.note_title'), key: 'note', body: { outcome: 'dismissed' }, onDone: reload })]) },
     ], items))));
 }
 
@@ -544,13 +558,15 @@ function audit(body, ctx) {
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.audit') })),
     section(null, h('div', { class: 'row' }, verify), result),
     checkpoints(ctx.me.role === 'auditor'),
-    section(t('audit.events'), pagedList('/audit/events', (items) => table([
+    section(t('audit.events'), h('div', { id: 'audit-events' }, pagedList('/audit/events', (items) => table([
       { label: t('audit.at'), cell: (e) => dateTime(e.at) },
-      { label: t('audit.actor'), cell: (e) => e.actor },
-      { label: t('audit.action'), cell: (e) => h('span', { class: 'mono', text: e.action }) },
-      { label: t('audit.entity'), cell: (e) => `${e.entity_type} ${e.entity_id}` },
+      { label: t('audit.actor'), cell: (e) => h('strong', { text: actorLabel(e.actor_name || e.actor) }) },
+      { label: t('audit.action'), cell: (e) => h('span', { title: e.action, text: actionLabel(e.action) }) },
+      { label: t('audit.entity'), cell: (e) => h('span', {}, `${entityWord(e.entity_type)} `,
+        e.entity_label ? h('span', { text: e.entity_label }) : h('span', { class: 'mono', text: e.entity_id }),
+        e.entity_type === 'redemption' && /^\d+$/.test(e.entity_id) ? [' ', traceLink(e.entity_id)] : null) },
       { label: '#', class: 'num', cell: (e) => (e.seq === null || e.seq === undefined ? '…' : String(e.seq)) },
-    ], items, { class: 'table-compact' }), 25)));
+    ], items, { class: 'table-compact' }), 25))));
 }
 
 // The auditor's commands of docs/audit-format.md; commands are not translated.
