@@ -25,6 +25,10 @@ const SHELL = [
   '/js/anomalies.js',
   '/js/apply.js',
   '/js/account.js',
+  '/js/ledger.js',
+  '/js/search.js',
+  '/js/todo.js',
+  '/js/trace.js',
 ];
 
 const NOT_SHELL = ['/healthz', '/readyz', '/metrics'];
