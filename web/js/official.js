@@ -9,7 +9,7 @@ import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, st
 import { barChart, columnChart, budgetGauge } from './charts.js';
 import { describeOffer } from './talent.js';
 import { setWritable, w } from './access.js';
-import { proposalsView, proposedNotice, openBudgetProposals, effect } from './proposals.js';
+import { proposalsView, proposedNotice, openBudgetProposals, effect, showActivationFor } from './proposals.js';
 import { usersView } from './officials.js';
 import { alertsView } from './anomalies.js';
 import { searchBar, searchView } from './search.js';
@@ -267,8 +267,10 @@ function talents(body) {
     { label: t('t.employer'), cell: (p) => p.employer || '' },
     { label: t('t.tier'), cell: (p) => (p.tier ? t(`tier.${p.tier}`) : '') },
     { label: t('card.no'), cell: (p) => (p.card ? h('span', {}, h('span', { class: 'mono', text: p.card.card_no }), ' ', chip(p.card.status)) : '') },
-    { label: t('actions'), cell: (p) => (p.card && ['active', 'suspended'].includes(p.card.status) ? ''
-      : actionButton(t('t.issue_card'), `/talents/${p.id}/cards`, { onDone: () => { reload(); cards.reload(); } })) },
+    { label: t('actions'), cell: (p) => h('div', { class: 'row-tight' },
+      p.card && ['active', 'suspended'].includes(p.card.status) ? null
+        : actionButton(t('t.issue_card'), `/talents/${p.id}/cards`, { onDone: () => { reload(); cards.reload(); } }),
+      newCodeButton(p)) },
   ], items));
   const cards = pagedList('/cards', (items, reload) => table([
     { label: t('card.no'), cell: (c) => h('span', { class: 'mono', text: c.card_no }) },
@@ -284,6 +286,21 @@ function talents(body) {
     section(t('cards.lookup'), cards));
 }
 
+/** A forgotten password: a fresh activation code for the talent (the old one dies). */
+function newCodeButton(p) {
+  const b = w(h('button', { class: 'btn btn-ghost btn-sm', type: 'button', dataset: { action: 'activation' }, text: t('t.new_code') }));
+  if (!b) return null;
+  b.addEventListener('click', () => busy(b, async () => {
+    try {
+      const issued = await post(`/talents/${encodeURIComponent(p.id)}/activation`);
+      showActivationFor(issued, issued.username, p.name);
+    } catch (e) {
+      toast(e);
+    }
+  }));
+  return b;
+}
+
 function talentForm(onCreated) {
   const inputs = {
     name: h('input', { class: 'input', name: 'name' }),
@@ -291,7 +308,6 @@ function talentForm(onCreated) {
     phone: h('input', { class: 'input mono', name: 'phone', inputmode: 'tel', maxlength: '11' }),
     employer: h('input', { class: 'input', name: 'employer' }),
     tier: h('select', { class: 'input select', name: 'tier' }, TIERS.map((x) => h('option', { value: x, text: t(`tier.${x}`) }))),
-    password: h('input', { class: 'input', name: 'password', type: 'password', autocomplete: 'new-password' }),
   };
   const msg = h('div', { class: 'form-msg' });
   const submit = h('button', { class: 'btn btn-primary', type: 'submit', text: t('submit') });
@@ -301,13 +317,14 @@ function talentForm(onCreated) {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const payload = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
-    payload.password = inputs.password.value;
     busy(submit, async () => {
       try {
-        await post('/talents', payload);
+        // No password: the talent sets their own with the activation code shown once here.
+        const made = await post('/talents', payload);
         mount(msg, alertBox('ok', t('t.created')));
         form.reset();
         onCreated();
+        if (made && made.activation) showActivationFor(made.activation, made.login.username, made.name);
       } catch (err) {
         mount(msg, errorBox(err));
       }
