@@ -79,4 +79,65 @@ async fn an_official_registers_a_talent_who_activates_with_the_code(app: TestApp
     app.stop().await;
 }
 
-crate::both_backends!(an_official_registers_a_talent_who_activates_with_the_code);
+/// A card running out: the talent is told from 60 days before, and an official renews it
+/// from the renewal list.
+async fn a_card_running_out_is_announced_and_renewed(app: TestApp) {
+    let (_, card_no, _) = crate::talents::talent_with_card(&app, 402, "B").await;
+    let last_day = talentcard::time::to_local(talentcard::time::now()).date_naive()
+        + chrono::Duration::days(20);
+    let at = talentcard::cards::expiry_of(last_day);
+    let number = card_no.clone();
+    app.with_conn(move |conn| {
+        use diesel::prelude::*;
+        use talentcard::schema::cards;
+        diesel::update(cards::table.filter(cards::card_no.eq(number)))
+            .set(cards::expires_at.eq(at))
+            .execute(conn)
+            .unwrap();
+    })
+    .await;
+    let Some(p) = Browser::phone(&app).await else {
+        return;
+    };
+    p.login(&phone(402), crate::talents::TALENT_PASSWORD).await;
+    p.wait_text("#expiry-notice", "还有 21 天到期").await;
+    p.assert_fits_width().await;
+    p.screenshot(&format!(
+        "talent-expiry-notice-zh-390-{}",
+        backend_name(&app)
+    ))
+    .await;
+    p.close().await;
+
+    let Some(b) = Browser::desktop(&app).await else {
+        return;
+    };
+    b.login("admin", ADMIN_PASSWORD).await;
+    b.tab("talents").await;
+    b.click(&format!("tr[data-card='{card_no}'] [data-action='renew']"))
+        .await;
+    b.wait_for("#renew-dialog").await;
+    b.screenshot(&format!("official-renew-zh-1366-{}", backend_name(&app)))
+        .await;
+    b.click("#renew-submit").await;
+    b.wait_until(
+        "the card to leave the renewal list",
+        "return !document.querySelector(`tr[data-card='${arguments[0]}']`)",
+        vec![serde_json::json!(card_no)],
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let (_, card) = app.get(&format!("/api/v1/cards/{card_no}"), &admin).await;
+    assert_eq!(
+        card["valid_until"],
+        (last_day + chrono::Months::new(36)).to_string(),
+        "three years on by default: {card}"
+    );
+    b.close().await;
+    app.stop().await;
+}
+
+crate::both_backends!(
+    an_official_registers_a_talent_who_activates_with_the_code,
+    a_card_running_out_is_announced_and_renewed,
+);

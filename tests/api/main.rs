@@ -29,6 +29,7 @@ mod outage;
 mod pgcluster;
 mod proposals;
 mod redemptions;
+mod renewal;
 mod roles;
 mod search;
 mod security;

@@ -280,10 +280,58 @@ function talents(body) {
     { label: t('status'), cell: (c) => chip(c.status) },
     { label: t('actions'), cell: (c) => cardActions(c, reload) },
   ], items));
+  const expiring = pagedList('/cards?expiring_within_days=60', (items, reload) => table([
+    { label: t('card.no'), cell: (c) => h('span', { class: 'mono', text: c.card_no }) },
+    { label: t('card.holder'), cell: (c) => c.holder_name || '' },
+    { label: t('card.valid_until'), cell: (c) => c.valid_until || '' },
+    { label: t('status'), cell: (c) => chip(c.status) },
+    { label: t('actions'), cell: (c) => renewButton(c, () => { reload(); cards.reload(); }) },
+  ], items, { rowData: (c) => ({ card: c.card_no }) }));
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.talents') })),
     canWrite ? talentForm(() => talentList.reload()) : null,
+    section(t('renew.title'), expiring,
+      h('div', { class: 'row-end' }, download('/api/v1/cards/expiring/export?expiring_within_days=60', t('renew.export')))),
     section(t('off.tab.talents'), talentList),
     section(t('cards.lookup'), cards));
+}
+
+/** Renew a card: a new last day (three years on by default), the same number and codes. */
+function renewButton(c, onDone) {
+  const b = w(h('button', { class: 'btn btn-primary btn-sm', type: 'button', dataset: { action: 'renew' }, text: t('renew.action') }));
+  if (!b) return null;
+  b.addEventListener('click', () => {
+    const [y, m, d] = String(c.valid_until).split('-');
+    const until = h('input', { class: 'input', type: 'date', name: 'valid_until', id: 'renew-until', required: true, value: `${Number(y) + 3}-${m}-${d}` });
+    const msg = h('div', { class: 'dialog-msg' });
+    const ok = h('button', { type: 'submit', class: 'btn btn-primary', id: 'renew-submit', text: t('renew.action') });
+    const dlg = h('dialog', { class: 'dialog', id: 'renew-dialog', 'aria-labelledby': 'renew-title' });
+    const form = h('form', { class: 'dialog-body', novalidate: true },
+      h('h3', { id: 'renew-title', text: `${t('renew.action')} · ${c.card_no} · ${c.holder_name || ''}` }),
+      field(t('renew.until'), until),
+      msg,
+      h('div', { class: 'row-end' },
+        h('button', { type: 'button', class: 'btn btn-ghost', text: t('cancel'), onclick: () => dlg.close() }),
+        ok));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(ok, async () => {
+        try {
+          await post(`/cards/${encodeURIComponent(c.card_no)}/renew`, { valid_until: until.value });
+          dlg.close();
+          toast(t('renew.done'));
+          onDone();
+        } catch (err) {
+          mount(msg, errorBox(err));
+        }
+      });
+    });
+    dlg.append(form);
+    dlg.addEventListener('close', () => dlg.remove());
+    document.body.append(dlg);
+    dlg.showModal();
+    until.focus();
+  });
+  return b;
 }
 
 /** A forgotten password: a fresh activation code for the talent (the old one dies). */
