@@ -82,6 +82,10 @@ pub struct Secrets {
     /// checkpoints existed: [`Secrets::load_or_create`] adds it once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     audit: Option<AuditKeys>,
+    /// Key of the keyed hash under which activation codes are stored. Absent in files
+    /// written before it existed: [`Secrets::load_or_create`] adds it once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    activation: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -111,7 +115,13 @@ impl Secrets {
             pii_encryption: B64.encode(random_bytes::<32>()),
             pii_index: B64.encode(random_bytes::<32>()),
             audit: Some(AuditKeys::generate()),
+            activation: Some(B64.encode(random_bytes::<32>())),
         }
+    }
+
+    /// The key activation codes are hashed with (present after loading).
+    pub fn activation_key(&self) -> [u8; 32] {
+        decode_key(self.activation.as_deref().expect("added on load"))
     }
 
     /// The audit checkpoint keys (present after loading).
@@ -148,6 +158,11 @@ impl Secrets {
         if let Some(audit) = &self.audit {
             audit.validate()?;
         }
+        if let Some(key) = &self.activation
+            && B64.decode(key).map(|k| k.len()).unwrap_or(0) != 32
+        {
+            bail!("secrets: activation must be 32 bytes, base64");
+        }
         Ok(())
     }
 
@@ -182,6 +197,13 @@ impl Secrets {
             secrets.audit = Some(AuditKeys::generate());
             secrets.save(path)?;
             tracing::info!(path = %path.display(), "generated the audit checkpoint signing key");
+            secrets = Self::load(path)?;
+        }
+        if secrets.activation.is_none() {
+            // A file from before keyed activation codes: add the key once, as above.
+            secrets.activation = Some(B64.encode(random_bytes::<32>()));
+            secrets.save(path)?;
+            tracing::info!(path = %path.display(), "generated the activation code key");
             secrets = Self::load(path)?;
         }
         Ok(secrets)

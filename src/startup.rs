@@ -24,6 +24,7 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     auth::routes::configure(cfg);
     users::routes::configure(cfg);
     crate::activation::routes::configure(cfg);
+    crate::activation::reissue::configure(cfg);
     crate::proposals::routes::configure(cfg);
     crate::anomalies::routes::configure(cfg);
     crate::closing::routes::configure(cfg);

@@ -68,13 +68,14 @@ pub async fn activate(
             .run_writing(move |conn| throttle::admit(conn, &username, &address, now))
             .await?
     };
+    let key = state.secrets.activation_key();
     let opened = state
         .db
         .run(move |conn| {
             let user = users::find_by_username(conn, &username)?.ok_or_else(|| {
                 ApiError::unauthorized("The activation code is wrong, used or expired.")
             })?;
-            super::check(conn, user.id, &activation_code, now)?;
+            super::check(conn, &key, user.id, &activation_code, now)?;
             if !user.active {
                 return Err(ApiError::new(
                     actix_web::http::StatusCode::FORBIDDEN,
@@ -86,7 +87,7 @@ pub async fn activate(
             let hash = users::hash_password(&new_password)?;
             let role = user.role()?;
             write_tx(conn, |conn| {
-                super::redeem(conn, user.id, &activation_code, now)?;
+                super::redeem(conn, &key, user.id, &activation_code, now)?;
                 let actor = Actor {
                     user_id: Some(user.id),
                     name: user.username.clone(),

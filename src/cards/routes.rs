@@ -19,6 +19,8 @@ use crate::talents::Tier;
 use crate::text::{OptionalReason, RequiredReason};
 
 pub fn configure(cfg: &mut ServiceConfig) {
+    // First: `/cards/expiring/export` must not be read as a card number.
+    super::renewal::configure(cfg);
     cfg.service(issue_card)
         .service(list_cards)
         .service(get_card)
@@ -69,6 +71,10 @@ pub struct CardFilter {
     pub status: Option<CardStatus>,
     pub tier: Option<Tier>,
     pub talent_id: Option<i64>,
+    /// Only usable cards that run out within this many days (1–366), soonest first:
+    /// the renewal list.
+    #[param(minimum = 1, maximum = 366)]
+    pub expiring_within_days: Option<u32>,
 }
 
 /// A card in the officials' list: the card, and its holder by name.
@@ -97,6 +103,11 @@ pub async fn list_cards(
     let page = Page::try_from(page.into_inner())?;
     let f = filter.into_inner();
     let now = crate::time::now();
+    let until = f
+        .expiring_within_days
+        .map(super::renewal::within)
+        .transpose()?
+        .map(|span| now + span);
     let result = state
         .db
         .run(move |conn| {
@@ -111,11 +122,18 @@ pub async fn list_cards(
                 if let Some(talent_id) = f.talent_id {
                     q = q.filter(cards::talent_id.eq(talent_id));
                 }
+                if let Some(until) = until {
+                    q = q.filter(super::renewal::expiring(now, until));
+                }
                 q
             };
             let total: i64 = build().count().get_result(conn)?;
-            let items: Vec<super::Card> = build()
-                .order(cards::id.desc())
+            let ordered = if until.is_some() {
+                build().order((cards::expires_at.asc(), cards::id.asc()))
+            } else {
+                build().order(cards::id.desc())
+            };
+            let items: Vec<super::Card> = ordered
                 .limit(page.per_page)
                 .offset(page.offset())
                 .select(super::Card::as_select())

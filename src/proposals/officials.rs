@@ -367,6 +367,7 @@ pub struct Applied {
 /// Makes the change of an approved `official.*` proposal, as `approver`.
 pub fn apply(
     conn: &mut DbConnection,
+    activation_key: &[u8; 32],
     approver: &Principal,
     proposal: &Proposal,
     now: NaiveDateTime,
@@ -388,7 +389,7 @@ pub fn apply(
                 active: true,
             },
         )?;
-        let code = activation::issue(conn, user.id, Some(approver.user_id), now)?;
+        let code = activation::issue(conn, activation_key, user.id, Some(approver.user_id), now)?;
         return Ok(Applied {
             user: user.view(),
             activation: Some(code),
@@ -438,6 +439,7 @@ pub fn apply(
             users::bump_token_version(conn, user.id)?;
             activation = Some(activation::issue(
                 conn,
+                activation_key,
                 user.id,
                 Some(approver.user_id),
                 now,

@@ -198,6 +198,7 @@ pub async fn approve(
 ) -> ApiResult<web::Json<Approved>> {
     let id = id.into_inner();
     let principal = auth.into_inner();
+    let activation_key = state.secrets.activation_key();
     let (expired, outcome) = state
         .db
         .write(move |conn| {
@@ -237,7 +238,7 @@ pub async fn approve(
                     result
                 }
                 _ => {
-                    let applied = officials::apply(conn, &principal, &p, now)?;
+                    let applied = officials::apply(conn, &activation_key, &principal, &p, now)?;
                     let result = serde_json::json!({"user_id": applied.user.id});
                     approved.user = Some(applied.user);
                     approved.activation = applied.activation;

@@ -43,9 +43,19 @@ pub struct CreateTalent {
     #[schema(value_type = String, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$")]
     pub employer: crate::text::SingleLine,
     pub tier: Tier,
-    /// Initial password of the talent's login.
+    /// Initial password of the talent's login. Better left out: the answer then carries
+    /// an activation code for the talent to set their own (DESIGN §10).
+    #[serde(default, deserialize_with = "a_string_when_present")]
     #[schema(schema_with = crate::auth::password::new_password_schema)]
-    pub password: String,
+    pub password: Option<String>,
+}
+
+/// An optional field that, when sent, must be a string: `null` is refused like any
+/// other wrong type, as the document says (absent is how to leave it out).
+fn a_string_when_present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    String::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -60,6 +70,9 @@ pub struct CreatedTalent {
     #[serde(flatten)]
     pub talent: TalentView,
     pub login: LoginInfo,
+    /// The activation code, when no password was given: shown once, for the letter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activation: Option<crate::activation::IssuedCode>,
 }
 
 /// Register a talent and create its login (username = phone). One talent per ID number.
@@ -85,16 +98,31 @@ pub async fn create_talent(
         employer: super::parse_employer(&body.employer)?,
         tier: body.tier,
     };
-    let password = Password::parse(&body.password)?;
+    let password = body.password.as_deref().map(Password::parse).transpose()?;
     let actor = auth.actor();
     let vault = PiiVault::new(&state.secrets);
-    let (talent, user) = state
+    let key = state.secrets.activation_key();
+    let (talent, user, activation) = state
         .db
         .run(move |conn| {
             // Hash before taking the write lock: argon2 takes tens of milliseconds.
-            let hash = crate::users::hash_password(&password)?;
+            let hash = match &password {
+                Some(password) => crate::users::hash_password(password)?,
+                None => crate::users::UNUSABLE_PASSWORD_HASH.to_owned(),
+            };
             write_tx(conn, |conn| {
-                super::create(conn, &actor, &vault, &new, hash, now)
+                let (talent, user) = super::create(conn, &actor, &vault, &new, hash, now)?;
+                let activation = match password {
+                    Some(_) => None,
+                    None => Some(crate::activation::issue(
+                        conn,
+                        &key,
+                        user.id,
+                        actor.user_id,
+                        now,
+                    )?),
+                };
+                Ok((talent, user, activation))
             })
         })
         .await?;
@@ -104,6 +132,7 @@ pub async fn create_talent(
             user_id: user.id,
             username: user.username,
         },
+        activation,
     }))
 }
 

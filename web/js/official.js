@@ -9,7 +9,7 @@ import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, st
 import { barChart, columnChart, budgetGauge } from './charts.js';
 import { describeOffer } from './talent.js';
 import { setWritable, w } from './access.js';
-import { proposalsView, proposedNotice, openBudgetProposals, effect } from './proposals.js';
+import { proposalsView, proposedNotice, openBudgetProposals, effect, showActivationFor } from './proposals.js';
 import { usersView } from './officials.js';
 import { alertsView } from './anomalies.js';
 import { searchBar, searchView } from './search.js';
@@ -267,8 +267,10 @@ function talents(body) {
     { label: t('t.employer'), cell: (p) => p.employer || '' },
     { label: t('t.tier'), cell: (p) => (p.tier ? t(`tier.${p.tier}`) : '') },
     { label: t('card.no'), cell: (p) => (p.card ? h('span', {}, h('span', { class: 'mono', text: p.card.card_no }), ' ', chip(p.card.status)) : '') },
-    { label: t('actions'), cell: (p) => (p.card && ['active', 'suspended'].includes(p.card.status) ? ''
-      : actionButton(t('t.issue_card'), `/talents/${p.id}/cards`, { onDone: () => { reload(); cards.reload(); } })) },
+    { label: t('actions'), cell: (p) => h('div', { class: 'row-tight' },
+      p.card && ['active', 'suspended'].includes(p.card.status) ? null
+        : actionButton(t('t.issue_card'), `/talents/${p.id}/cards`, { onDone: () => { reload(); cards.reload(); } }),
+      newCodeButton(p)) },
   ], items));
   const cards = pagedList('/cards', (items, reload) => table([
     { label: t('card.no'), cell: (c) => h('span', { class: 'mono', text: c.card_no }) },
@@ -278,10 +280,73 @@ function talents(body) {
     { label: t('status'), cell: (c) => chip(c.status) },
     { label: t('actions'), cell: (c) => cardActions(c, reload) },
   ], items));
+  const expiring = pagedList('/cards?expiring_within_days=60', (items, reload) => table([
+    { label: t('card.no'), cell: (c) => h('span', { class: 'mono', text: c.card_no }) },
+    { label: t('card.holder'), cell: (c) => c.holder_name || '' },
+    { label: t('card.valid_until'), cell: (c) => c.valid_until || '' },
+    { label: t('status'), cell: (c) => chip(c.status) },
+    { label: t('actions'), cell: (c) => renewButton(c, () => { reload(); cards.reload(); }) },
+  ], items, { rowData: (c) => ({ card: c.card_no }) }));
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.talents') })),
     canWrite ? talentForm(() => talentList.reload()) : null,
+    section(t('renew.title'), expiring,
+      h('div', { class: 'row-end' }, download('/api/v1/cards/expiring/export?expiring_within_days=60', t('renew.export')))),
     section(t('off.tab.talents'), talentList),
     section(t('cards.lookup'), cards));
+}
+
+/** Renew a card: a new last day (three years on by default), the same number and codes. */
+function renewButton(c, onDone) {
+  const b = w(h('button', { class: 'btn btn-primary btn-sm', type: 'button', dataset: { action: 'renew' }, text: t('renew.action') }));
+  if (!b) return null;
+  b.addEventListener('click', () => {
+    const [y, m, d] = String(c.valid_until).split('-');
+    const until = h('input', { class: 'input', type: 'date', name: 'valid_until', id: 'renew-until', required: true, value: `${Number(y) + 3}-${m}-${d}` });
+    const msg = h('div', { class: 'dialog-msg' });
+    const ok = h('button', { type: 'submit', class: 'btn btn-primary', id: 'renew-submit', text: t('renew.action') });
+    const dlg = h('dialog', { class: 'dialog', id: 'renew-dialog', 'aria-labelledby': 'renew-title' });
+    const form = h('form', { class: 'dialog-body', novalidate: true },
+      h('h3', { id: 'renew-title', text: `${t('renew.action')} · ${c.card_no} · ${c.holder_name || ''}` }),
+      field(t('renew.until'), until),
+      msg,
+      h('div', { class: 'row-end' },
+        h('button', { type: 'button', class: 'btn btn-ghost', text: t('cancel'), onclick: () => dlg.close() }),
+        ok));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(ok, async () => {
+        try {
+          await post(`/cards/${encodeURIComponent(c.card_no)}/renew`, { valid_until: until.value });
+          dlg.close();
+          toast(t('renew.done'));
+          onDone();
+        } catch (err) {
+          mount(msg, errorBox(err));
+        }
+      });
+    });
+    dlg.append(form);
+    dlg.addEventListener('close', () => dlg.remove());
+    document.body.append(dlg);
+    dlg.showModal();
+    until.focus();
+  });
+  return b;
+}
+
+/** A forgotten password: a fresh activation code for the talent (the old one dies). */
+function newCodeButton(p) {
+  const b = w(h('button', { class: 'btn btn-ghost btn-sm', type: 'button', dataset: { action: 'activation' }, text: t('t.new_code') }));
+  if (!b) return null;
+  b.addEventListener('click', () => busy(b, async () => {
+    try {
+      const issued = await post(`/talents/${encodeURIComponent(p.id)}/activation`);
+      showActivationFor(issued, issued.username, p.name);
+    } catch (e) {
+      toast(e);
+    }
+  }));
+  return b;
 }
 
 function talentForm(onCreated) {
@@ -291,7 +356,6 @@ function talentForm(onCreated) {
     phone: h('input', { class: 'input mono', name: 'phone', inputmode: 'tel', maxlength: '11' }),
     employer: h('input', { class: 'input', name: 'employer' }),
     tier: h('select', { class: 'input select', name: 'tier' }, TIERS.map((x) => h('option', { value: x, text: t(`tier.${x}`) }))),
-    password: h('input', { class: 'input', name: 'password', type: 'password', autocomplete: 'new-password' }),
   };
   const msg = h('div', { class: 'form-msg' });
   const submit = h('button', { class: 'btn btn-primary', type: 'submit', text: t('submit') });
@@ -301,13 +365,14 @@ function talentForm(onCreated) {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const payload = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
-    payload.password = inputs.password.value;
     busy(submit, async () => {
       try {
-        await post('/talents', payload);
+        // No password: the talent sets their own with the activation code shown once here.
+        const made = await post('/talents', payload);
         mount(msg, alertBox('ok', t('t.created')));
         form.reset();
         onCreated();
+        if (made && made.activation) showActivationFor(made.activation, made.login.username, made.name);
       } catch (err) {
         mount(msg, errorBox(err));
       }

@@ -95,6 +95,11 @@ export function proposedNotice(proposal, note) {
   return box;
 }
 
+/** An activation code for `username` (a talent, an owner, a cashier), shown once. */
+export function showActivationFor(activation, username, displayName) {
+  showActivation(activation, { payload: { username, display_name: displayName } });
+}
+
 /** The activation code of a new or reset official, shown once with how to hand it over. */
 function showActivation(activation, p) {
   const d = p.payload || {};

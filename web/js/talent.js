@@ -1,6 +1,6 @@
 // The talent's face (phone): the card with its rolling code, savings, partner directory.
 
-import { h, mount, money, dateOnly, dateTime, groupDigits } from './util.js';
+import { h, mount, money, dateOnly, dateTime, groupDigits, shanghaiDate } from './util.js';
 import { t, has } from './i18n.js';
 import { get, post, list, ApiError, isReachable } from './api.js';
 import { errorBox, emptyState, chip, loading, tabs, toast, askText, stat, busy } from './ui.js';
@@ -41,6 +41,23 @@ function cardFace(card, me) {
       chip(card.status)));
 }
 
+/** Days left on a card (its last day counted), from the local date. */
+function daysLeft(card) {
+  const last = Date.parse(`${card.valid_until}T00:00:00+08:00`);
+  const today = Date.parse(`${shanghaiDate()}T00:00:00+08:00`);
+  return Math.round((last - today) / 86400000) + 1;
+}
+
+/** From 60 days before a card runs out, the talent is told, with how to renew. */
+function expiryNotice(card) {
+  if (!card || card.status !== 'active' || !card.valid_until) return null;
+  const left = daysLeft(card);
+  if (left > 60 || left < 1) return null;
+  return h('div', { class: 'alert alert-warn expiry-notice', id: 'expiry-notice', role: 'status' },
+    h('strong', { class: 'alert-title', text: t('card.expires_in', { n: left }) }),
+    h('div', { class: 'alert-detail', text: t('card.renew_hint') }));
+}
+
 /** The card's outline with a plain word on how to get one. */
 function noCard() {
   return h('div', { class: 'talent-card is-placeholder', id: 'talent-card' },
@@ -60,7 +77,9 @@ function cardView(body, me) {
 
   const codeBox = h('div', { class: 'code-panel', id: 'code-panel' }, loading());
   const cardBox = h('div', { class: 'card-slot' }, loading());
-  mount(body, cardBox, codeBox);
+  // Below the code: at the counter the code comes first.
+  const noticeBox = h('div', { class: 'card-notice' });
+  mount(body, cardBox, codeBox, noticeBox);
 
   function current(now) {
     return codes.find((c) => Date.parse(c.not_before) <= now && now < Date.parse(c.not_after) && !used.has(c.code));
@@ -160,6 +179,7 @@ function cardView(body, me) {
     }
     if (stopped) return;
     mount(cardBox, card ? cardFace(card, me) : noCard());
+    mount(noticeBox, expiryNotice(card));
     if (!card || card.status === 'active') {
       await refill(true);
     }
