@@ -25,6 +25,7 @@ const SHELL = [
   '/js/anomalies.js',
   '/js/apply.js',
   '/js/account.js',
+  '/js/activation.js',
   '/js/ledger.js',
   '/js/search.js',
   '/js/todo.js',

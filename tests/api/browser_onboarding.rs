@@ -137,7 +137,52 @@ async fn a_card_running_out_is_announced_and_renewed(app: TestApp) {
     app.stop().await;
 }
 
+/// Forgotten passwords at the shop: the owner gives a cashier a code, an official gives
+/// the owner one; each is shown once in the dialog, and works.
+async fn owners_and_officials_hand_out_codes_for_forgotten_passwords(app: TestApp) {
+    let shop = app.active_merchant("codeshop").await;
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.login("codeshop-owner", crate::helpers::MERCHANT_PASSWORD)
+        .await;
+    b.tab("cashiers").await;
+    b.click("tr[data-username='codeshop-cashier'] [data-action='cashier-code']")
+        .await;
+    let cashier_code = b.wait_for("#activation-code").await.trim().to_owned();
+    b.assert_fits_width().await;
+    b.screenshot(&format!("owner-cashier-code-zh-390-{}", backend_name(&app)))
+        .await;
+    b.click("#activation-done").await;
+    b.close().await;
+    let (status, _) = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/auth/activate",
+            None,
+            Some(serde_json::json!({"username": "codeshop-cashier", "activation_code": cashier_code, "new_password": "cashier-own-pass"})),
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+
+    let Some(o) = Browser::desktop(&app).await else {
+        return;
+    };
+    o.login("admin", ADMIN_PASSWORD).await;
+    o.tab("approvals").await;
+    o.click(&format!(
+        "tr[data-merchant='{}'] [data-action='activation']",
+        shop.id
+    ))
+    .await;
+    o.wait_text("#activation-dialog", "codeshop-owner").await;
+    o.click("#activation-done").await;
+    o.close().await;
+    app.stop().await;
+}
+
 crate::both_backends!(
+    owners_and_officials_hand_out_codes_for_forgotten_passwords,
     an_official_registers_a_talent_who_activates_with_the_code,
     a_card_running_out_is_announced_and_renewed,
 );

@@ -8,6 +8,7 @@ import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, st
 import { describeOffer } from './talent.js';
 import { settlementActions } from './official.js';
 import { heldView, heldBadge } from './anomalies.js';
+import { showActivationFor } from './activation.js';
 
 const TIERS = ['A', 'B', 'C', 'D', 'E'];
 
@@ -701,7 +702,17 @@ function cashiers(body, me) {
             mount(listMsg, alertBox('ok', t('owner.cashier.removed', { u: u.username })));
             loadList();
           }));
-          return b;
+          // A cashier who forgot the password gets a code from the owner, not a new account.
+          const code = h('button', { class: 'btn btn-ghost btn-sm', type: 'button', text: t('t.new_code'), dataset: { action: 'cashier-code' } });
+          code.addEventListener('click', () => busy(code, async () => {
+            try {
+              const issued = await post(`/merchants/${encodeURIComponent(me.merchant_id)}/cashiers/${encodeURIComponent(u.id)}/activation`);
+              showActivationFor(issued, issued.username, '');
+            } catch (e) {
+              mount(listMsg, errorBox(e));
+            }
+          }));
+          return h('div', { class: 'row-tight' }, code, b);
         } },
       ], items, { rowData: (u) => ({ username: u.username }) }) : emptyState({ items }));
     } catch (err) {

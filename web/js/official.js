@@ -9,7 +9,8 @@ import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, st
 import { barChart, columnChart, budgetGauge } from './charts.js';
 import { describeOffer } from './talent.js';
 import { setWritable, w } from './access.js';
-import { proposalsView, proposedNotice, openBudgetProposals, effect, showActivationFor } from './proposals.js';
+import { proposalsView, proposedNotice, openBudgetProposals, effect } from './proposals.js';
+import { showActivationFor } from './activation.js';
 import { usersView } from './officials.js';
 import { alertsView } from './anomalies.js';
 import { searchBar, searchView } from './search.js';
@@ -244,8 +245,9 @@ function approvals(body) {
     { label: t('status'), cell: (m) => chip(m.status) },
     { label: t('actions'), cell: (m) => h('div', { class: 'row-tight' },
       m.status === 'active' ? actionButton(t('cards.suspend'), `/merchants/${m.id}/suspend`, { ask: t('reason'), cls: 'btn-danger-ghost', onDone: reload }) : null,
-      m.status === 'suspended' ? actionButton(t('cards.resume'), `/merchants/${m.id}/resume`, { onDone: reload }) : null) },
-  ], items));
+      m.status === 'suspended' ? actionButton(t('cards.resume'), `/merchants/${m.id}/resume`, { onDone: reload }) : null,
+      m.status === 'active' ? codeButton(`/merchants/${encodeURIComponent(m.id)}/activation`, m.name) : null) },
+  ], items, { rowData: (m) => ({ merchant: String(m.id) }) }));
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.approvals') })),
     h('div', { id: 'pending-merchants' }, section(t('appr.merchants'), merchants)), section(t('appr.offers'), offers),
     h('div', { id: 'all-merchants' }, section(t('appr.all_merchants'), everyone)));
@@ -334,20 +336,22 @@ function renewButton(c, onDone) {
   return b;
 }
 
-/** A forgotten password: a fresh activation code for the talent (the old one dies). */
-function newCodeButton(p) {
+/** A forgotten password: a fresh activation code from `path` (the old one dies). */
+function codeButton(path, name) {
   const b = w(h('button', { class: 'btn btn-ghost btn-sm', type: 'button', dataset: { action: 'activation' }, text: t('t.new_code') }));
   if (!b) return null;
   b.addEventListener('click', () => busy(b, async () => {
     try {
-      const issued = await post(`/talents/${encodeURIComponent(p.id)}/activation`);
-      showActivationFor(issued, issued.username, p.name);
+      const issued = await post(path);
+      showActivationFor(issued, issued.username, name);
     } catch (e) {
       toast(e);
     }
   }));
   return b;
 }
+
+const newCodeButton = (p) => codeButton(`/talents/${encodeURIComponent(p.id)}/activation`, p.name);
 
 function talentForm(onCreated) {
   const inputs = {

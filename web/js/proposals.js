@@ -9,6 +9,7 @@ import { t } from './i18n.js';
 import { get, post, list } from './api.js';
 import { errorBox, alertBox, chip, askText, busy, toast, pagedList } from './ui.js';
 import { canWrite, w } from './access.js';
+import { showActivationCode } from './activation.js';
 
 const CATEGORIES = ['clothing', 'food', 'housing', 'transport', 'medical', 'education', 'leisure', 'other'];
 
@@ -95,53 +96,6 @@ export function proposedNotice(proposal, note) {
   return box;
 }
 
-/** An activation code for `username` (a talent, an owner, a cashier), shown once. */
-export function showActivationFor(activation, username, displayName) {
-  showActivation(activation, { payload: { username, display_name: displayName } });
-}
-
-/** The activation code of a new or reset official, shown once with how to hand it over. */
-function showActivation(activation, p) {
-  const d = p.payload || {};
-  const code = h('code', { class: 'activation-code mono', id: 'activation-code', text: activation.activation_code });
-  const copy = h('button', { class: 'btn btn-ghost', type: 'button', id: 'activation-copy', text: t('act.copy') });
-  copy.addEventListener('click', async () => {
-    try {
-      await navigator.clipboard.writeText(activation.activation_code);
-      toast(t('act.copied'));
-    } catch {
-      // No clipboard API outside HTTPS: select the code so Ctrl+C copies it.
-      const range = document.createRange();
-      range.selectNodeContents(code);
-      const sel = window.getSelection();
-      sel.removeAllRanges();
-      sel.addRange(range);
-      toast(t('act.copy_failed'), 'error');
-    }
-  });
-  const dlg = h('dialog', { class: 'dialog dialog-wide', id: 'activation-dialog' });
-  const done = h('button', { class: 'btn btn-primary', type: 'button', id: 'activation-done', text: t('act.noted') });
-  done.addEventListener('click', () => dlg.close());
-  dlg.append(h('div', { class: 'dialog-body' },
-    h('h3', { text: t('act.title', { who: person(d.username, d.display_name) }) }),
-    h('div', { class: 'activation-box' },
-      h('div', { class: 'field-label', text: t('act.code') }),
-      h('div', { class: 'key-row' }, code, copy),
-      h('div', { class: 'small', id: 'activation-expiry', text: t('act.expires', { at: dateTime(activation.activation_expires_at) }) })),
-    alertBox('warn', t('act.once')),
-    h('ol', { class: 'steps' },
-      h('li', { text: t('act.step1', { who: d.username }) }),
-      h('li', { text: t('act.step2') }),
-      h('li', { text: t('act.step3') })),
-    h('div', { class: 'row-end' }, done)));
-  // Escape must not lose the code by accident: only the button closes this dialog.
-  dlg.addEventListener('cancel', (e) => e.preventDefault());
-  dlg.addEventListener('close', () => dlg.remove());
-  document.body.append(dlg);
-  dlg.showModal();
-  done.focus();
-}
-
 /** The decision buttons of an open proposal for this viewer (none for auditors). */
 function decision(p, me, msg, onDone) {
   if (!canWrite()) return null;
@@ -172,7 +126,7 @@ function decision(p, me, msg, onDone) {
   const approve = h('button', { class: 'btn btn-primary btn-sm', type: 'button', text: t('appr.approve'), dataset: { action: 'approve' } });
   approve.addEventListener('click', () => run(approve, async () => {
     const res = await post(`/proposals/${p.id}/approve`);
-    if (res && res.activation) showActivation(res.activation, p);
+    if (res && res.activation) showActivationCode(res.activation, p);
     toast(t(p.kind === 'budget.set' ? 'prop.approved_budget' : 'prop.approved'));
     onDone();
   }));
