@@ -583,3 +583,12 @@ mod tests {
         out
     }
 }
+
+/// For an optional body field that, when sent, must be a string: `null` is refused like
+/// any other wrong type, as the document says (leaving the field out is how to omit it).
+/// Use with `#[serde(default, deserialize_with = "crate::text::string_when_present")]`.
+pub fn string_when_present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    <String as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

@@ -45,17 +45,9 @@ pub struct CreateTalent {
     pub tier: Tier,
     /// Initial password of the talent's login. Better left out: the answer then carries
     /// an activation code for the talent to set their own (DESIGN §10).
-    #[serde(default, deserialize_with = "a_string_when_present")]
+    #[serde(default, deserialize_with = "crate::text::string_when_present")]
     #[schema(schema_with = crate::auth::password::new_password_schema)]
     pub password: Option<String>,
-}
-
-/// An optional field that, when sent, must be a string: `null` is refused like any
-/// other wrong type, as the document says (absent is how to leave it out).
-fn a_string_when_present<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
-    String::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -294,6 +294,20 @@ pub fn hash_password(password: &Password) -> ApiResult<String> {
     password::hash(password).map_err(ApiError::internal)
 }
 
+/// The owner account of `merchant_id` if it has no password yet (applied without one).
+pub fn passwordless_owner(
+    conn: &mut DbConnection,
+    merchant_id: i64,
+) -> ApiResult<Option<(i64, String)>> {
+    Ok(users::table
+        .filter(users::merchant_id.eq(merchant_id))
+        .filter(users::role.eq("merchant"))
+        .filter(users::password_hash.eq(UNUSABLE_PASSWORD_HASH))
+        .select((users::id, users::username))
+        .first(conn)
+        .optional()?)
+}
+
 /// Ends every token of the user (logout, password change, deactivation).
 pub fn bump_token_version(conn: &mut DbConnection, user_id: i64) -> ApiResult<i32> {
     Ok(diesel::update(users::table.find(user_id))

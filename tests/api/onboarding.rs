@@ -273,4 +273,50 @@ both_backends!(
     a_new_code_for_a_talent_kills_the_old_one,
     owners_and_cashiers_get_codes_from_whoever_answers_for_them,
     wrong_codes_are_throttled,
+    an_owner_who_applied_without_a_password_is_activated_on_approval,
 );
+
+async fn an_owner_who_applied_without_a_password_is_activated_on_approval(app: TestApp) {
+    let mut application = crate::helpers::merchant_application("nopass");
+    application
+        .as_object_mut()
+        .unwrap()
+        .remove("owner_password");
+    let id = app.apply_merchant(application).await;
+    let admin = app.admin_token().await;
+    let (status, approved) = app
+        .post(
+            &format!("/api/v1/merchants/{id}/approve"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["status"], "active");
+    let code = approved["owner_activation"]["activation_code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the owner's code: {approved}"));
+    let (status, _) = activate(&app, "nopass-owner", code, "owner-own-password").await;
+    assert_eq!(status, StatusCode::OK);
+    app.login("nopass-owner", "owner-own-password").await;
+
+    // With a password, as before: no code.
+    let id = app
+        .apply_merchant(crate::helpers::merchant_application("withpass"))
+        .await;
+    let (_, approved) = app
+        .post(
+            &format!("/api/v1/merchants/{id}/approve"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert!(approved.get("owner_activation").is_none(), "{approved}");
+    // A null password is a wrong type, not "no password".
+    let mut application = crate::helpers::merchant_application("nullpass");
+    application["owner_password"] = Value::Null;
+    let (status, _) = app
+        .request(Method::POST, "/api/v1/merchants", None, Some(application))
+        .await;
+    assert!(status.is_client_error(), "{status}");
+}

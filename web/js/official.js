@@ -82,9 +82,9 @@ function actionButton(label, path, { ask, askTitle, body = {}, onDone, cls = 'bt
     }
     await busy(b, async () => {
       try {
-        await post(path, payload);
+        const res = await post(path, payload);
         toast(t('appr.done'));
-        if (onDone) onDone();
+        if (onDone) onDone(res);
         refreshTodo();
       } catch (e) {
         // Our words for a known refusal (anomaly_hold, four_eyes…), then the server's detail.
@@ -224,7 +224,15 @@ function approvals(body) {
     { label: t('m.district'), cell: (m) => [m.district, m.address].filter(Boolean).join(' · ') },
     { label: t('m.contact'), cell: (m) => [m.contact_name, m.contact_phone].filter(Boolean).join(' ') },
     { label: t('actions'), cell: (m) => h('div', { class: 'row-tight' },
-      actionButton(t('appr.approve'), `/merchants/${m.id}/approve`, { cls: 'btn-primary', onDone: () => { reload(); everyone.reload(); } }),
+      actionButton(t('appr.approve'), `/merchants/${m.id}/approve`, {
+        cls: 'btn-primary',
+        onDone: (res) => {
+          reload();
+          everyone.reload();
+          // Applied without a password: the owner's code, shown once to hand over.
+          if (res && res.owner_activation) showActivationFor(res.owner_activation, res.owner_activation.username, m.name);
+        },
+      }),
       actionButton(t('appr.reject'), `/merchants/${m.id}/reject`, { ask: t('reason'), askTitle: t('appr.reject_title'), onDone: () => { reload(); everyone.reload(); } })) },
   ], items));
   const offers = pagedList('/offers?status=pending', (items, reload) => table([
