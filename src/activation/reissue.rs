@@ -5,7 +5,6 @@
 //! person sets a new one, so asking for a letter locks nobody out.
 
 use actix_web::{post, web};
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -35,31 +34,37 @@ pub struct ReissuedCode {
     pub code: IssuedCode,
 }
 
-/// Issues a code for `account`, audited as `user.activation_issued`.
-fn reissue(
-    conn: &mut DbConnection,
-    key: &[u8; 32],
-    actor: &Actor,
-    account: Option<(i64, String)>,
+/// Issues a code for the account `find` reads (404 `missing` when none), audited as
+/// `user.activation_issued`: the one path behind every route below.
+async fn reissue(
+    state: &AppState,
+    actor: Actor,
     missing: &'static str,
-    now: NaiveDateTime,
-) -> ApiResult<ReissuedCode> {
-    let (user_id, username) = account.ok_or_else(|| ApiError::not_found(missing))?;
-    let code = super::issue(conn, key, user_id, actor.user_id, now)?;
-    crate::audit::record(
-        conn,
-        actor,
-        "user.activation_issued",
-        "user",
-        user_id,
-        None::<&()>,
-        None::<&()>,
-    )?;
-    Ok(ReissuedCode {
-        user_id,
-        username,
-        code,
-    })
+    find: impl FnOnce(&mut DbConnection) -> ApiResult<Option<(i64, String)>> + Send + 'static,
+) -> ApiResult<web::Json<ReissuedCode>> {
+    let key = state.secrets.activation_key();
+    let issued = state
+        .db
+        .write(move |conn| {
+            let (user_id, username) = find(conn)?.ok_or_else(|| ApiError::not_found(missing))?;
+            let code = super::issue(conn, &key, user_id, actor.user_id, crate::time::now())?;
+            crate::audit::record(
+                conn,
+                &actor,
+                "user.activation_issued",
+                "user",
+                user_id,
+                None::<&()>,
+                None::<&()>,
+            )?;
+            Ok(ReissuedCode {
+                user_id,
+                username,
+                code,
+            })
+        })
+        .await?;
+    Ok(web::Json(issued))
 }
 
 /// A new activation code for a talent's login (a forgotten password). The earlier unused
@@ -77,28 +82,20 @@ pub async fn for_talent(
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<ReissuedCode>> {
     let talent_id = id.into_inner();
-    let actor = auth.actor();
-    let key = state.secrets.activation_key();
-    let issued = state
-        .db
-        .write(move |conn| {
-            let account = users::table
+    reissue(
+        &state,
+        auth.actor(),
+        "No such talent, or it has no login.",
+        move |conn| {
+            Ok(users::table
                 .filter(users::talent_id.eq(talent_id))
                 .filter(users::role.eq("talent"))
                 .select((users::id, users::username))
                 .first(conn)
-                .optional()?;
-            reissue(
-                conn,
-                &key,
-                &actor,
-                account,
-                "No such talent, or it has no login.",
-                crate::time::now(),
-            )
-        })
-        .await?;
-    Ok(web::Json(issued))
+                .optional()?)
+        },
+    )
+    .await
 }
 
 /// A new activation code for a merchant owner's login (a forgotten password).
@@ -115,28 +112,15 @@ pub async fn for_owner(
     id: web::Path<i64>,
 ) -> ApiResult<web::Json<ReissuedCode>> {
     let merchant_id = id.into_inner();
-    let actor = auth.actor();
-    let key = state.secrets.activation_key();
-    let issued = state
-        .db
-        .write(move |conn| {
-            let account = users::table
-                .filter(users::merchant_id.eq(merchant_id))
-                .filter(users::role.eq("merchant"))
-                .select((users::id, users::username))
-                .first(conn)
-                .optional()?;
-            reissue(
-                conn,
-                &key,
-                &actor,
-                account,
-                "No such merchant.",
-                crate::time::now(),
-            )
-        })
-        .await?;
-    Ok(web::Json(issued))
+    reissue(&state, auth.actor(), "No such merchant.", move |conn| {
+        Ok(users::table
+            .filter(users::merchant_id.eq(merchant_id))
+            .filter(users::role.eq("merchant"))
+            .select((users::id, users::username))
+            .first(conn)
+            .optional()?)
+    })
+    .await
 }
 
 /// A new activation code for a cashier of the owner's own shop (a forgotten password).
@@ -157,28 +141,20 @@ pub async fn for_cashier(
 ) -> ApiResult<web::Json<ReissuedCode>> {
     let (merchant_id, cashier_id) = path.into_inner();
     auth.ensure_merchant_owner(merchant_id)?;
-    let actor = auth.actor();
-    let key = state.secrets.activation_key();
-    let issued = state
-        .db
-        .write(move |conn| {
-            let account = users::table
+    reissue(
+        &state,
+        auth.actor(),
+        "This shop has no such cashier.",
+        move |conn| {
+            Ok(users::table
                 .filter(users::id.eq(cashier_id))
                 .filter(users::merchant_id.eq(merchant_id))
                 .filter(users::role.eq("cashier"))
                 .filter(users::active.eq(true))
                 .select((users::id, users::username))
                 .first(conn)
-                .optional()?;
-            reissue(
-                conn,
-                &key,
-                &actor,
-                account,
-                "This shop has no such cashier.",
-                crate::time::now(),
-            )
-        })
-        .await?;
-    Ok(web::Json(issued))
+                .optional()?)
+        },
+    )
+    .await
 }

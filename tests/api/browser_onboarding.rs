@@ -156,12 +156,7 @@ async fn owners_and_officials_hand_out_codes_for_forgotten_passwords(app: TestAp
     b.click("#activation-done").await;
     b.close().await;
     let (status, _) = app
-        .request(
-            reqwest::Method::POST,
-            "/api/v1/auth/activate",
-            None,
-            Some(serde_json::json!({"username": "codeshop-cashier", "activation_code": cashier_code, "new_password": "cashier-own-pass"})),
-        )
+        .activate("codeshop-cashier", &cashier_code, "cashier-own-pass")
         .await;
     assert!(status.is_success(), "{status}");
 

@@ -322,19 +322,28 @@ impl TestApp {
         assert_eq!(status, StatusCode::ACCEPTED, "{proposed}");
         let approved = self.approve_proposal(&proposed).await;
         let code = approved["activation"]["activation_code"].as_str().unwrap();
-        let (status, session) = self
-            .request(
-                Method::POST,
-                "/api/v1/auth/activate",
-                None,
-                Some(json!({"username": username, "activation_code": code, "new_password": password})),
-            )
-            .await;
+        let (status, session) = self.activate(username, code, password).await;
         assert_eq!(status, StatusCode::OK, "{session}");
         (
             approved["user"]["id"].as_i64().unwrap(),
             session["access_token"].as_str().unwrap().to_owned(),
         )
+    }
+
+    /// `POST /auth/activate`: sets `password` with an activation code.
+    pub async fn activate(
+        &self,
+        username: &str,
+        code: &str,
+        password: &str,
+    ) -> (StatusCode, Value) {
+        self.request(
+            Method::POST,
+            "/api/v1/auth/activate",
+            None,
+            Some(json!({"username": username, "activation_code": code, "new_password": password})),
+        )
+        .await
     }
 
     /// A logged-in account of `role` (officials made directly; others by the caller).

@@ -13,21 +13,6 @@ use crate::both_backends;
 use crate::helpers::{MERCHANT_PASSWORD, TestApp, assert_problem};
 use crate::talents::{id_number, phone};
 
-async fn activate(
-    app: &TestApp,
-    username: &str,
-    code: &str,
-    password: &str,
-) -> (StatusCode, Value) {
-    app.request(
-        Method::POST,
-        "/api/v1/auth/activate",
-        None,
-        Some(json!({"username": username, "activation_code": code, "new_password": password})),
-    )
-    .await
-}
-
 /// A talent registered without a password: (talent id, the code it was given).
 async fn talent_without_password(app: &TestApp, admin: &str, seq: u32) -> (i64, String) {
     let (status, body) = app
@@ -81,13 +66,13 @@ async fn a_talent_registered_without_a_password_activates_once_with_the_code(app
     );
     // Lower case and no dashes are fine.
     let typed = code.replace('-', "").to_lowercase();
-    let (status, body) = activate(&app, &phone(301), &typed, "my-own-password-1").await;
+    let (status, body) = app.activate(&phone(301), &typed, "my-own-password-1").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["role"], "talent");
     app.login(&phone(301), "my-own-password-1").await;
     // Single use.
     assert_problem(
-        &activate(&app, &phone(301), &code, "another-password-2").await,
+        &app.activate(&phone(301), &code, "another-password-2").await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     );
@@ -107,7 +92,7 @@ async fn an_expired_code_is_refused(app: TestApp) {
     })
     .await;
     assert_problem(
-        &activate(&app, &phone(302), &code, "my-own-password-1").await,
+        &app.activate(&phone(302), &code, "my-own-password-1").await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     );
@@ -123,11 +108,13 @@ async fn a_new_code_for_a_talent_kills_the_old_one(app: TestApp) {
     let second = second["activation_code"].as_str().unwrap().to_owned();
     assert_ne!(first, second);
     assert_problem(
-        &activate(&app, &phone(303), &first, "my-own-password-1").await,
+        &app.activate(&phone(303), &first, "my-own-password-1").await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     );
-    let (status, _) = activate(&app, &phone(303), &second, "my-own-password-1").await;
+    let (status, _) = app
+        .activate(&phone(303), &second, "my-own-password-1")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         app.audit_actions("user", id_of(&app, &phone(303)).await)
@@ -182,13 +169,13 @@ async fn owners_and_cashiers_get_codes_from_whoever_answers_for_them(app: TestAp
         .await;
     assert_eq!(status, StatusCode::OK, "{owner}");
     assert_eq!(owner["username"], "forgot-owner");
-    let (status, _) = activate(
-        &app,
-        "forgot-owner",
-        owner["activation_code"].as_str().unwrap(),
-        "owner-new-password",
-    )
-    .await;
+    let (status, _) = app
+        .activate(
+            "forgot-owner",
+            owner["activation_code"].as_str().unwrap(),
+            "owner-new-password",
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let owner_token = app.login("forgot-owner", "owner-new-password").await;
     assert_problem(
@@ -232,13 +219,13 @@ async fn owners_and_cashiers_get_codes_from_whoever_answers_for_them(app: TestAp
     assert_eq!(status, StatusCode::OK, "{cashier}");
     // The old password still works until the new one is set: nobody is locked out.
     app.login("forgot-cashier", MERCHANT_PASSWORD).await;
-    let (status, _) = activate(
-        &app,
-        "forgot-cashier",
-        cashier["activation_code"].as_str().unwrap(),
-        "cashier-new-password",
-    )
-    .await;
+    let (status, _) = app
+        .activate(
+            "forgot-cashier",
+            cashier["activation_code"].as_str().unwrap(),
+            "cashier-new-password",
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     app.login("forgot-cashier", "cashier-new-password").await;
 }
@@ -248,19 +235,15 @@ async fn wrong_codes_are_throttled(app: TestApp) {
     let (_, code) = talent_without_password(&app, &admin, 304).await;
     let mut last = StatusCode::OK;
     for _ in 0..8 {
-        last = activate(
-            &app,
-            &phone(304),
-            "ABCD-EFGH-JKLM-NPQR",
-            "my-own-password-1",
-        )
-        .await
-        .0;
+        last = app
+            .activate(&phone(304), "ABCD-EFGH-JKLM-NPQR", "my-own-password-1")
+            .await
+            .0;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
     // Even the right code waits out the limit.
     assert_eq!(
-        activate(&app, &phone(304), &code, "my-own-password-1")
+        app.activate(&phone(304), &code, "my-own-password-1")
             .await
             .0,
         StatusCode::TOO_MANY_REQUESTS
@@ -296,7 +279,9 @@ async fn an_owner_who_applied_without_a_password_is_activated_on_approval(app: T
     let code = approved["owner_activation"]["activation_code"]
         .as_str()
         .unwrap_or_else(|| panic!("the owner's code: {approved}"));
-    let (status, _) = activate(&app, "nopass-owner", code, "owner-own-password").await;
+    let (status, _) = app
+        .activate("nopass-owner", code, "owner-own-password")
+        .await;
     assert_eq!(status, StatusCode::OK);
     app.login("nopass-owner", "owner-own-password").await;
 

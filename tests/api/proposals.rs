@@ -48,21 +48,6 @@ async fn propose_then_approve(app: &TestApp, method: Method, path: &str, body: V
     approved
 }
 
-async fn activate(
-    app: &TestApp,
-    username: &str,
-    code: &str,
-    password: &str,
-) -> (StatusCode, Value) {
-    app.request(
-        Method::POST,
-        "/api/v1/auth/activate",
-        None,
-        Some(json!({"username": username, "activation_code": code, "new_password": password})),
-    )
-    .await
-}
-
 async fn a_new_official_exists_only_after_approval_and_sets_their_own_password(app: TestApp) {
     let admin = app.admin_token().await;
     let approved = propose_then_approve(
@@ -89,15 +74,17 @@ async fn a_new_official_exists_only_after_approval_and_sets_their_own_password(a
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // A wrong code, then the right one typed carelessly (lower case, no dashes).
-    let (status, _) = activate(&app, "li.si", "AAAA-BBBB-CCCC-DDDD", "li-si-password").await;
+    let (status, _) = app
+        .activate("li.si", "AAAA-BBBB-CCCC-DDDD", "li-si-password")
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let careless = code.replace('-', "").to_lowercase();
-    let (status, session) = activate(&app, "li.si", &careless, "li-si-password").await;
+    let (status, session) = app.activate("li.si", &careless, "li-si-password").await;
     assert_eq!(status, StatusCode::OK, "{session}");
     assert_eq!(session["role"], "admin");
     app.login("li.si", "li-si-password").await;
     // Single use.
-    let (status, _) = activate(&app, "li.si", code, "another-password").await;
+    let (status, _) = app.activate("li.si", code, "another-password").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Nowhere is the code stored in the clear, nor in the proposal.
     let (_, proposal) = app
@@ -148,7 +135,7 @@ async fn an_expired_activation_code_is_refused(app: TestApp) {
             .unwrap()
     })
     .await;
-    let (status, body) = activate(&app, "late.one", &code, "late-password").await;
+    let (status, body) = app.activate("late.one", &code, "late-password").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 }
 
@@ -352,7 +339,7 @@ async fn a_forgotten_password_is_reset_by_a_fresh_code(app: TestApp) {
         StatusCode::UNAUTHORIZED,
         "the old password stops working"
     );
-    let (status, _) = activate(&app, "clerk", code, "clerk-new-password").await;
+    let (status, _) = app.activate("clerk", code, "clerk-new-password").await;
     assert_eq!(status, StatusCode::OK);
     app.login("clerk", "clerk-new-password").await;
 }

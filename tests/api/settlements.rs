@@ -228,21 +228,13 @@ async fn a_month_goes_from_draft_to_paid_with_four_eyes(app: TestApp) {
     assert_eq!(after_approval["settled_fen"], 1_168);
 
     // The payout batch lists it.
-    let res = app
-        .client
-        .get(format!(
-            "{}/api/v1/payouts/export?period=2026-11",
-            app.address
-        ))
-        .bearer_auth(&c.admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let bytes = res.bytes().await.unwrap();
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).unwrap();
-    let sheet = book.worksheet_range("拨付批次").unwrap();
-    let rows: Vec<Vec<Data>> = sheet.rows().map(|r| r.to_vec()).collect();
+    let rows = xlsx_rows(
+        &app,
+        "/api/v1/payouts/export?period=2026-11",
+        &c.admin,
+        "拨付批次",
+    )
+    .await;
     assert_eq!(rows[2][0], Data::Float(id as f64));
     assert_eq!(rows[2][1], Data::String("shop 商行".into()));
     assert_eq!(rows[2][5], Data::Float(11.68), "amounts are numbers in 元");
@@ -268,26 +260,13 @@ async fn a_month_goes_from_draft_to_paid_with_four_eyes(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{paid}");
     assert_eq!(paid["status"], "paid");
     // Paid, the batch still lists it — with the bank's reference.
-    let bytes = app
-        .client
-        .get(format!(
-            "{}/api/v1/payouts/export?period=2026-11",
-            app.address
-        ))
-        .bearer_auth(&c.admin)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).unwrap();
-    let rows: Vec<Vec<Data>> = book
-        .worksheet_range("拨付批次")
-        .unwrap()
-        .rows()
-        .map(|r| r.to_vec())
-        .collect();
+    let rows = xlsx_rows(
+        &app,
+        "/api/v1/payouts/export?period=2026-11",
+        &c.admin,
+        "拨付批次",
+    )
+    .await;
     assert_eq!(rows[2][0], Data::Float(id as f64));
     assert_eq!(rows[2][7], Data::String("已拨付".into()));
     assert_eq!(rows[2][8], Data::String("ICBC-20261205-0001".into()));
@@ -699,25 +678,13 @@ async fn subsidy_reports_group_and_add_up(app: TestApp) {
     );
 
     // The same report as a spreadsheet: groups in Chinese, amounts as numbers, the total.
-    let res = app
-        .client
-        .get(format!(
-            "{}/api/v1/reports/subsidies/export?group_by=category&from=2026-11-01&to=2026-11-30",
-            app.address
-        ))
-        .bearer_auth(&auditor)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let bytes = res.bytes().await.unwrap();
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).unwrap();
-    let rows: Vec<Vec<Data>> = book
-        .worksheet_range("补贴统计")
-        .unwrap()
-        .rows()
-        .map(|r| r.to_vec())
-        .collect();
+    let rows = xlsx_rows(
+        &app,
+        "/api/v1/reports/subsidies/export?group_by=category&from=2026-11-01&to=2026-11-30",
+        &auditor,
+        "补贴统计",
+    )
+    .await;
     assert_eq!(
         rows[0][0],
         Data::String("遂州英才卡 补贴统计（按类别） 2026-11-01 至 2026-11-30".into())
