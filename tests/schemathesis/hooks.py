@@ -44,6 +44,8 @@ INEXPRESSIBLE = [
     ("must not look like a mobile number", "complement of a pattern"),
     # A sum over the envelopes compared with the total: no keyword adds values up.
     ("the category envelopes add up to", "cross-field sum"),
+    # A renewal's new last day compared with the card's stored one.
+    ("must be after the card's current last day", "relative to stored state"),
 ]
 
 # Refusals the document does not state yet although a schema could (patterns, enums,
