@@ -795,7 +795,7 @@ async fn demo_data_fills_the_directory_and_its_logins_work(app: TestApp) {
                 n += 1;
                 format!("demo-password-{n}")
             };
-            talentcard::merchants::seed_demo(conn, &districts, &mut password).expect("demo seed")
+            talentcard::demo::merchants::seed(conn, &districts, &mut password).expect("demo seed")
         })
         .await;
     let (status, page) = app

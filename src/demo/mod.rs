@@ -2,6 +2,8 @@
 //! can try them at once. Passwords are generated on first seed (never hard-coded) and
 //! kept in `DATA_DIR/demo-logins.txt` so they can be printed again on every start.
 
+pub mod merchants;
+
 use std::path::Path;
 
 use diesel::ExpressionMethods;
@@ -88,7 +90,7 @@ pub fn seed(conn: &mut DbConnection, config: &Config) -> ApiResult<Vec<DemoLogin
         config.card_validity_years,
     )?);
     for (role, username, password, note) in
-        crate::merchants::seed_demo(conn, &config.districts, &mut demo_password)?
+        merchants::seed(conn, &config.districts, &mut demo_password)?
     {
         logins.push(DemoLogin {
             role,
