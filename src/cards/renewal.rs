@@ -173,28 +173,27 @@ pub async fn export_expiring(
     let rows = state
         .db
         .run(move |conn| {
-            let found: Vec<(String, String, String, NaiveDateTime, String)> = cards::table
-                .inner_join(talents::table)
-                .filter(cards::status.eq_any(["active", "suspended"]))
-                .filter(cards::expires_at.gt(now))
-                .filter(cards::expires_at.le(now + span))
-                .order(cards::expires_at.asc())
-                .select((
-                    cards::card_no,
-                    talents::name,
-                    cards::tier,
-                    cards::expires_at,
-                    cards::status,
-                ))
+            // The list's own condition, then the holders' names in one more query.
+            let found: Vec<Card> = cards::table
+                .into_boxed()
+                .filter(expiring(now, now + span))
+                .order((cards::expires_at.asc(), cards::id.asc()))
+                .select(Card::as_select())
                 .load(conn)?;
+            let holders: std::collections::HashMap<i64, String> = talents::table
+                .filter(talents::id.eq_any(found.iter().map(|c| c.talent_id)))
+                .select((talents::id, talents::name))
+                .load::<(i64, String)>(conn)?
+                .into_iter()
+                .collect();
             Ok(found
                 .into_iter()
-                .map(|(card_no, holder, tier, expires_at, status)| Expiring {
-                    card_no,
-                    holder,
-                    tier,
-                    last_day: last_valid_day(expires_at),
-                    status,
+                .map(|card| Expiring {
+                    holder: holders.get(&card.talent_id).cloned().unwrap_or_default(),
+                    last_day: last_valid_day(card.expires_at),
+                    card_no: card.card_no,
+                    tier: card.tier,
+                    status: card.status,
                 })
                 .collect::<Vec<_>>())
         })
