@@ -23,6 +23,7 @@ pub mod loadgen;
 pub mod merchants;
 pub mod metrics;
 pub mod offers;
+pub mod onboarding;
 pub mod pagination;
 pub mod proposals;
 pub mod ratelimit;

@@ -438,7 +438,40 @@ diesel::table! {
 
 diesel::joinable!(anomaly_flag_redemptions -> anomaly_flags (flag_id));
 
+diesel::table! {
+    import_jobs (id) {
+        id -> Text,
+        created_by -> BigInt,
+        status -> Text,
+        options -> Text,
+        total -> BigInt,
+        processed -> BigInt,
+        created -> BigInt,
+        updated -> BigInt,
+        report -> Text,
+        failure -> Nullable<Text>,
+        steps_sealed -> Nullable<Binary>,
+        heartbeat_at -> Timestamp,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        letters_expire_at -> Timestamp,
+        letters_taken_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    import_letters (job_id, batch) {
+        job_id -> Text,
+        batch -> BigInt,
+        sealed -> Binary,
+    }
+}
+
+diesel::joinable!(import_letters -> import_jobs (job_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    import_jobs,
+    import_letters,
     users,
     sessions,
     anomaly_flags,

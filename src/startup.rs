@@ -176,6 +176,7 @@ impl Application {
             self.state.config.clone(),
         );
         crate::proposals::spawn_expiry(self.state.db.clone());
+        crate::onboarding::job::spawn_purge(self.state.db.clone());
         self.server.await
     }
 }

@@ -83,7 +83,7 @@ impl IdNumber {
 
     /// `5109**********1234`: region prefix and last four only.
     pub fn masked(&self) -> String {
-        format!("{}**********{}", &self.0[..4], &self.0[14..])
+        mask_id_number(&self.0)
     }
 }
 
@@ -163,7 +163,7 @@ impl Phone {
 
     /// `138****5678`.
     pub fn masked(&self) -> String {
-        format!("{}****{}", &self.0[..3], &self.0[7..])
+        mask_phone(&self.0)
     }
 }
 
@@ -188,6 +188,23 @@ impl TalentName {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// An ID number as shown: `5109**********1234`, region prefix and last four only.
+/// Expects the canonical 18 characters.
+pub fn mask_id_number(id: &str) -> String {
+    match (id.get(..4), id.get(14..)) {
+        (Some(head), Some(tail)) => format!("{head}**********{tail}"),
+        _ => "*".repeat(id.chars().count()),
+    }
+}
+
+/// A mobile number as shown: `138****5678`. Expects the canonical 11 digits.
+pub fn mask_phone(phone: &str) -> String {
+    match (phone.get(..3), phone.get(7..)) {
+        (Some(head), Some(tail)) => format!("{head}****{tail}"),
+        _ => "*".repeat(phone.chars().count()),
     }
 }
 

@@ -92,6 +92,48 @@ impl PiiVault {
         String::from_utf8(plain).map_err(|_| broken())
     }
 
+    /// Seals a document holding personal data (an import's planned rows, its activation
+    /// letters) under the same key, bound to `purpose`: nonce ‖ ciphertext ‖ tag.
+    pub fn seal(&self, purpose: &[u8], plaintext: &[u8]) -> ApiResult<Vec<u8>> {
+        let nonce_bytes = crate::secrets::random_bytes::<NONCE_LEN>();
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                XNonce::from_slice(&nonce_bytes),
+                Payload {
+                    msg: plaintext,
+                    aad: purpose,
+                },
+            )
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("sealing failed")))?;
+        let mut blob = nonce_bytes.to_vec();
+        blob.extend_from_slice(&ciphertext);
+        Ok(blob)
+    }
+
+    /// Opens what [`PiiVault::seal`] sealed for the same `purpose`.
+    pub fn open(&self, purpose: &[u8], sealed: &[u8]) -> ApiResult<Vec<u8>> {
+        if sealed.len() <= NONCE_LEN {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "sealed data is truncated"
+            )));
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        self.cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: purpose,
+                },
+            )
+            .map_err(|_| {
+                ApiError::internal(anyhow::anyhow!(
+                    "sealed data cannot be opened: wrong key or altered data"
+                ))
+            })
+    }
+
     /// Hex HMAC-SHA256 of the normalised value; equal inputs give equal indexes.
     pub fn blind_index(&self, field: Field, normalised: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index_key)

@@ -1,0 +1,2 @@
+DROP TABLE import_letters;
+DROP TABLE import_jobs;
