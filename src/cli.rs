@@ -147,6 +147,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         merchants: i64,
     },
+    /// Import a generated list of N talents (check, then the batched job) and time it,
+    /// with what a small write waited meanwhile.
+    Import {
+        /// A database without accounts; it is written to.
+        #[arg(long)]
+        scratch_database: String,
+        #[arg(long, default_value_t = 10_000)]
+        rows: u32,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -313,6 +322,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let url =
                     crate::db::DatabaseUrl::parse(&scratch_database).map_err(anyhow::Error::msg)?;
                 crate::bench::anomalies(&url, redemptions, merchants)
+            }
+            BenchCommand::Import {
+                scratch_database,
+                rows,
+            } => {
+                let url =
+                    crate::db::DatabaseUrl::parse(&scratch_database).map_err(anyhow::Error::msg)?;
+                crate::bench::import::run(&url, rows)
             }
         },
         Command::RotateKey { purpose, proposal } => {

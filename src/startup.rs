@@ -32,6 +32,7 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     audit::checkpoint_routes::configure(cfg);
     audit::export_routes::configure(cfg);
     budgets::routes::configure(cfg);
+    crate::onboarding::routes::configure(cfg);
     crate::talents::routes::configure(cfg);
     crate::cards::routes::configure(cfg);
     crate::codes::routes::configure(cfg);

@@ -109,6 +109,18 @@ pub fn issue(
     )
     .set(activation_codes::used_at.eq(now))
     .execute(conn)?;
+    issue_first(conn, key, user_id, issued_by, now)
+}
+
+/// Issues the first code of an account that has never had one (an imported talent):
+/// nothing earlier to replace.
+pub fn issue_first(
+    conn: &mut DbConnection,
+    key: &[u8; 32],
+    user_id: i64,
+    issued_by: Option<i64>,
+    now: NaiveDateTime,
+) -> ApiResult<IssuedCode> {
     let code = generate();
     let expires_at = now + Duration::days(VALIDITY_DAYS);
     let hash = digest(

@@ -100,6 +100,20 @@ fn to_json<T: Serialize + ?Sized>(value: Option<&T>) -> ApiResult<Option<String>
         .map_err(ApiError::internal)
 }
 
+/// Inserts many entries in one statement (a batch of an import), in their order.
+pub fn record_all(conn: &mut DbConnection, entries: &[Entry]) -> ApiResult<()> {
+    // Statements stay well below the backends' bind-parameter limits (8 per entry).
+    // Multi-row inserts are per backend: the multi-backend connection has none.
+    for chunk in entries.chunks(1000) {
+        let insert = diesel::insert_into(audit_events::table).values(chunk);
+        match conn {
+            DbConnection::Pg(pg) => insert.execute(pg)?,
+            DbConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
+        };
+    }
+    Ok(())
+}
+
 impl Entry {
     /// The INSERT of this entry. `None` binds NULL rather than writing DEFAULT, so the
     /// statement's text never varies and diesel keeps it prepared.

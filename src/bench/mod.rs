@@ -10,6 +10,7 @@ use diesel::sql_types::BigInt;
 
 use crate::db::{self, DatabaseUrl, DbConnection};
 
+pub mod import;
 pub mod realistic;
 
 /// Seeds `entries` unsealed audit entries with one set-based statement, then times the
@@ -99,7 +100,7 @@ pub fn audit(url: &DatabaseUrl, entries: i64) -> anyhow::Result<()> {
 }
 
 /// A private directory for the benchmark's keys and export file.
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("talentcard-bench-{}", uuid::Uuid::new_v4()));
     crate::config::private_dir(&dir)?;
     Ok(dir)
@@ -124,7 +125,7 @@ fn seed(conn: &mut DbConnection, entries: i64) -> anyhow::Result<()> {
 }
 
 /// Benchmarks only run against a database that has no accounts yet.
-fn ensure_scratch(conn: &mut DbConnection) -> anyhow::Result<()> {
+pub(crate) fn ensure_scratch(conn: &mut DbConnection) -> anyhow::Result<()> {
     #[derive(diesel::QueryableByName)]
     struct Count {
         #[diesel(sql_type = BigInt)]

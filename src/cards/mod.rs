@@ -191,7 +191,8 @@ fn load_talent_tier(conn: &mut DbConnection, talent_id: i64) -> ApiResult<String
         .ok_or_else(|| ApiError::not_found(format!("No talent {talent_id}.")))
 }
 
-fn insert_card(
+/// Inserts an active card with a fresh number, unaudited: the caller records it.
+pub(crate) fn insert_card(
     conn: &mut DbConnection,
     talent_id: i64,
     tier: &str,

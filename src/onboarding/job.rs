@@ -331,21 +331,15 @@ fn write_batch(
             "The import was changed by another run of it; it continues there.",
         ));
     }
-    let mut letters = Vec::new();
-    let (mut created, mut updated) = (0i64, 0i64);
-    for step in &steps[from..to] {
-        match step.action {
-            Action::New => {
-                if let Some(letter) = register(conn, runner, actor, step, now)? {
-                    letters.push(letter);
-                    created += 1;
-                }
-            }
-            Action::Update { talent_id } => {
-                if update(conn, &runner.vault, actor, talent_id, step, now)? {
-                    updated += 1;
-                }
-            }
+    let batch = &steps[from..to];
+    let letters = register(conn, runner, actor, batch, now)?;
+    let created = letters.len() as i64;
+    let mut updated = 0i64;
+    for step in batch {
+        if let Action::Update { talent_id } = step.action
+            && update(conn, &runner.vault, actor, talent_id, step, now)?
+        {
+            updated += 1;
         }
     }
     if !letters.is_empty() {
@@ -369,50 +363,94 @@ fn write_batch(
     Ok(())
 }
 
-/// Registers a new talent with its login (activation pending), code and card. `None`
-/// when someone registered the same person since the check: nothing to do.
+/// Registers the batch's new talents, each with its login (activation pending), first
+/// activation code and card; the audit entries go in one statement. A talent someone
+/// registered since the check is left alone.
 fn register(
     conn: &mut DbConnection,
     runner: &Runner,
     actor: &Actor,
-    step: &Step,
+    batch: &[Step],
     now: NaiveDateTime,
-) -> ApiResult<Option<Letter>> {
-    let row = &step.talent;
+) -> ApiResult<Vec<Letter>> {
     let vault = &runner.vault;
     let today = crate::time::to_local(now).date_naive();
-    let id_index = vault.blind_index(Field::IdNumber, &row.id_number);
-    if crate::talents::find_by_index(conn, Field::IdNumber, &id_index)?.is_some() {
-        return Ok(None);
+    let new: Vec<(&Step, String)> = batch
+        .iter()
+        .filter(|s| matches!(s.action, Action::New))
+        .map(|s| (s, vault.blind_index(Field::IdNumber, &s.talent.id_number)))
+        .collect();
+    if new.is_empty() {
+        return Ok(Vec::new());
     }
-    let new = crate::talents::NewTalent {
-        name: crate::talents::TalentName::parse(&row.name)?,
-        id_number: crate::talents::IdNumber::parse(&row.id_number, today)?,
-        phone: crate::talents::Phone::parse(&row.phone)?,
-        employer: row.employer.clone(),
-        tier: row.tier,
-    };
-    let (talent, user) = crate::talents::create(
-        conn,
-        actor,
-        vault,
-        &new,
-        crate::users::UNUSABLE_PASSWORD_HASH.to_owned(),
-        now,
-    )?;
-    let code = crate::activation::issue(conn, &runner.activation_key, user.id, actor.user_id, now)?;
-    let expires = crate::cards::expiry_for(row.valid_until, runner.card_validity_years, now)?;
-    let card = crate::cards::issue(conn, actor, talent.id, expires, now)?;
-    Ok(Some(Letter {
-        row: row.row,
-        name: talent.name,
-        id_number_masked: talent.id_number_masked,
-        phone: row.phone.clone(),
-        card_no: card.card_no,
-        tier: talent.tier,
-        activation_code: code.activation_code,
-        activation_expires_at: code.activation_expires_at,
-    }))
+    let registered: std::collections::HashSet<String> = talents::table
+        .filter(talents::id_number_index.eq_any(new.iter().map(|(_, index)| index)))
+        .select(talents::id_number_index)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let mut letters = Vec::new();
+    let mut entries = Vec::new();
+    for (step, id_index) in new {
+        if registered.contains(&id_index) {
+            continue;
+        }
+        let row = &step.talent;
+        let talent = crate::talents::NewTalent {
+            name: crate::talents::TalentName::parse(&row.name)?,
+            id_number: crate::talents::IdNumber::parse(&row.id_number, today)?,
+            phone: crate::talents::Phone::parse(&row.phone)?,
+            employer: row.employer.clone(),
+            tier: row.tier,
+        };
+        let phone_index = vault.blind_index(Field::Phone, &row.phone);
+        let stored = crate::talents::insert(conn, vault, &talent, &id_index, &phone_index, now)?;
+        let user = crate::talents::insert_login(
+            conn,
+            &stored,
+            &talent,
+            crate::users::UNUSABLE_PASSWORD_HASH,
+            now,
+        )?;
+        let code = crate::activation::issue_first(
+            conn,
+            &runner.activation_key,
+            user.id,
+            actor.user_id,
+            now,
+        )?;
+        let expires = crate::cards::expiry_for(row.valid_until, runner.card_validity_years, now)?;
+        let card = crate::cards::insert_card(conn, stored.id, &stored.tier, expires, now)?;
+        entries.push(audit::Entry::new(
+            actor,
+            "talent.create",
+            "talent",
+            stored.id,
+            None::<&()>,
+            Some(&stored.view(None, now)),
+        )?);
+        entries.push(crate::talents::login_created(actor, &user, &talent)?);
+        entries.push(audit::Entry::new(
+            actor,
+            "card.issue",
+            "card",
+            card.id,
+            None::<&()>,
+            Some(&card.view(now)),
+        )?);
+        letters.push(Letter {
+            row: row.row,
+            name: stored.name,
+            id_number_masked: stored.id_number_masked,
+            phone: row.phone.clone(),
+            card_no: card.card_no,
+            tier: stored.tier,
+            activation_code: code.activation_code,
+            activation_expires_at: code.activation_expires_at,
+        });
+    }
+    audit::record_all(conn, &entries)?;
+    Ok(letters)
 }
 
 /// Applies a registered talent's changed name, phone (its login follows), employer and

@@ -228,14 +228,38 @@ pub fn create(
             new.phone.masked()
         )));
     }
-    let talent = diesel::insert_into(talents::table)
+    let talent = insert(conn, vault, new, &id_index, &phone_index, now)?;
+    audit::record(
+        conn,
+        actor,
+        "talent.create",
+        "talent",
+        talent.id,
+        None::<&()>,
+        Some(&talent.view(None, now)),
+    )?;
+    let user = create_login(conn, actor, &talent, new, password_hash, now)?;
+    Ok((talent, user))
+}
+
+/// Inserts the talent, unaudited (the caller records `talent.create`). `id_index` and
+/// `phone_index` are the blind indexes of its numbers.
+pub fn insert(
+    conn: &mut DbConnection,
+    vault: &PiiVault,
+    new: &NewTalent,
+    id_index: &str,
+    phone_index: &str,
+    now: NaiveDateTime,
+) -> ApiResult<Talent> {
+    diesel::insert_into(talents::table)
         .values((
             talents::name.eq(new.name.as_str()),
             talents::id_number_enc.eq(vault.encrypt(Field::IdNumber, new.id_number.as_str())?),
-            talents::id_number_index.eq(&id_index),
+            talents::id_number_index.eq(id_index),
             talents::id_number_masked.eq(new.id_number.masked()),
             talents::phone_enc.eq(vault.encrypt(Field::Phone, new.phone.as_str())?),
-            talents::phone_index.eq(&phone_index),
+            talents::phone_index.eq(phone_index),
             talents::phone_masked.eq(new.phone.masked()),
             talents::employer.eq(&new.employer),
             talents::tier.eq(new.tier.as_str()),
@@ -250,18 +274,7 @@ pub fn create(
                 code: "conflict", ..
             } => ApiError::conflict("This ID number or phone is already registered."),
             other => other,
-        })?;
-    audit::record(
-        conn,
-        actor,
-        "talent.create",
-        "talent",
-        talent.id,
-        None::<&()>,
-        Some(&talent.view(None, now)),
-    )?;
-    let user = create_login(conn, actor, &talent, new, password_hash, now)?;
-    Ok((talent, user))
+        })
 }
 
 /// The talent's login, username = phone. Inserted here rather than through
@@ -275,12 +288,39 @@ fn create_login(
     password_hash: String,
     now: NaiveDateTime,
 ) -> ApiResult<User> {
+    let user = insert_login(conn, talent, new, &password_hash, now)?;
+    login_created(actor, &user, new)?.insert().execute(conn)?;
+    Ok(user)
+}
+
+/// The audit entry of a talent's new login, its username (the phone) masked.
+pub fn login_created(actor: &Actor, user: &User, new: &NewTalent) -> ApiResult<audit::Entry> {
+    let mut view = user.view();
+    view.username = new.phone.masked();
+    audit::Entry::new(
+        actor,
+        "user.create",
+        "user",
+        user.id,
+        None::<&()>,
+        Some(&view),
+    )
+}
+
+/// Inserts the talent's login, unaudited (see [`login_created`]).
+pub fn insert_login(
+    conn: &mut DbConnection,
+    talent: &Talent,
+    new: &NewTalent,
+    password_hash: &str,
+    now: NaiveDateTime,
+) -> ApiResult<User> {
     use crate::schema::users;
     let username = Username::for_talent(&new.phone);
-    let user = diesel::insert_into(users::table)
+    diesel::insert_into(users::table)
         .values((
             users::username.eq(username.as_str()),
-            users::password_hash.eq(&password_hash),
+            users::password_hash.eq(password_hash),
             users::role.eq(Role::Talent.as_str()),
             users::display_name.eq(new.name.as_str()),
             users::talent_id.eq(Some(talent.id)),
@@ -298,19 +338,7 @@ fn create_login(
                 new.phone.masked()
             )),
             other => other,
-        })?;
-    let mut view = user.view();
-    view.username = new.phone.masked();
-    audit::record(
-        conn,
-        actor,
-        "user.create",
-        "user",
-        user.id,
-        None::<&()>,
-        Some(&view),
-    )?;
-    Ok(user)
+        })
 }
 
 /// Changes a talent's tier (done with a reissue, so the card shows the new tier).

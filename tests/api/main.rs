@@ -20,6 +20,7 @@ mod codes;
 mod errors;
 mod fuzz;
 mod i18n;
+mod import;
 mod loadgen;
 mod merchants;
 mod offers;
