@@ -203,87 +203,72 @@ fn messy_workbook() -> Vec<u8> {
         .checked_add_months(chrono::Months::new(24))
         .unwrap();
     let serial = (next_year - chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap()).num_days();
-    let rows: Vec<(
-        String,
-        Option<String>,
-        Option<f64>,
-        Option<String>,
-        Option<f64>,
-    )> = vec![
+    /// A cell written as text or as a number, as Excel holds it.
+    enum Cell {
+        Text(String),
+        Number(f64),
+    }
+    use Cell::{Number, Text};
+    let rows = [
         // Row 3: full-width ID digits, padded name, phone as a number, a date cell.
         (
-            "张  三".into(),
-            Some(format!(" {full_width} ")),
-            Some(13900000111.0),
-            None,
-            Some(serial as f64),
+            "张  三",
+            Text(format!(" {full_width} ")),
+            Number(13900000111.0),
+            Some(serial),
         ),
-        // Row 4: lower-case x, +86 with dashes, a serial number as text.
+        // Row 4: lower-case x, +86 with dashes.
         (
-            "李四".into(),
-            Some(id_number_with_x().to_lowercase()),
-            None,
-            Some("+86 139-0000-0112".into()),
+            "李四",
+            Text(id_number_with_x().to_lowercase()),
+            Text("+86 139-0000-0112".into()),
             None,
         ),
         // Row 5: 86- prefix and spaces.
         (
-            "王五".into(),
-            Some(id_number(113)),
-            None,
-            Some("86-139 0000 0113".into()),
+            "王五",
+            Text(id_number(113)),
+            Text("86-139 0000 0113".into()),
             None,
         ),
-        // Row 6: the ID number as a number (Excel: 5.10902E+17).
+        // Row 6: the ID number as a number (Excel shows 5.10902E+17).
         (
-            "赵六".into(),
-            None,
-            Some(510_902_199_001_011_140.0),
-            Some("13900000114".into()),
+            "赵六",
+            Number(510_902_199_001_011_140.0),
+            Text("13900000114".into()),
             None,
         ),
         // Row 7: the ID number as Excel shows it once it became a number.
         (
-            "钱七".into(),
-            Some("5.10902E+17".into()),
-            None,
-            Some("13900000115".into()),
+            "钱七",
+            Text("5.10902E+17".into()),
+            Text("13900000115".into()),
             None,
         ),
         // Row 8: precision lost: the last three digits became zeros.
         (
-            "孙八".into(),
-            Some("510902199001011000".into()),
-            None,
-            Some("13900000116".into()),
+            "孙八",
+            Text("510902199001011000".into()),
+            Text("13900000116".into()),
             None,
         ),
     ];
-    for (i, (name, id_text, number, phone_text, date_serial)) in rows.iter().enumerate() {
+    for (i, (name, id, phone_cell, last_day)) in rows.iter().enumerate() {
         let r = 2 + i as u32;
         ws.write_number(r, 0, (i + 1) as f64).unwrap();
-        ws.write_string(r, 1, name).unwrap();
-        match (id_text, i) {
-            (Some(id), _) => {
-                ws.write_string(r, 2, id).unwrap();
-            }
-            (None, _) => {
-                ws.write_number(r, 2, number.unwrap()).unwrap();
-            }
-        }
-        match phone_text {
-            Some(p) => {
-                ws.write_string(r, 3, p).unwrap();
-            }
-            None => {
-                ws.write_number(r, 3, number.unwrap()).unwrap();
-            }
+        ws.write_string(r, 1, *name).unwrap();
+        for (col, cell) in [(2, id), (3, phone_cell)] {
+            match cell {
+                Text(text) => ws.write_string(r, col, text).unwrap(),
+                Number(n) => ws.write_number(r, col, *n).unwrap(),
+            };
         }
         ws.write_string(r, 4, "遂州大学\u{3000}").unwrap();
         ws.write_string(r, 5, ["Ａ", "b类", "领军", "C", "D", "E"][i])
             .unwrap();
-        if let Some(serial) = date_serial {
-            ws.write_number_with_format(r, 6, *serial, &date).unwrap();
+        if let Some(serial) = last_day {
+            ws.write_number_with_format(r, 6, *serial as f64, &date)
+                .unwrap();
         }
     }
     // Rows Excel keeps after a deletion: formatted but empty.
