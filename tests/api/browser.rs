@@ -226,15 +226,24 @@ impl Browser {
             .unwrap_or(0)
     }
 
+    /// Clicks the element; one a re-render replaced between finding and clicking it is
+    /// found again (pages redraw lists when their data arrives).
     pub async fn click(&self, css: &str) {
         self.wait_for(css).await;
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .expect("element")
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let clicked = match self.client.find(Locator::Css(css)).await {
+                Ok(el) => el.click().await,
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(e) if Instant::now() < deadline && replaced(&e) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("click {css}: {e}"),
+            }
+        }
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
@@ -1889,3 +1898,8 @@ crate::both_backends!(
     an_approved_official_gets_an_activation_code_and_logs_in_with_it,
     an_official_decides_an_alert_the_owner_answered_and_an_auditor_only_reads,
 );
+
+/// Whether a WebDriver error means the element went away under a re-render.
+fn replaced(e: &fantoccini::error::CmdError) -> bool {
+    e.is_stale_element_reference() || e.is_no_such_element()
+}

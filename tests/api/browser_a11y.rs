@@ -80,6 +80,15 @@ pub(crate) async fn check(b: &Browser, face: &str, failures: &mut Vec<String>) {
         vec![],
     )
     .await;
+    // The face draws itself again and reloads its lists: the caller goes on with the
+    // page as drawn, not with elements about to be replaced.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    b.wait_until(
+        "the lists to load",
+        "return !document.querySelector('.loading')",
+        vec![],
+    )
+    .await;
 }
 
 async fn every_face_passes_the_accessibility_check_on_a_phone(app: TestApp) {
