@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod offers;
 pub mod onboarding;
 pub mod pagination;
+pub mod pins;
 pub mod proposals;
 pub mod ratelimit;
 pub mod redemptions;

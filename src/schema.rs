@@ -439,6 +439,22 @@ diesel::table! {
 diesel::joinable!(anomaly_flag_redemptions -> anomaly_flags (flag_id));
 
 diesel::table! {
+    card_pins (card_id) {
+        card_id -> BigInt,
+        pin_hash -> Text,
+        set_at -> Timestamp,
+        set_by -> Nullable<BigInt>,
+        failures -> Integer,
+        day_failures -> Integer,
+        failures_day -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        blocked -> Bool,
+    }
+}
+
+diesel::joinable!(card_pins -> cards (card_id));
+
+diesel::table! {
     import_jobs (id) {
         id -> Text,
         created_by -> BigInt,
@@ -470,6 +486,7 @@ diesel::table! {
 diesel::joinable!(import_letters -> import_jobs (job_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    card_pins,
     import_jobs,
     import_letters,
     users,

@@ -86,6 +86,10 @@ pub struct Secrets {
     /// written before it existed: [`Secrets::load_or_create`] adds it once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     activation: Option<String>,
+    /// Key of the keyed hash under which physical-card PINs are stored. Absent in files
+    /// written before PINs existed: [`Secrets::load_or_create`] adds it once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pin: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -116,12 +120,18 @@ impl Secrets {
             pii_index: B64.encode(random_bytes::<32>()),
             audit: Some(AuditKeys::generate()),
             activation: Some(B64.encode(random_bytes::<32>())),
+            pin: Some(B64.encode(random_bytes::<32>())),
         }
     }
 
     /// The key activation codes are hashed with (present after loading).
     pub fn activation_key(&self) -> [u8; 32] {
         decode_key(self.activation.as_deref().expect("added on load"))
+    }
+
+    /// The key PINs are hashed with (present after loading).
+    pub fn pin_key(&self) -> [u8; 32] {
+        decode_key(self.pin.as_deref().expect("added on load"))
     }
 
     /// The audit checkpoint keys (present after loading).
@@ -158,10 +168,12 @@ impl Secrets {
         if let Some(audit) = &self.audit {
             audit.validate()?;
         }
-        if let Some(key) = &self.activation
-            && B64.decode(key).map(|k| k.len()).unwrap_or(0) != 32
-        {
-            bail!("secrets: activation must be 32 bytes, base64");
+        for (name, key) in [("activation", &self.activation), ("pin", &self.pin)] {
+            if let Some(key) = key
+                && B64.decode(key).map(|k| k.len()).unwrap_or(0) != 32
+            {
+                bail!("secrets: {name} must be 32 bytes, base64");
+            }
         }
         Ok(())
     }
@@ -204,6 +216,13 @@ impl Secrets {
             secrets.activation = Some(B64.encode(random_bytes::<32>()));
             secrets.save(path)?;
             tracing::info!(path = %path.display(), "generated the activation code key");
+            secrets = Self::load(path)?;
+        }
+        if secrets.pin.is_none() {
+            // A file from before PINs: add the key once, as above.
+            secrets.pin = Some(B64.encode(random_bytes::<32>()));
+            secrets.save(path)?;
+            tracing::info!(path = %path.display(), "generated the PIN key");
             secrets = Self::load(path)?;
         }
         Ok(secrets)

@@ -163,12 +163,16 @@ pub fn find_by_id(conn: &mut DbConnection, id: i64) -> ApiResult<Option<Card>> {
 }
 
 pub fn find_by_no(conn: &mut DbConnection, card_no: &CardNo) -> ApiResult<Card> {
-    cards::table
+    find_by_no_optional(conn, card_no)?
+        .ok_or_else(|| ApiError::not_found(format!("No card {card_no}.")))
+}
+
+pub fn find_by_no_optional(conn: &mut DbConnection, card_no: &CardNo) -> ApiResult<Option<Card>> {
+    Ok(cards::table
         .filter(cards::card_no.eq(card_no.as_str()))
         .select(Card::as_select())
         .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found(format!("No card {card_no}.")))
+        .optional()?)
 }
 
 /// The talent's current card: the live one if any, else the most recent.

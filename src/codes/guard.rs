@@ -208,7 +208,7 @@ macro_rules! count_failure {
     }};
 }
 
-fn record_failure(
+pub(crate) fn record_failure(
     conn: &mut DbConnection,
     user_id: i64,
     merchant_id: Option<i64>,

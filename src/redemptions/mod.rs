@@ -11,6 +11,7 @@
 //! under concurrency), and the shared budget slot is touched last, so its lock is held
 //! only until commit.
 
+pub mod by_pin;
 pub mod disputes;
 mod eligibility;
 mod quote;
@@ -31,7 +32,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::offers::money::Fen;
 use crate::schema::redemptions;
 
-pub use quote::{Chosen, Quote, QuotedOffer, quote};
+pub use quote::{Chosen, Quote, QuotedOffer, quote, quote_card};
 pub use redeem::{
     Caller, Made, RedeemRequest, Redeemed, merchant_of, redeem, redeem_code, replay, session,
 };
@@ -72,6 +73,11 @@ pub struct Redemption {
 }
 
 impl Redemption {
+    /// Made with the printed card and its PIN (see [`by_pin`]).
+    pub fn by_pin(&self) -> bool {
+        self.code_window < 0
+    }
+
     pub fn booking(&self) -> Booking<'_> {
         Booking {
             year: self.period[..4].parse().unwrap_or_default(),

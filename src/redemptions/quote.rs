@@ -12,6 +12,7 @@ use super::redeem::{code_used, code_used_before};
 use super::{MaskedTalent, local_keys, problem};
 use crate::auth::Principal;
 use crate::budgets;
+use crate::cards::Card;
 use crate::codes;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
@@ -68,10 +69,21 @@ pub fn quote(
         .ok_or_else(|| ApiError::forbidden("Only merchant staff quote."))?;
     let verified =
         codes::guard::verify_as_staff(conn, secrets, staff.user_id, Some(merchant_id), code, now)?;
-    let card = verified.card;
     if code_used_before(conn, &verified.id)? {
         return Err(code_used());
     }
+    quote_card(conn, merchant_id, verified.card, bill, offer_id, now)
+}
+
+/// What the card (its code or PIN already verified) would get at the merchant.
+pub fn quote_card(
+    conn: &mut DbConnection,
+    merchant_id: i64,
+    card: Card,
+    bill: Fen,
+    offer_id: Option<i64>,
+    now: NaiveDateTime,
+) -> ApiResult<Quote> {
     let merchant = active_merchant(conn, merchant_id)?;
     let name: String = talents::table
         .find(card.talent_id)

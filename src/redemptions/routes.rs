@@ -10,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::{Caller, Quote, RedeemRequest, Redeemed, Redemption, RedemptionView};
 use crate::auth::principal::{Claimed, MerchantStaff, OfficialOrStaff, Reverser, TalentRole};
 use crate::auth::{Auth, Principal, Role};
+use crate::cards::CardNo;
 use crate::codes;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Page, PageQuery, Paginated};
@@ -29,11 +30,58 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteBody {
-    /// The QR payload or the numeric code under it.
-    pub code: crate::text::SingleLine,
+    /// The QR payload or the numeric code under it. Or, for a printed card, `card_no`
+    /// and `pin` instead.
+    #[serde(default, deserialize_with = "crate::text::string_when_present")]
+    #[schema(value_type = crate::text::SingleLine)]
+    pub code: Option<String>,
+    /// The printed card's number (with `pin`, in place of `code`).
+    #[serde(default, deserialize_with = "crate::text::string_when_present")]
+    #[schema(value_type = String, pattern = r"^[ -]*([0-9][ -]*){12}$")]
+    pub card_no: Option<String>,
+    /// The card's 6-digit PIN, typed by the talent.
+    #[serde(default, deserialize_with = "crate::text::string_when_present")]
+    #[schema(value_type = String, pattern = r"^\s*[0-9]{6}\s*$", format = Password)]
+    pub pin: Option<String>,
     #[schema(minimum = 1, maximum = 100_000_000)]
     pub bill_fen: i64,
     pub offer_id: Option<i64>,
+}
+
+/// What the counter presents: a talent's rolling code, or a printed card with its PIN.
+enum Presented {
+    Code(String),
+    Card { card_no: CardNo, pin: String },
+}
+
+fn presented(
+    code: Option<String>,
+    card_no: Option<String>,
+    pin: Option<String>,
+) -> ApiResult<Presented> {
+    match (code, card_no, pin) {
+        (Some(code), None, None) => {
+            crate::text::Policy::SingleLine.check_field("code", &code)?;
+            Ok(Presented::Code(code))
+        }
+        (None, Some(card_no), Some(pin)) => {
+            // The check digit before any lookup: a typo is not a guess.
+            let card_no = CardNo::parse(&card_no)?;
+            let pin = pin.trim().to_owned();
+            if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::invalid_field("pin", "pin must be 6 digits"));
+            }
+            Ok(Presented::Card { card_no, pin })
+        }
+        (None, Some(_), None) => Err(ApiError::invalid_field(
+            "pin",
+            "send either code, or card_no with pin: the pin is missing",
+        )),
+        _ => Err(ApiError::invalid_field(
+            "code",
+            "send either code, or card_no with pin",
+        )),
+    }
 }
 
 fn count_refusal(state: &AppState, e: &ApiError) {
@@ -46,7 +94,7 @@ fn count_refusal(state: &AppState, e: &ApiError) {
 #[utoipa::path(
     tag = "redemptions",
     request_body = QuoteBody,
-    responses((status = 200, body = Quote), (status = 409, description = "code_used", body = crate::error::Problem), (status = 422, description = "code_invalid, code_expired, code_not_yet_valid, card_inactive", body = crate::error::Problem), (status = 429, description = "too_many_attempts: this account's or merchant's forged-code guesses are used up", body = crate::error::Problem)),
+    responses((status = 200, body = Quote), (status = 409, description = "code_used, card_inactive", body = crate::error::Problem), (status = 422, description = "code_invalid, code_expired, code_not_yet_valid; by PIN: card_unknown, pin_not_set, pin_wrong, pin_limit_reached", body = crate::error::Problem), (status = 423, description = "pin_locked: 5 wrong PINs in a row (15 minutes) or 10 in a day (until a new PIN is set)", body = crate::error::Problem), (status = 429, description = "too_many_attempts: this account's or merchant's forged-code and wrong-PIN guesses are used up", body = crate::error::Problem)),
     security(("bearer" = []))
 )]
 #[post("/redemptions/quote")]
@@ -57,20 +105,34 @@ pub async fn quote(
 ) -> ApiResult<web::Json<Quote>> {
     let body = body.into_inner();
     let bill = super::parse_bill(body.bill_fen)?;
+    let presented = presented(body.code, body.card_no, body.pin)?;
     let staff = auth.into_inner();
     let secrets = state.secrets.clone();
     let result = state
         .db
         .run(move |conn| {
-            super::quote(
-                conn,
-                &secrets,
-                &staff,
-                &body.code,
-                bill,
-                body.offer_id,
-                crate::time::now(),
-            )
+            let now = crate::time::now();
+            match presented {
+                Presented::Code(code) => {
+                    super::quote(conn, &secrets, &staff, &code, bill, body.offer_id, now)
+                }
+                Presented::Card { card_no, pin } => {
+                    let merchant_id = super::merchant_of(&staff)?;
+                    let (_, failures) =
+                        codes::guard::staff_and_failures(conn, staff.user_id, staff.session_id)?;
+                    let card = super::by_pin::admit(
+                        conn,
+                        &secrets.pin_key(),
+                        &staff,
+                        failures,
+                        &card_no,
+                        &pin,
+                        now,
+                    )?;
+                    super::by_pin::next_identity(conn, &card, now)?;
+                    super::quote_card(conn, merchant_id, card, bill, body.offer_id, now)
+                }
+            }
         })
         .await;
     if let Err(e) = &result {
@@ -82,7 +144,19 @@ pub async fn quote(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeemBody {
-    pub code: crate::text::SingleLine,
+    /// The QR payload or the numeric code under it. Or, for a printed card, `card_no`
+    /// and `pin` instead.
+    #[serde(default, deserialize_with = "crate::text::string_when_present")]
+    #[schema(value_type = crate::text::SingleLine)]
+    pub code: Option<String>,
+    /// The printed card's number (with `pin`, in place of `code`).
+    #[serde(default, deserialize_with = "crate::text::string_when_present")]
+    #[schema(value_type = String, pattern = r"^[ -]*([0-9][ -]*){12}$")]
+    pub card_no: Option<String>,
+    /// The card's 6-digit PIN, typed by the talent.
+    #[serde(default, deserialize_with = "crate::text::string_when_present")]
+    #[schema(value_type = String, pattern = r"^\s*[0-9]{6}\s*$", format = Password)]
+    pub pin: Option<String>,
     #[schema(minimum = 1, maximum = 100_000_000)]
     pub bill_fen: i64,
     pub offer_id: i64,
@@ -129,17 +203,19 @@ fn replay_or(
     }
 }
 
-/// Redeem an offer with a talent's code. Exactly once per code, and per
-/// Idempotency-Key: a retry returns the first result (`Idempotent-Replayed: true`).
+/// Redeem an offer with a talent's code, or with a printed card and its PIN (at most 3
+/// a day per card). Exactly once per code, and per Idempotency-Key: a retry returns the
+/// first result (`Idempotent-Replayed: true`).
 #[utoipa::path(
     tag = "redemptions",
     request_body = RedeemBody,
     params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 100, description = "Unique per redemption attempt; retries reuse it")),
     responses(
         (status = 201, body = RedemptionView),
-        (status = 409, description = "code_used", body = crate::error::Problem),
-        (status = 422, description = "code_invalid, code_expired, card_inactive, not_eligible, limit_reached, min_spend_not_met, budget_exhausted, idempotency_mismatch", body = crate::error::Problem),
-        (status = 429, description = "too_many_attempts: this account's or merchant's forged-code guesses are used up", body = crate::error::Problem),
+        (status = 409, description = "code_used, card_inactive", body = crate::error::Problem),
+        (status = 422, description = "code_invalid, code_expired, not_eligible, limit_reached, min_spend_not_met, budget_exhausted, idempotency_mismatch; by PIN: card_unknown, pin_not_set, pin_wrong, pin_limit_reached", body = crate::error::Problem),
+        (status = 423, description = "pin_locked: 5 wrong PINs in a row (15 minutes) or 10 in a day (until a new PIN is set)", body = crate::error::Problem),
+        (status = 429, description = "too_many_attempts: this account's or merchant's forged-code and wrong-PIN guesses are used up", body = crate::error::Problem),
     ),
     security(("bearer" = []))
 )]
@@ -151,10 +227,17 @@ pub async fn redeem(
     body: crate::http::Json<RedeemBody>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
+    let idempotency_key = idempotency_key(&req)?;
+    let bill = super::parse_bill(body.bill_fen)?;
+    let (code, by_card) = match presented(body.code, body.card_no, body.pin)? {
+        Presented::Code(code) => (code, None),
+        // The request's fingerprint names the card, never the PIN.
+        Presented::Card { card_no, pin } => (format!("card:{card_no}"), Some((card_no, pin))),
+    };
     let request = RedeemRequest {
-        idempotency_key: idempotency_key(&req)?,
-        bill: super::parse_bill(body.bill_fen)?,
-        code: body.code.into_inner(),
+        idempotency_key,
+        bill,
+        code,
         offer_id: body.offer_id,
     };
     let secrets = state.secrets.clone();
@@ -162,6 +245,9 @@ pub async fn redeem(
         .db
         .run_writing(move |conn| {
             let now = crate::time::now();
+            if let Some((card_no, pin)) = by_card {
+                return redeem_by_pin(conn, &secrets, &claimed, &request, &card_no, &pin, now);
+            }
             let refusal = match codes::decode(&secrets.code, &request.code, now) {
                 // The usual case: the session and the guessing limit are judged from the
                 // user row the redemption reads with the card and the offer.
@@ -225,6 +311,44 @@ pub async fn redeem(
             .insert_header(("Idempotent-Replayed", "true"))
             .json(view),
     })
+}
+
+/// A redemption with the printed card and its PIN (see [`super::by_pin`]): the first
+/// result of its Idempotency-Key, else the PIN tried once and the card's next PIN
+/// identity for today taken — the next one if a concurrent counter took it first.
+fn redeem_by_pin(
+    conn: &mut crate::db::DbConnection,
+    secrets: &crate::secrets::Secrets,
+    claimed: &Claimed<MerchantStaff>,
+    request: &RedeemRequest,
+    card_no: &CardNo,
+    pin: &str,
+    now: chrono::NaiveDateTime,
+) -> ApiResult<(Redeemed, Vec<RedemptionView>)> {
+    let (staff, failures) = super::session(conn, claimed)?;
+    codes::guard::refuse_if_throttled(failures, now)?;
+    if let Some(first) = super::replay(conn, super::merchant_of(&staff)?, request)? {
+        let views = super::views(conn, std::slice::from_ref(&first), true)?;
+        return Ok((Redeemed::Replayed(first), views));
+    }
+    let card = super::by_pin::admit(
+        conn,
+        &secrets.pin_key(),
+        &staff,
+        failures,
+        card_no,
+        pin,
+        now,
+    )?;
+    for _ in 0..crate::pins::REDEMPTIONS_PER_DAY {
+        let identity = super::by_pin::next_identity(conn, &card, now)?;
+        match super::redeem_code(conn, Caller::Staff(&staff), request, identity, now) {
+            Ok(made) => return Ok((Redeemed::Created(made.redemption), vec![made.receipt])),
+            Err(e) if e.code() == "code_used" => continue,
+            Err(e) => return replay_or(conn, &staff, request, e),
+        }
+    }
+    Err(super::by_pin::limit_reached())
 }
 
 /// Reverse a redemption (merchant staff: their own, within 24 hours; administrators:

@@ -28,6 +28,8 @@ pub struct RedemptionView {
     pub category: String,
     pub district: String,
     pub cashier_id: i64,
+    /// Made with the printed card and its PIN rather than a rolling code.
+    pub by_pin: bool,
     /// The staff account that scanned it, by name (lists; not on the counter's receipt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cashier_name: Option<String>,
@@ -136,6 +138,7 @@ pub fn view(
         category: r.category.clone(),
         district: r.district.clone(),
         cashier_id: r.cashier_id,
+        by_pin: r.by_pin(),
         cashier_name: None,
         created_at: crate::time::to_local(r.created_at)
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),

@@ -28,6 +28,7 @@ mod onboarding;
 mod ops;
 mod outage;
 mod pgcluster;
+mod pins;
 mod proposals;
 mod redemptions;
 mod renewal;
