@@ -40,7 +40,7 @@ pub fn admit(
     let merchant_id = staff.merchant_scope();
     // The refusal is decided inside and returned after commit: a rollback would forget
     // the wrong PIN.
-    let outcome = write_tx(conn, |conn| -> ApiResult<ApiResult<Card>> {
+    write_tx(conn, |conn| -> ApiResult<ApiResult<Card>> {
         let Some(card) = cards::find_by_no_optional(conn, card_no)? else {
             record_failure(conn, staff.user_id, merchant_id, failures, now)?;
             return Ok(Err(problem(
@@ -58,8 +58,7 @@ pub fn admit(
             return Ok(Err(pins::wrong_pin()));
         }
         Ok(Ok(card))
-    })?;
-    outcome
+    })?
 }
 
 fn day_number(now: NaiveDateTime) -> i64 {
