@@ -9,6 +9,7 @@
 //! `cards_one_live_per_talent` keeps at most one active-or-suspended card per talent.
 
 pub mod card_no;
+pub mod print;
 pub mod renewal;
 pub mod routes;
 

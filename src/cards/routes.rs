@@ -28,7 +28,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(resume_card)
         .service(revoke_card)
         .service(reissue_card)
-        .service(my_card);
+        .service(my_card)
+        .service(super::print::print_card);
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

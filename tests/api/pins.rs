@@ -397,7 +397,83 @@ async fn the_daily_pin_limit_holds_under_concurrent_counters(app: TestApp) {
     app.stop().await;
 }
 
+async fn the_printed_card_shows_the_number_and_its_qr_holds_only_that(app: TestApp) {
+    let c = counter(&app, "pin-print", 5, offer_body("九折")).await;
+    let print = |token: String, card_no: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(format!("{}/api/v1/cards/{card_no}/print", app.address))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = print(c.admin.clone(), c.card_no.clone()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/svg+xml")
+    );
+    let svg = res.text().await.unwrap();
+    // Parse it: ID-1 size, the texts, and one QR path.
+    let mut reader = quick_xml::Reader::from_str(&svg);
+    let (mut texts, mut width, mut qr) = (Vec::new(), None, None);
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                let attr = |name: &str| {
+                    e.try_get_attribute(name).unwrap().map(|a| {
+                        a.decode_and_unescape_value(reader.decoder())
+                            .unwrap()
+                            .into_owned()
+                    })
+                };
+                match e.name().as_ref() {
+                    b"svg" => width = attr("width").zip(attr("height")),
+                    b"path" => qr = attr("d"),
+                    _ => {}
+                }
+            }
+            quick_xml::events::Event::Text(t) => texts.push(t.decode().unwrap().into_owned()),
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(width, Some(("85.6mm".to_owned(), "53.98mm".to_owned())));
+    let grouped = talentcard::cards::print::grouped(&c.card_no);
+    assert!(texts.contains(&grouped), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.contains("测试5")),
+        "the holder's name"
+    );
+    assert!(texts.contains(&"持卡在合作商家出示并输入密码".to_owned()));
+    // The QR code is the card number's and nothing else's: its dark modules, one square
+    // each, are those of a QR code of the number alone.
+    let expected =
+        qrcode::QrCode::with_error_correction_level(c.card_no.as_bytes(), qrcode::EcLevel::M)
+            .unwrap()
+            .to_colors()
+            .into_iter()
+            .filter(|m| *m == qrcode::Color::Dark)
+            .count();
+    assert_eq!(qr.unwrap().matches('M').count(), expected);
+    // The talent prints their own; not another's; nobody else prints.
+    let res = print(c.talent_token.clone(), c.card_no.clone()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let other = crate::talents::talent_with_card(&app, 6, "C").await;
+    let res = print(c.talent_token.clone(), other.1.clone()).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = print(c.merchant.cashier_token.clone(), c.card_no.clone()).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
 both_backends!(
+    the_printed_card_shows_the_number_and_its_qr_holds_only_that,
     a_talent_sets_a_pin_and_pays_with_the_printed_card,
     wrong_pins_lock_then_block_and_count_against_the_merchant,
     bad_pin_requests_are_refused_before_any_lookup,
