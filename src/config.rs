@@ -78,6 +78,10 @@ pub struct Config {
     pub card_validity_years: u32,
     /// Districts a merchant may name (`DISTRICTS`, comma-separated).
     pub districts: Vec<String>,
+    /// The message gateway's webhook (`NOTIFY_WEBHOOK_URL`): every redemption is posted
+    /// to it for the holder's SMS or WeChat notice. Plain http to a relay inside the
+    /// deployment (deploy/nginx.conf shows one that carries it on over TLS). Unset: none.
+    pub notify_webhook_url: Option<String>,
 }
 
 /// Creates `dir` (and its parents) as 0700, or tightens an existing one that others
@@ -249,7 +253,15 @@ impl Config {
             districts: parse_districts(
                 &env_opt("DISTRICTS").unwrap_or_else(|| DEFAULT_DISTRICTS.into()),
             )?,
+            notify_webhook_url: env_opt("NOTIFY_WEBHOOK_URL"),
         };
+        if let Some(url) = &config.notify_webhook_url
+            && !url.starts_with("http://")
+        {
+            bail!(
+                "NOTIFY_WEBHOOK_URL must be an http:// URL of a relay inside the deployment (see deploy/nginx.conf)"
+            );
+        }
         if !(1..=20).contains(&config.card_validity_years) {
             bail!("CARD_VALIDITY_YEARS must be between 1 and 20");
         }
@@ -286,6 +298,7 @@ impl Config {
             audit_log_origin: DEFAULT_AUDIT_LOG_ORIGIN.into(),
             card_validity_years: 3,
             districts: parse_districts(DEFAULT_DISTRICTS).expect("default districts are valid"),
+            notify_webhook_url: None,
         }
     }
 }

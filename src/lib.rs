@@ -22,6 +22,7 @@ pub mod http;
 pub mod loadgen;
 pub mod merchants;
 pub mod metrics;
+pub mod notify;
 pub mod offers;
 pub mod onboarding;
 pub mod pagination;

@@ -455,6 +455,19 @@ diesel::table! {
 diesel::joinable!(card_pins -> cards (card_id));
 
 diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        redemption_id -> BigInt,
+        talent_id -> BigInt,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     import_jobs (id) {
         id -> Text,
         created_by -> BigInt,
@@ -487,6 +500,7 @@ diesel::joinable!(import_letters -> import_jobs (job_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     card_pins,
+    notifications,
     import_jobs,
     import_letters,
     users,

@@ -90,6 +90,10 @@ pub struct Secrets {
     /// written before PINs existed: [`Secrets::load_or_create`] adds it once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pin: Option<String>,
+    /// Key signing the notifications sent to the message gateway's webhook (the
+    /// gateway checks `X-Talentcard-Signature` with it). Added on load when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -121,12 +125,18 @@ impl Secrets {
             audit: Some(AuditKeys::generate()),
             activation: Some(B64.encode(random_bytes::<32>())),
             pin: Some(B64.encode(random_bytes::<32>())),
+            webhook: Some(B64.encode(random_bytes::<32>())),
         }
     }
 
     /// The key activation codes are hashed with (present after loading).
     pub fn activation_key(&self) -> [u8; 32] {
         decode_key(self.activation.as_deref().expect("added on load"))
+    }
+
+    /// The key notifications to the webhook are signed with (present after loading).
+    pub fn webhook_key(&self) -> [u8; 32] {
+        decode_key(self.webhook.as_deref().expect("added on load"))
     }
 
     /// The key PINs are hashed with (present after loading).
@@ -168,7 +178,11 @@ impl Secrets {
         if let Some(audit) = &self.audit {
             audit.validate()?;
         }
-        for (name, key) in [("activation", &self.activation), ("pin", &self.pin)] {
+        for (name, key) in [
+            ("activation", &self.activation),
+            ("pin", &self.pin),
+            ("webhook", &self.webhook),
+        ] {
             if let Some(key) = key
                 && B64.decode(key).map(|k| k.len()).unwrap_or(0) != 32
             {
@@ -211,19 +225,21 @@ impl Secrets {
             tracing::info!(path = %path.display(), "generated the audit checkpoint signing key");
             secrets = Self::load(path)?;
         }
-        if secrets.activation.is_none() {
-            // A file from before keyed activation codes: add the key once, as above.
-            secrets.activation = Some(B64.encode(random_bytes::<32>()));
-            secrets.save(path)?;
-            tracing::info!(path = %path.display(), "generated the activation code key");
-            secrets = Self::load(path)?;
-        }
-        if secrets.pin.is_none() {
-            // A file from before PINs: add the key once, as above.
-            secrets.pin = Some(B64.encode(random_bytes::<32>()));
-            secrets.save(path)?;
-            tracing::info!(path = %path.display(), "generated the PIN key");
-            secrets = Self::load(path)?;
+        // Keys added after the file was first written (keyed activation codes, PINs,
+        // webhook signatures): each is added once, as above.
+        type Slot = fn(&mut Secrets) -> &mut Option<String>;
+        let added: [(&str, Slot); 3] = [
+            ("activation code", |s| &mut s.activation),
+            ("PIN", |s| &mut s.pin),
+            ("webhook", |s| &mut s.webhook),
+        ];
+        for (name, key) in added {
+            if key(&mut secrets).is_none() {
+                *key(&mut secrets) = Some(B64.encode(random_bytes::<32>()));
+                secrets.save(path)?;
+                tracing::info!(path = %path.display(), "generated the {name} key");
+                secrets = Self::load(path)?;
+            }
         }
         Ok(secrets)
     }

@@ -179,6 +179,13 @@ impl Application {
         );
         crate::proposals::spawn_expiry(self.state.db.clone());
         crate::onboarding::job::spawn_purge(self.state.db.clone());
+        if let Some(url) = &self.state.config.notify_webhook_url {
+            crate::notify::spawn(
+                self.state.db.clone(),
+                self.state.secrets.clone(),
+                url.clone(),
+            );
+        }
         self.server.await
     }
 }

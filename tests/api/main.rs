@@ -23,6 +23,7 @@ mod i18n;
 mod import;
 mod loadgen;
 mod merchants;
+mod notify;
 mod offers;
 mod onboarding;
 mod ops;
