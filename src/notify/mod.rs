@@ -69,20 +69,24 @@ pub struct Notice {
     pub text: String,
 }
 
+/// A notification due, with what its notice says.
+#[derive(Queryable)]
+struct DueRow {
+    id: i64,
+    redemption_id: i64,
+    talent_id: i64,
+    name: String,
+    phone_enc: String,
+    paid_fen: i64,
+    discount_fen: i64,
+    code_window: i64,
+    at: NaiveDateTime,
+    merchant: String,
+}
+
 /// Notifications due now, oldest first, as notices.
 fn due(conn: &mut DbConnection, vault: &PiiVault, now: NaiveDateTime) -> ApiResult<Vec<Notice>> {
-    let rows: Vec<(
-        i64,
-        i64,
-        i64,
-        String,
-        String,
-        i64,
-        i64,
-        i64,
-        NaiveDateTime,
-        String,
-    )> = notifications::table
+    let rows: Vec<DueRow> = notifications::table
         .inner_join(redemptions::table.on(redemptions::id.eq(notifications::redemption_id)))
         .inner_join(talents::table.on(talents::id.eq(notifications::talent_id)))
         .inner_join(merchants::table.on(merchants::id.eq(redemptions::merchant_id)))
@@ -105,7 +109,7 @@ fn due(conn: &mut DbConnection, vault: &PiiVault, now: NaiveDateTime) -> ApiResu
         .load(conn)?;
     let card_nos: std::collections::HashMap<i64, String> = {
         use crate::schema::cards;
-        let ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let ids: Vec<i64> = rows.iter().map(|r| r.redemption_id).collect();
         redemptions::table
             .inner_join(cards::table.on(cards::id.eq(redemptions::card_id)))
             .filter(redemptions::id.eq_any(ids))
@@ -115,38 +119,37 @@ fn due(conn: &mut DbConnection, vault: &PiiVault, now: NaiveDateTime) -> ApiResu
             .collect()
     };
     rows.into_iter()
-        .map(
-            |(id, redemption_id, talent_id, name, phone_enc, paid, discount, window, at, merchant)| {
-                let last4 = card_nos
-                    .get(&redemption_id)
-                    .map(|n| n[n.len().saturating_sub(4)..].to_owned())
-                    .unwrap_or_default();
-                let local = crate::time::to_local(at);
-                let by_pin = window < 0;
-                let text = format!(
-                    "【遂州英才卡】您尾号{last4}的英才卡于{}在{merchant}{}使用，实付{:.2}元，优惠{:.2}元。如非本人使用，请立即在英才卡页面提出异议或致电人才办。",
-                    local.format("%m月%d日%H:%M"),
-                    if by_pin { "凭实体卡密码" } else { "" },
-                    paid as f64 / 100.0,
-                    discount as f64 / 100.0,
-                );
-                Ok(Notice {
-                    id,
-                    kind: "redemption",
-                    redemption_id,
-                    talent_id,
-                    phone: vault.decrypt(Field::Phone, &phone_enc)?,
-                    name,
-                    card_last4: last4,
-                    merchant,
-                    paid_fen: paid,
-                    discount_fen: discount,
-                    by_pin,
-                    at: local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-                    text,
-                })
-            },
-        )
+        .map(|row| {
+            let last4 = card_nos
+                .get(&row.redemption_id)
+                .map(|n| n[n.len().saturating_sub(4)..].to_owned())
+                .unwrap_or_default();
+            let local = crate::time::to_local(row.at);
+            let by_pin = row.code_window < 0;
+            let text = format!(
+                "【遂州英才卡】您尾号{last4}的英才卡于{}在{}{}使用，实付{:.2}元，优惠{:.2}元。如非本人使用，请立即在英才卡页面提出异议或致电人才办。",
+                local.format("%m月%d日%H:%M"),
+                row.merchant,
+                if by_pin { "凭实体卡密码" } else { "" },
+                row.paid_fen as f64 / 100.0,
+                row.discount_fen as f64 / 100.0,
+            );
+            Ok(Notice {
+                id: row.id,
+                kind: "redemption",
+                redemption_id: row.redemption_id,
+                talent_id: row.talent_id,
+                phone: vault.decrypt(Field::Phone, &row.phone_enc)?,
+                name: row.name,
+                card_last4: last4,
+                merchant: row.merchant,
+                paid_fen: row.paid_fen,
+                discount_fen: row.discount_fen,
+                by_pin,
+                at: local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                text,
+            })
+        })
         .collect()
 }
 
