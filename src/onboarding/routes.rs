@@ -154,8 +154,13 @@ async fn upload(req: &HttpRequest, mut payload: web::Payload) -> ApiResult<Vec<u
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    // The bytes arrived; they are not a form or a file this import reads.
     let unreadable = |e: &dyn std::fmt::Display| {
-        ApiError::bad_request(format!("The upload could not be read: {e}"))
+        ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "file_unreadable",
+            format!("The upload could not be read: {e}"),
+        )
     };
     if mime == "multipart/form-data" {
         let mut parts = actix_multipart::Multipart::new(req.headers(), payload);
@@ -208,9 +213,9 @@ async fn upload(req: &HttpRequest, mut payload: web::Payload) -> ApiResult<Vec<u
     request_body(
         description = "XLSX or CSV (UTF-8 with or without BOM, GB18030) with a header row: 姓名, 身份证号, 手机号, 工作单位, 人才层次, optional 有效期至; raw with its content type, or the multipart field `file`. At most 20 MiB.",
         content(
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-            (String = "text/csv"),
-            (Vec<u8> = "application/octet-stream"),
+            (RawFile = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (RawFile = "text/csv"),
+            (RawFile = "application/octet-stream"),
             (UploadForm = "multipart/form-data")
         )
     ),
@@ -281,6 +286,12 @@ pub async fn import_talents(
         .insert_header((header::LOCATION, format!("/api/v1/talents/import/{job_id}")))
         .json(ImportStarted { job_id }))
 }
+
+/// The spreadsheet's bytes as the request body.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct RawFile(Vec<u8>);
 
 /// A browser's upload: the spreadsheet as the field `file`.
 #[derive(ToSchema)]
@@ -386,7 +397,8 @@ pub async fn import_letters(
 #[serde(deny_unknown_fields)]
 pub struct SuspendMissing {
     /// The talents of the job's `missing` list to suspend, as confirmed by the official.
-    #[schema(min_items = 1, max_items = 10000)]
+    /// At most 1 000 a request: a longer list goes in several.
+    #[schema(min_items = 1, max_items = 1000)]
     pub talent_ids: Vec<i64>,
 }
 
@@ -419,10 +431,10 @@ pub async fn suspend_missing(
 ) -> ApiResult<web::Json<SuspendedMissing>> {
     let id = path.into_inner();
     let wanted = body.into_inner().talent_ids;
-    if wanted.is_empty() || wanted.len() > 10_000 {
+    if wanted.is_empty() || wanted.len() > 1_000 {
         return Err(ApiError::invalid_field(
             "talent_ids",
-            "talent_ids must list 1 to 10000 talents",
+            "talent_ids must list 1 to 1000 talents",
         ));
     }
     let actor = auth.actor();

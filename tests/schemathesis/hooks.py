@@ -44,6 +44,12 @@ INEXPRESSIBLE = [
     ("must not look like a mobile number", "complement of a pattern"),
     # A sum over the envelopes compared with the total: no keyword adds values up.
     ("the category envelopes add up to", "cross-field sum"),
+    # A PIN's refusals are complements of patterns (not one digit six times, not a run,
+    # not a repeated pair or triple) or relative to stored state (the holder's birth date).
+    ("pin must not be one digit six times", "complement of a pattern"),
+    ("pin must not be a run of digits", "complement of a pattern"),
+    ("pin must not repeat a short pattern", "complement of a pattern"),
+    ("pin must not be the holder's birth date", "relative to stored state"),
     # A renewal's new last day compared with the card's stored one.
     ("must be after the card's current last day", "relative to stored state"),
 ]
