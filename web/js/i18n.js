@@ -1195,6 +1195,11 @@ const zh = {
   'hint.letters_gone': '如需激活码，请在“人才与卡”里为该人才生成新激活码。',
   'field.file': '名单文件',
   'field.talent_ids': '要暂停的人才',
+  'field.dry_run': '只检查、不导入',
+  'field.job_id': '导入任务',
+  'field.skip_invalid': '跳过有错误的行',
+  'field.sync': '列出名单里没有的人才',
+  'field.update_existing': '更新已登记人才的信息',
 };
 
 const en = {
@@ -2392,6 +2397,11 @@ const en = {
   'err.letters_gone': 'The activation letters were downloaded already, or are no longer kept (after 24 hours).',
   'field.file': 'List file',
   'field.talent_ids': 'Talents to suspend',
+  'field.dry_run': 'Check only',
+  'field.job_id': 'Import job',
+  'field.skip_invalid': 'Skip rows with errors',
+  'field.sync': 'List talents missing from the file',
+  'field.update_existing': 'Update registered talents',
 };
 
 const dicts = { zh, en };
