@@ -130,18 +130,26 @@ function showForm() {
     }
     check.textContent = t('import.checking');
     mount(report, h('div', { class: 'loading', text: t('import.checking_long') }));
+    const checking = state.file;
+    const sent = { ...state.options };
+    // The page may have been drawn again meanwhile (the language switch): the answer
+    // goes to the report box on screen, not to the one this check began in.
+    const box = (id) => document.getElementById(id) || (id === 'import-report' ? report : msg);
     try {
-      const sent = { ...state.options };
-      state.report = await upload(`${BASE}?${query(true)}`, formData());
+      const answer = await upload(`${BASE}?${query(true)}`, formData());
+      // Another file was chosen meanwhile: this answer is about the old one.
+      if (state.file !== checking) return;
+      state.report = answer;
       state.checkedWith = sent;
-      drawReport(report);
+      drawReport(box('import-report'));
       // An option changed while the file was being checked: check it again for it.
       if (OPTIONS.some((o) => state.options[o] !== sent[o])) setTimeout(run, 0);
-      else report.scrollIntoView({ block: 'start', behavior: 'smooth' });
+      else box('import-report').scrollIntoView({ block: 'start' });
     } catch (err) {
+      if (state.file !== checking) return;
       state.report = null;
-      mount(report);
-      mount(msg, errorBox(err));
+      mount(box('import-report'));
+      mount(box('import-msg'), errorBox(err));
     } finally {
       check.textContent = t('import.check');
     }
@@ -184,9 +192,9 @@ function sizeText(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-function query(dryRun) {
+function query(dryRun, options = state.options) {
   const q = new URLSearchParams({ dry_run: String(dryRun) });
-  for (const o of OPTIONS) if (state.options[o]) q.set(o, 'true');
+  for (const o of OPTIONS) if (options[o]) q.set(o, 'true');
   return q.toString();
 }
 
@@ -291,7 +299,8 @@ function changedTable(changed) {
       { label: t('import.changes'), cell: (c) => h('ul', { class: 'import-changes' }, c.changes.map((x) => h('li', {},
         h('span', { class: 'import-change-field', text: `${columnLabel(x.field)}${t('import.colon')}` }),
         h('span', { class: 'import-from', text: changeValue(x.field, x.from) }),
-        h('span', { class: 'import-arrow', 'aria-label': t('import.to'), text: ' → ' }),
+        h('span', { class: 'import-arrow', 'aria-hidden': 'true', text: ' → ' }),
+        h('span', { class: 'sr-only', text: t('import.to') }),
         h('strong', { class: 'import-to', text: changeValue(x.field, x.to) })))) },
       { label: t('import.applied'), cell: (c) => h('span', { class: ['chip', c.applied ? 'chip-active' : 'chip-pending'], text: t(c.applied ? 'import.will_update' : 'import.not_updated') }) },
     ], changed.slice(0, SHOWN_ROWS), { class: 'import-table', rowData: (c) => ({ row: String(c.row) }) }),
@@ -325,7 +334,9 @@ function startBlock(r) {
   if (r.header_problems.length) {
     return alertBox('error', t('import.verdict.header'), t('import.verdict.header_hint'));
   }
-  if (bad > 0 && !state.options.skip_invalid) {
+  // The import does what the report on screen says: the options it was made with.
+  const options = state.checkedWith || state.options;
+  if (bad > 0 && !options.skip_invalid) {
     return alertBox('error', t('import.verdict.errors', { n: n(bad), rows: n(r.rows) }), t('import.verdict.errors_hint', { ok: n(r.ok) }));
   }
   const nothing = r.new === 0 && updates === 0 && !r.missing;
@@ -339,11 +350,12 @@ function startBlock(r) {
   start.addEventListener('click', () => busy(start, async () => {
     mount(msg);
     try {
-      const started = await upload(`${BASE}?${query(false)}`, formData());
+      const started = await upload(`${BASE}?${query(false, options)}`, formData());
       state.suspended = new Set();
       state.letters = null;
       rememberJob(started.job_id);
       showJob(started.job_id, {});
+      window.scrollTo(0, 0);
     } catch (err) {
       mount(msg, errorBox(err));
     }
@@ -365,7 +377,8 @@ function drawReport(box) {
   mount(box, h('section', { class: 'panel import-report', 'aria-labelledby': 'import-report-title' },
     h('h2', { class: 'panel-title', id: 'import-report-title', text: t('import.report_title', { name: state.file ? state.file.name : '' }) }),
     readInfo(r),
-    counts(r, 'import-counts'),
+    // With the headers not understood no row was read: counts of nothing would mislead.
+    r.header_problems.length ? null : counts(r, 'import-counts'),
     headerProblems(r),
     errorsTable(r.errors),
     duplicatesTable(r.duplicates),
