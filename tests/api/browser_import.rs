@@ -83,11 +83,20 @@ async fn count_of(b: &Browser, key: &str) -> String {
     .to_owned()
 }
 
+/// Switches the page's language and waits for the face to be drawn again in it (the
+/// old drawing gone, nothing left loading), so the next click finds the new page.
 async fn switch_language(b: &Browser, to: &str) {
+    b.js(
+        "document.querySelector('.face').dataset.stale = '1';",
+        vec![],
+    )
+    .await;
     b.click("#lang-toggle").await;
     b.wait_until(
-        "the page in the other language",
-        "return document.documentElement.lang === arguments[0]",
+        "the page drawn again in the other language",
+        "return document.documentElement.lang === arguments[0]
+           && !document.querySelector('.face[data-stale]')
+           && !document.querySelector('.face-body .loading');",
         vec![json!(if to == "en" { "en" } else { "zh-CN" })],
     )
     .await;
@@ -126,8 +135,35 @@ async fn an_official_checks_the_list_skips_the_bad_row_imports_and_takes_the_let
     b.screenshot(&format!("import-form-zh-1366-{backend}"))
         .await;
 
-    // The file is checked: one row is wrong, said in Chinese in the bad row's line.
+    // A header the import does not understand is named, and nothing can start.
+    let odd = dir.path().join("odd-header.csv");
+    std::fs::write(
+        &odd,
+        format!(
+            "姓名,身份证,电话,籍贯\n测试509,{},{},四川\n",
+            id_number(509),
+            phone(509)
+        ),
+    )
+    .unwrap();
+    b.choose_file("#import-file", &odd).await;
+    b.click("#import-check").await;
+    let problems = b.wait_text("#import-header-problems", "籍贯").await;
+    assert!(problems.contains("D 列"), "{problems}");
+    assert!(problems.contains("缺少“人才层次”"), "{problems}");
+    assert_eq!(b.count("#import-start").await, 0);
+    b.wait_text("#import-report", "表头有问题，不能导入").await;
+    b.screenshot(&format!("import-header-zh-1366-{backend}"))
+        .await;
+
+    // The bureau's file is checked: one row is wrong, said in Chinese in its line.
     b.choose_file("#import-file", &file).await;
+    b.wait_until(
+        "the old report to go with the old file",
+        "return !document.getElementById('import-header-problems')",
+        vec![],
+    )
+    .await;
     b.wait_text("#import-chosen", "bureau-list.csv").await;
     b.click("#import-check").await;
     let bad = b
@@ -234,14 +270,18 @@ async fn an_official_checks_the_list_skips_the_bad_row_imports_and_takes_the_let
 async fn on_a_phone_the_talent_the_bureau_left_out_is_suspended_in_one_confirmed_step(
     app: TestApp,
 ) {
-    // Registered before: 511 is on the new list unchanged, 512 is not on it.
+    // Registered before: 511 is on the new list with a new employer, 512 is not on it.
     talent_with_card(&app, 511, "B").await;
     let (_, left_out_card, _) = talent_with_card(&app, 512, "B").await;
     let dir = tempfile::tempdir().expect("temp dir");
     let file = write_csv(
         dir.path(),
         "list-2026.csv",
-        &[row(511, "B"), row(513, "B"), row(514, "B")],
+        &[
+            format!("测试511,{},{},遂州医院,B,", id_number(511), phone(511)),
+            row(513, "B"),
+            row(514, "B"),
+        ],
     );
     let Some(p) = Browser::start(&app, PHONE.0, PHONE.1, true).await else {
         return;
@@ -257,7 +297,11 @@ async fn on_a_phone_the_talent_the_bureau_left_out_is_suspended_in_one_confirmed
     p.click("#import-check").await;
     p.wait_text("#import-missing-preview", "测试512").await;
     assert_eq!(count_of(&p, "new").await, "2");
-    assert_eq!(count_of(&p, "unchanged").await, "1");
+    assert_eq!(count_of(&p, "changed").await, "1");
+    // Without "update", the change is only listed.
+    let changed = p.wait_text("#import-changed", "遂州医院").await;
+    assert!(changed.contains("遂州大学"), "from → to: {changed}");
+    assert!(changed.contains("不修改"), "{changed}");
     p.wait_for("#import-start").await;
     p.assert_fits_width().await;
     screenshot_all(&p, &format!("import-report-zh-390-{backend}")).await;
@@ -408,10 +452,10 @@ async fn ten_thousand_rows_run_through_the_progress_bar_to_the_end(app: TestApp)
                 break;
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "the import did not finish: {seen:?}"
-        );
+        if Instant::now() > deadline {
+            let page = b.js("return document.body.innerText", vec![]).await;
+            panic!("the import did not finish: {seen:?}; the page shows:\n{page}");
+        }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     eprintln!(
