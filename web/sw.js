@@ -26,6 +26,7 @@ const SHELL = [
   '/js/apply.js',
   '/js/account.js',
   '/js/activation.js',
+  '/js/import.js',
   '/js/ledger.js',
   '/js/search.js',
   '/js/todo.js',

@@ -253,6 +253,21 @@ impl Browser {
         el.send_keys(text).await.expect("typing");
     }
 
+    /// Chooses the file at `path` in the file input `css`, as a person picking it does
+    /// (WebDriver types a file input's path; `type_into` would clear it first, which a
+    /// file input refuses).
+    pub async fn choose_file(&self, css: &str, path: &Path) {
+        self.wait_for(css).await;
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .expect("file input");
+        el.send_keys(&path.display().to_string())
+            .await
+            .unwrap_or_else(|e| panic!("choose {} in {css}: {e}", path.display()));
+    }
+
     /// Logs in through the form and waits for the face to appear.
     pub async fn login(&self, username: &str, password: &str) {
         self.open("/").await;

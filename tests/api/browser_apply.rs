@@ -1,8 +1,9 @@
 //! The public merchant application page `/apply` (DESIGN §5, "Merchants apply through a
 //! public page linked from the login"), in a real headless Chromium (see `browser.rs`):
 //! a shopkeeper on a 390 px phone follows the login page's link, is told about a
-//! mistyped 统一社会信用代码 while typing, applies, and — once an official approves on the
-//! approvals tab — signs in at the counter with the owner account they chose; the
+//! mistyped 统一社会信用代码 while typing, applies without a password, and — once an
+//! official approves on the approvals tab and hands over the owner's activation code —
+//! sets a password with it and signs in at the counter with the owner account; the
 //! server's refusals (a taken username or USCC, too many applications from one address)
 //! are shown next to the field, in Chinese or English, without losing what was typed;
 //! and the page's checks agree with the server's parsers on awkward input.
@@ -11,7 +12,6 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use talentcard::auth::password::Password;
 use talentcard::merchants::Uscc;
 use talentcard::merchants::domain::{parse_bank_account, parse_phone, required_text};
 use talentcard::text::{DisplayName, SingleLine};
@@ -100,7 +100,8 @@ async fn wait_field_ok(b: &Browser, field: &str) {
     .await;
 }
 
-/// Fills every field but the USCC and the owner username from `form`.
+/// Fills every field but the USCC and the owner username from `form` (there is no
+/// password to fill: the owner is activated with a code on approval).
 async fn fill_rest(b: &Browser, form: &Value) {
     for field in [
         "name",
@@ -115,9 +116,6 @@ async fn fill_rest(b: &Browser, form: &Value) {
     }
     select(b, "#apply-category", form["category"].as_str().unwrap()).await;
     select(b, "#apply-district", form["district"].as_str().unwrap()).await;
-    let password = form["owner_password"].as_str().unwrap();
-    b.type_into("#apply-owner_password", password).await;
-    b.type_into("#apply-owner_password2", password).await;
 }
 
 /// The values the form holds now, by field.
@@ -130,7 +128,7 @@ async fn typed_values(b: &Browser) -> Value {
 }
 
 /// The whole page, a screen at a time (`{name}-1.png`, `-2`, …), as a person scrolls it.
-async fn screenshot_all(b: &Browser, name: &str) {
+pub(crate) async fn screenshot_all(b: &Browser, name: &str) {
     b.js("window.scrollTo(0, 0);", vec![]).await;
     for i in 1..=8 {
         b.screenshot(&format!("{name}-{i}")).await;
@@ -236,6 +234,13 @@ async fn a_shop_applies_on_a_phone_and_its_owner_reaches_the_counter_once_approv
     );
     b.wait_text("h1", "商户入驻申请").await;
     b.assert_fits_width().await;
+    // No password is asked; the page says how the owner gets one.
+    assert_eq!(
+        b.count("#apply-form input[type='password']").await,
+        0,
+        "the application asks for no password"
+    );
+    b.wait_text("#apply-sec-owner", "激活码").await;
     screenshot_all(&b, &format!("apply-phone-zh-{backend}")).await;
 
     // A typo in the credit code is caught while typing, before anything is sent.
@@ -276,6 +281,7 @@ async fn a_shop_applies_on_a_phone_and_its_owner_reaches_the_counter_once_approv
     let id: i64 = number.trim().parse().expect("an application number");
     b.wait_text("#apply-done", "xiaomian-owner").await;
     b.wait_text("#apply-done", "审核").await;
+    b.wait_text("#apply-done", "激活码").await;
     b.assert_fits_width().await;
     b.screenshot(&format!("apply-phone-zh-done-{backend}"))
         .await;
@@ -294,8 +300,9 @@ async fn a_shop_applies_on_a_phone_and_its_owner_reaches_the_counter_once_approv
         "{merchant}"
     );
 
-    // An official approves it on the approvals tab, at the office.
-    {
+    // An official approves it on the approvals tab, at the office, and is shown the
+    // owner's activation code (the approve answer's `owner_activation`) to hand over.
+    let code = {
         let Some(office) = desktop(&app).await else {
             return;
         };
@@ -304,6 +311,11 @@ async fn a_shop_applies_on_a_phone_and_its_owner_reaches_the_counter_once_approv
         office.wait_text("#pending-merchants table", "小面馆").await;
         office.click("[data-action='approve']").await;
         office
+            .wait_text("#activation-dialog", "xiaomian-owner")
+            .await;
+        let code = office.wait_for("#activation-code").await.trim().to_owned();
+        office.click("#activation-done").await;
+        office
             .wait_until(
                 "the merchant to leave the queue",
                 "const t = document.getElementById('pending-merchants'); return t && !t.innerText.includes('小面馆') && !t.querySelector('.loading');",
@@ -311,9 +323,15 @@ async fn a_shop_applies_on_a_phone_and_its_owner_reaches_the_counter_once_approv
             )
             .await;
         office.close().await;
-    }
+        code
+    };
     let (_, merchant) = app.get(&format!("/api/v1/merchants/{id}"), &admin).await;
     assert_eq!(merchant["status"], json!("active"), "{merchant}");
+    // The owner sets their password with the code handed over.
+    let (status, body) = app
+        .activate("xiaomian-owner", &code, MERCHANT_PASSWORD)
+        .await;
+    assert!(status.is_success(), "{status} {body}");
 
     // Back on the phone: from the confirmation to the login, and in at the counter.
     b.click("#apply-login").await;
@@ -373,7 +391,7 @@ async fn a_refusal_is_shown_next_to_its_field_in_either_language_and_keeps_what_
         before,
         "the language switch kept the form"
     );
-    assert_eq!(before["owner_password"], json!(MERCHANT_PASSWORD));
+    assert_eq!(before["owner_username"], json!("Taken-Owner"));
     assert_eq!(before["district"], form["district"]);
     b.assert_fits_width().await;
     screenshot_all(&b, &format!("apply-desktop-en-refused-{backend}")).await;
@@ -438,11 +456,9 @@ async fn a_refusal_is_shown_next_to_its_field_in_either_language_and_keeps_what_
     wait_field_error(&p, "contact_phone", "7 to 15 digits").await;
     p.type_into("#apply-bank_account", "6222 0202 ab").await;
     wait_field_error(&p, "bank_account", "digits only").await;
-    p.type_into("#apply-owner_password", "short").await;
-    leave(&p, "#apply-owner_password").await;
-    wait_field_error(&p, "owner_password", "at least 8").await;
-    p.type_into("#apply-owner_password2", "shorter").await;
-    wait_field_error(&p, "owner_password2", "differ").await;
+    p.type_into("#apply-owner_username", "ab").await;
+    leave(&p, "#apply-owner_username").await;
+    wait_field_error(&p, "owner_username", "3 to 64").await;
     p.assert_fits_width().await;
     screenshot_all(&p, &format!("apply-phone-en-{backend}")).await;
     p.click("#lang-toggle").await;
@@ -560,7 +576,6 @@ fn server_accepts(field: &str, s: &str) -> bool {
         "contact_phone" => line && parse_phone(s).is_ok(),
         "bank_account" => line && parse_bank_account(s).is_ok(),
         "owner_username" => line && Username::parse(s).is_ok(),
-        "owner_password" => Password::parse(s).is_ok(),
         other => panic!("no server rule for {other}"),
     }
 }
@@ -580,7 +595,6 @@ async fn the_pages_checks_agree_with_the_servers_parsers(app: TestApp) {
         "bank_name",
         "bank_account",
         "owner_username",
-        "owner_password",
     ];
     let inputs = awkward_inputs();
     let page = b

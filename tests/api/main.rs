@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod browser_a11y;
 mod browser_apply;
+mod browser_import;
 mod browser_onboarding;
 mod browser_owner;
 mod browser_search;

@@ -100,10 +100,49 @@ const OWN_401 = ['/auth/login', '/auth/refresh', '/auth/activate', '/me/password
 
 export async function api(method, path, body, headers = {}) {
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json', ...headers } };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    // A file upload: the browser writes the multipart body and its boundary into the
+    // Content-Type itself, so none is set here.
+    init.body = body;
+  } else if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
+  const res = await exchange(path, init);
+  if (res.status === 204) return null;
+  const type = res.headers.get('content-type') || '';
+  const data = type.includes('json') ? await res.json().catch(() => null) : null;
+  if (!res.ok) throw refusal(res, data);
+  return data;
+}
+
+/**
+ * A file the server answers (a spreadsheet): `{blob, filename}`. Fetched rather than
+ * followed as a link when a refusal must be shown on the page instead of being saved as
+ * a file (a download allowed once, say).
+ */
+export async function fetchFile(path) {
+  const res = await exchange(path, { method: 'GET', credentials: 'same-origin', headers: { Accept: '*/*' } });
+  if (!res.ok) {
+    const type = res.headers.get('content-type') || '';
+    throw refusal(res, type.includes('json') ? await res.json().catch(() => null) : null);
+  }
+  const blob = await res.blob();
+  const disposition = res.headers.get('content-disposition') || '';
+  const utf8 = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  const plain = /filename="([^"]+)"/i.exec(disposition);
+  let filename = path.split('/').pop();
+  try {
+    if (utf8) filename = decodeURIComponent(utf8[1]);
+    else if (plain) filename = plain[1];
+  } catch {
+    if (plain) filename = plain[1];
+  }
+  return { blob, filename };
+}
+
+/** Sends a request, renewing the session (or signing in again) once on a 401. */
+async function exchange(path, init) {
   let res = await send(path, init);
   if (res.status === 401 && !OWN_401.includes(path)) {
     // Renewed (or signed in again over the page), the same request goes once more —
@@ -112,13 +151,11 @@ export async function api(method, path, body, headers = {}) {
     const again = (!idle() && await renew()) || (signedIn && path !== '/auth/logout' && await reauthenticate());
     if (again) res = await send(path, init);
   }
-  if (res.status === 204) return null;
-  const type = res.headers.get('content-type') || '';
-  const data = type.includes('json') ? await res.json().catch(() => null) : null;
-  if (!res.ok) {
-    throw new ApiError(res.status, (data && data.code) || `http_${res.status}`, (data && data.detail) || res.statusText, data && data.field, data && data.reason);
-  }
-  return data;
+  return res;
+}
+
+function refusal(res, data) {
+  return new ApiError(res.status, (data && data.code) || `http_${res.status}`, (data && data.detail) || res.statusText, data && data.field, data && data.reason);
 }
 
 async function send(path, init) {
@@ -135,6 +172,8 @@ async function send(path, init) {
 export const get = (path) => api('GET', path);
 export const post = (path, body = {}, headers) => api('POST', path, body, headers);
 export const put = (path, body) => api('PUT', path, body);
+/** Posts `form` (a FormData with a file) as multipart/form-data. */
+export const upload = (path, form) => api('POST', path, form);
 
 /** A list endpoint; a missing endpoint answers an empty list marked `unavailable`. */
 export async function list(path) {

@@ -1,8 +1,9 @@
 // The public merchant application page (/apply, DESIGN §5): a shop applies to join the
 // alliance without an account. Each field is checked as it is typed by the same rules the
-// server applies (src/merchants/domain.rs, src/users/mod.rs, src/auth/password.rs,
-// src/text.rs); the server's answer stays the authority, and its refusals are shown next
-// to the field they name, in the reader's language.
+// server applies (src/merchants/domain.rs, src/users/mod.rs, src/text.rs); the server's
+// answer stays the authority, and its refusals are shown next to the field they name, in
+// the reader's language. No password is asked: the owner sets one with the activation
+// code the approving official hands over.
 //
 // What was typed lives in this module, not in the DOM, so switching the language (which
 // re-renders the page) keeps it; nothing of it is ever stored in the browser.
@@ -154,23 +155,6 @@ function username(raw) {
   return null;
 }
 
-/** `Password::parse`: 8–128 characters, no ASCII control characters. */
-function password(raw) {
-  if (!raw) return err('required', undefined, false);
-  if (/[\u0000-\u001f\u007f]/.test(raw)) return err('password_char');
-  const n = codePoints(raw).length;
-  if (n < 8) return err('password_short', { n }, false);
-  if (n > 128) return err('password_long');
-  return null;
-}
-
-function passwordAgain(raw) {
-  if (!raw) return err('required', undefined, false);
-  if (raw === state.values.owner_password) return null;
-  // Still typing the same password: not wrong yet.
-  return err('mismatch', undefined, !state.values.owner_password.startsWith(raw));
-}
-
 function chosen(raw) {
   return raw ? null : err('choose', undefined, false);
 }
@@ -195,15 +179,15 @@ const SECTIONS = [
     { name: 'bank_account', rule: bankAccount, attrs: { class: 'input mono', inputmode: 'numeric', autocomplete: 'off' } },
   ]],
   ['owner', [
+    // No password: the owner sets their own with the activation code the approving
+    // official hands over (DESIGN §10), so it is never typed on a shared shop computer.
     { name: 'owner_username', rule: username, attrs: { autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false' }, wide: true },
-    { name: 'owner_password', rule: password, attrs: { type: 'password', autocomplete: 'new-password' } },
-    { name: 'owner_password2', rule: passwordAgain, attrs: { type: 'password', autocomplete: 'new-password' } },
   ]],
 ];
 const FIELDS = SECTIONS.flatMap(([, fields]) => fields);
 export const RULES = Object.fromEntries(FIELDS.map((f) => [f.name, f.rule]));
-/** The fields the server knows (the repeated password is the page's own). */
-const SENT = FIELDS.map((f) => f.name).filter((n) => n !== 'owner_password2');
+/** The fields sent to the server: all of them. */
+const SENT = FIELDS.map((f) => f.name);
 
 // ---- State: survives re-renders (the language switch), never leaves the page ----
 
@@ -270,8 +254,6 @@ function fieldBox(f) {
     state.values[f.name] = input.value;
     if (mode === 'input') state.dirty[f.name] = true;
     check(f.name, mode);
-    // The repeat follows the password it repeats.
-    if (f.name === 'owner_password' && state.values.owner_password2) check('owner_password2', mode === 'blur' ? 'input' : mode);
     if (state.formError && state.formError.key === 'apply.s.fix_marked' && !FIELDS.some((x) => state.shown[x.name])) {
       state.formError = null;
       showFormError();
@@ -401,9 +383,6 @@ async function submit(button) {
     try {
       const record = await post('/merchants', body());
       state.result = { id: record.id, name: record.name, status: record.status, username: rustTrim(state.values.owner_username).toLowerCase() };
-      // The passwords are not needed any more: do not keep them in memory.
-      state.values.owner_password = '';
-      state.values.owner_password2 = '';
       draw();
       window.scrollTo(0, 0);
       // Screen readers hear the outcome; the form it replaced is gone.

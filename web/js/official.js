@@ -12,6 +12,7 @@ import { setWritable, w } from './access.js';
 import { proposalsView, proposedNotice, openBudgetProposals, effect } from './proposals.js';
 import { showActivationFor } from './activation.js';
 import { usersView } from './officials.js';
+import { importView } from './import.js';
 import { alertsView } from './anomalies.js';
 import { searchBar, searchView } from './search.js';
 import { ledgerView, ledgerHref } from './ledger.js';
@@ -40,6 +41,8 @@ export function render(root, ctx) {
   canWrite = ctx.me.role === 'admin';
   setWritable(canWrite);
   const ids = ['overview', 'proposals', 'approvals', 'talents', 'ledger', 'settlements', 'alerts', 'disputes', 'audit', 'reports'];
+  // Importing writes talents: administrators only, next to the talents it adds to.
+  if (canWrite) ids.splice(ids.indexOf('talents') + 1, 0, 'import');
   if (canWrite) ids.push('users');
   const where = route(ids);
   const body = h('div', { class: 'face-body' });
@@ -64,7 +67,7 @@ export function render(root, ctx) {
   const views = {
     overview: (b) => overview(b, badge), proposals: (b) => proposalsView(b, ctx, badge),
     ledger: (b) => ledgerView(b, where.params, ctx.go),
-    approvals, talents, settlements, alerts: alertsView, disputes, audit, reports, users: usersView,
+    approvals, talents, settlements, alerts: alertsView, disputes, audit, reports, users: usersView, import: importView,
   };
   views[where.tab](body, ctx);
   return null;
@@ -297,7 +300,8 @@ function talents(body) {
     { label: t('status'), cell: (c) => chip(c.status) },
     { label: t('actions'), cell: (c) => renewButton(c, () => { reload(); cards.reload(); }) },
   ], items, { rowData: (c) => ({ card: c.card_no }) }));
-  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.talents') })),
+  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.talents') }),
+    w(h('a', { class: 'btn btn-ghost', href: '#/import', id: 'talents-import-link', text: t('import.from_talents') }))),
     canWrite ? talentForm(() => talentList.reload()) : null,
     section(t('renew.title'), expiring,
       h('div', { class: 'row-end' }, download('/api/v1/cards/expiring/export?expiring_within_days=60', t('renew.export')))),

@@ -156,6 +156,33 @@ export function askText({ title, lead, label, required = true, extra }) {
   });
 }
 
+/**
+ * A modal asking to confirm a step that cannot be taken back; resolves true only when
+ * the person presses `ok` (the focus starts on cancel, so Enter alone does nothing).
+ */
+export function askConfirm({ title, lead, ok, danger = false, id }) {
+  return new Promise((resolve) => {
+    let choice = false;
+    const dlg = h('dialog', { class: 'dialog', id, 'aria-labelledby': id ? `${id}-title` : undefined });
+    const cancel = h('button', { type: 'button', class: 'btn btn-ghost', dataset: { action: 'cancel' }, text: t('cancel'), onclick: () => dlg.close() });
+    const yes = h('button', {
+      type: 'button', class: ['btn', danger ? 'btn-danger' : 'btn-primary'], dataset: { action: 'confirm' }, text: ok || t('confirm'),
+      onclick: () => { choice = true; dlg.close(); },
+    });
+    dlg.append(h('div', { class: 'dialog-body' },
+      h('h3', { id: id ? `${id}-title` : undefined, text: title }),
+      lead ? h('p', { class: 'dialog-lead', text: lead }) : null,
+      h('div', { class: 'row-end' }, cancel, yes)));
+    dlg.addEventListener('close', () => {
+      dlg.remove();
+      resolve(choice);
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    cancel.focus();
+  });
+}
+
 /** A list section that loads `path`, renders rows with `render`, and pages. */
 export function pagedList(path, render, perPage = 20) {
   const box = h('div', { class: 'paged' });
