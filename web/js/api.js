@@ -180,3 +180,21 @@ export function describe(err) {
   const detail = [reason, has(hint) ? t(hint) : serverDetail(title)].filter(Boolean).join('\n');
   return { title, detail };
 }
+
+/**
+ * A file the session may read (the printed card's SVG), as a Blob. Like `api`, a 401
+ * renews the session (or asks for the password over the page) and asks once more.
+ */
+export async function fetchFile(path) {
+  const init = { method: 'GET', credentials: 'same-origin', headers: { Accept: '*/*' } };
+  let res = await send(path, init);
+  if (res.status === 401) {
+    const again = (!idle() && await renew()) || (signedIn && await reauthenticate());
+    if (again) res = await send(path, init);
+  }
+  if (!res.ok) {
+    const data = (res.headers.get('content-type') || '').includes('json') ? await res.json().catch(() => null) : null;
+    throw new ApiError(res.status, (data && data.code) || `http_${res.status}`, (data && data.detail) || res.statusText, data && data.field, data && data.reason);
+  }
+  return res.blob();
+}
