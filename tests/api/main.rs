@@ -12,6 +12,7 @@ mod browser_a11y;
 mod browser_apply;
 mod browser_onboarding;
 mod browser_owner;
+mod browser_pin;
 mod browser_search;
 mod browser_sessions;
 mod budgets;
