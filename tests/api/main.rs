@@ -13,6 +13,7 @@ mod browser_apply;
 mod browser_import;
 mod browser_onboarding;
 mod browser_owner;
+mod browser_pin;
 mod browser_search;
 mod browser_sessions;
 mod budgets;

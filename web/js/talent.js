@@ -2,8 +2,8 @@
 
 import { h, mount, money, dateOnly, dateTime, groupDigits, shanghaiDate } from './util.js';
 import { t, has } from './i18n.js';
-import { get, post, list, ApiError, isReachable } from './api.js';
-import { errorBox, emptyState, chip, loading, tabs, toast, askText, stat, busy } from './ui.js';
+import { get, post, list, ApiError, isReachable, fetchFile } from './api.js';
+import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field } from './ui.js';
 import * as store from './codestore.js';
 
 const TABS = ['card', 'savings', 'partners'];
@@ -79,7 +79,8 @@ function cardView(body, me) {
   const cardBox = h('div', { class: 'card-slot' }, loading());
   // Below the code: at the counter the code comes first.
   const noticeBox = h('div', { class: 'card-notice' });
-  mount(body, cardBox, codeBox, noticeBox);
+  const printedBox = h('div', { class: 'printed-slot' });
+  mount(body, cardBox, codeBox, noticeBox, printedBox);
 
   function current(now) {
     return codes.find((c) => Date.parse(c.not_before) <= now && now < Date.parse(c.not_after) && !used.has(c.code));
@@ -180,6 +181,7 @@ function cardView(body, me) {
     if (stopped) return;
     mount(cardBox, card ? cardFace(card, me) : noCard());
     mount(noticeBox, expiryNotice(card));
+    if (!me.offline) mount(printedBox, printedCard(card));
     if (!card || card.status === 'active') {
       await refill(true);
     }
@@ -199,6 +201,157 @@ function cardView(body, me) {
     timers.forEach(clearInterval);
     window.removeEventListener('online', onOnline);
   };
+}
+
+// ---- The printed card and its PIN (DESIGN §11) ----
+
+const PIN_LEN = 6;
+
+/**
+ * The rules a new PIN must meet, as the server checks them (src/pins/mod.rs), each with
+ * whether `pin` meets it. Runs wrap round (890123 is one); the birth date is the
+ * server's to check (the page does not know it), so it is only said.
+ */
+export function pinRules(pin) {
+  const six = /^\d{6}$/.test(pin);
+  const d = [...pin].map(Number);
+  const steps = d.slice(1).map((x, i) => (((x - d[i]) % 10) + 10) % 10);
+  return [
+    { id: 'six', ok: six },
+    { id: 'same', ok: six && !steps.every((x) => x === 0) },
+    { id: 'run', ok: six && !steps.every((x) => x === 1) && !steps.every((x) => x === 9) },
+    { id: 'repeat', ok: six && pin.slice(0, 2).repeat(3) !== pin && pin.slice(0, 3).repeat(2) !== pin },
+    { id: 'birth', ok: null },
+  ];
+}
+
+/** Below the code: paying without the phone — set the printed card's PIN, print the card. */
+function printedCard(card) {
+  if (!card || !['active', 'suspended'].includes(card.status)) return null;
+  const setBtn = h('button', { type: 'button', class: 'btn btn-primary btn-lg', id: 'pin-open', text: t('mypin.open') });
+  const printBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-lg', id: 'print-open', text: t('mypin.print') });
+  setBtn.addEventListener('click', () => openPinDialog());
+  printBtn.addEventListener('click', () => busy(printBtn, () => openPrint(card)));
+  return h('section', { class: 'panel printed-card', id: 'printed-card', 'aria-labelledby': 'printed-title' },
+    h('h2', { class: 'panel-title', id: 'printed-title', text: t('mypin.title') }),
+    h('p', { class: 'printed-lead', text: t('mypin.lead') }),
+    h('div', { class: 'row' }, setBtn, printBtn));
+}
+
+function pinModal(id, ...content) {
+  const dlg = h('dialog', { class: 'dialog', id, 'aria-labelledby': `${id}-title` }, ...content);
+  document.body.append(dlg);
+  dlg.addEventListener('close', () => dlg.remove());
+  return dlg;
+}
+
+/** "Set / change the printed card's PIN": the PIN twice and the account's password. */
+function openPinDialog() {
+  const pinInput = (id, name, autocomplete) => h('input', {
+    class: 'input input-xl mono pin-input', id, name, type: 'password', inputmode: 'numeric', pattern: '[0-9]*',
+    maxlength: String(PIN_LEN), autocomplete, required: true,
+  });
+  const pin = pinInput('mypin-new', 'pin', 'off');
+  const again = pinInput('mypin-again', 'pin_again', 'off');
+  const password = h('input', { class: 'input', id: 'mypin-password', name: 'current_password', type: 'password', autocomplete: 'current-password', required: true });
+  const rules = h('ul', { class: 'pin-rules', id: 'mypin-rules', 'aria-live': 'polite' });
+  const msg = h('div', { class: 'dialog-msg', id: 'mypin-msg' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'mypin-submit', text: t('mypin.submit') });
+  const close = h('button', { type: 'button', class: 'btn btn-ghost', id: 'mypin-close', text: t('cancel') });
+  const form = h('form', { class: 'dialog-body', id: 'mypin-form', novalidate: true },
+    h('h3', { id: 'mypin-title', text: t('mypin.title_set') }),
+    h('p', { class: 'muted', text: t('mypin.dialog_lead') }),
+    field(t('mypin.pin'), pin),
+    rules,
+    field(t('mypin.again'), again),
+    field(t('account.current'), password, t('mypin.password_hint')),
+    msg,
+    h('div', { class: 'row-end' }, close, submit));
+  const dlg = pinModal('mypin', form);
+  close.addEventListener('click', () => dlg.close());
+
+  // The rules are ticked off as the PIN is typed, so nobody learns them from a refusal.
+  const drawRules = () => {
+    const digits = pin.value.replace(/\D/g, '').slice(0, PIN_LEN);
+    if (digits !== pin.value) pin.value = digits;
+    const list = pinRules(digits);
+    const match = again.value ? again.value === digits : null;
+    mount(rules,
+      list.map((r) => h('li', { class: ['pin-rule', r.ok === true && 'is-ok', r.ok === false && digits && 'is-bad'], dataset: { rule: r.id } },
+        h('span', { class: 'pin-rule-mark', 'aria-hidden': 'true', text: r.ok === null ? '•' : r.ok ? '✓' : digits ? '✕' : '•' }),
+        h('span', { text: t(`mypin.rule.${r.id}`) }))),
+      h('li', { class: ['pin-rule', match === true && 'is-ok', match === false && 'is-bad'], dataset: { rule: 'match' } },
+        h('span', { class: 'pin-rule-mark', 'aria-hidden': 'true', text: match === null ? '•' : match ? '✓' : '✕' }),
+        h('span', { text: t('mypin.rule.match') })));
+  };
+  for (const input of [pin, again]) {
+    input.addEventListener('input', () => {
+      input.value = input.value.replace(/\D/g, '').slice(0, PIN_LEN);
+      drawRules();
+    });
+  }
+  drawRules();
+
+  const refuse = (input, text) => {
+    for (const el of [pin, again, password]) el.removeAttribute('aria-invalid');
+    mount(msg, alertBox('error', text));
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  };
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    msg.replaceChildren();
+    const bad = pinRules(pin.value).find((r) => r.ok === false);
+    if (bad) return refuse(pin, t(`mypin.rule.${bad.id}`));
+    if (pin.value !== again.value) return refuse(again, t('mypin.mismatch'));
+    if (!password.value) return refuse(password, t('account.current_missing'));
+    return busy(submit, async () => {
+      try {
+        await post('/me/pin', { pin: pin.value, current_password: password.value });
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'unauthorized') refuse(password, t('account.current_wrong'));
+        else if (err instanceof ApiError && err.code === 'validation' && err.field === 'pin') {
+          refuse(pin, t(/birth/i.test(err.detail) ? 'mypin.refused_birth' : 'mypin.refused'));
+        } else mount(msg, errorBox(err));
+        return;
+      }
+      pin.value = '';
+      again.value = '';
+      dlg.close();
+      toast(t('mypin.done'));
+    });
+  });
+  dlg.showModal();
+  pin.focus();
+}
+
+/**
+ * The card to print, fetched with the session and shown here (as a data: image, which the
+ * page's policy allows); "open" shows the SVG alone in a new tab, at card size, to print.
+ */
+async function openPrint(card) {
+  let svg;
+  try {
+    ({ blob: svg } = await fetchFile(`/cards/${encodeURIComponent(card.card_no)}/print`));
+  } catch (e) {
+    toast(e);
+    return;
+  }
+  const text = await svg.text();
+  const url = URL.createObjectURL(new Blob([text], { type: 'image/svg+xml' }));
+  const open = h('a', { class: 'btn btn-primary', id: 'print-tab', href: url, target: '_blank', rel: 'noopener', text: t('mypin.print_open') });
+  const save = h('a', { class: 'btn btn-ghost', id: 'print-save', href: url, download: `talent-card-${card.card_no}.svg`, text: t('mypin.print_save') });
+  const close = h('button', { type: 'button', class: 'btn btn-ghost', id: 'print-close', text: t('close') });
+  const dlg = pinModal('print',
+    h('div', { class: 'dialog-body' },
+      h('h3', { id: 'print-title', text: t('mypin.print_title') }),
+      h('img', { class: 'print-preview', id: 'print-preview', alt: t('mypin.print_alt', { no: groupDigits(card.card_no) }), src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(text)}` }),
+      h('p', { class: 'small', text: t('mypin.print_lead') }),
+      h('div', { class: 'row-end' }, close, save, open)));
+  close.addEventListener('click', () => dlg.close());
+  dlg.addEventListener('close', () => setTimeout(() => URL.revokeObjectURL(url), 60_000));
+  dlg.showModal();
+  open.focus();
 }
 
 function savings(body) {
