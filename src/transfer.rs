@@ -22,6 +22,15 @@ struct Name {
     name: String,
 }
 
+/// A column of a SQLite table: its name and declared type.
+#[derive(diesel::QueryableByName)]
+struct Column {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+}
+
 #[derive(diesel::QueryableByName)]
 struct Json {
     #[diesel(sql_type = Text)]
@@ -71,15 +80,21 @@ pub fn sqlite_to_postgres(from: &DatabaseUrl, to: &DatabaseUrl) -> anyhow::Resul
             diesel::sql_query(format!("ALTER TABLE {ident} DISABLE TRIGGER USER"))
                 .execute(target)?;
             diesel::sql_query(format!("DELETE FROM {ident}")).execute(target)?;
-            let columns: Vec<String> =
-                diesel::sql_query(format!("SELECT name FROM pragma_table_info('{table}')"))
-                    .load::<Name>(&mut source)?
-                    .into_iter()
-                    .map(|c| c.name)
-                    .collect();
+            let columns: Vec<Column> = diesel::sql_query(format!(
+                "SELECT name, type AS kind FROM pragma_table_info('{table}')"
+            ))
+            .load::<Column>(&mut source)?;
+            // JSON holds no bytes: a BLOB goes as PostgreSQL's hex form of bytea.
             let object = columns
                 .iter()
-                .map(|c| format!("'{c}', {}", quote_ident(c)))
+                .map(|c| {
+                    let value = if c.kind.eq_ignore_ascii_case("BLOB") {
+                        format!("'\\x' || hex({})", quote_ident(&c.name))
+                    } else {
+                        quote_ident(&c.name)
+                    };
+                    format!("'{}', {value}", c.name)
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut copied = 0;
@@ -100,7 +115,11 @@ pub fn sqlite_to_postgres(from: &DatabaseUrl, to: &DatabaseUrl) -> anyhow::Resul
                     break;
                 }
             }
-            if columns.iter().any(|c| c == "id") {
+            // Only integer ids are generated (an import job's id is a UUID in text).
+            let generated_id = columns
+                .iter()
+                .any(|c| c.name == "id" && c.kind.to_ascii_uppercase().contains("INT"));
+            if generated_id {
                 // Tables whose id is not generated have no sequence: no row, no setval.
                 diesel::sql_query(format!(
                     "SELECT setval(seq, GREATEST((SELECT MAX(id) FROM {ident}), 1)) AS n \

@@ -24,13 +24,28 @@ async fn a_sqlite_installation_moves_to_postgres_with_nothing_retyped() {
     // Proposed, approved and activated: proposals and activation codes move too.
     app.create_official("auditor", "auditor", "auditor-pass")
         .await;
+    // An import whose letters wait: sealed bytes (BLOBs) move too and still open.
+    let job = crate::import::import(
+        &app,
+        &token,
+        "",
+        crate::import::csv(&[[
+            "张三",
+            &crate::talents::id_number(301),
+            &crate::talents::phone(301),
+            "",
+            "A",
+        ]]),
+    )
+    .await;
+    assert_eq!(job["created"], 1, "{job}");
     app.seal_audit().await;
     let (_, before) = app.get("/api/v1/audit/verify", &token).await;
 
     let report = talentcard::transfer::sqlite_to_postgres(&app.config.database_url, &target.url())
         .expect("moved");
     assert!(
-        report.tables.iter().any(|(t, n)| t == "users" && *n == 3),
+        report.tables.iter().any(|(t, n)| t == "users" && *n == 4),
         "{report:?}"
     );
 
@@ -97,6 +112,17 @@ async fn a_sqlite_installation_moves_to_postgres_with_nothing_retyped() {
         .await
         .unwrap();
     assert_eq!(created.status(), StatusCode::ACCEPTED);
+    let letters = client
+        .get(format!("{address}{}", job["letters_url"].as_str().unwrap()))
+        .bearer_auth(admin["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        letters.status(),
+        StatusCode::OK,
+        "the sealed letters moved intact"
+    );
     handle.stop(false).await;
 }
 
