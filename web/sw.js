@@ -27,6 +27,8 @@ const SHELL = [
   '/js/account.js',
   '/js/activation.js',
   '/js/import.js',
+  '/js/actions.js',
+  '/js/talents_office.js',
   '/js/ledger.js',
   '/js/search.js',
   '/js/todo.js',

@@ -5,22 +5,23 @@
 import { h, mount, money, parseYuan, percent, dateTime, shanghaiYear, shanghaiDate } from './util.js';
 import { t, locale } from './i18n.js';
 import { get, post, put, list, ApiError, describe } from './api.js';
-import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field, section, table, pagedList, revealActiveTab } from './ui.js';
+import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, stat, busy, field, section, table, pagedList, revealActiveTab } from './ui.js';
 import { barChart, columnChart, budgetGauge } from './charts.js';
 import { describeOffer } from './talent.js';
 import { setWritable, w } from './access.js';
 import { proposalsView, proposedNotice, openBudgetProposals, effect } from './proposals.js';
 import { showActivationFor } from './activation.js';
+import { actionButton, download, codeButton } from './actions.js';
+import { talentsView } from './talents_office.js';
 import { usersView } from './officials.js';
 import { importView } from './import.js';
 import { alertsView } from './anomalies.js';
 import { searchBar, searchView } from './search.js';
-import { ledgerView, ledgerHref } from './ledger.js';
+import { ledgerView } from './ledger.js';
 import { traceView, traceLink, actorLabel, actionLabel, entityWord } from './trace.js';
 import { todoBadges, refreshTodo } from './todo.js';
 
 const CATEGORIES = ['clothing', 'food', 'housing', 'transport', 'medical', 'education', 'leisure', 'other'];
-const TIERS = ['A', 'B', 'C', 'D', 'E'];
 
 let canWrite = false;
 
@@ -67,40 +68,10 @@ export function render(root, ctx) {
   const views = {
     overview: (b) => overview(b, badge), proposals: (b) => proposalsView(b, ctx, badge),
     ledger: (b) => ledgerView(b, where.params, ctx.go),
-    approvals, talents, settlements, alerts: alertsView, disputes, audit, reports, users: usersView, import: importView,
+    approvals, talents: (b) => talentsView(b, canWrite), settlements, alerts: alertsView, disputes, audit, reports, users: usersView, import: importView,
   };
   views[where.tab](body, ctx);
   return null;
-}
-
-/** A button that asks for a reason (or note) and posts it; `fields` shapes the body. */
-function actionButton(label, path, { ask, askTitle, body = {}, onDone, cls = 'btn-ghost', key = 'reason' } = {}) {
-  const b = h('button', { class: `btn btn-sm ${cls}`, text: label, dataset: { action: path.split('/').pop() } });
-  b.addEventListener('click', async () => {
-    let payload = { ...body };
-    if (ask) {
-      const answer = await askText({ title: askTitle || label, label: ask });
-      if (!answer) return;
-      payload[key] = answer.text;
-    }
-    await busy(b, async () => {
-      try {
-        const res = await post(path, payload);
-        toast(t('appr.done'));
-        if (onDone) onDone(res);
-        refreshTodo();
-      } catch (e) {
-        // Our words for a known refusal (anomaly_hold, four_eyes…), then the server's detail.
-        const { title, detail } = describe(e);
-        toast(detail ? `${title} ${detail}` : title, 'error');
-      }
-    });
-  });
-  return w(b);
-}
-
-function download(href, label) {
-  return h('a', { class: 'btn btn-ghost btn-sm', href, download: '', text: label });
 }
 
 // ---- Budget ----
@@ -262,139 +233,6 @@ function approvals(body) {
   mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.approvals') })),
     h('div', { id: 'pending-merchants' }, section(t('appr.merchants'), merchants)), section(t('appr.offers'), offers),
     h('div', { id: 'all-merchants' }, section(t('appr.all_merchants'), everyone)));
-}
-
-// ---- Talents and cards ----
-
-function talents(body) {
-  const cardActions = (c, reload) => h('div', { class: 'row-tight' },
-    h('a', { class: 'btn btn-ghost btn-sm', href: ledgerHref({ card_no: c.card_no }), text: t('search.sales') }),
-    c.status === 'active' ? actionButton(t('cards.suspend'), `/cards/${encodeURIComponent(c.card_no)}/suspend`, { ask: t('reason'), onDone: reload }) : null,
-    c.status === 'suspended' ? actionButton(t('cards.resume'), `/cards/${encodeURIComponent(c.card_no)}/resume`, { onDone: reload }) : null,
-    ['active', 'suspended'].includes(c.status) ? actionButton(t('cards.reissue'), `/cards/${encodeURIComponent(c.card_no)}/reissue`, { ask: t('reason'), onDone: reload }) : null,
-    ['active', 'suspended'].includes(c.status) ? actionButton(t('cards.revoke'), `/cards/${encodeURIComponent(c.card_no)}/revoke`, { ask: t('reason'), cls: 'btn-danger-ghost', onDone: reload }) : null);
-  const talentList = pagedList('/talents', (items, reload) => table([
-    { label: t('t.name'), cell: (p) => h('strong', { text: p.name }) },
-    { label: t('t.id_number'), cell: (p) => h('span', { class: 'mono', text: p.id_number_masked || p.id_number || '' }) },
-    { label: t('t.phone'), cell: (p) => h('span', { class: 'mono', text: p.phone_masked || p.phone || '' }) },
-    { label: t('t.employer'), cell: (p) => p.employer || '' },
-    { label: t('t.tier'), cell: (p) => (p.tier ? t(`tier.${p.tier}`) : '') },
-    { label: t('card.no'), cell: (p) => (p.card ? h('span', {}, h('span', { class: 'mono', text: p.card.card_no }), ' ', chip(p.card.status)) : '') },
-    { label: t('actions'), cell: (p) => h('div', { class: 'row-tight' },
-      p.card && ['active', 'suspended'].includes(p.card.status) ? null
-        : actionButton(t('t.issue_card'), `/talents/${p.id}/cards`, { onDone: () => { reload(); cards.reload(); } }),
-      newCodeButton(p)) },
-  ], items));
-  const cards = pagedList('/cards', (items, reload) => table([
-    { label: t('card.no'), cell: (c) => h('span', { class: 'mono', text: c.card_no }) },
-    { label: t('card.holder'), cell: (c) => c.holder_name || '' },
-    { label: t('t.tier'), cell: (c) => c.tier || '' },
-    { label: t('card.valid_until'), cell: (c) => c.valid_until || '' },
-    { label: t('status'), cell: (c) => chip(c.status) },
-    { label: t('actions'), cell: (c) => cardActions(c, reload) },
-  ], items));
-  const expiring = pagedList('/cards?expiring_within_days=60', (items, reload) => table([
-    { label: t('card.no'), cell: (c) => h('span', { class: 'mono', text: c.card_no }) },
-    { label: t('card.holder'), cell: (c) => c.holder_name || '' },
-    { label: t('card.valid_until'), cell: (c) => c.valid_until || '' },
-    { label: t('status'), cell: (c) => chip(c.status) },
-    { label: t('actions'), cell: (c) => renewButton(c, () => { reload(); cards.reload(); }) },
-  ], items, { rowData: (c) => ({ card: c.card_no }) }));
-  mount(body, h('div', { class: 'page-head' }, h('h1', { text: t('off.tab.talents') }),
-    w(h('a', { class: 'btn btn-ghost', href: '#/import', id: 'talents-import-link', text: t('import.from_talents') }))),
-    canWrite ? talentForm(() => talentList.reload()) : null,
-    section(t('renew.title'), expiring,
-      h('div', { class: 'row-end' }, download('/api/v1/cards/expiring/export?expiring_within_days=60', t('renew.export')))),
-    section(t('off.tab.talents'), talentList),
-    section(t('cards.lookup'), cards));
-}
-
-/** Renew a card: a new last day (three years on by default), the same number and codes. */
-function renewButton(c, onDone) {
-  const b = w(h('button', { class: 'btn btn-primary btn-sm', type: 'button', dataset: { action: 'renew' }, text: t('renew.action') }));
-  if (!b) return null;
-  b.addEventListener('click', () => {
-    const [y, m, d] = String(c.valid_until).split('-');
-    const until = h('input', { class: 'input', type: 'date', name: 'valid_until', id: 'renew-until', required: true, value: `${Number(y) + 3}-${m}-${d}` });
-    const msg = h('div', { class: 'dialog-msg' });
-    const ok = h('button', { type: 'submit', class: 'btn btn-primary', id: 'renew-submit', text: t('renew.action') });
-    const dlg = h('dialog', { class: 'dialog', id: 'renew-dialog', 'aria-labelledby': 'renew-title' });
-    const form = h('form', { class: 'dialog-body', novalidate: true },
-      h('h3', { id: 'renew-title', text: `${t('renew.action')} · ${c.card_no} · ${c.holder_name || ''}` }),
-      field(t('renew.until'), until),
-      msg,
-      h('div', { class: 'row-end' },
-        h('button', { type: 'button', class: 'btn btn-ghost', text: t('cancel'), onclick: () => dlg.close() }),
-        ok));
-    form.addEventListener('submit', (e) => {
-      e.preventDefault();
-      busy(ok, async () => {
-        try {
-          await post(`/cards/${encodeURIComponent(c.card_no)}/renew`, { valid_until: until.value });
-          dlg.close();
-          toast(t('renew.done'));
-          onDone();
-        } catch (err) {
-          mount(msg, errorBox(err));
-        }
-      });
-    });
-    dlg.append(form);
-    dlg.addEventListener('close', () => dlg.remove());
-    document.body.append(dlg);
-    dlg.showModal();
-    until.focus();
-  });
-  return b;
-}
-
-/** A forgotten password: a fresh activation code from `path` (the old one dies). */
-function codeButton(path, name) {
-  const b = w(h('button', { class: 'btn btn-ghost btn-sm', type: 'button', dataset: { action: 'activation' }, text: t('t.new_code') }));
-  if (!b) return null;
-  b.addEventListener('click', () => busy(b, async () => {
-    try {
-      const issued = await post(path);
-      showActivationFor(issued, issued.username, name);
-    } catch (e) {
-      toast(e);
-    }
-  }));
-  return b;
-}
-
-const newCodeButton = (p) => codeButton(`/talents/${encodeURIComponent(p.id)}/activation`, p.name);
-
-function talentForm(onCreated) {
-  const inputs = {
-    name: h('input', { class: 'input', name: 'name' }),
-    id_number: h('input', { class: 'input mono', name: 'id_number', maxlength: '18', autocomplete: 'off' }),
-    phone: h('input', { class: 'input mono', name: 'phone', inputmode: 'tel', maxlength: '11' }),
-    employer: h('input', { class: 'input', name: 'employer' }),
-    tier: h('select', { class: 'input select', name: 'tier' }, TIERS.map((x) => h('option', { value: x, text: t(`tier.${x}`) }))),
-  };
-  const msg = h('div', { class: 'form-msg' });
-  const submit = h('button', { class: 'btn btn-primary', type: 'submit', text: t('submit') });
-  const form = h('form', { class: 'form-grid', novalidate: true },
-    Object.entries(inputs).map(([k, el]) => field(t(`t.${k}`), el)),
-    h('div', { class: 'field-wide' }, msg, submit));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const payload = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
-    busy(submit, async () => {
-      try {
-        // No password: the talent sets their own with the activation code shown once here.
-        const made = await post('/talents', payload);
-        mount(msg, alertBox('ok', t('t.created')));
-        form.reset();
-        onCreated();
-        if (made && made.activation) showActivationFor(made.activation, made.login.username, made.name);
-      } catch (err) {
-        mount(msg, errorBox(err));
-      }
-    });
-  });
-  return w(h('details', { class: 'panel collapsible' }, h('summary', { class: 'panel-title', text: t('t.new') }), form));
 }
 
 // ---- Settlements ----
