@@ -142,6 +142,25 @@ async fn a_talent_sets_a_pin_and_pays_with_the_printed_card(app: TestApp) {
     app.stop().await;
 }
 
+/// Fifteen minutes on: the card's PIN lock ends now (its end moved back).
+async fn end_lock(app: &TestApp, card_no: &str) {
+    let card_no = card_no.to_owned();
+    app.with_conn(move |conn| {
+        use diesel::prelude::*;
+        use talentcard::schema::{card_pins as p, cards};
+        let card_id: i64 = cards::table
+            .filter(cards::card_no.eq(&card_no))
+            .select(cards::id)
+            .first(conn)
+            .unwrap();
+        diesel::update(p::table.find(card_id))
+            .set(p::locked_until.eq(talentcard::time::now() - chrono::Duration::seconds(1)))
+            .execute(conn)
+            .unwrap();
+    })
+    .await;
+}
+
 async fn wrong_pins_lock_then_block_and_count_against_the_merchant(app: TestApp) {
     let c = counter(&app, "pin-lock", 2, offer_body("九折")).await;
     set_my_pin(&app, &c.talent_token, PIN, TALENT_PASSWORD).await;
@@ -185,21 +204,7 @@ async fn wrong_pins_lock_then_block_and_count_against_the_merchant(app: TestApp)
     assert_eq!(r["code"], "pin_locked");
     // Fifteen minutes later (the lock's end moved back), five more wrong in the same
     // day block PIN use until a new PIN is set.
-    let card_no = c.card_no.clone();
-    let unlock = move |conn: &mut talentcard::db::DbConnection| {
-        use diesel::prelude::*;
-        use talentcard::schema::{card_pins as p, cards};
-        let card_id: i64 = cards::table
-            .filter(cards::card_no.eq(&card_no))
-            .select(cards::id)
-            .first(conn)
-            .unwrap();
-        diesel::update(p::table.find(card_id))
-            .set(p::locked_until.eq(talentcard::time::now() - chrono::Duration::seconds(1)))
-            .execute(conn)
-            .unwrap();
-    };
-    app.with_conn(unlock).await;
+    end_lock(&app, &c.card_no).await;
     for i in 5..10 {
         redeem(
             &app,
@@ -209,21 +214,7 @@ async fn wrong_pins_lock_then_block_and_count_against_the_merchant(app: TestApp)
         )
         .await;
     }
-    let card_no = c.card_no.clone();
-    app.with_conn(move |conn| {
-        use diesel::prelude::*;
-        use talentcard::schema::{card_pins as p, cards};
-        let card_id: i64 = cards::table
-            .filter(cards::card_no.eq(&card_no))
-            .select(cards::id)
-            .first(conn)
-            .unwrap();
-        diesel::update(p::table.find(card_id))
-            .set(p::locked_until.eq(talentcard::time::now() - chrono::Duration::seconds(1)))
-            .execute(conn)
-            .unwrap();
-    })
-    .await;
+    end_lock(&app, &c.card_no).await;
     let (status, r) = redeem(
         &app,
         &c.merchant.cashier_token,
