@@ -492,18 +492,7 @@ crate::both_backends!(
 /// (keys built at run time are listed with what they take).
 #[test]
 fn the_import_page_has_every_string_in_both_languages() {
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/web/js/i18n.js"))
-        .expect("i18n.js");
-    let (zh, en) = source
-        .split_once("const en = {")
-        .expect("an English dictionary");
-    let keys = |dict: &str| -> std::collections::BTreeSet<String> {
-        dict.lines()
-            .filter_map(|l| l.trim().strip_prefix("'import."))
-            .filter_map(|l| l.split_once('\'').map(|(k, _)| k.to_owned()))
-            .collect()
-    };
-    let (zh, en) = (keys(zh), keys(en));
+    let (zh, en) = crate::i18n::keys_under("import.");
     assert!(!zh.is_empty());
     assert_eq!(zh, en, "import strings differ between zh and en");
     let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/web/js/import.js"))

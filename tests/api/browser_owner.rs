@@ -540,18 +540,7 @@ crate::both_backends!(
 #[test]
 fn the_owner_face_has_every_string_in_both_languages() {
     // Keys built at run time (`owner.reason.${status}`) are listed with what they take.
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/web/js/i18n.js"))
-        .expect("i18n.js");
-    let (zh, en) = source
-        .split_once("const en = {")
-        .expect("an English dictionary");
-    let keys = |dict: &str| -> std::collections::BTreeSet<String> {
-        dict.lines()
-            .filter_map(|l| l.trim().strip_prefix("'owner."))
-            .filter_map(|l| l.split_once('\'').map(|(k, _)| k.to_owned()))
-            .collect()
-    };
-    let (zh, en) = (keys(zh), keys(en));
+    let (zh, en) = crate::i18n::keys_under("owner.");
     assert!(!zh.is_empty());
     assert_eq!(zh, en, "owner strings differ between zh and en");
     let counter =

@@ -110,6 +110,18 @@ fn request_fields() -> BTreeSet<String> {
     fields
 }
 
+/// The keys under `prefix` (e.g. `import.`) in each language, the prefix taken off: a
+/// face's own strings, for checking it has them all in both.
+pub(crate) fn keys_under(prefix: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (zh, en) = page_keys();
+    let under = |dict: BTreeSet<String>| {
+        dict.into_iter()
+            .filter_map(|k| k.strip_prefix(prefix).map(str::to_owned))
+            .collect::<BTreeSet<_>>()
+    };
+    (under(zh), under(en))
+}
+
 /// The keys of the `zh` and `en` dictionaries of web/js/i18n.js.
 fn page_keys() -> (BTreeSet<String>, BTreeSet<String>) {
     let source =
