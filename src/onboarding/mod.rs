@@ -5,8 +5,9 @@
 //!
 //! [`sheet`] reads the file (XLSX, XLS, CSV in UTF-8/UTF-16/GB18030), [`columns`] finds
 //! the header, [`rows`] turns each row into a talent or named errors, [`plan`] checks
-//! rows against each other and the register, [`job`] writes, [`letters`] prints the
-//! activation letters, [`sync`] suspends whom the bureau's list left out.
+//! rows against each other and the register, [`job`] runs the plan in batches (what a
+//! batch writes is in `write`), [`letters`] prints the activation letters, [`sync`]
+//! suspends whom the bureau's list left out.
 
 pub mod clean;
 pub mod columns;
@@ -17,3 +18,4 @@ pub mod routes;
 pub mod rows;
 pub mod sheet;
 pub mod sync;
+mod write;
