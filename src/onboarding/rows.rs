@@ -87,12 +87,14 @@ struct RowReader<'a> {
     id_number: Option<String>,
 }
 
-impl RowReader<'_> {
-    fn cell(&self, column: Column) -> &Cell {
+impl<'a> RowReader<'a> {
+    /// The row's cell of `column`; empty when the row stops short or has no such column.
+    fn cell(&self, column: Column) -> &'a Cell {
+        const EMPTY: &Cell = &Cell::Empty;
         self.layout
             .position(column)
             .and_then(|i| self.row.cells.get(i))
-            .unwrap_or(&Cell::Empty)
+            .unwrap_or(EMPTY)
     }
 
     fn refuse(&mut self, column: Column, code: &'static str, zh: String, en: String) {
@@ -110,13 +112,8 @@ impl RowReader<'_> {
     }
 
     /// The cell's text, or a `required` error when a required cell is blank.
-    fn required(&mut self, column: Column) -> Option<&Cell> {
-        let row = self.row;
-        let cell = self
-            .layout
-            .position(column)
-            .and_then(|i| row.cells.get(i))
-            .unwrap_or(&Cell::Empty);
+    fn required(&mut self, column: Column) -> Option<&'a Cell> {
+        let cell = self.cell(column);
         if cell.is_blank() {
             self.refuse(
                 column,
@@ -146,13 +143,11 @@ impl RowReader<'_> {
         });
         let id_number = self
             .required(Column::IdNumber)
-            .cloned()
-            .and_then(|cell| self.id_number(&cell, today));
+            .and_then(|cell| self.id_number(cell, today));
         self.id_number.clone_from(&id_number);
         let phone = self
             .required(Column::Phone)
-            .cloned()
-            .and_then(|cell| self.phone(&cell));
+            .and_then(|cell| self.phone(cell));
         let employer = match crate::talents::parse_employer(&clean::clean(
             &self.cell(Column::Employer).as_text(),
         )) {
@@ -188,11 +183,11 @@ impl RowReader<'_> {
                     None
                 }
             });
-        let cell = self.cell(Column::ValidUntil).clone();
+        let cell = self.cell(Column::ValidUntil);
         let valid_until = if cell.is_blank() {
             Some(None)
         } else {
-            self.valid_until(&cell, today).map(Some)
+            self.valid_until(cell, today).map(Some)
         };
         let talent = match (name, id_number, phone, employer, tier, valid_until) {
             (
