@@ -141,8 +141,7 @@ pub fn set(
 }
 
 /// The card's PIN state, as stored.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = card_pins)]
+#[derive(Debug, Clone, Queryable)]
 struct Stored {
     pin_hash: String,
     failures: i32,
@@ -166,15 +165,19 @@ pub fn check(
     raw: &str,
     now: NaiveDateTime,
 ) -> ApiResult<bool> {
-    // Locks the row (an UPDATE that changes nothing), so concurrent wrong PINs each
-    // count; SQLite's writer lock does the same there.
-    diesel::update(card_pins::table.find(card.id))
+    // Read through an UPDATE that changes nothing: it locks the row, so concurrent wrong
+    // PINs each count (SQLite's writer lock does the same there).
+    let stored: Stored = diesel::update(card_pins::table.find(card.id))
         .set(card_pins::failures.eq(card_pins::failures))
-        .execute(conn)?;
-    let stored: Stored = card_pins::table
-        .find(card.id)
-        .select(Stored::as_select())
-        .first(conn)
+        .returning((
+            card_pins::pin_hash,
+            card_pins::failures,
+            card_pins::day_failures,
+            card_pins::failures_day,
+            card_pins::locked_until,
+            card_pins::blocked,
+        ))
+        .get_result(conn)
         .optional()?
         .ok_or_else(|| {
             ApiError::new(
