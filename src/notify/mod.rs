@@ -22,7 +22,7 @@ use sha2::Sha256;
 
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, ApiResult};
-use crate::schema::{merchants, notifications, redemptions, talents};
+use crate::schema::{cards, merchants, notifications, redemptions, talents};
 use crate::talents::{Field, PiiVault};
 
 /// How far back a scan looks for redemptions without a notification.
@@ -82,6 +82,7 @@ struct DueRow {
     code_window: i64,
     at: NaiveDateTime,
     merchant: String,
+    card_no: String,
 }
 
 /// Notifications due now, oldest first, as notices.
@@ -90,6 +91,7 @@ fn due(conn: &mut DbConnection, vault: &PiiVault, now: NaiveDateTime) -> ApiResu
         .inner_join(redemptions::table.on(redemptions::id.eq(notifications::redemption_id)))
         .inner_join(talents::table.on(talents::id.eq(notifications::talent_id)))
         .inner_join(merchants::table.on(merchants::id.eq(redemptions::merchant_id)))
+        .inner_join(cards::table.on(cards::id.eq(redemptions::card_id)))
         .filter(notifications::delivered_at.is_null())
         .filter(notifications::next_attempt_at.le(now))
         .order(notifications::id)
@@ -105,25 +107,12 @@ fn due(conn: &mut DbConnection, vault: &PiiVault, now: NaiveDateTime) -> ApiResu
             redemptions::code_window,
             redemptions::created_at,
             merchants::name,
+            cards::card_no,
         ))
         .load(conn)?;
-    let card_nos: std::collections::HashMap<i64, String> = {
-        use crate::schema::cards;
-        let ids: Vec<i64> = rows.iter().map(|r| r.redemption_id).collect();
-        redemptions::table
-            .inner_join(cards::table.on(cards::id.eq(redemptions::card_id)))
-            .filter(redemptions::id.eq_any(ids))
-            .select((redemptions::id, cards::card_no))
-            .load::<(i64, String)>(conn)?
-            .into_iter()
-            .collect()
-    };
     rows.into_iter()
         .map(|row| {
-            let last4 = card_nos
-                .get(&row.redemption_id)
-                .map(|n| n[n.len().saturating_sub(4)..].to_owned())
-                .unwrap_or_default();
+            let last4 = row.card_no[row.card_no.len().saturating_sub(4)..].to_owned();
             let local = crate::time::to_local(row.at);
             let by_pin = row.code_window < 0;
             let text = format!(
