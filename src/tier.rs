@@ -60,6 +60,14 @@ impl Tier {
     }
 }
 
+/// A stored tier as printed for people: `C类 · 拔尖`; an unknown value as it is.
+pub fn printed(stored: &str) -> String {
+    stored
+        .parse::<Tier>()
+        .map(|t| format!("{t}类 · {}", t.label()))
+        .unwrap_or_else(|_| stored.to_owned())
+}
+
 impl fmt::Display for Tier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.as_char())

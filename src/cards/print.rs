@@ -61,11 +61,7 @@ fn qr_path(card_no: &str, x: f64, y: f64, size: f64) -> ApiResult<String> {
 
 /// The card face as SVG.
 pub fn svg(card: &Card, holder: &str) -> ApiResult<String> {
-    let tier = card
-        .tier
-        .parse::<crate::tier::Tier>()
-        .map(|t| format!("{}类 · {}", card.tier, t.label()))
-        .unwrap_or_else(|_| card.tier.clone());
+    let tier = crate::tier::printed(&card.tier);
     let qr = qr_path(&card.card_no, 586.0, 150.0, 230.0)?;
     let until = last_valid_day(card.expires_at);
     Ok(format!(

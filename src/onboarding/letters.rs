@@ -6,7 +6,6 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use super::job::Letter;
 use crate::error::ApiResult;
 use crate::spreadsheet::{Spreadsheet, formats, header_row, xlsx_error};
-use crate::tier::Tier;
 
 /// Excel keeps at most 1,023 manual page breaks per sheet: letters are printed from
 /// sheets of a thousand.
@@ -27,12 +26,6 @@ pub fn spreadsheet(letters: &[Letter]) -> ApiResult<Spreadsheet> {
 
 fn local_day(at: chrono::NaiveDateTime) -> String {
     crate::time::to_local(at).format("%Y-%m-%d").to_string()
-}
-
-fn tier_label(tier: &str) -> String {
-    tier.parse::<Tier>()
-        .map(|t| format!("{tier}类·{}", t.label()))
-        .unwrap_or_else(|_| tier.to_owned())
 }
 
 fn write_list(ws: &mut Worksheet, letters: &[Letter]) -> Result<(), XlsxError> {
@@ -61,7 +54,7 @@ fn write_list(ws: &mut Worksheet, letters: &[Letter]) -> Result<(), XlsxError> {
         // Text: digits must not turn into numbers in Excel.
         ws.write_string(r, 3, &letter.phone)?;
         ws.write_string(r, 4, &letter.card_no)?;
-        ws.write_string(r, 5, tier_label(&letter.tier))?;
+        ws.write_string(r, 5, crate::tier::printed(&letter.tier))?;
         ws.write_string(r, 6, &letter.activation_code)?;
         ws.write_string(r, 7, local_day(letter.activation_expires_at))?;
     }
@@ -99,7 +92,7 @@ fn write_print(ws: &mut Worksheet, number: usize, letters: &[Letter]) -> Result<
             format!(
                 "您的遂州英才卡已开通：卡号 {}，人才层次 {}。",
                 letter.card_no,
-                tier_label(&letter.tier)
+                crate::tier::printed(&letter.tier)
             ),
             &body,
         )?;
