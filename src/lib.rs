@@ -18,6 +18,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod family;
 pub mod http;
 pub mod loadgen;
 pub mod merchants;

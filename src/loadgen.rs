@@ -298,6 +298,7 @@ pub fn seed(config: &Config, secrets: &Secrets, cards: usize) -> anyhow::Result<
                 valid_from: None,
                 valid_until: None,
                 subsidy_bp: 5_000,
+                dependents: false,
             },
             None,
         )?;

@@ -143,13 +143,15 @@ diesel::table! {
         id_number_enc -> Text,
         id_number_index -> Text,
         id_number_masked -> Text,
-        phone_enc -> Text,
-        phone_index -> Text,
-        phone_masked -> Text,
+        phone_enc -> Nullable<Text>,
+        phone_index -> Nullable<Text>,
+        phone_masked -> Nullable<Text>,
         employer -> Text,
         tier -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        principal_id -> Nullable<BigInt>,
+        relation -> Nullable<Text>,
     }
 }
 
@@ -167,6 +169,7 @@ diesel::table! {
         replaced_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        principal_card_id -> Nullable<BigInt>,
     }
 }
 
@@ -230,6 +233,7 @@ diesel::table! {
         replaces_id -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        dependents -> Bool,
     }
 }
 

@@ -36,6 +36,7 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::talents::routes::configure(cfg);
     crate::cards::routes::configure(cfg);
     crate::pins::routes::configure(cfg);
+    crate::family::routes::configure(cfg);
     crate::codes::routes::configure(cfg);
     crate::merchants::routes::configure(cfg);
     crate::offers::routes::configure(cfg);

@@ -5,7 +5,8 @@
 //! serialises each batch of rows as one JSON array (`json_object` per row) and
 //! PostgreSQL turns it back into typed rows with `json_populate_recordset`, which
 //! converts SQLite's text timestamps and 0/1 booleans by the target column types.
-//! Tables are copied in creation order, which is foreign-key order. Ids are kept, so
+//! Tables are copied in foreign-key order (a table after those it references; creation
+//! order otherwise: a table SQLite rebuilt is newer than its dependents). Ids are kept, so
 //! the audit chain's hashes stay valid; the sequences are moved past the copied ids.
 
 use anyhow::{Context, bail};
@@ -43,6 +44,42 @@ struct Count {
     n: i64,
 }
 
+/// The source's tables, each after the tables its foreign keys reference (a reference to
+/// itself aside), in creation order where the references leave a choice.
+fn in_reference_order(source: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let created: Vec<String> = diesel::sql_query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY rowid",
+    )
+    .load::<Name>(source)?
+    .into_iter()
+    .map(|n| n.name)
+    .collect();
+    let mut references = Vec::with_capacity(created.len());
+    for table in &created {
+        let referenced: Vec<String> = diesel::sql_query(format!(
+            "SELECT DISTINCT \"table\" AS name FROM pragma_foreign_key_list('{table}')"
+        ))
+        .load::<Name>(source)?
+        .into_iter()
+        .map(|n| n.name)
+        .filter(|name| name != table && created.contains(name))
+        .collect();
+        references.push(referenced);
+    }
+    let mut ordered: Vec<String> = Vec::with_capacity(created.len());
+    while ordered.len() < created.len() {
+        let next = created.iter().zip(&references).position(|(table, refs)| {
+            !ordered.contains(table) && refs.iter().all(|r| ordered.contains(r))
+        });
+        match next {
+            Some(i) => ordered.push(created[i].clone()),
+            None => bail!("the tables' foreign keys reference each other in a cycle"),
+        }
+    }
+    Ok(ordered)
+}
+
 /// What was copied, per table.
 #[derive(Debug)]
 pub struct Report {
@@ -61,14 +98,7 @@ pub fn sqlite_to_postgres(from: &DatabaseUrl, to: &DatabaseUrl) -> anyhow::Resul
     db::run_migrations(&mut target).context("migrating PostgreSQL")?;
     ensure_empty(&mut target)?;
 
-    let tables: Vec<String> = diesel::sql_query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' \
-         AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY rowid",
-    )
-    .load::<Name>(&mut source)?
-    .into_iter()
-    .map(|n| n.name)
-    .collect();
+    let tables = in_reference_order(&mut source)?;
 
     db::write_tx(&mut target, |target| -> anyhow::Result<Report> {
         let mut report = Report { tables: Vec::new() };

@@ -33,6 +33,8 @@ const SHELL = [
   '/js/search.js',
   '/js/todo.js',
   '/js/trace.js',
+  '/js/family.js',
+  '/js/family_office.js',
 ];
 
 const NOT_SHELL = ['/healthz', '/readyz', '/metrics'];

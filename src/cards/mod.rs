@@ -9,6 +9,7 @@
 //! `cards_one_live_per_talent` keeps at most one active-or-suspended card per talent.
 
 pub mod card_no;
+pub mod family;
 pub mod print;
 pub mod renewal;
 pub mod routes;
@@ -74,9 +75,16 @@ pub struct Card {
     pub replaced_by: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Set on a family card: the principal card it follows.
+    pub principal_card_id: Option<i64>,
 }
 
 impl Card {
+    /// A family (附属) card, which follows its principal card.
+    pub fn is_dependent(&self) -> bool {
+        self.principal_card_id.is_some()
+    }
+
     pub fn status_at(&self, now: NaiveDateTime) -> CardStatus {
         effective_status(&self.status, self.expires_at, now)
     }
@@ -92,6 +100,12 @@ impl Card {
             issued_at: self.issued_at,
             valid_until: last_valid_day(self.expires_at),
             replaced_by: self.replaced_by,
+            kind: if self.is_dependent() {
+                CardKind::Dependent
+            } else {
+                CardKind::Principal
+            },
+            principal_card_id: self.principal_card_id,
         }
     }
 }
@@ -114,6 +128,17 @@ pub struct CardView {
     pub valid_until: NaiveDate,
     /// Id of the card that replaced this one (reissue).
     pub replaced_by: Option<i64>,
+    pub kind: CardKind,
+    /// A family card's principal card (the id of the card it follows).
+    pub principal_card_id: Option<i64>,
+}
+
+/// A talent's own card, or a family card (附属卡) issued from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CardKind {
+    Principal,
+    Dependent,
 }
 
 /// The local date a card is last valid on, given the instant it stops being valid.
@@ -188,20 +213,27 @@ pub fn current_for_talent(conn: &mut DbConnection, talent_id: i64) -> ApiResult<
 }
 
 fn load_talent_tier(conn: &mut DbConnection, talent_id: i64) -> ApiResult<String> {
+    Ok(load_holder(conn, talent_id)?.0)
+}
+
+/// The holder's tier, and whether they are a family member (their principal's id).
+fn load_holder(conn: &mut DbConnection, talent_id: i64) -> ApiResult<(String, Option<i64>)> {
     talents::table
         .find(talent_id)
-        .select(talents::tier)
+        .select((talents::tier, talents::principal_id))
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found(format!("No talent {talent_id}.")))
 }
 
 /// Inserts an active card with a fresh number, unaudited: the caller records it.
+/// `principal_card_id` makes it a family card of that card.
 pub(crate) fn insert_card(
     conn: &mut DbConnection,
     talent_id: i64,
     tier: &str,
     expires_at: NaiveDateTime,
+    principal_card_id: Option<i64>,
     now: NaiveDateTime,
 ) -> ApiResult<Card> {
     // A clash of 11 random digits is a once-in-billions event; retrying beats failing.
@@ -225,6 +257,7 @@ pub(crate) fn insert_card(
                 cards::status_changed_at.eq(now),
                 cards::created_at.eq(now),
                 cards::updated_at.eq(now),
+                cards::principal_card_id.eq(principal_card_id),
             ))
             .returning(cards::all_columns)
             .get_result::<Card>(conn)
@@ -252,12 +285,19 @@ pub fn issue(
     expires_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> ApiResult<Card> {
-    let tier = load_talent_tier(conn, talent_id)?;
+    let (tier, principal) = load_holder(conn, talent_id)?;
+    if principal.is_some() {
+        return Err(ApiError::invalid_transition(format!(
+            "Talent {talent_id} is a family member: their card is issued from the principal card \
+             (POST /cards/{{card_no}}/dependents) and follows it."
+        )));
+    }
     let live: Vec<Card> = cards::table
         .filter(cards::talent_id.eq(talent_id))
         .filter(cards::status.eq_any(["active", "suspended"]))
         .select(Card::as_select())
         .load(conn)?;
+    let mut lapsed = Vec::new();
     for old in live {
         if old.status_at(now) != CardStatus::Expired {
             return Err(ApiError::conflict(format!(
@@ -289,8 +329,9 @@ pub fn issue(
             Some(&before),
             Some(&changed.view(now)),
         )?;
+        lapsed.push(changed.id);
     }
-    let card = insert_card(conn, talent_id, &tier, expires_at, now)?;
+    let card = insert_card(conn, talent_id, &tier, expires_at, None, now)?;
     audit::record(
         conn,
         actor,
@@ -300,6 +341,10 @@ pub fn issue(
         None::<&()>,
         Some(&card.view(now)),
     )?;
+    // The family lapsed with the old card; the new card carries them on.
+    for old_id in lapsed {
+        family::relink(conn, actor, old_id, &card, now)?;
+    }
     Ok(card)
 }
 
@@ -358,6 +403,9 @@ pub fn transition(
     if !from.contains(&card.status.as_str()) || (expired && step != Transition::Revoke) {
         return Err(refuse(&card, verb, now));
     }
+    if step == Transition::Resume {
+        family::may_resume(conn, &card, now)?;
+    }
     let before = card.view(now);
     let updated = diesel::update(
         cards::table
@@ -383,6 +431,7 @@ pub fn transition(
         Some(&before),
         Some(&updated.view(now)),
     )?;
+    family::follow(conn, actor, &updated, step, now)?;
     Ok(updated)
 }
 
@@ -402,14 +451,22 @@ pub fn reissue(
     if old.status == "revoked" || old.status == "expired" {
         return Err(refuse(&old, "reissued", now));
     }
+    // A family card keeps its principal's tier and validity: it is reissued as it is.
+    let principal = match old.principal_card_id {
+        Some(id) => Some(family::principal_for_reissue(
+            conn, id, new_tier, expires_at, now,
+        )?),
+        None => None,
+    };
     if let Some(tier) = new_tier {
         crate::talents::set_tier(conn, actor, old.talent_id, tier, now)?;
     }
     let tier = load_talent_tier(conn, old.talent_id)?;
-    let expires_at = match expires_at {
-        Some(t) => t,
-        None if old.expires_at > now => old.expires_at,
-        None => {
+    let expires_at = match (expires_at, &principal) {
+        (_, Some(principal)) => principal.expires_at,
+        (Some(t), None) => t,
+        (None, None) if old.expires_at > now => old.expires_at,
+        (None, None) => {
             return Err(ApiError::validation(
                 "the card has expired: give valid_until for the new card",
             ));
@@ -432,7 +489,14 @@ pub fn reissue(
     if revoked != 1 {
         return Err(refuse(&old, "reissued", now));
     }
-    let new = insert_card(conn, old.talent_id, &tier, expires_at, now)?;
+    let new = insert_card(
+        conn,
+        old.talent_id,
+        &tier,
+        expires_at,
+        old.principal_card_id,
+        now,
+    )?;
     let old = diesel::update(cards::table.find(old.id))
         .set(cards::replaced_by.eq(new.id))
         .returning(cards::all_columns)
@@ -455,6 +519,7 @@ pub fn reissue(
         None::<&()>,
         Some(&new.view(now)),
     )?;
+    family::relink(conn, actor, old.id, &new, now)?;
     Ok((old, new))
 }
 

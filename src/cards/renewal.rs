@@ -74,6 +74,11 @@ pub fn renew(
     now: NaiveDateTime,
 ) -> ApiResult<Card> {
     let before = super::find_by_no(conn, card_no)?;
+    if before.is_dependent() {
+        return Err(ApiError::invalid_transition(
+            "A family card is valid as long as its principal card: renew the principal card.",
+        ));
+    }
     if !["active", "suspended", "expired"].contains(&before.status.as_str()) {
         return Err(ApiError::invalid_transition(format!(
             "A {} card cannot be renewed; issue a new one.",
@@ -109,6 +114,7 @@ pub fn renew(
         Some(&before.view(now)),
         Some(&after.view(now)),
     )?;
+    super::family::follow_renewal(conn, actor, &after, now)?;
     Ok(after)
 }
 

@@ -553,6 +553,7 @@ mod tests {
             replaced_by: None,
             created_at: at(0),
             updated_at: at(0),
+            principal_card_id: None,
         };
         let now = at(T0 + 59);
         let codes = issue(&keys(), &card, None, now).unwrap();

@@ -483,3 +483,117 @@ async fn wait_turn(queue: &Arc<Semaphore>, deadline: Instant) -> ApiResult<Owned
         .map_err(|_| busy())?
         .map_err(|_| busy())
 }
+
+#[cfg(test)]
+mod upgrade_tests {
+    use diesel::migration::MigrationSource;
+    use diesel::prelude::*;
+    use diesel::sqlite::{Sqlite, SqliteConnection};
+    use diesel_migrations::MigrationHarness;
+
+    use super::SQLITE_MIGRATIONS;
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    fn count(conn: &mut SqliteConnection, sql: &str) -> i64 {
+        diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
+    }
+
+    /// The family-cards migration rebuilds `talents` on SQLite (foreign keys off, its
+    /// own transaction): a database with talents, cards and logins comes through whole,
+    /// its references intact and foreign keys enforced again.
+    #[test]
+    fn the_talents_rebuild_keeps_a_populated_database_whole() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        diesel::sql_query("PRAGMA foreign_keys = ON")
+            .execute(&mut conn)
+            .unwrap();
+        let all = MigrationSource::<Sqlite>::migrations(&SQLITE_MIGRATIONS).unwrap();
+        let rebuild = all
+            .iter()
+            .position(|m| m.name().to_string().contains("family_cards"))
+            .expect("the family cards migration");
+        // What `run_pending_migrations` would create first.
+        diesel::sql_query(
+            "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
+             run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+        )
+        .execute(&mut conn)
+        .unwrap();
+        for migration in &all[..rebuild] {
+            conn.run_migration(migration).unwrap();
+        }
+        diesel::sql_query(
+            "INSERT INTO talents (name, id_number_enc, id_number_index, id_number_masked, phone_enc, \
+             phone_index, phone_masked, employer, tier, created_at, updated_at) VALUES \
+             ('甲', 'e1', 'i1', 'm1', 'p1', 'x1', 'q1', '', 'A', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), \
+             ('乙', 'e2', 'i2', 'm2', 'p2', 'x2', 'q2', '', 'B', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        )
+        .execute(&mut conn)
+        .unwrap();
+        diesel::sql_query(
+            "INSERT INTO cards (card_no, talent_id, tier, status, issued_at, expires_at, \
+             status_changed_at, created_at, updated_at) VALUES \
+             ('100000000001', 2, 'B', 'active', '2026-01-01 00:00:00', '2030-01-01 00:00:00', \
+              '2026-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        )
+        .execute(&mut conn)
+        .unwrap();
+
+        conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+
+        assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM talents"), 2);
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT COUNT(*) AS n FROM cards c JOIN talents t ON t.id = c.talent_id WHERE t.name = '乙'"
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT COUNT(*) AS n FROM pragma_foreign_key_check"
+            ),
+            0
+        );
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT foreign_keys AS n FROM pragma_foreign_keys"
+            ),
+            1
+        );
+        // New ids continue after the old ones, and the rules came along.
+        let refused = diesel::sql_query(
+            "INSERT INTO cards (card_no, talent_id, tier, status, issued_at, expires_at, \
+             status_changed_at, created_at, updated_at) VALUES \
+             ('100000000002', 99, 'B', 'active', '2026-01-01 00:00:00', '2030-01-01 00:00:00', \
+              '2026-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        )
+        .execute(&mut conn);
+        assert!(refused.is_err(), "a card of no talent is refused");
+        let phoneless_talent = diesel::sql_query(
+            "INSERT INTO talents (name, id_number_enc, id_number_index, id_number_masked, employer, \
+             tier, created_at, updated_at) VALUES ('丙', 'e3', 'i3', 'm3', '', 'A', \
+             '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        )
+        .execute(&mut conn);
+        assert!(
+            phoneless_talent.is_err(),
+            "only a family member may lack a phone"
+        );
+        diesel::sql_query(
+            "INSERT INTO talents (name, id_number_enc, id_number_index, id_number_masked, employer, \
+             tier, created_at, updated_at, principal_id, relation) VALUES ('丙', 'e3', 'i3', 'm3', '', \
+             'A', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, 'child')",
+        )
+        .execute(&mut conn)
+        .unwrap();
+        assert_eq!(count(&mut conn, "SELECT MAX(id) AS n FROM talents"), 3);
+    }
+}

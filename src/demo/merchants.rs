@@ -124,6 +124,8 @@ pub fn seed(
                     valid_from: None,
                     valid_until: None,
                     subsidy_bp: subsidy,
+                    // Every other demo merchant welcomes family cards too.
+                    dependents: i % 2 == 0,
                 },
                 None,
             )?;

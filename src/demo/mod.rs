@@ -89,6 +89,7 @@ pub fn seed(conn: &mut DbConnection, config: &Config) -> ApiResult<Vec<DemoLogin
         &vault,
         config.card_validity_years,
     )?);
+    seed_family(conn, &vault)?;
     for (role, username, password, note) in
         merchants::seed(conn, &config.districts, &mut demo_password)?
     {
@@ -103,6 +104,39 @@ pub fn seed(conn: &mut DbConnection, config: &Config) -> ApiResult<Vec<DemoLogin
     seed_waiting_proposal(conn)?;
     write_logins(&path, &logins)?;
     Ok(logins)
+}
+
+/// A family card on the first demo talent's card: a parent without a phone, who pays
+/// with the printed card and a PIN.
+fn seed_family(conn: &mut DbConnection, vault: &crate::talents::PiiVault) -> ApiResult<()> {
+    use crate::talents::{Field, IdNumber, TalentName};
+    let now = crate::time::now();
+    let today = crate::time::to_local(now).date_naive();
+    let index = vault.blind_index(Field::Phone, "13800000001");
+    let talent = crate::talents::find_by_index(conn, Field::Phone, &index)?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the demo talent is missing")))?;
+    let card = crate::cards::current_for_talent(conn, talent.id)?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the demo card is missing")))?;
+    let mut id = b"51090219580101002".to_vec();
+    id.push(crate::talents::domain::id_check_char(&id));
+    let id = String::from_utf8(id).map_err(ApiError::internal)?;
+    let parent = crate::family::NewDependent {
+        name: TalentName::parse("李建国")?,
+        id_number: IdNumber::parse(&id, today)?,
+        relation: crate::family::Relation::Parent,
+        phone: None,
+    };
+    write_tx(conn, |conn| {
+        crate::family::add(
+            conn,
+            &Actor::system("demo"),
+            vault,
+            &crate::cards::CardNo::parse(&card.card_no)?,
+            &parent,
+            now,
+        )
+        .map(|_| ())
+    })
 }
 
 /// This year's subsidy budget with envelopes for 衣食住行, so demo redemptions are

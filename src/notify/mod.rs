@@ -33,10 +33,12 @@ const MAX_BACKOFF_SECS: i64 = 3600;
 const BATCH: i64 = 50;
 
 /// Creates the notifications of recent redemptions that have none. Returns how many.
+/// A family member without a phone is told through their principal talent.
 pub fn scan(conn: &mut DbConnection, now: NaiveDateTime) -> ApiResult<usize> {
     Ok(diesel::sql_query(
         "INSERT INTO notifications (redemption_id, talent_id, created_at, attempts, next_attempt_at) \
-         SELECT r.id, r.talent_id, $1, 0, $1 FROM redemptions r \
+         SELECT r.id, CASE WHEN t.phone_index IS NULL THEN t.principal_id ELSE t.id END, $1, 0, $1 \
+         FROM redemptions r JOIN talents t ON t.id = r.talent_id \
          WHERE r.created_at > $2 \
            AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.redemption_id = r.id) \
          ON CONFLICT (redemption_id) DO NOTHING",
@@ -54,9 +56,12 @@ pub struct Notice {
     pub kind: &'static str,
     pub redemption_id: i64,
     pub talent_id: i64,
-    /// The holder's mobile number, for the SMS.
+    /// The recipient's mobile number, for the SMS.
     pub phone: String,
     pub name: String,
+    /// The card's holder, when that is a family member told through their principal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_member: Option<String>,
     /// The card's last four digits.
     pub card_last4: String,
     pub merchant: String,
@@ -76,7 +81,9 @@ struct DueRow {
     redemption_id: i64,
     talent_id: i64,
     name: String,
-    phone_enc: String,
+    phone_enc: Option<String>,
+    holder_id: i64,
+    holder_name: String,
     paid_fen: i64,
     discount_fen: i64,
     code_window: i64,
@@ -87,9 +94,11 @@ struct DueRow {
 
 /// Notifications due now, oldest first, as notices.
 fn due(conn: &mut DbConnection, vault: &PiiVault, now: NaiveDateTime) -> ApiResult<Vec<Notice>> {
+    let holders = diesel::alias!(talents as holders);
     let rows: Vec<DueRow> = notifications::table
         .inner_join(redemptions::table.on(redemptions::id.eq(notifications::redemption_id)))
         .inner_join(talents::table.on(talents::id.eq(notifications::talent_id)))
+        .inner_join(holders.on(holders.field(talents::id).eq(redemptions::talent_id)))
         .inner_join(merchants::table.on(merchants::id.eq(redemptions::merchant_id)))
         .inner_join(cards::table.on(cards::id.eq(redemptions::card_id)))
         .filter(notifications::delivered_at.is_null())
@@ -102,6 +111,8 @@ fn due(conn: &mut DbConnection, vault: &PiiVault, now: NaiveDateTime) -> ApiResu
             talents::id,
             talents::name,
             talents::phone_enc,
+            holders.field(talents::id),
+            holders.field(talents::name),
             redemptions::paid_fen,
             redemptions::discount_fen,
             redemptions::code_window,
@@ -115,8 +126,14 @@ fn due(conn: &mut DbConnection, vault: &PiiVault, now: NaiveDateTime) -> ApiResu
             let last4 = row.card_no[row.card_no.len().saturating_sub(4)..].to_owned();
             let local = crate::time::to_local(row.at);
             let by_pin = row.code_window < 0;
+            let family_member = (row.holder_id != row.talent_id)
+                .then(|| crate::talents::mask_name(&row.holder_name));
+            let whose = match &family_member {
+                Some(member) => format!("您家人{member}的附属卡（尾号{last4}）"),
+                None => format!("您尾号{last4}的英才卡"),
+            };
             let text = format!(
-                "【遂州英才卡】您尾号{last4}的英才卡于{}在{}{}使用，实付{:.2}元，优惠{:.2}元。如非本人使用，请立即在英才卡页面提出异议或致电人才办。",
+                "【遂州英才卡】{whose}于{}在{}{}使用，实付{:.2}元，优惠{:.2}元。如非本人使用，请立即在英才卡页面提出异议或致电人才办。",
                 local.format("%m月%d日%H:%M"),
                 row.merchant,
                 if by_pin { "凭实体卡密码" } else { "" },
@@ -128,8 +145,19 @@ fn due(conn: &mut DbConnection, vault: &PiiVault, now: NaiveDateTime) -> ApiResu
                 kind: "redemption",
                 redemption_id: row.redemption_id,
                 talent_id: row.talent_id,
-                phone: vault.decrypt(Field::Phone, &row.phone_enc)?,
+                // Notifications go to a holder with a phone, or to their principal.
+                phone: vault.decrypt(
+                    Field::Phone,
+                    row.phone_enc.as_deref().ok_or_else(|| {
+                        ApiError::internal(anyhow::anyhow!(
+                            "notification {} is for talent {} who has no phone",
+                            row.id,
+                            row.talent_id
+                        ))
+                    })?,
+                )?,
                 name: row.name,
+                family_member,
                 card_last4: last4,
                 merchant: row.merchant,
                 paid_fen: row.paid_fen,

@@ -50,6 +50,8 @@ pub struct Offer {
     pub replaces_id: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Whether family (dependent) cards may use it.
+    pub dependents: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -195,6 +197,7 @@ mod tests {
             replaces_id: None,
             created_at: now,
             updated_at: now,
+            dependents: false,
         }
     }
 

@@ -77,6 +77,10 @@ pub struct OfferBody {
     /// official's approval before the offer goes live.
     #[schema(minimum = 0, maximum = 10000)]
     pub subsidy_bp: i64,
+    /// Whether family (dependent) cards may use the offer; false when left out. Part of
+    /// the money terms: changing it is a revision.
+    #[serde(default)]
+    pub dependents: bool,
 }
 
 /// The kind decides which amounts apply ([`NewOffer::validate`]): a percent offer has
@@ -143,6 +147,7 @@ impl TryFrom<OfferBody> for NewOffer {
             valid_from: date("valid_from", b.valid_from.as_deref(), false)?,
             valid_until: date("valid_until", b.valid_until.as_deref(), true)?,
             subsidy_bp: small_int("subsidy_bp", Some(b.subsidy_bp))?.unwrap_or_default(),
+            dependents: b.dependents,
         };
         offer.validate()?;
         Ok(offer)

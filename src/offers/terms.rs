@@ -23,6 +23,8 @@ pub struct NewOffer {
     pub valid_from: Option<NaiveDateTime>,
     pub valid_until: Option<NaiveDateTime>,
     pub subsidy_bp: i32,
+    /// Family (dependent) cards may use it too.
+    pub dependents: bool,
 }
 
 impl NewOffer {
@@ -138,6 +140,7 @@ mod tests {
             valid_from: None,
             valid_until: None,
             subsidy_bp: 5000,
+            dependents: false,
         }
     }
 

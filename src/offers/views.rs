@@ -31,6 +31,8 @@ pub struct OfferView {
     pub valid_until: Option<NaiveDateTime>,
     /// Share of the discount the government pays back, in basis points.
     pub subsidy_bp: i32,
+    /// Whether family (dependent) cards may use it.
+    pub dependents: bool,
     pub status: OfferStatus,
     pub status_reason: Option<String>,
     /// The earlier version this one revises.
@@ -62,6 +64,8 @@ pub struct PublicOffer {
     #[serde(serialize_with = "crate::time::rfc3339_local::option::serialize")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub valid_until: Option<NaiveDateTime>,
+    /// Whether family (dependent) cards may use it.
+    pub dependents: bool,
 }
 
 impl Offer {
@@ -81,6 +85,7 @@ impl Offer {
             valid_from: self.valid_from,
             valid_until: self.valid_until,
             subsidy_bp: self.subsidy_bp,
+            dependents: self.dependents,
             status: self.status()?,
             status_reason: self.status_reason.clone(),
             replaces_id: self.replaces_id,
@@ -103,6 +108,7 @@ impl Offer {
             per_card_monthly: self.per_card_monthly,
             valid_from: self.valid_from,
             valid_until: self.valid_until,
+            dependents: self.dependents,
         })
     }
 }

@@ -89,6 +89,7 @@ pub fn create(
             offers::valid_from.eq(new.valid_from),
             offers::valid_until.eq(new.valid_until),
             offers::subsidy_bp.eq(new.subsidy_bp),
+            offers::dependents.eq(new.dependents),
             offers::status.eq(status.as_str()),
             offers::replaces_id.eq(replaces_id),
             offers::created_at.eq(now),

@@ -306,7 +306,7 @@ fn by_index(
         for talent in rows {
             let key = match field {
                 Field::IdNumber => talent.id_number_index.clone(),
-                Field::Phone => talent.phone_index.clone(),
+                Field::Phone => talent.phone_index.clone().unwrap_or_default(),
             };
             found.insert(key, talent);
         }
@@ -361,6 +361,28 @@ fn against_registered(
             });
             continue;
         }
+        if let Some(member) = registered.filter(|r| r.principal_id.is_some()) {
+            let id_letter = report
+                .columns
+                .iter()
+                .find(|c| c.field == Column::IdNumber)
+                .map(|c| c.column.clone());
+            errors.push(RowError {
+                row: talent.row,
+                column: id_letter,
+                field: Some("id_number"),
+                code: "family_member",
+                message: format!(
+                    "此人（{}）已持附属卡：一人只持一张卡，请先注销其附属卡",
+                    crate::talents::mask_name(&member.name)
+                ),
+                message_en: format!(
+                    "this person ({}) holds a family card: one person holds one card, so revoke it first",
+                    crate::talents::mask_name(&member.name)
+                ),
+            });
+            continue;
+        }
         let Some(registered) = registered else {
             report.new += 1;
             steps.push(Step {
@@ -404,10 +426,10 @@ pub fn changes_of(registered: &Talent, row: &TalentRow, phone_index: &str) -> Ve
             to: row.name.clone(),
         });
     }
-    if registered.phone_index != phone_index {
+    if registered.phone_index.as_deref() != Some(phone_index) {
         changes.push(Change {
             field: Column::Phone,
-            from: registered.phone_masked.clone(),
+            from: registered.phone_masked.clone().unwrap_or_default(),
             to: crate::talents::domain::mask_phone(&row.phone),
         });
     }
@@ -443,6 +465,8 @@ fn missing(
     let live: Vec<(i64, String, String, String, String, String)> = talents::table
         .inner_join(cards::table.on(cards::talent_id.eq(talents::id)))
         .filter(talents::tier.eq_any(tiers.iter().copied().collect::<Vec<_>>()))
+        // Family members are on no bureau list: they follow their talent's card.
+        .filter(talents::principal_id.is_null())
         .filter(cards::status.eq("active"))
         .filter(cards::replaced_by.is_null())
         .filter(cards::expires_at.gt(now))

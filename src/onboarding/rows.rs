@@ -24,7 +24,7 @@ pub struct RowError {
     /// Stable: `required`, `name_invalid`, `id_number_invalid`, `id_number_check`,
     /// `id_number_as_number`, `phone_invalid`, `employer_invalid`, `tier_invalid`,
     /// `valid_until_invalid`, `valid_until_out_of_range`, `duplicate_conflict`,
-    /// `phone_duplicate`, `phone_taken`.
+    /// `phone_duplicate`, `phone_taken`, `family_member`.
     pub code: &'static str,
     /// In Chinese, for the official reading the report.
     pub message: String,

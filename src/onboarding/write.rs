@@ -71,7 +71,7 @@ pub(super) fn register(
             now,
         )?;
         let expires = crate::cards::expiry_for(row.valid_until, runner.card_validity_years, now)?;
-        let card = crate::cards::insert_card(conn, stored.id, &stored.tier, expires, now)?;
+        let card = crate::cards::insert_card(conn, stored.id, &stored.tier, expires, None, now)?;
         entries.push(audit::Entry::new(
             actor,
             "talent.create",
@@ -138,7 +138,7 @@ pub(super) fn update(
             } => ApiError::conflict("The new phone is already registered for another talent."),
             other => other,
         })?;
-    if before.phone_index != phone_index {
+    if before.phone_index.as_deref() != Some(phone_index.as_str()) {
         // The talent logs in with the phone: the login is renamed with it.
         diesel::update(users::table.filter(users::talent_id.eq(talent_id)))
             .set((users::username.eq(&row.phone), users::updated_at.eq(now)))

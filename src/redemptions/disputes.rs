@@ -71,7 +71,7 @@ pub async fn open_dispute(
         .write(move |conn| {
             let now = crate::time::now();
             let redemption = super::get(conn, id)?;
-            principal.ensure_can_view_talent(redemption.talent_id)?;
+            crate::family::ensure_can_view_holder(conn, &principal, redemption.talent_id)?;
             if redemption.status != "active" {
                 return Err(ApiError::invalid_transition("This redemption was reversed; there is nothing to dispute."));
             }
@@ -152,7 +152,14 @@ pub async fn list_disputes(
             let build = || {
                 let mut q = disputes::table.into_boxed();
                 if let Some(t) = talent {
-                    q = q.filter(disputes::talent_id.eq(t));
+                    // A talent answers for their family cards' uses too.
+                    q = q.filter(
+                        disputes::talent_id.eq(t).or(disputes::talent_id.eq_any(
+                            crate::schema::talents::table
+                                .filter(crate::schema::talents::principal_id.eq(t))
+                                .select(crate::schema::talents::id),
+                        )),
+                    );
                 }
                 if let Some(s) = &status {
                     q = q.filter(disputes::status.eq(s.to_string()));

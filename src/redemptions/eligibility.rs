@@ -1,5 +1,6 @@
-//! Whether a card may redeem an offer here and now: the merchant active, the offer live
-//! and for the card's tier, and the card within the offer's per-card limits.
+//! Whether a card may redeem an offer here and now: the merchant active, the offer live,
+//! for the card's tier and — for a family card — open to family cards, and the card
+//! within the offer's per-card limits.
 
 use actix_web::http::StatusCode;
 use chrono::NaiveDateTime;
@@ -79,6 +80,13 @@ pub(super) fn eligibility(
             "This offer is not for tier {} cards.",
             tier.as_char()
         ))));
+    }
+    if card.is_dependent() && !offer.dependents {
+        return Ok(Some(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_for_dependents",
+            "This offer is for the talent's own card, not for family cards.",
+        )));
     }
     Ok(None)
 }

@@ -27,7 +27,8 @@ pub struct QuotedOffer {
     pub offer_id: i64,
     pub title: String,
     pub eligible: bool,
-    /// Problem code of why not, e.g. `not_eligible`, `min_spend_not_met`, `limit_reached`.
+    /// Problem code of why not, e.g. `not_eligible`, `not_for_dependents`,
+    /// `min_spend_not_met`, `limit_reached`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,6 +50,8 @@ pub struct Chosen {
 pub struct Quote {
     pub talent: MaskedTalent,
     pub tier: String,
+    /// A family card (附属卡): only offers open to family cards apply.
+    pub family_card: bool,
     pub bill_fen: i64,
     pub offers: Vec<QuotedOffer>,
     pub chosen: Option<Chosen>,
@@ -162,6 +165,7 @@ pub fn quote_card(
         talent: MaskedTalent {
             masked_name: crate::talents::domain::mask_name(&name),
         },
+        family_card: card.is_dependent(),
         tier: card.tier,
         bill_fen: bill.get(),
         offers: quoted,

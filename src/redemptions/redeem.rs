@@ -482,7 +482,7 @@ fn redeem_decoded(
             Reservation::Retry => return Err(Attempt::RetryLocked),
         },
     }
-    let receipt = view(
+    let mut receipt = view(
         &redemption,
         &merchant.name,
         &offer.title,
@@ -490,6 +490,7 @@ fn redeem_decoded(
         &talent_name,
         true,
     );
+    receipt.family_card = card.is_dependent();
     Ok(Made {
         redemption,
         receipt,

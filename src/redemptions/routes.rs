@@ -455,7 +455,16 @@ fn load_page(
             q = q.filter(redemptions::merchant_id.eq(m));
         }
         if let Some(t) = scope_talent {
-            q = q.filter(redemptions::talent_id.eq(t));
+            // A talent's history holds their family cards' uses too (DESIGN §11).
+            q = q.filter(
+                redemptions::talent_id
+                    .eq(t)
+                    .or(redemptions::talent_id.eq_any(
+                        crate::schema::talents::table
+                            .filter(crate::schema::talents::principal_id.eq(t))
+                            .select(crate::schema::talents::id),
+                    )),
+            );
         }
         if let Some(c) = card_id {
             q = q.filter(redemptions::card_id.eq(c));
@@ -530,7 +539,9 @@ pub async fn get_one(
         .run(move |conn| {
             let r = super::get(conn, id)?;
             match principal.role {
-                Role::Talent => principal.ensure_can_view_talent(r.talent_id)?,
+                Role::Talent => {
+                    crate::family::ensure_can_view_holder(conn, &principal, r.talent_id)?
+                }
                 _ => principal.ensure_can_view_merchant(r.merchant_id)?,
             }
             let mut views = super::views(conn, &[r], !principal.is_official())?;

@@ -30,6 +30,9 @@ pub struct RedemptionView {
     pub cashier_id: i64,
     /// Made with the printed card and its PIN rather than a rolling code.
     pub by_pin: bool,
+    /// Made with a family card (附属卡), by a talent's family member.
+    #[serde(default)]
+    pub family_card: bool,
     /// The staff account that scanned it, by name (lists; not on the counter's receipt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cashier_name: Option<String>,
@@ -69,23 +72,31 @@ pub fn views(
         .load::<(i64, String)>(conn)?
         .into_iter()
         .collect();
-    let talents_cards: HashMap<i64, (String, String)> = cards_table::table
+    let talents_cards: HashMap<i64, (String, String, bool)> = cards_table::table
         .inner_join(talents::table)
         .filter(cards_table::id.eq_any(ids(|r| r.card_id)))
-        .select((cards_table::id, cards_table::card_no, talents::name))
-        .load::<(i64, String, String)>(conn)?
+        .select((
+            cards_table::id,
+            cards_table::card_no,
+            talents::name,
+            cards_table::principal_card_id.is_not_null(),
+        ))
+        .load::<(i64, String, String, bool)>(conn)?
         .into_iter()
-        .map(|(id, no, name)| (id, (no, name)))
+        .map(|(id, no, name, family)| (id, (no, name, family)))
         .collect();
     Ok(rows
         .iter()
         .map(|r| {
-            let (card_no, name) = talents_cards.get(&r.card_id).cloned().unwrap_or_default();
+            let (card_no, name, family) =
+                talents_cards.get(&r.card_id).cloned().unwrap_or_default();
             let merchant = merchant_names
                 .get(&r.merchant_id)
                 .map_or("", String::as_str);
             let offer = offer_titles.get(&r.offer_id).map_or("", String::as_str);
-            view(r, merchant, offer, &card_no, &name, mask_card)
+            let mut view = view(r, merchant, offer, &card_no, &name, mask_card);
+            view.family_card = family;
+            view
         })
         .collect())
 }
@@ -139,6 +150,7 @@ pub fn view(
         district: r.district.clone(),
         cashier_id: r.cashier_id,
         by_pin: r.by_pin(),
+        family_card: false,
         cashier_name: None,
         created_at: crate::time::to_local(r.created_at)
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),

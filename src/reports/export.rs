@@ -59,6 +59,8 @@ fn group_title(group_by: &str) -> &'static str {
         "district" => "区县",
         "month" => "月份",
         "merchant" => "商家",
+        "card_kind" => "卡别",
+        "method" => "核销方式",
         _ => "人才层次",
     }
 }

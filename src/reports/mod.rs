@@ -21,8 +21,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ReportQuery {
-    /// `category`, `district`, `month`, `merchant` or `tier`.
-    #[param(pattern = "^(category|district|month|merchant|tier)$")]
+    /// `category`, `district`, `month`, `merchant`, `tier`, `card_kind` (the talents'
+    /// own cards against family cards) or `method` (code against printed card and PIN).
+    #[param(pattern = "^(category|district|month|merchant|tier|card_kind|method)$")]
     pub group_by: String,
     /// RFC 3339 or local date `YYYY-MM-DD`.
     #[param(inline)]
@@ -112,11 +113,22 @@ pub fn subsidy_report(
             "m.name",
             "JOIN merchants m ON m.id = r.merchant_id",
         ),
+        "card_kind" => (
+            "CASE WHEN c.principal_card_id IS NULL THEN 'principal' ELSE 'dependent' END",
+            "CASE WHEN c.principal_card_id IS NULL THEN '主卡' ELSE '附属卡' END",
+            "JOIN cards c ON c.id = r.card_id",
+        ),
+        // A PIN redemption's identity window is negative (see redemptions::by_pin).
+        "method" => (
+            "CASE WHEN r.code_window < 0 THEN 'pin' ELSE 'code' END",
+            "CASE WHEN r.code_window < 0 THEN '实体卡密码' ELSE '扫码' END",
+            "",
+        ),
         other => {
             return Err(ApiError::invalid_field(
                 "group_by",
                 format!(
-                    "group_by must be category, district, month, merchant or tier (got {other:?})"
+                    "group_by must be category, district, month, merchant, tier, card_kind or method (got {other:?})"
                 ),
             ));
         }

@@ -35,13 +35,17 @@ pub struct Talent {
     pub id_number_enc: String,
     pub id_number_index: String,
     pub id_number_masked: String,
-    pub phone_enc: String,
-    pub phone_index: String,
-    pub phone_masked: String,
+    /// A talent always has a phone (their login); a family member may have none.
+    pub phone_enc: Option<String>,
+    pub phone_index: Option<String>,
+    pub phone_masked: Option<String>,
     pub employer: String,
     pub tier: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Set on a family member (附属卡持卡人): the talent whose card theirs hangs from.
+    pub principal_id: Option<i64>,
+    pub relation: Option<String>,
 }
 
 /// The talent's current card in a talent listing.
@@ -58,11 +62,15 @@ pub struct TalentView {
     pub name: String,
     /// e.g. `5109**********1234`.
     pub id_number_masked: String,
-    /// e.g. `138****5678`.
-    pub phone_masked: String,
+    /// e.g. `138****5678`; none for a family member without a phone.
+    pub phone_masked: Option<String>,
     pub employer: String,
     pub tier: String,
     pub card: Option<CardBrief>,
+    /// A family member's principal talent.
+    pub principal_id: Option<i64>,
+    /// A family member's relation to the principal: `spouse`, `child` or `parent`.
+    pub relation: Option<String>,
     #[serde(serialize_with = "crate::time::rfc3339_local::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
@@ -82,6 +90,8 @@ impl Talent {
                 status: c.status_at(now),
             }),
             created_at: self.created_at,
+            principal_id: self.principal_id,
+            relation: self.relation.clone(),
         }
     }
 }
@@ -407,7 +417,8 @@ fn like_pattern(s: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// A page of talents matching the filter, oldest first, with the total count.
+/// A page of talents matching the filter, oldest first, with the total count. Family
+/// members are not talents in this list: they show on their talent's page.
 pub fn list(
     conn: &mut DbConnection,
     filter: &TalentFilter,
@@ -415,7 +426,9 @@ pub fn list(
     now: NaiveDateTime,
 ) -> ApiResult<(Vec<Talent>, i64)> {
     let build = || {
-        let mut q = talents::table.into_boxed();
+        let mut q = talents::table
+            .filter(talents::principal_id.is_null())
+            .into_boxed();
         if let Some(tier) = filter.tier {
             q = q.filter(talents::tier.eq(tier.as_str()));
         }

@@ -301,7 +301,8 @@ pub struct TalentPii {
     pub id: i64,
     pub name: String,
     pub id_number: String,
-    pub phone: String,
+    /// None for a family member without a phone.
+    pub phone: Option<String>,
 }
 
 /// Unmasked ID number and phone (administrators only); every view is audited.
@@ -327,7 +328,11 @@ pub async fn talent_pii(
                 id: talent.id,
                 name: talent.name.clone(),
                 id_number: vault.decrypt(Field::IdNumber, &talent.id_number_enc)?,
-                phone: vault.decrypt(Field::Phone, &talent.phone_enc)?,
+                phone: talent
+                    .phone_enc
+                    .as_deref()
+                    .map(|enc| vault.decrypt(Field::Phone, enc))
+                    .transpose()?,
             };
             // The entry says what was seen, never the values themselves.
             audit::record(

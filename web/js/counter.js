@@ -441,7 +441,8 @@ function scan(body, me) {
         h('span', { class: 'muted small', text: t('quote.talent') }),
         h('span', { class: 'quote-name', id: 'quote-name', text: (q.talent && q.talent.masked_name) || '—' }),
         q.tier ? h('span', { class: 'chip', id: 'quote-tier', text: t(`tier.${q.tier}`) }) : null,
-        byPin ? h('span', { class: 'chip chip-pin', id: 'quote-by-pin', text: t('pin.by_pin') }) : null),
+        byPin ? h('span', { class: 'chip chip-pin', id: 'quote-by-pin', text: t('pin.by_pin') }) : null,
+        q.family_card ? h('span', { class: 'chip chip-family', id: 'quote-family', text: t('family.kind') }) : null),
       byPin ? h('p', { class: 'pin-handback', text: t('pin.hand_back') }) : null,
       offersList.length ? h('fieldset', { class: 'quote-offers' },
         h('legend', { class: 'muted small', text: t('quote.offer') }),
@@ -474,6 +475,7 @@ function scan(body, me) {
       h('dl', { class: 'receipt-lines' },
         h('dt', { text: t('quote.talent') }), h('dd', { id: 'receipt-talent', text: (r.talent && r.talent.masked_name) || (q.talent && q.talent.masked_name) || '—' }),
         r.by_pin ? [h('dt', { text: t('pin.receipt_by') }), h('dd', { id: 'receipt-by-pin', text: t('pin.by_pin') })] : null,
+        r.family_card ? [h('dt', { text: t('family.receipt') }), h('dd', { id: 'receipt-family', text: t('family.kind') })] : null,
         h('dt', { text: t('quote.offer') }), h('dd', { text: (r.offer && r.offer.name) || '' }),
         h('dt', { text: t('quote.bill') }), h('dd', { text: money(r.bill_fen) }),
         h('dt', { text: t('quote.discount') }), h('dd', { text: `-${money(r.discount_fen)}` }),
@@ -658,6 +660,7 @@ function offerTerms(o) {
   const parts = [describeOffer(o)];
   if (o.per_card_daily) parts.push(t('owner.offer.daily', { n: o.per_card_daily }));
   if (o.per_card_monthly) parts.push(t('owner.offer.monthly', { n: o.per_card_monthly }));
+  parts.push(t(o.dependents ? 'offer.family_yes' : 'offer.family_no'));
   const from = offerDate(o.valid_from, false);
   const until = offerDate(o.valid_until, true);
   if (from) parts.push(t('owner.offer.from', { d: from }));
@@ -850,6 +853,8 @@ function offerFields(o) {
   const until = h('input', { class: 'input', name: 'valid_until', type: 'date', value: shownUntil });
   const tierSet = o ? new Set(o.tiers || []) : null;
   const tiers = TIERS.map((tier) => h('input', { type: 'checkbox', name: 'tier', value: tier, checked: !tierSet || tierSet.has(tier) }));
+  // Family cards (附属卡) only where the merchant says so: part of the money terms.
+  const dependents = h('input', { type: 'checkbox', name: 'dependents', id: 'offer-dependents', checked: Boolean(o && o.dependents) });
   const pctField = field(t('offers.percent'), pct);
   const amtField = field(t('offers.amount'), amount);
   const maxField = field(t('offers.max_discount'), maxDisc);
@@ -872,7 +877,10 @@ function offerFields(o) {
     subsidyField,
     field(t('owner.offer.valid_from'), from), field(t('owner.offer.valid_until'), until),
     h('fieldset', { class: 'field field-wide' }, h('legend', { class: 'field-label', text: t('offers.tiers') }),
-      h('div', { class: 'row' }, tiers.map((c) => h('label', { class: 'check' }, c, t(`tier.${c.value}`))))));
+      h('div', { class: 'row' }, tiers.map((c) => h('label', { class: 'check' }, c, t(`tier.${c.value}`))))),
+    h('div', { class: 'field field-wide' },
+      h('label', { class: 'check' }, dependents, t('field.dependents')),
+      h('p', { class: 'muted small', text: t('offer.family_hint') })));
   const optInt = (el) => (el.value.trim() ? Number.parseInt(el.value, 10) : undefined);
   const date = (el, shown, original) => {
     if (!el.value) return undefined;
@@ -897,6 +905,7 @@ function offerFields(o) {
       subsidy_bp: parsePercentBp(subsidy.value),
       per_card_daily: optInt(daily),
       per_card_monthly: optInt(monthly),
+      dependents: dependents.checked,
       valid_from: date(from, shownFrom, o && o.valid_from),
       valid_until: date(until, shownUntil, o && o.valid_until),
     };

@@ -668,7 +668,7 @@ function reports(body) {
   const grid = h('div', { class: 'chart-grid' });
   const range = () => [from.value && `from=${from.value}`, to.value && `to=${to.value}`].filter(Boolean).join('&');
   function draw() {
-    mount(grid, ['category', 'district', 'month'].map((by) => {
+    mount(grid, ['category', 'district', 'month', 'card_kind'].map((by) => {
       const box = h('div', { class: 'chart-box', id: `chart-${by}` }, loading());
       const query = `group_by=${by}${range() ? `&${range()}` : ''}`;
       (async () => {
@@ -677,7 +677,7 @@ function reports(body) {
           const res = await get(`/reports/subsidies?${query}`);
           const rows = (res.rows || []).map((r) => ({
             // Categories in the reader's language; districts and months as the server names them.
-            label: by === 'category' ? t(`catlong.${r.key}`) : r.label || r.key,
+            label: by === 'category' ? t(`catlong.${r.key}`) : by === 'card_kind' ? t(`rep.kind.${r.key}`) : r.label || r.key,
             short: by === 'month' ? monthShort(r.key) : undefined,
             value: Number(r.subsidy_fen) || 0,
           }));

@@ -5,6 +5,7 @@ import { t, has } from './i18n.js';
 import { get, post, list, ApiError, isReachable, fetchFile } from './api.js';
 import { errorBox, alertBox, emptyState, chip, loading, tabs, toast, askText, stat, busy, field } from './ui.js';
 import * as store from './codestore.js';
+import { familyMark, familyPanel } from './family.js';
 
 const TABS = ['card', 'savings', 'partners'];
 const ICONS = { card: '▣', savings: '¥', partners: '⌂' };
@@ -35,6 +36,7 @@ function cardFace(card, me) {
       h('div', { class: 'tc-tier', text: card.tier || '' })),
     h('div', { class: 'tc-name', text: me.display_name || me.username }),
     h('div', { class: 'tc-tier-label', text: tierLabel(card.tier) }),
+    familyMark(card),
     h('div', { class: 'tc-no' }, h('span', { class: 'tc-label', text: t('card.no') }), h('span', { class: 'tc-mono', text: groupDigits(card.card_no) })),
     h('div', { class: 'tc-bottom' },
       h('div', {}, h('span', { class: 'tc-label', text: t('card.valid_until') }), h('span', { class: 'tc-mono', text: dateOnly(card.valid_until) })),
@@ -80,7 +82,8 @@ function cardView(body, me) {
   // Below the code: at the counter the code comes first.
   const noticeBox = h('div', { class: 'card-notice' });
   const printedBox = h('div', { class: 'printed-slot' });
-  mount(body, cardBox, codeBox, noticeBox, printedBox);
+  const familyBox = h('div', { class: 'family-slot' });
+  mount(body, cardBox, codeBox, noticeBox, printedBox, familyBox);
 
   function current(now) {
     return codes.find((c) => Date.parse(c.not_before) <= now && now < Date.parse(c.not_after) && !used.has(c.code));
@@ -182,6 +185,7 @@ function cardView(body, me) {
     mount(cardBox, card ? cardFace(card, me) : noCard());
     mount(noticeBox, expiryNotice(card));
     if (!me.offline) mount(printedBox, printedCard(card));
+    if (!me.offline && card) familyPanel(familyBox);
     if (!card || card.status === 'active') {
       await refill(true);
     }
@@ -396,7 +400,9 @@ function savingRow(r, dispute, reload) {
   return h('li', { class: 'list-item' },
     h('div', { class: 'li-main' },
       h('div', { class: 'li-title', text: (r.merchant && r.merchant.name) || '' }),
-      h('div', { class: 'li-sub muted small', text: [r.offer && r.offer.name, dateTime(r.created_at)].filter(Boolean).join(' · ') })),
+      h('div', { class: 'li-sub muted small', text: [r.offer && r.offer.name, dateTime(r.created_at)].filter(Boolean).join(' · ') }),
+      // A use of a family card, in the talent's history: whose card it was.
+      r.family_card ? h('div', { class: 'li-sub small family-use', text: t('family.used_by', { name: (r.talent && r.talent.masked_name) || '' }) }) : null),
     h('div', { class: 'li-side' },
       // A reversed sale saved nothing: its amount is struck through, not counted.
       h('div', { class: ['li-amount', r.status === 'reversed' && 'is-reversed'], text: `-${money(r.discount_fen).replace('-', '')}` }),

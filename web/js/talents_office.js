@@ -11,6 +11,7 @@ import { showActivationFor } from './activation.js';
 import { ledgerHref } from './ledger.js';
 import { pinRules } from './talent.js';
 import { actionButton, download, codeButton } from './actions.js';
+import { familyButton } from './family_office.js';
 
 const TIERS = ['A', 'B', 'C', 'D', 'E'];
 
@@ -33,10 +34,12 @@ export function talentsView(body, canWrite) {
     { label: t('actions'), cell: (p) => h('div', { class: 'row-tight' },
       p.card && ['active', 'suspended'].includes(p.card.status) ? null
         : actionButton(t('t.issue_card'), `/talents/${p.id}/cards`, { onDone: () => { reload(); cards.reload(); } }),
+      familyButton(p, cardActions),
       newCodeButton(p)) },
   ], items));
   const cards = pagedList('/cards', (items, reload) => table([
-    { label: t('card.no'), cell: (c) => h('span', { class: 'mono', text: c.card_no }) },
+    { label: t('card.no'), cell: (c) => h('span', {}, h('span', { class: 'mono', text: c.card_no }),
+      c.kind === 'dependent' ? [' ', h('span', { class: 'chip chip-family', text: t('family.kind') })] : null) },
     { label: t('card.holder'), cell: (c) => c.holder_name || '' },
     { label: t('t.tier'), cell: (c) => c.tier || '' },
     { label: t('card.valid_until'), cell: (c) => c.valid_until || '' },
