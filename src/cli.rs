@@ -66,9 +66,20 @@ pub enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
-        /// Pace the requests to this many per second in total (default: as fast as possible).
+        /// Pace the requests (sales, with --realistic) to this many per second in total
+        /// (default: as fast as possible).
         #[arg(long)]
         rate: Option<f64>,
+        /// The realistic counter mix: many merchants and offer shapes, envelopes and a
+        /// merchant cap, each sale a quote then a redeem (DESIGN §7).
+        #[arg(long)]
+        realistic: bool,
+        /// Merchants of the realistic mix.
+        #[arg(long, default_value_t = 200)]
+        merchants: usize,
+        /// Print a line per second: throughput and the worst latencies in that second.
+        #[arg(long)]
+        per_second: bool,
     },
     /// Verify the audit record (chain, signed checkpoints, settlement anchors); exits
     /// with status 1 if it is broken.
@@ -245,13 +256,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             concurrency,
             seconds,
             rate,
+            realistic,
+            merchants,
+            per_second,
         } => crate::loadgen::run(
             &config,
-            &url,
-            cards,
-            concurrency,
-            std::time::Duration::from_secs(seconds),
-            rate,
+            crate::loadgen::Options {
+                url,
+                cards,
+                concurrency,
+                duration: std::time::Duration::from_secs(seconds),
+                rate,
+                realistic,
+                merchants,
+                per_second,
+            },
         ),
         Command::AuditVerify => {
             let db = Db::connect(&config.database_url, 1, false)?;

@@ -28,7 +28,7 @@ pub struct Seeded {
     pub redemptions: i64,
 }
 
-fn series(conn: &DbConnection, n: i64) -> String {
+pub(crate) fn series(conn: &DbConnection, n: i64) -> String {
     match conn {
         DbConnection::Pg(_) => format!(
             "SELECT CAST(g AS BIGINT) AS n FROM generate_series(0, {}) g",

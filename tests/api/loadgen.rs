@@ -29,13 +29,10 @@ async fn loadgen_reconnects_after_the_server_restarts() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite app");
     let secrets = Secrets::load(&app.config.secret_key_file).expect("secrets");
     let config = app.config.clone();
-    let seeded = actix_web::web::block({
-        let secrets = Secrets::load(&config.secret_key_file).expect("secrets");
-        move || loadgen::seed(&config, &secrets, 200)
-    })
-    .await
-    .unwrap()
-    .expect("seeded");
+    let seeded = actix_web::web::block(move || loadgen::seed(&config, 200))
+        .await
+        .unwrap()
+        .expect("seeded");
     let token = app.login(&seeded.cashier, &seeded.password).await;
     let base_url = format!("http://127.0.0.1:{}", app.port);
     let fire = loadgen::fire(
@@ -47,6 +44,7 @@ async fn loadgen_reconnects_after_the_server_restarts() {
         4,
         Duration::from_secs(4),
         Some(200.0),
+        None,
     );
     let restart = async {
         tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -78,3 +76,60 @@ async fn loadgen_reconnects_after_the_server_restarts() {
         after - before_restart
     );
 }
+
+/// The realistic mix (DESIGN §7) works end to end on both backends: a city seeded in a
+/// few statements, every cashier logged in, sales as quote then redeem, and refusals
+/// counted by their problem code — expired codes among them — with no server errors.
+async fn the_realistic_mix_sells_and_counts_refusals_by_code(app: TestApp) {
+    let secrets = Secrets::load(&app.config.secret_key_file).expect("secrets");
+    let options = loadgen::Options {
+        url: format!("http://127.0.0.1:{}", app.port),
+        cards: 400,
+        concurrency: 4,
+        duration: Duration::from_secs(3),
+        rate: Some(120.0),
+        realistic: true,
+        merchants: 12,
+        per_second: false,
+    };
+    let report = loadgen::realistic_mix(app.config.clone(), secrets, &options)
+        .await
+        .expect("the realistic mix ran");
+    report.print();
+    assert!(report.sales > 100, "{report:?}");
+    assert!(
+        report.errors.is_empty(),
+        "no server errors: {:?}",
+        report.errors
+    );
+    assert!(
+        report.refused.contains_key("code_expired"),
+        "one code in a hundred is expired: {:?}",
+        report.refused
+    );
+    let refused: u64 = report.refused.values().sum();
+    assert_eq!(
+        report.quote.len() as u64,
+        report.sales + refused,
+        "every attempt was quoted once and ended in a sale or a refusal"
+    );
+    // What the report counts is in the database: one redemption per sale.
+    let admin = app.admin_token().await;
+    let (_, ledger) = app.get("/api/v1/redemptions?per_page=1", &admin).await;
+    assert_eq!(ledger["total"].as_u64(), Some(report.sales), "{ledger}");
+    let (_, envelopes) = app
+        .get(
+            &format!(
+                "/api/v1/budgets/{}",
+                chrono::Datelike::year(&talentcard::time::to_local(talentcard::time::now()))
+            ),
+            &admin,
+        )
+        .await;
+    assert!(
+        envelopes.to_string().contains("food"),
+        "the mix runs with category envelopes: {envelopes}"
+    );
+}
+
+crate::both_backends!(the_realistic_mix_sells_and_counts_refusals_by_code);

@@ -1,12 +1,22 @@
 //! `talentcard loadgen`: fires real HTTP redemptions at a running server and reports
-//! redemptions/s, latency percentiles and errors (DESIGN §7; figures in BENCHMARKS.md).
+//! throughput, latency percentiles and errors (DESIGN §7; figures in BENCHMARKS.md).
 //!
 //! It seeds its own scratch data straight into the server's database (same
-//! `DATABASE_URL` and `SECRET_KEY_FILE`): one active merchant with a cashier and a
-//! subsidised offer, a budget, and N talents with cards. Codes are minted with the
-//! server's code key exactly as a phone would show them, so every request is a genuine,
-//! fresh, single-use code: (card, window, slot) never repeats.
+//! `DATABASE_URL` and `SECRET_KEY_FILE`). Codes are minted with the server's code key
+//! exactly as a phone would show them, so every request is a genuine, fresh, single-use
+//! code: (card, window, slot) never repeats. Two mixes:
+//! - the fast path (default): one merchant, one cashier, one subsidised offer, a budget
+//!   without envelopes or cap, `POST /redemptions` alone;
+//! - `--realistic` ([`realistic`], [`sales`]): 200 merchants, their cashiers and offers of
+//!   six shapes, category envelopes and a merchant cap, each sale a quote then a redeem.
+//!
+//! `--per-second` prints a line per second (throughput and the worst latency in it), to
+//! line stalls up with what else ran at that moment.
 
+pub mod realistic;
+pub mod sales;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +28,6 @@ use tokio::sync::Mutex;
 
 use crate::auth::password::Password;
 use crate::auth::{Actor, Role};
-use crate::cards;
 use crate::codes::{self, CodeId};
 use crate::config::Config;
 use crate::db::{Db, write_tx};
@@ -27,7 +36,6 @@ use crate::merchants::{self, Category, District, MerchantAction, NewMerchant, Us
 use crate::offers::{self, NewOffer, OfferAction, OfferKind};
 use crate::schema::budgets;
 use crate::secrets::{KeySet, Secrets};
-use crate::talents::{IdNumber, NewTalent, Phone, PiiVault, TalentName};
 use crate::tier::{Tier, TierSet};
 use crate::users::{self, NewAccount, Username};
 
@@ -39,6 +47,19 @@ struct CodeSource {
 }
 
 impl CodeSource {
+    fn new(keys: KeySet, card_ids: Vec<i64>) -> Self {
+        CodeSource {
+            keys,
+            card_ids,
+            state: std::sync::Mutex::new((0, 0)),
+        }
+    }
+
+    /// Some card of the source, by number.
+    fn card_for(&self, n: u64) -> i64 {
+        self.card_ids[(n % self.card_ids.len() as u64) as usize]
+    }
+
     fn next(&self) -> Option<String> {
         let window = codes::window_of(crate::time::now());
         let n = {
@@ -77,13 +98,64 @@ pub struct Report {
     pub latencies: Vec<Duration>,
 }
 
+/// The `p` quantile of sorted latencies (nearest rank).
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A line per second while a run lasts: completed work and the worst latencies in that
+/// second, so a stall shows when it happened rather than only in the tail.
+#[derive(Default)]
+pub struct Ticker {
+    done: AtomicU64,
+    worst_us: AtomicU64,
+    worst_quote_us: AtomicU64,
+    worst_redeem_us: AtomicU64,
+}
+
+impl Ticker {
+    /// A completed sale (or a redemption in the fast mix) and its redeem's latency.
+    pub fn sale(&self, whole: Duration, redeem: Duration) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        self.worst_us
+            .fetch_max(whole.as_micros() as u64, Ordering::Relaxed);
+        self.worst_redeem_us
+            .fetch_max(redeem.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    pub fn quote(&self, took: Duration) {
+        self.worst_quote_us
+            .fetch_max(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Prints a line each second until `duration` is over.
+    pub async fn print_every_second(self: Arc<Self>, duration: Duration) {
+        let started = Instant::now();
+        let mut second = 0;
+        while started.elapsed() < duration {
+            second += 1;
+            let next = Duration::from_secs(second);
+            if let Some(wait) = next.checked_sub(started.elapsed()) {
+                actix_web::rt::time::sleep(wait).await;
+            }
+            let ms = |a: &AtomicU64| a.swap(0, Ordering::Relaxed) as f64 / 1000.0;
+            println!(
+                "{second:>4}s {:>6}/s  worst: whole {:>7.1} ms  quote {:>7.1} ms  redeem {:>7.1} ms",
+                self.done.swap(0, Ordering::Relaxed),
+                ms(&self.worst_us),
+                ms(&self.worst_quote_us),
+                ms(&self.worst_redeem_us),
+            );
+        }
+    }
+}
+
 impl Report {
     pub fn percentile(&self, p: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies[i]
+        percentile(&self.latencies, p)
     }
 
     pub fn print(&self) {
@@ -93,10 +165,11 @@ impl Report {
             self.ok, self.elapsed
         );
         println!(
-            "latency: p50 {:.1?}  p95 {:.1?}  p99 {:.1?}  max {:.1?}",
+            "latency: p50 {:.1?}  p95 {:.1?}  p99 {:.1?}  p99.9 {:.1?}  max {:.1?}",
             self.percentile(0.50),
             self.percentile(0.95),
             self.percentile(0.99),
+            self.percentile(0.999),
             self.latencies.last().copied().unwrap_or_default()
         );
         println!(
@@ -118,27 +191,25 @@ pub async fn fire(
     concurrency: usize,
     duration: Duration,
     rate: Option<f64>,
+    ticker: Option<Arc<Ticker>>,
 ) -> anyhow::Result<Report> {
     if card_ids.is_empty() {
         bail!("no cards to redeem with");
     }
-    let source = Arc::new(CodeSource {
-        keys,
-        card_ids,
-        state: std::sync::Mutex::new((0, 0)),
-    });
+    let source = Arc::new(CodeSource::new(keys, card_ids));
     let report = Arc::new(Mutex::new(Report::default()));
     let sequence = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let url = format!("{}/api/v1/redemptions", base_url.trim_end_matches('/'));
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (source, report, sequence, url, token) = (
+        let (source, report, sequence, url, token, ticker) = (
             source.clone(),
             report.clone(),
             sequence.clone(),
             url.clone(),
             token.to_owned(),
+            ticker.clone(),
         );
         workers.push(actix_web::rt::spawn(async move {
             let new_client = || awc::Client::builder().timeout(Duration::from_secs(10)).finish();
@@ -169,7 +240,11 @@ pub async fn fire(
                     Ok(mut r) if r.status().as_u16() == 201 => {
                         let _ = r.body().await;
                         local.ok += 1;
-                        local.latencies.push(sent.elapsed());
+                        let took = sent.elapsed();
+                        local.latencies.push(took);
+                        if let Some(t) = &ticker {
+                            t.sale(took, took);
+                        }
                     }
                     Ok(mut r) => {
                         let body = r.body().await.unwrap_or_default();
@@ -218,10 +293,10 @@ pub struct Seeded {
     pub card_ids: Vec<i64>,
 }
 
-/// Seeds a merchant with a cashier and a live subsidised offer, a budget large enough
-/// for any run, and `cards` talents with active cards, through the same module
-/// functions the API uses (so every row is as real as production's).
-pub fn seed(config: &Config, secrets: &Secrets, cards: usize) -> anyhow::Result<Seeded> {
+/// Seeds a merchant with a cashier and a live subsidised offer (through the same module
+/// functions the API uses), a budget large enough for any run, and `cards` talents with
+/// active cards (set-based, [`realistic::seed_cards`]: seconds, not minutes).
+pub fn seed(config: &Config, cards: usize) -> anyhow::Result<Seeded> {
     let db = Db::migrate_and_connect(
         &config.database_url,
         config.migration_database_url.as_ref(),
@@ -319,37 +394,7 @@ pub fn seed(config: &Config, secrets: &Secrets, cards: usize) -> anyhow::Result<
         Ok(offer.id)
     })
     .map_err(api)?;
-    let vault = PiiVault::new(secrets);
-    let today = crate::time::to_local(now).date_naive();
-    let expires = cards::expiry_for(None, config.card_validity_years, now).map_err(api)?;
-    let base = u64::from_str_radix(&run, 16)? % 100_000;
-    let mut card_ids = Vec::with_capacity(cards);
-    for chunk in (0..cards).collect::<Vec<_>>().chunks(500) {
-        let made = write_tx(&mut conn, |conn| -> ApiResult<Vec<i64>> {
-            let mut ids = Vec::with_capacity(chunk.len());
-            for &i in chunk {
-                let n = base * 100_000 + i as u64;
-                // Unique per run: the birth date and sequence spell out `n`.
-                let birth = chrono::NaiveDate::from_ymd_opt(1960, 1, 1).expect("valid")
-                    + chrono::Duration::days((n / 1000 % 15_000) as i64);
-                let body = format!("510902{}{:03}", birth.format("%Y%m%d"), n % 1000);
-                let check = crate::talents::domain::id_check_char(body.as_bytes());
-                let new = NewTalent {
-                    name: TalentName::parse(&format!("压测{i}"))?,
-                    id_number: IdNumber::parse(&format!("{body}{}", char::from(check)), today)?,
-                    phone: Phone::parse(&format!("19{:09}", n % 1_000_000_000))?,
-                    employer: "压测".into(),
-                    tier: Tier::C,
-                };
-                let (talent, _) =
-                    crate::talents::create(conn, &actor, &vault, &new, hash.clone(), now)?;
-                ids.push(cards::issue(conn, &actor, talent.id, expires, now)?.id);
-            }
-            Ok(ids)
-        })
-        .map_err(api)?;
-        card_ids.extend(made);
-    }
+    let card_ids = realistic::seed_cards(&mut conn, &run, cards as i64)?;
     crate::audit::seal_pending(&mut conn).map_err(api)?;
     Ok(Seeded {
         cashier,
@@ -359,23 +404,55 @@ pub fn seed(config: &Config, secrets: &Secrets, cards: usize) -> anyhow::Result<
     })
 }
 
-/// `talentcard loadgen`: seed, log in as the cashier, fire, report.
-pub fn run(
-    config: &Config,
+/// What `talentcard loadgen` runs.
+pub struct Options {
+    pub url: String,
+    pub cards: usize,
+    pub concurrency: usize,
+    pub duration: Duration,
+    pub rate: Option<f64>,
+    /// The realistic counter mix instead of the fast path.
+    pub realistic: bool,
+    /// Merchants of the realistic mix.
+    pub merchants: usize,
+    pub per_second: bool,
+}
+
+/// Logs `username` in and returns its access token.
+async fn login(
+    client: &awc::Client,
     url: &str,
-    cards: usize,
-    concurrency: usize,
-    duration: Duration,
-    rate: Option<f64>,
-) -> anyhow::Result<()> {
-    if cards == 0 || concurrency == 0 {
+    username: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let mut res = client
+        .post(format!("{}/api/v1/auth/login", url.trim_end_matches('/')))
+        .send_json(&serde_json::json!({"username": username, "password": password}))
+        .await
+        .map_err(|e| anyhow::anyhow!("login request: {e}"))?;
+    let body: serde_json::Value = res
+        .json()
+        .await
+        .map_err(|e| anyhow::anyhow!("login answer: {e}"))?;
+    Ok(body["access_token"]
+        .as_str()
+        .with_context(|| format!("login of {username} refused: {body}"))?
+        .to_owned())
+}
+
+/// `talentcard loadgen`: seed, log in, fire, report.
+pub fn run(config: &Config, options: Options) -> anyhow::Result<()> {
+    if options.cards == 0 || options.concurrency == 0 {
         bail!("cards and concurrency must be at least 1");
     }
     let secrets = Secrets::load(&config.secret_key_file).context(
         "the server's secrets file (SECRET_KEY_FILE / DATA_DIR) is needed to mint codes",
     )?;
+    if options.realistic {
+        return run_realistic(config, &secrets, options);
+    }
     let started = Instant::now();
-    let seeded = seed(config, &secrets, cards)?;
+    let seeded = seed(config, options.cards)?;
     println!(
         "seeded {} cards in {:.1?}",
         seeded.card_ids.len(),
@@ -383,33 +460,141 @@ pub fn run(
     );
     actix_web::rt::System::new().block_on(async {
         let client = awc::Client::default();
-        let mut res = client
-            .post(format!("{}/api/v1/auth/login", url.trim_end_matches('/')))
-            .send_json(
-                &serde_json::json!({"username": seeded.cashier, "password": seeded.password}),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("login request: {e}"))?;
-        let body: serde_json::Value = res
-            .json()
-            .await
-            .map_err(|e| anyhow::anyhow!("login answer: {e}"))?;
-        let token = body["access_token"]
-            .as_str()
-            .context("cashier login refused")?
-            .to_owned();
+        let token = login(&client, &options.url, &seeded.cashier, &seeded.password).await?;
+        let ticker = options.per_second.then(|| Arc::new(Ticker::default()));
+        println!("firing for {:?}", options.duration);
+        if let Some(t) = &ticker {
+            actix_web::rt::spawn(t.clone().print_every_second(options.duration));
+        }
         let report = fire(
-            url,
+            &options.url,
             &token,
             seeded.offer_id,
             secrets.code.clone(),
             seeded.card_ids,
-            concurrency,
-            duration,
-            rate,
+            options.concurrency,
+            options.duration,
+            options.rate,
+            ticker,
         )
         .await?;
         report.print();
         Ok(())
     })
+}
+
+/// The realistic mix from the command line: run it and print the report.
+fn run_realistic(config: &Config, secrets: &Secrets, options: Options) -> anyhow::Result<()> {
+    let (config, secrets) = (config.clone(), secrets.clone());
+    actix_web::rt::System::new().block_on(async move {
+        let report = realistic_mix(config, secrets, &options).await?;
+        report.print();
+        Ok(())
+    })
+}
+
+/// The realistic mix: seeds the city into the server's database, logs every cashier in,
+/// fires the sales and returns their report.
+pub async fn realistic_mix(
+    config: Config,
+    secrets: Secrets,
+    options: &Options,
+) -> anyhow::Result<sales::SalesReport> {
+    let started = Instant::now();
+    let password = format!(
+        "loadgen-{}",
+        hex::encode(crate::secrets::random_bytes::<6>())
+    );
+    let (merchants, cards) = (options.merchants as i64, options.cards as i64);
+    let seeded = {
+        let password = password.clone();
+        actix_web::web::block(move || -> anyhow::Result<realistic::Seeded> {
+            let db = Db::migrate_and_connect(
+                &config.database_url,
+                config.migration_database_url.as_ref(),
+                2,
+            )?;
+            let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let api = |e: ApiError| anyhow::anyhow!("{}", e.problem().detail);
+            let hash =
+                users::hash_password(&Password::parse(&password).map_err(api)?).map_err(api)?;
+            let run = hex::encode(crate::secrets::random_bytes::<3>());
+            realistic::seed(&mut conn, &run, &config.districts, merchants, cards, &hash)
+        })
+        .await??
+    };
+    println!(
+        "seeded {} merchants, {} cashiers, {} offers, {} cards in {:.1?}",
+        seeded.merchants.len(),
+        seeded
+            .merchants
+            .iter()
+            .map(|m| m.cashiers.len())
+            .sum::<usize>(),
+        seeded
+            .merchants
+            .iter()
+            .map(|m| m.offers.len())
+            .sum::<usize>(),
+        seeded.card_ids.len(),
+        started.elapsed()
+    );
+    // Two regulars per merchant, kept out of the general pool of codes.
+    let regular_count = (2 * seeded.merchants.len()).min(seeded.card_ids.len() / 2);
+    let (general, regular) = seeded
+        .card_ids
+        .split_at(seeded.card_ids.len() - regular_count);
+    let logged_in = Instant::now();
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let names: Vec<&String> = seeded
+        .merchants
+        .iter()
+        .flat_map(|m| m.cashiers.iter())
+        .collect();
+    // Each login hashes a password on the server: a few at a time.
+    let mut tokens = HashMap::new();
+    for chunk in names.chunks(8) {
+        let logins = chunk
+            .iter()
+            .map(|name| login(&client, &options.url, name, &password));
+        for (name, token) in chunk
+            .iter()
+            .zip(futures_util::future::join_all(logins).await)
+        {
+            tokens.insert((*name).clone(), token?);
+        }
+    }
+    println!(
+        "logged {} cashiers in in {:.1?}",
+        tokens.len(),
+        logged_in.elapsed()
+    );
+    let counters = seeded
+        .merchants
+        .iter()
+        .enumerate()
+        .map(|(i, m)| sales::Counter {
+            tokens: m.cashiers.iter().map(|c| tokens[c].clone()).collect(),
+            first_offer: m.offers[0],
+            regulars: regular.iter().skip(2 * i).take(2).copied().collect(),
+        })
+        .collect();
+    let ticker = options.per_second.then(|| Arc::new(Ticker::default()));
+    println!("firing for {:?}", options.duration);
+    if let Some(t) = &ticker {
+        actix_web::rt::spawn(t.clone().print_every_second(options.duration));
+    }
+    sales::fire(
+        &options.url,
+        counters,
+        secrets.code.clone(),
+        general.to_vec(),
+        options.concurrency,
+        options.duration,
+        options.rate,
+        ticker,
+    )
+    .await
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# One measured pair for BENCHMARKS.md: a `talentcard loadgen` run against a server on a
+# fresh PostgreSQL database, then pgbench TPC-B (`-c 8 -j 2 -T 20`) in the same minute.
+# Prints loadgen's report, the CPU the server and PostgreSQL spent per redemption while
+# loadgen fired (from /proc, so seeding and logins are left out), the server's peak RSS,
+# and pgbench's tps. Needs a local PostgreSQL the current user may create databases on.
+#
+#   deploy/bench/pair.sh target/release/talentcard --realistic --cards 10000 --concurrency 32 --seconds 20
+#   deploy/bench/pair.sh target/release/talentcard --cards 10000 --concurrency 32 --seconds 20
+set -euo pipefail
+bin=$(realpath "$1")
+shift
+db="tc_pair_$$"
+dir=$(mktemp -d)
+port=$((18300 + RANDOM % 600))
+ticks=$(getconf CLK_TCK)
+cleanup() {
+  [[ -n "${server:-}" ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  dropdb --if-exists "$db" >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# CPU seconds (user + system) of the given pids, from /proc/PID/stat fields 14 and 15.
+cpu_of() {
+  local total=0 pid fields
+  for pid in "$@"; do
+    fields=$(cut -d')' -f2 "/proc/$pid/stat" 2>/dev/null) || continue
+    read -r -a f <<<"$fields"
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+postgres_pids() { pgrep -u postgres -x postgres || pgrep -x postgres; }
+
+if ! psql -qAt -d tc_pgbench -c 'SELECT 1 FROM pgbench_branches LIMIT 1' >/dev/null 2>&1; then
+  createdb tc_pgbench 2>/dev/null || true
+  pgbench -q -i -s 10 tc_pgbench >/dev/null
+fi
+createdb "$db"
+DATABASE_URL="postgres:///$db" DATA_DIR="$dir" BIND="127.0.0.1:$port" RUST_LOG=warn \
+  "$bin" serve >"$dir/server.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+  sleep 0.1
+done
+
+DATABASE_URL="postgres:///$db" DATA_DIR="$dir" "$bin" loadgen --url "http://127.0.0.1:$port" "$@" \
+  >"$dir/loadgen.out" 2>&1 &
+loadgen=$!
+until grep -q '^firing' "$dir/loadgen.out" 2>/dev/null; do
+  kill -0 "$loadgen" 2>/dev/null || { cat "$dir/loadgen.out"; exit 1; }
+  sleep 0.05
+done
+server_before=$(cpu_of "$server")
+pg_before=$(cpu_of $(postgres_pids))
+wait "$loadgen"
+server_after=$(cpu_of "$server")
+pg_after=$(cpu_of $(postgres_pids))
+cat "$dir/loadgen.out"
+done_count=$(grep -oP '^(sales|redemptions): \K[0-9]+' "$dir/loadgen.out")
+python3 - "$done_count" "$ticks" "$server_before" "$server_after" "$pg_before" "$pg_after" <<'EOF'
+import sys
+n, ticks, sb, sa, pb, pa = map(int, sys.argv[1:])
+us = lambda a, b: (b - a) / ticks * 1e6 / max(n, 1)
+print(f"CPU per redemption: server {us(sb, sa):.0f} µs, PostgreSQL {us(pb, pa):.0f} µs")
+EOF
+echo "server peak RSS: $(grep VmHWM "/proc/$server/status" | awk '{print $2 / 1024 " MiB"}')"
+kill "$server"
+wait "$server" 2>/dev/null || true
+server=
+pgbench -c 8 -j 2 -T 20 tc_pgbench 2>/dev/null | grep -E '^tps' | sed 's/^/pgbench: /'
