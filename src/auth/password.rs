@@ -7,8 +7,9 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 
 /// OWASP Password Storage Cheat Sheet: argon2id, m=19456 KiB, t=2, p=1.
 fn hasher() -> Argon2<'static> {
@@ -90,6 +91,24 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
         .verify_password(password.as_bytes(), &parsed)
         .is_ok()
         && real
+}
+
+/// Password checks running at once, at most one per core: a shift's worth of cashiers
+/// signing in together then neither starves the counters of CPU nor holds a pooled
+/// connection for the tens of milliseconds each takes, and argon2's 19 MiB working
+/// memory is needed only that many times over.
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)));
+
+/// [`verify`] on a blocking thread, waiting its turn among the checks in flight.
+pub async fn verify_in_turn(password: String, stored: Option<String>) -> ApiResult<bool> {
+    let _turn = HASHING
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("password check queue closed: {e}")))?;
+    actix_web::web::block(move || verify(&password, stored.as_deref()))
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("password check failed: {e}")))
 }
 
 /// Warms the dummy hash at start-up so the first unknown-user login is not faster.

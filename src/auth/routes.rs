@@ -176,36 +176,40 @@ pub async fn login(
             .run_writing(move |conn| throttle::admit(conn, &username, &address, now))
             .await?
     };
-    let metrics = state.metrics.clone();
-    // A read connection only: argon2 takes tens of milliseconds, and on SQLite holding
-    // the writers' turn that long would stall every other write.
-    let outcome = state
-        .db
-        .run(move |conn| {
-            let user = users::find_by_username(conn, &username)?;
-            metrics.login_password_checks.inc();
-            // Verified against a dummy hash when the user is unknown: same work, same answer.
-            let valid =
-                password::verify(&password, user.as_ref().map(|u| u.password_hash.as_str()));
-            Ok(match user {
-                Some(user) if valid && user.active => {
-                    LoginOutcome::Ok(user.id, user.role()?, user.token_version)
-                }
-                Some(user) if valid => LoginOutcome::Inactive(match user.merchant_id {
-                    Some(merchant_id) => {
+    let user = {
+        let username = username.clone();
+        state
+            .db
+            .run(move |conn| users::find_by_username(conn, &username))
+            .await?
+    };
+    state.metrics.login_password_checks.inc();
+    // Verified against a dummy hash when the user is unknown: same work, same answer.
+    // Off the connection pool and a few at a time (see `password::verify_in_turn`).
+    let valid =
+        password::verify_in_turn(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let outcome = match user {
+        Some(user) if valid && user.active => {
+            LoginOutcome::Ok(user.id, user.role()?, user.token_version)
+        }
+        Some(user) if valid => LoginOutcome::Inactive(match user.merchant_id {
+            Some(merchant_id) => {
+                state
+                    .db
+                    .run(move |conn| {
                         use crate::schema::merchants;
-                        merchants::table
+                        Ok(merchants::table
                             .find(merchant_id)
                             .select((merchants::status, merchants::status_reason))
                             .first(conn)
-                            .optional()?
-                    }
-                    None => None,
-                }),
-                _ => LoginOutcome::Wrong,
-            })
-        })
-        .await?;
+                            .optional()?)
+                    })
+                    .await?
+            }
+            None => None,
+        }),
+        _ => LoginOutcome::Wrong,
+    };
     match outcome {
         LoginOutcome::Ok(id, role, version) => {
             // The right password: this attempt was no failure, and a device session opens.
