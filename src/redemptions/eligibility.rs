@@ -39,10 +39,15 @@ pub(super) fn uses_so_far(
     day: &str,
     period: &str,
 ) -> ApiResult<(i64, i64)> {
+    // The month as a range of local days, not `period = …`: each connection keeps this
+    // statement prepared, and a plan made while the table was nearly empty chose the
+    // (period, merchant_id) index — then read every redemption of the month on each call
+    // (1.7 ms at 7 000 rows and growing, measured with loadgen --realistic). Without a
+    // period predicate only the card's own indexes serve it.
     let days: Vec<String> = redemptions::table
         .filter(redemptions::card_id.eq(card_id))
         .filter(redemptions::offer_id.eq(offer_id))
-        .filter(redemptions::period.eq(period))
+        .filter(redemptions::local_day.between(format!("{period}-01"), format!("{period}-31")))
         .filter(redemptions::status.eq("active"))
         .select(redemptions::local_day)
         .load(conn)?;
