@@ -11,6 +11,7 @@
 //! (settlement approved) → paid (payout recorded); `remaining = total − reserved −
 //! settled − paid` always.
 
+pub mod fast;
 pub mod routes;
 pub mod setting;
 pub mod slots;
@@ -217,29 +218,6 @@ pub enum Reservation {
     /// Roll the transaction back and run it again with [`Approach::Locked`] (see
     /// [`slots::Take::Retry`]). Only the fast approach asks for this.
     Retry,
-}
-
-/// The whole reservation as one statement, where it is one: a year budget with neither
-/// merchant cap nor category envelope, on the fast approach. Run it where [`reserve_in`]
-/// would run: one row changed means [`Reservation::Made`], none means
-/// [`Reservation::Retry`]. `None` when the reservation needs more than that statement.
-pub fn single_statement(
-    booking: &Booking<'_>,
-    shape: Option<Shape>,
-    approach: Approach,
-) -> Option<slots::TakeFromSlot<'static>> {
-    let simple = Shape {
-        merchant_monthly_cap_fen: None,
-        has_envelope: false,
-    };
-    (shape == Some(simple) && approach == Approach::Fast && booking.amount_fen > 0).then(|| {
-        slots::TakeFromSlot::new(
-            booking.year,
-            Scope::Year,
-            booking.redemption_id,
-            booking.amount_fen,
-        )
-    })
 }
 
 /// [`reserve`] with the year's shape already read (a redemption reads it together with

@@ -461,7 +461,7 @@ fn redeem_decoded(
         Some(&redemption),
     )?;
     let booking = redemption.booking();
-    let in_one_go = budgets::single_statement(&booking, budget, approach);
+    let in_one_go = budgets::fast::FastReservation::of(&booking, budget, approach);
     let reserved = write::write(conn, &redemption, &entry, in_one_go).map_err(refusal_for_write)?;
     // Last: budget slots are shared by every counter in the city, and the slot's lock is
     // held from its UPDATE until commit.

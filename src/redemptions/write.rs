@@ -13,7 +13,7 @@ use diesel::{AppearsOnTable, Expression, SelectableExpression};
 
 use super::Redemption;
 use crate::audit;
-use crate::budgets::slots::TakeFromSlot;
+use crate::budgets::fast::{Chained, FastReservation};
 use crate::db::{DbConnection, InOneStatement};
 use crate::schema::redemptions;
 
@@ -98,23 +98,37 @@ pub fn write(
     conn: &mut DbConnection,
     redemption: &Redemption,
     entry: &audit::Entry,
-    reservation: Option<TakeFromSlot<'_>>,
+    reservation: Option<FastReservation<'_>>,
 ) -> Result<Reserved, diesel::result::Error> {
     let row = row_insert!(redemption);
+    let entry = entry.insert();
     let taken = match (conn, reservation) {
-        (DbConnection::Pg(pg), Some(take)) => {
-            InOneStatement::new(row, entry.insert(), take).execute(pg)?
+        // One statement per budget shape, each its own prepared statement.
+        (DbConnection::Pg(pg), Some(r)) => {
+            let changed = match (r.cap.is_some(), r.envelope.is_some()) {
+                (false, false) => InOneStatement::new(row, entry, r.year).execute(pg)?,
+                (true, false) => {
+                    InOneStatement::new(row, entry, Chained::<true, false>(r)).execute(pg)?
+                }
+                (false, true) => {
+                    InOneStatement::new(row, entry, Chained::<false, true>(r)).execute(pg)?
+                }
+                (true, true) => {
+                    InOneStatement::new(row, entry, Chained::<true, true>(r)).execute(pg)?
+                }
+            };
+            changed == 1
         }
         (conn, reservation) => {
             row.execute(conn)?;
-            entry.insert().execute(conn)?;
+            entry.execute(conn)?;
             match reservation {
-                Some(take) => take.execute(conn)?,
+                Some(r) => r.run_in_turn(conn)?,
                 None => return Ok(Reserved::NotAsked),
             }
         }
     };
-    Ok(if taken == 1 {
+    Ok(if taken {
         Reserved::Taken
     } else {
         Reserved::SlotDry
@@ -125,7 +139,8 @@ pub fn write(
 mod tests {
     use super::*;
     use crate::auth::Actor;
-    use crate::budgets::slots::Scope;
+    use crate::budgets::Booking;
+    use crate::budgets::slots::{Approach, Scope, TakeFromSlot};
 
     fn has_static_id<T: QueryId>(_: &T) -> bool {
         T::HAS_STATIC_QUERY_ID
@@ -177,6 +192,52 @@ mod tests {
         let statement = InOneStatement::new(row_insert!(&redemption), entry.insert(), take);
         assert!(statement.is_safe_to_cache_prepared(&Pg).unwrap());
         assert!(has_static_id(&statement));
+        // The budgets with a merchant cap and category envelopes: still one prepared
+        // statement, the steps chained in the order every path locks them.
+        let booking = Booking {
+            year: 2026,
+            period: "2026-11",
+            merchant_id: 1,
+            category: "food",
+            amount_fen: 500,
+            redemption_id: 7,
+        };
+        let shape = crate::budgets::Shape {
+            merchant_monthly_cap_fen: Some(100_000),
+            has_envelope: true,
+        };
+        let fast = FastReservation::of(&booking, Some(shape), Approach::Fast).unwrap();
+        let chained = InOneStatement::new(
+            row_insert!(&redemption),
+            entry.insert(),
+            Chained::<true, true>(fast),
+        );
+        assert!(chained.is_safe_to_cache_prepared(&Pg).unwrap());
+        assert!(has_static_id(&chained));
+        let sql = diesel::debug_query::<Pg, _>(&chained).to_string();
+        let (cap, env, year) = (
+            sql.find("cap AS (INSERT INTO merchant_month_subsidy")
+                .unwrap(),
+            sql.find("env AS (UPDATE budget_slots").unwrap(),
+            sql.rfind("UPDATE budget_slots").unwrap(),
+        );
+        assert!(cap < env && env < year, "{sql}");
+        assert!(
+            sql.contains("AND EXISTS (SELECT 1 FROM cap) RETURNING 1)"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("AND room_fen >= $47 AND EXISTS (SELECT 1 FROM env) -- binds"),
+            "the year's slot goes last, only after the envelope's: {sql}"
+        );
+        // An amount above the cap is the slow path's to refuse.
+        let too_much = Booking {
+            amount_fen: 200_000,
+            ..booking
+        };
+        assert!(FastReservation::of(&too_much, Some(shape), Approach::Fast).is_none());
+        assert!(FastReservation::of(&booking, Some(shape), Approach::Locked).is_none());
+        assert!(FastReservation::of(&booking, None, Approach::Fast).is_none());
         // What the check tells apart: diesel's own UPDATE is never kept prepared.
         let slot_update = diesel::update(crate::schema::budget_slots::table)
             .set(crate::schema::budget_slots::room_fen.eq(0_i64));
