@@ -28,7 +28,7 @@ use tokio::time::Instant;
 
 pub use job_lock::job_lock;
 pub use lock::ForNoKeyUpdateOf;
-pub use together::InOneStatement;
+pub use together::{InOneStatement, SelectOne};
 pub use url::{Backend, DatabaseUrl};
 
 use crate::error::{ApiError, ApiResult};

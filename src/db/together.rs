@@ -44,3 +44,15 @@ where
         self.last.walk_ast(out.reborrow())
     }
 }
+
+/// `SELECT 1`, to close an [`InOneStatement`] whose writes are all in its WITH (an
+/// unsubsidised redemption: its row and its audit entry, nothing to reserve).
+#[derive(Debug, Clone, Copy, QueryId)]
+pub struct SelectOne;
+
+impl QueryFragment<Pg> for SelectOne {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT 1");
+        Ok(())
+    }
+}

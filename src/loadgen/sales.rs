@@ -222,16 +222,16 @@ pub async fn fire(
                         actix_web::rt::time::sleep(wait).await;
                     }
                 }
-                let m = (n % counters.len() as u64) as usize;
-                let counter = &counters[m];
-                let token =
-                    &counter.tokens[(n / counters.len() as u64) as usize % counter.tokens.len()];
-                let code = match n % 100 {
+                let counter = &counters[(n % counters.len() as u64) as usize];
+                // The merchant's own count of sales picks its cashier and the kind of
+                // sale, so every merchant sees every kind.
+                let round = n / counters.len() as u64;
+                let token = &counter.tokens[round as usize % counter.tokens.len()];
+                let code = match round % 100 {
                     // A code from half an hour ago: the counter says it has expired.
                     0 => expired_code(&keys, &source, n),
-                    1..=4 if !counter.regulars.is_empty() => {
-                        regulars.next(counter.regulars[n as usize % counter.regulars.len()])
-                    }
+                    1..=4 if !counter.regulars.is_empty() => regulars
+                        .next(counter.regulars[(round / 100) as usize % counter.regulars.len()]),
                     _ => source.next(),
                 };
                 let Some(code) = code else {
@@ -240,7 +240,7 @@ pub async fn fire(
                     continue;
                 };
                 let bill = 1_000 + (n * 7_883) % 30_000;
-                let picked = (n % 20 == 7).then_some(counter.first_offer);
+                let picked = (round % 20 == 7).then_some(counter.first_offer);
                 let mut quote_body = json!({"code": code, "bill_fen": bill});
                 if let Some(offer) = picked {
                     quote_body["offer_id"] = json!(offer);

@@ -32,7 +32,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::offers::money::Fen;
 use crate::schema::redemptions;
 
-pub use quote::{Chosen, Quote, QuotedOffer, quote, quote_card};
+pub use quote::{Chosen, Quote, QuotedOffer, quote_by_token, quote_card};
 pub use redeem::{
     Caller, Made, RedeemRequest, Redeemed, merchant_of, redeem, redeem_code, replay, session,
 };

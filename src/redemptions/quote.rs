@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::eligibility::{active_merchant, eligibility, limit_refusal, uses_so_far};
-use super::redeem::{code_used, code_used_before};
+use super::redeem::{Caller, CounterMerchant, code_used};
 use super::{MaskedTalent, local_keys, problem};
-use crate::auth::Principal;
+use crate::auth::principal::{Claimed, MerchantStaff};
 use crate::budgets;
 use crate::cards::Card;
-use crate::codes;
+use crate::codes::{self, CodeId};
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
 use crate::offers;
@@ -57,25 +57,157 @@ pub struct Quote {
     pub chosen: Option<Chosen>,
 }
 
-/// What redeeming this code would give at this merchant; consumes nothing.
-pub fn quote(
+/// Everything a quote by code checks before the offers, from one read (see
+/// [`quote_read`]).
+struct QuoteRead {
+    card: Card,
+    talent_name: String,
+    user: (crate::users::SessionUser, Option<i64>),
+    failures: codes::guard::Failures,
+    merchant: Option<CounterMerchant>,
+    code_used: bool,
+}
+
+/// The card, its talent's name, the caller's user row and session, its and its
+/// merchant's failed code checks, the merchant, and whether this code was used: one
+/// statement where there were eight, and no lock (a quote consumes nothing). `None` when
+/// there is no such card (or user).
+fn quote_read(
+    conn: &mut DbConnection,
+    code: &CodeId,
+    (user_id, session_id): (i64, i64),
+    now: NaiveDateTime,
+) -> ApiResult<Option<QuoteRead>> {
+    use crate::schema::{
+        cards, code_guess_throttle as throttle, merchant_guess_throttle as merchant_throttle,
+        merchants, redemptions, sessions, users,
+    };
+    let used = redemptions::table
+        .filter(redemptions::card_id.eq(code.card_id))
+        .filter(redemptions::code_window.eq(code.window))
+        .filter(redemptions::code_slot.eq(code.slot as i32));
+    let found = cards::table
+        .inner_join(talents::table)
+        .inner_join(users::table.on(users::id.eq(user_id)))
+        .left_join(sessions::table.on(crate::auth::session::live(session_id, now)))
+        .left_join(throttle::table.on(throttle::user_id.eq(users::id)))
+        .left_join(
+            merchant_throttle::table.on(merchant_throttle::merchant_id
+                .nullable()
+                .eq(users::merchant_id)),
+        )
+        .left_join(merchants::table.on(merchants::id.nullable().eq(users::merchant_id)))
+        .filter(cards::id.eq(code.card_id))
+        .select((
+            Card::as_select(),
+            talents::name,
+            crate::users::SessionUser::as_select(),
+            sessions::id.nullable(),
+            (
+                (throttle::failures, throttle::window_start).nullable(),
+                (merchant_throttle::failures, merchant_throttle::window_start).nullable(),
+            ),
+            Option::<CounterMerchant>::as_select(),
+            diesel::dsl::exists(used),
+        ))
+        .first::<(
+            Card,
+            String,
+            crate::users::SessionUser,
+            Option<i64>,
+            (codes::guard::Counted, codes::guard::Counted),
+            Option<CounterMerchant>,
+            bool,
+        )>(conn)
+        .optional()?;
+    Ok(found.map(
+        |(card, talent_name, user, session, (account, merchant_failures), merchant, code_used)| {
+            QuoteRead {
+                card,
+                talent_name,
+                user: (user, session),
+                failures: codes::guard::Failures::new(account, merchant_failures),
+                merchant,
+                code_used,
+            }
+        },
+    ))
+}
+
+/// What redeeming this code would give at the caller's merchant; consumes nothing. The
+/// HTTP path: the token's user row comes with the quote's own read, as a redemption's
+/// does.
+pub fn quote_by_token(
     conn: &mut DbConnection,
     secrets: &Secrets,
-    staff: &Principal,
+    claimed: &Claimed<MerchantStaff>,
     code: &str,
     bill: Fen,
     offer_id: Option<i64>,
     now: NaiveDateTime,
 ) -> ApiResult<Quote> {
-    let merchant_id = staff
-        .merchant_scope()
-        .ok_or_else(|| ApiError::forbidden("Only merchant staff quote."))?;
-    let verified =
-        codes::guard::verify_as_staff(conn, secrets, staff.user_id, Some(merchant_id), code, now)?;
-    if code_used_before(conn, &verified.id)? {
+    let id = match codes::decode(&secrets.code, code, now) {
+        Ok(id) => id,
+        // Not genuine or not current: the session and the guessing limit are judged
+        // first, and a wrong signature counts against the account.
+        Err(error) => {
+            let (staff, failures) = super::session(conn, claimed)?;
+            codes::guard::refuse_if_throttled(failures, now)?;
+            return Err(codes::guard::refuse_undecoded(
+                conn,
+                staff.user_id,
+                staff.merchant_scope(),
+                failures,
+                error,
+                now,
+            ));
+        }
+    };
+    let caller = Caller::Token(claimed);
+    let mut read = None;
+    let verified = codes::check_card(
+        |_| match quote_read(conn, &id, (claimed.user_id(), claimed.session_id()), now)? {
+            None => {
+                // No such card, or no such user: the session is still judged first.
+                let (_, failures) = super::session(conn, claimed)?;
+                codes::guard::refuse_if_throttled(failures, now)?;
+                Ok(None)
+            }
+            Some(found) => {
+                let staff = caller.admit(Some(found.user.clone()), found.failures, now)?;
+                let card = found.card.clone();
+                read = Some((staff, found));
+                Ok(Some(card))
+            }
+        },
+        id,
+        now,
+    )?;
+    let Some((staff, found)) = read else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "card checked without being read"
+        )));
+    };
+    if found.code_used {
         return Err(code_used());
     }
-    quote_card(conn, merchant_id, verified.card, bill, offer_id, now)
+    let merchant = found
+        .merchant
+        .filter(|m| Some(m.id) == staff.merchant_scope())
+        .ok_or_else(|| ApiError::forbidden("Only merchant staff quote."))?;
+    if merchant.status != crate::merchants::MerchantStatus::Active.as_str() {
+        return Err(super::eligibility::inactive_merchant());
+    }
+    quote_offers(
+        conn,
+        merchant.id,
+        &merchant.category,
+        verified.card,
+        &found.talent_name,
+        bill,
+        offer_id,
+        now,
+    )
 }
 
 /// What the card (its code or PIN already verified) would get at the merchant.
@@ -92,12 +224,36 @@ pub fn quote_card(
         .find(card.talent_id)
         .select(talents::name)
         .first(conn)?;
+    quote_offers(
+        conn,
+        merchant_id,
+        &merchant.category,
+        card,
+        &name,
+        bill,
+        offer_id,
+        now,
+    )
+}
+
+/// The quote of each live offer of the merchant for the card, and the one chosen.
+#[allow(clippy::too_many_arguments)]
+fn quote_offers(
+    conn: &mut DbConnection,
+    merchant_id: i64,
+    category: &str,
+    card: Card,
+    name: &str,
+    bill: Fen,
+    offer_id: Option<i64>,
+    now: NaiveDateTime,
+) -> ApiResult<Quote> {
     let (day, period, year) = local_keys(now);
     let budget_left = budgets::view(conn, year)?.map(|b| {
         let envelope = b
             .categories
             .iter()
-            .find(|c| c.category == merchant.category)
+            .find(|c| c.category == category)
             .map(|c| c.remaining_fen);
         envelope.map_or(b.remaining_fen, |e| e.min(b.remaining_fen))
     });
@@ -163,7 +319,7 @@ pub fn quote_card(
         });
     Ok(Quote {
         talent: MaskedTalent {
-            masked_name: crate::talents::domain::mask_name(&name),
+            masked_name: crate::talents::domain::mask_name(name),
         },
         family_card: card.is_dependent(),
         tier: card.tier,

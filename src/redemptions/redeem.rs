@@ -81,12 +81,12 @@ pub fn replay(
 /// would only widen the hot read.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = merchants_table)]
-struct CounterMerchant {
-    id: i64,
-    name: String,
-    category: String,
-    district: String,
-    status: String,
+pub(super) struct CounterMerchant {
+    pub(super) id: i64,
+    pub(super) name: String,
+    pub(super) category: String,
+    pub(super) district: String,
+    pub(super) status: String,
 }
 
 /// The offer, its merchant and the shape of this year's budget for the merchant's
@@ -131,7 +131,7 @@ impl Caller<'_> {
 
     /// The staff member, once the token is confirmed by its user row (401/403) and the
     /// account is not locked out for entering forged codes (429), in that order.
-    fn admit(
+    pub(super) fn admit(
         self,
         user: SessionRead,
         failures: Failures,

@@ -99,27 +99,26 @@ fn count_refusal(state: &AppState, e: &ApiError) {
 )]
 #[post("/redemptions/quote")]
 pub async fn quote(
-    auth: Auth<MerchantStaff>,
+    claimed: Claimed<MerchantStaff>,
     state: web::Data<AppState>,
     body: crate::http::Json<QuoteBody>,
 ) -> ApiResult<web::Json<Quote>> {
     let body = body.into_inner();
     let bill = super::parse_bill(body.bill_fen)?;
     let presented = presented(body.code, body.card_no, body.pin)?;
-    let staff = auth.into_inner();
     let secrets = state.secrets.clone();
     let result = state
         .db
         .run(move |conn| {
             let now = crate::time::now();
             match presented {
+                // The session is confirmed within the quote's own read.
                 Presented::Code(code) => {
-                    super::quote(conn, &secrets, &staff, &code, bill, body.offer_id, now)
+                    super::quote_by_token(conn, &secrets, &claimed, &code, bill, body.offer_id, now)
                 }
                 Presented::Card { card_no, pin } => {
+                    let (staff, failures) = super::session(conn, &claimed)?;
                     let merchant_id = super::merchant_of(&staff)?;
-                    let (_, failures) =
-                        codes::guard::staff_and_failures(conn, staff.user_id, staff.session_id)?;
                     let card = super::by_pin::admit(
                         conn,
                         &secrets.pin_key(),

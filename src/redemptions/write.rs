@@ -14,7 +14,7 @@ use diesel::{AppearsOnTable, Expression, SelectableExpression};
 use super::Redemption;
 use crate::audit;
 use crate::budgets::fast::{Chained, FastReservation};
-use crate::db::{DbConnection, InOneStatement};
+use crate::db::{DbConnection, InOneStatement, SelectOne};
 use crate::schema::redemptions;
 
 /// The id the next redemption row gets, selected with the counter read. PostgreSQL: the
@@ -118,6 +118,11 @@ pub fn write(
                 }
             };
             changed == 1
+        }
+        // Nothing to reserve (an unsubsidised offer): the row and the entry, one statement.
+        (DbConnection::Pg(pg), None) => {
+            InOneStatement::new(row, entry, SelectOne).execute(pg)?;
+            return Ok(Reserved::NotAsked);
         }
         (conn, reservation) => {
             row.execute(conn)?;
@@ -230,6 +235,10 @@ mod tests {
             sql.contains("AND room_fen >= $47 AND EXISTS (SELECT 1 FROM env) -- binds"),
             "the year's slot goes last, only after the envelope's: {sql}"
         );
+        // An unsubsidised redemption: its row and entry, still one prepared statement.
+        let unsubsidised = InOneStatement::new(row_insert!(&redemption), entry.insert(), SelectOne);
+        assert!(unsubsidised.is_safe_to_cache_prepared(&Pg).unwrap());
+        assert!(has_static_id(&unsubsidised));
         // An amount above the cap is the slow path's to refuse.
         let too_much = Booking {
             amount_fen: 200_000,
