@@ -222,6 +222,8 @@ pub fn apply(
             }
         }
     }
+    // The slots get their share of the new budget now, not one by one on first use.
+    super::slots::prime_year(conn, year)?;
     let after = super::view(conn, year)?.ok_or_else(|| ApiError::not_found("budget vanished"))?;
     audit::record(
         conn,

@@ -261,21 +261,7 @@ fn refill_and_take(
     let slots: Vec<Slot> = scope_slots(year, scope)
         .select(Slot::as_select())
         .load(conn)?;
-    if slots.len() < SLOTS as usize {
-        // Slots are made on first use, under the budget lock, so no one races us here.
-        // One row at a time: a multi-row INSERT is not portable across the backends.
-        for missing in (0..SLOTS).filter(|s| !slots.iter().any(|have| have.slot == *s)) {
-            diesel::insert_into(budget_slots::table)
-                .values((
-                    budget_slots::year.eq(year),
-                    budget_slots::scope.eq(scope.key()),
-                    budget_slots::slot.eq(missing),
-                    budget_slots::room_fen.eq(0),
-                    budget_slots::used_fen.eq(0),
-                ))
-                .execute(conn)?;
-        }
-    }
+    create_missing(conn, year, scope, &slots)?;
     // Redemptions move fen from room to used, leaving room + used of a slot unchanged;
     // only holders of the budget lock change that sum. So this read stays true.
     let handed_out: i64 = slots.iter().map(|s| s.room_fen + s.used_fen).sum();
@@ -303,6 +289,65 @@ fn refill_and_take(
         ))
         .execute(conn)?;
     Ok(Take::Taken)
+}
+
+/// Makes the slots `slots` lacks, empty. Under the budget lock, so no one races us here;
+/// one row at a time, as a multi-row INSERT is not portable across the backends.
+fn create_missing(
+    conn: &mut DbConnection,
+    year: i32,
+    scope: Scope<'_>,
+    slots: &[Slot],
+) -> ApiResult<()> {
+    for missing in (0..SLOTS).filter(|s| !slots.iter().any(|have| have.slot == *s)) {
+        diesel::insert_into(budget_slots::table)
+            .values((
+                budget_slots::year.eq(year),
+                budget_slots::scope.eq(scope.key()),
+                budget_slots::slot.eq(missing),
+                budget_slots::room_fen.eq(0),
+                budget_slots::used_fen.eq(0),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Hands every slot of the budget a share of its free room, making the slots that are
+/// missing. Without it the first redemptions after a budget is set all found their slot
+/// dry and queued on the budget row while it filled one slot at a time: the first second
+/// of every loadgen run had a 150–180 ms worst case (BENCHMARKS.md). Half of what is free
+/// goes out, a 32nd to each slot; the rest stays with the budget for refills, so a budget
+/// near its end is still shared out exactly. Call it after a change of the budget is
+/// complete: room is handed out from the totals as they then stand.
+pub fn prime(conn: &mut DbConnection, year: i32, scope: Scope<'_>) -> ApiResult<()> {
+    let Some(parent) = lock_parent(conn, year, scope)? else {
+        return Ok(());
+    };
+    let slots = lock_slots(conn, year, scope)?;
+    create_missing(conn, year, scope, &slots)?;
+    let handed_out: i64 = slots.iter().map(|s| s.room_fen + s.used_fen).sum();
+    let share = (parent.total_fen - parent.committed_fen - handed_out) / (2 * i64::from(SLOTS));
+    if share > 0 {
+        diesel::update(scope_slots(year, scope))
+            .set(budget_slots::room_fen.eq(budget_slots::room_fen + share))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// [`prime`] for every envelope of the year (in category order), then the year itself:
+/// the lock order every other path keeps.
+pub fn prime_year(conn: &mut DbConnection, year: i32) -> ApiResult<()> {
+    let categories: Vec<String> = budget_envelopes::table
+        .filter(budget_envelopes::year.eq(year))
+        .order(budget_envelopes::category)
+        .select(budget_envelopes::category)
+        .load(conn)?;
+    for category in &categories {
+        prime(conn, year, Scope::Envelope(category))?;
+    }
+    prime(conn, year, Scope::Year)
 }
 
 /// Moves what the slots took into the budget row's `reserved_fen` and takes their room

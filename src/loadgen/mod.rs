@@ -391,6 +391,7 @@ pub fn seed(config: &Config, cards: usize) -> anyhow::Result<Seeded> {
                 ))
                 .execute(conn)?;
         }
+        crate::budgets::slots::prime_year(conn, year)?;
         Ok(offer.id)
     })
     .map_err(api)?;

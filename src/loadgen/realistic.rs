@@ -188,6 +188,9 @@ pub fn seed(
                 .execute(conn)
                 .with_context(|| format!("seeding: {}", &sql[..sql.len().min(60)]))?;
         }
+        // As setting a budget through the API does.
+        crate::budgets::slots::prime_year(conn, year)
+            .map_err(|e| anyhow::anyhow!("{}", e.problem().detail))?;
         let cashiers: Vec<CashierRow> = diesel::sql_query(format!(
             "SELECT u.merchant_id AS merchant_id, u.username AS username FROM users u \
              JOIN merchants m ON m.id = u.merchant_id WHERE {mine} ORDER BY u.id"

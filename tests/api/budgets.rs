@@ -371,7 +371,48 @@ async fn budget_role_matrix(app: TestApp) {
     );
 }
 
+/// A budget once set has every slot ready with a share of its room (a 32nd each, half
+/// of it in all), so the first redemptions take the fast path rather than queue on the
+/// budget row; the room is not a commitment, so what the budget reports is unchanged.
+async fn a_budget_set_hands_every_slot_its_share_at_once(app: TestApp) {
+    let year = 2031;
+    app.set_budget(
+        year,
+        json!({"total_fen": 3_200_000, "categories": {"food": 320_000}}),
+    )
+    .await;
+    let rooms: Vec<(String, i64)> = app
+        .with_conn(move |conn| {
+            use diesel::prelude::*;
+            use talentcard::schema::budget_slots as s;
+            s::table
+                .filter(s::year.eq(year))
+                .order((s::scope, s::slot))
+                .select((s::scope, s::room_fen))
+                .load(conn)
+                .unwrap()
+        })
+        .await;
+    let year_rooms: Vec<i64> = rooms
+        .iter()
+        .filter(|(s, _)| s.is_empty())
+        .map(|(_, r)| *r)
+        .collect();
+    let food_rooms: Vec<i64> = rooms
+        .iter()
+        .filter(|(s, _)| s == "food")
+        .map(|(_, r)| *r)
+        .collect();
+    assert_eq!(year_rooms, vec![100_000; 16], "{rooms:?}");
+    assert_eq!(food_rooms, vec![10_000; 16], "{rooms:?}");
+    let admin = app.admin_token().await;
+    let (_, budget) = app.get(&format!("/api/v1/budgets/{year}"), &admin).await;
+    assert_eq!(budget["remaining_fen"], 3_200_000, "{budget}");
+    assert_eq!(budget["reserved_fen"], 0, "{budget}");
+}
+
 both_backends!(
+    a_budget_set_hands_every_slot_its_share_at_once,
     admins_set_budgets_and_the_parts_add_up,
     budgets_cannot_drop_below_what_is_committed,
     bad_budget_input_is_refused_clearly,
