@@ -66,17 +66,29 @@ pub(super) fn follow(
         ))
         .returning(cards::all_columns)
         .get_result::<Card>(conn)?;
-        audit::record(
-            conn,
-            actor,
-            step.action(),
-            "card",
-            after.id,
-            Some(&card.view(now)),
-            Some(&after.view(now)),
-        )?;
+        audited(conn, actor, step.action(), &card, &after, now)?;
     }
     Ok(())
+}
+
+/// Records `action` on a family card, from `before` to `after`.
+fn audited(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &str,
+    before: &Card,
+    after: &Card,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    audit::record(
+        conn,
+        actor,
+        action,
+        "card",
+        after.id,
+        Some(&before.view(now)),
+        Some(&after.view(now)),
+    )
 }
 
 /// A family card resumes only while its principal card is active.
@@ -171,15 +183,7 @@ pub(super) fn relink(
                 talents::updated_at.eq(now),
             ))
             .execute(conn)?;
-        audit::record(
-            conn,
-            actor,
-            "card.relink",
-            "card",
-            after.id,
-            Some(&card.view(now)),
-            Some(&after.view(now)),
-        )?;
+        audited(conn, actor, "card.relink", &card, &after, now)?;
     }
     Ok(())
 }
@@ -199,15 +203,7 @@ pub(super) fn follow_renewal(
             ))
             .returning(cards::all_columns)
             .get_result::<Card>(conn)?;
-        audit::record(
-            conn,
-            actor,
-            "card.renew",
-            "card",
-            after.id,
-            Some(&card.view(now)),
-            Some(&after.view(now)),
-        )?;
+        audited(conn, actor, "card.renew", &card, &after, now)?;
     }
     Ok(())
 }

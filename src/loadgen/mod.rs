@@ -98,6 +98,16 @@ pub struct Report {
     pub latencies: Vec<Duration>,
 }
 
+/// Open-loop pacing: request `n` is due `n / rate` seconds after `started`.
+async fn pace(n: u64, rate: Option<f64>, started: Instant) {
+    if let Some(rate) = rate {
+        let due = Duration::from_secs_f64(n as f64 / rate);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            actix_web::rt::time::sleep(wait).await;
+        }
+    }
+}
+
 /// The `p` quantile of sorted latencies (nearest rank).
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -217,13 +227,7 @@ pub async fn fire(
             let mut local = Report::default();
             while started.elapsed() < duration {
                 let n = sequence.fetch_add(1, Ordering::Relaxed);
-                if let Some(rate) = rate {
-                    // Open-loop pacing: request n is due at n / rate seconds.
-                    let due = Duration::from_secs_f64(n as f64 / rate);
-                    if let Some(wait) = due.checked_sub(started.elapsed()) {
-                        actix_web::rt::time::sleep(wait).await;
-                    }
-                }
+                pace(n, rate, started).await;
                 let Some(code) = source.next() else {
                     local.out_of_codes += 1;
                     actix_web::rt::time::sleep(Duration::from_millis(50)).await;

@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::{CodeSource, Ticker, percentile};
+use super::{CodeSource, Ticker, pace, percentile};
 use crate::codes::{self, CodeId};
 use crate::secrets::KeySet;
 
@@ -215,13 +215,7 @@ pub async fn fire(
             let mut local = SalesReport::default();
             while started.elapsed() < duration {
                 let n = sequence.fetch_add(1, Ordering::Relaxed);
-                if let Some(rate) = rate {
-                    // Open-loop pacing: sale n is due at n / rate seconds.
-                    let due = Duration::from_secs_f64(n as f64 / rate);
-                    if let Some(wait) = due.checked_sub(started.elapsed()) {
-                        actix_web::rt::time::sleep(wait).await;
-                    }
-                }
+                pace(n, rate, started).await;
                 let counter = &counters[(n % counters.len() as u64) as usize];
                 // The merchant's own count of sales picks its cashier and the kind of
                 // sale, so every merchant sees every kind.

@@ -4,9 +4,8 @@
 //! sees their family below their card; a family member signed in sees whose card theirs
 //! belongs to. Screenshots: `target/test-artifacts/family-*.png`.
 
-use serde_json::json;
-
 use crate::browser::{Browser, backend_name};
+use crate::browser_pin::switch_language;
 use crate::helpers::{ADMIN_PASSWORD, TestApp};
 use crate::talents::{TALENT_PASSWORD, phone, talent_with_card};
 
@@ -21,17 +20,6 @@ fn spouse_id() -> String {
     let body = "51090219920715042";
     let check = talentcard::talents::domain::id_check_char(body.as_bytes());
     format!("{body}{}", char::from(check))
-}
-
-async fn switch_language(b: &Browser, lang: &str) {
-    b.click("#lang-toggle").await;
-    b.wait_until(
-        "the page's language",
-        "return document.documentElement.lang === arguments[0]",
-        vec![json!(lang)],
-    )
-    .await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 }
 
 async fn an_official_issues_family_cards_and_the_talent_sees_them(app: TestApp) {

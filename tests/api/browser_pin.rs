@@ -33,7 +33,7 @@ async fn tap(b: &Browser, css: &str) {
 }
 
 /// Switches the page's language and waits for the face to be drawn again.
-async fn switch_language(b: &Browser, lang: &str) {
+pub(crate) async fn switch_language(b: &Browser, lang: &str) {
     b.click("#lang-toggle").await;
     b.wait_until(
         "the page's language",
