@@ -35,6 +35,10 @@ const SHELL = [
   '/js/trace.js',
   '/js/family.js',
   '/js/family_office.js',
+  '/js/owner_offers.js',
+  '/js/owner_desk.js',
+  '/js/audit_office.js',
+  '/js/reports.js',
 ];
 
 const NOT_SHELL = ['/healthz', '/readyz', '/metrics'];

@@ -238,3 +238,46 @@ export function revealActiveTab(nav) {
   const active = nav && nav.querySelector('.tab.is-active');
   if (active && active.scrollIntoView) active.scrollIntoView({ block: 'nearest', inline: 'nearest' });
 }
+
+/**
+ * A modal with `content` and a confirm button; `work` runs on confirm and returns an
+ * error to show (the dialog stays open) or nothing (it closes). Resolves true if done.
+ */
+export function dialogAsk({ id, title, lead, content, confirmText, danger, wide, work }) {
+  return new Promise((resolve) => {
+    const msg = h('div', { class: 'dialog-msg', 'aria-live': 'assertive' });
+    const ok = h('button', { type: 'submit', class: ['btn', danger ? 'btn-danger' : 'btn-primary'], text: confirmText || t('confirm'), dataset: { action: 'dialog-confirm' } });
+    const dlg = h('dialog', { class: ['dialog', wide && 'dialog-wide'], id, 'aria-labelledby': `${id}-title` });
+    let done = false;
+    const form = h('form', { class: 'dialog-body', novalidate: true },
+      h('h3', { id: `${id}-title`, text: title }),
+      lead ? h('p', { class: 'dialog-lead', text: lead }) : null,
+      content || null,
+      msg,
+      h('div', { class: 'row-end' },
+        h('button', { type: 'button', class: 'btn btn-ghost', text: t('cancel'), onclick: () => dlg.close() }),
+        ok));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(ok, async () => {
+        msg.replaceChildren();
+        const problem = await work();
+        if (problem) {
+          mount(msg, problem);
+          return;
+        }
+        done = true;
+        dlg.close();
+      });
+    });
+    dlg.append(form);
+    dlg.addEventListener('close', () => {
+      dlg.remove();
+      resolve(done);
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    const first = form.querySelector('input, textarea, select');
+    if (first) first.focus();
+  });
+}
