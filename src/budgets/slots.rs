@@ -336,18 +336,27 @@ pub fn prime(conn: &mut DbConnection, year: i32, scope: Scope<'_>) -> ApiResult<
     Ok(())
 }
 
-/// [`prime`] for every envelope of the year (in category order), then the year itself:
-/// the lock order every other path keeps.
+/// [`prime`] for every budget of the year, in the lock order (see [`each_scope`]).
 pub fn prime_year(conn: &mut DbConnection, year: i32) -> ApiResult<()> {
+    each_scope(conn, year, prime)
+}
+
+/// Runs `step` on every envelope of the year (in category order), then on the year
+/// itself: the lock order every path keeps.
+fn each_scope(
+    conn: &mut DbConnection,
+    year: i32,
+    step: fn(&mut DbConnection, i32, Scope<'_>) -> ApiResult<()>,
+) -> ApiResult<()> {
     let categories: Vec<String> = budget_envelopes::table
         .filter(budget_envelopes::year.eq(year))
         .order(budget_envelopes::category)
         .select(budget_envelopes::category)
         .load(conn)?;
     for category in &categories {
-        prime(conn, year, Scope::Envelope(category))?;
+        step(conn, year, Scope::Envelope(category))?;
     }
-    prime(conn, year, Scope::Year)
+    step(conn, year, Scope::Year)
 }
 
 /// Moves what the slots took into the budget row's `reserved_fen` and takes their room
@@ -368,18 +377,9 @@ pub fn fold(conn: &mut DbConnection, year: i32, scope: Scope<'_>) -> ApiResult<(
     add_to_parent_reserved(conn, year, scope, used)
 }
 
-/// Folds every envelope of the year (in category order), then the year itself: the lock
-/// order every other path keeps.
+/// [`fold`] for every budget of the year, in the lock order (see [`each_scope`]).
 pub fn fold_year(conn: &mut DbConnection, year: i32) -> ApiResult<()> {
-    let categories: Vec<String> = budget_envelopes::table
-        .filter(budget_envelopes::year.eq(year))
-        .order(budget_envelopes::category)
-        .select(budget_envelopes::category)
-        .load(conn)?;
-    for category in &categories {
-        fold(conn, year, Scope::Envelope(category))?;
-    }
-    fold(conn, year, Scope::Year)
+    each_scope(conn, year, fold)
 }
 
 /// Removes an envelope's slots (the envelope is being removed; it was folded first).

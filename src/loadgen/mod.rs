@@ -13,8 +13,11 @@
 //! `--per-second` prints a line per second (throughput and the worst latency in it), to
 //! line stalls up with what else ran at that moment.
 
+pub mod fast;
 pub mod realistic;
 pub mod sales;
+
+pub use fast::{Report, Seeded, fire, seed};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,22 +25,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use chrono::Datelike;
-use diesel::prelude::*;
-use tokio::sync::Mutex;
 
 use crate::auth::password::Password;
-use crate::auth::{Actor, Role};
 use crate::codes::{self, CodeId};
 use crate::config::Config;
-use crate::db::{Db, write_tx};
-use crate::error::{ApiError, ApiResult};
-use crate::merchants::{self, Category, District, MerchantAction, NewMerchant, Uscc};
-use crate::offers::{self, NewOffer, OfferAction, OfferKind};
-use crate::schema::budgets;
+use crate::db::Db;
+use crate::error::ApiError;
 use crate::secrets::{KeySet, Secrets};
-use crate::tier::{Tier, TierSet};
-use crate::users::{self, NewAccount, Username};
+use crate::users;
 
 /// Hands out codes no other request has used: per window, slot-major over the cards.
 struct CodeSource {
@@ -82,20 +77,6 @@ impl CodeSource {
         };
         codes::encode(&self.keys, &id).ok()
     }
-}
-
-#[derive(Debug, Default)]
-pub struct Report {
-    pub ok: u64,
-    /// Answers other than 201 (refusals, 503s while the database is away…).
-    pub errors: u64,
-    /// Requests that got no answer at all (server restarting, connection reset); the
-    /// client is rebuilt after each, so a restarted server is loaded again at once.
-    pub connection_errors: u64,
-    pub out_of_codes: u64,
-    pub elapsed: Duration,
-    /// Latencies of successful redemptions, sorted.
-    pub latencies: Vec<Duration>,
 }
 
 /// Open-loop pacing: request `n` is due `n / rate` seconds after `started`.
@@ -161,252 +142,6 @@ impl Ticker {
             );
         }
     }
-}
-
-impl Report {
-    pub fn percentile(&self, p: f64) -> Duration {
-        percentile(&self.latencies, p)
-    }
-
-    pub fn print(&self) {
-        let rate = self.ok as f64 / self.elapsed.as_secs_f64();
-        println!(
-            "redemptions: {} in {:.1?} = {rate:.0}/s",
-            self.ok, self.elapsed
-        );
-        println!(
-            "latency: p50 {:.1?}  p95 {:.1?}  p99 {:.1?}  p99.9 {:.1?}  max {:.1?}",
-            self.percentile(0.50),
-            self.percentile(0.95),
-            self.percentile(0.99),
-            self.percentile(0.999),
-            self.latencies.last().copied().unwrap_or_default()
-        );
-        println!(
-            "errors: {}  connection errors: {}  (out of fresh codes: {})",
-            self.errors, self.connection_errors, self.out_of_codes
-        );
-    }
-}
-
-/// Fires redemptions with `concurrency` workers for `duration`, optionally paced to
-/// `rate` requests per second in total.
-#[allow(clippy::too_many_arguments)]
-pub async fn fire(
-    base_url: &str,
-    token: &str,
-    offer_id: i64,
-    keys: KeySet,
-    card_ids: Vec<i64>,
-    concurrency: usize,
-    duration: Duration,
-    rate: Option<f64>,
-    ticker: Option<Arc<Ticker>>,
-) -> anyhow::Result<Report> {
-    if card_ids.is_empty() {
-        bail!("no cards to redeem with");
-    }
-    let source = Arc::new(CodeSource::new(keys, card_ids));
-    let report = Arc::new(Mutex::new(Report::default()));
-    let sequence = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let url = format!("{}/api/v1/redemptions", base_url.trim_end_matches('/'));
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (source, report, sequence, url, token, ticker) = (
-            source.clone(),
-            report.clone(),
-            sequence.clone(),
-            url.clone(),
-            token.to_owned(),
-            ticker.clone(),
-        );
-        workers.push(actix_web::rt::spawn(async move {
-            let new_client = || awc::Client::builder().timeout(Duration::from_secs(10)).finish();
-            let mut client = new_client();
-            let mut local = Report::default();
-            while started.elapsed() < duration {
-                let n = sequence.fetch_add(1, Ordering::Relaxed);
-                pace(n, rate, started).await;
-                let Some(code) = source.next() else {
-                    local.out_of_codes += 1;
-                    actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                };
-                let sent = Instant::now();
-                let response = client
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .insert_header(("Idempotency-Key", format!("loadgen-{n}-{}", uuid::Uuid::new_v4())))
-                    .send_json(&serde_json::json!({"code": code, "bill_fen": 12_800, "offer_id": offer_id}))
-                    .await;
-                match response {
-                    Ok(mut r) if r.status().as_u16() == 201 => {
-                        let _ = r.body().await;
-                        local.ok += 1;
-                        let took = sent.elapsed();
-                        local.latencies.push(took);
-                        if let Some(t) = &ticker {
-                            t.sale(took, took);
-                        }
-                    }
-                    Ok(mut r) => {
-                        let body = r.body().await.unwrap_or_default();
-                        if local.errors < 3 {
-                            eprintln!("refused {}: {}", r.status(), String::from_utf8_lossy(&body));
-                        }
-                        local.errors += 1;
-                    }
-                    Err(e) => {
-                        if local.connection_errors < 3 {
-                            eprintln!("request failed: {e}");
-                        }
-                        local.connection_errors += 1;
-                        // awc's connector stays "disconnected" once its server went away;
-                        // only a new client connects again. The pause keeps a worker from
-                        // spinning while the server is down.
-                        client = new_client();
-                        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-                    }
-                }
-            }
-            let mut total = report.lock().await;
-            total.ok += local.ok;
-            total.errors += local.errors;
-            total.connection_errors += local.connection_errors;
-            total.out_of_codes += local.out_of_codes;
-            total.latencies.extend(local.latencies);
-        }));
-    }
-    for w in workers {
-        w.await.context("worker")?;
-    }
-    let mut report = Arc::try_unwrap(report)
-        .map_err(|_| anyhow::anyhow!("workers still running"))?
-        .into_inner();
-    report.elapsed = started.elapsed();
-    report.latencies.sort();
-    Ok(report)
-}
-
-/// What the seeding made: who redeems, which offer, which cards.
-pub struct Seeded {
-    pub cashier: String,
-    pub password: String,
-    pub offer_id: i64,
-    pub card_ids: Vec<i64>,
-}
-
-/// Seeds a merchant with a cashier and a live subsidised offer (through the same module
-/// functions the API uses), a budget large enough for any run, and `cards` talents with
-/// active cards (set-based, [`realistic::seed_cards`]: seconds, not minutes).
-pub fn seed(config: &Config, cards: usize) -> anyhow::Result<Seeded> {
-    let db = Db::migrate_and_connect(
-        &config.database_url,
-        config.migration_database_url.as_ref(),
-        2,
-    )?;
-    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let run = hex::encode(crate::secrets::random_bytes::<3>());
-    let actor = Actor::system("loadgen");
-    let now = crate::time::now();
-    let api = |e: ApiError| anyhow::anyhow!("{}", e.problem().detail);
-    let password = format!(
-        "loadgen-{}",
-        hex::encode(crate::secrets::random_bytes::<6>())
-    );
-    // One argon2 hash shared by every seeded account: hashing 20 000 would take minutes.
-    let hash = users::hash_password(&Password::parse(&password).map_err(api)?).map_err(api)?;
-    let uscc_body = format!(
-        "9151090{:010}",
-        u64::from_str_radix(&run, 16)? % 10_000_000_000
-    );
-    let uscc = Uscc::parse(&format!(
-        "{uscc_body}{}",
-        Uscc::check_char(&uscc_body).context("uscc")?
-    ))
-    .map_err(api)?;
-    let cashier = format!("loadgen-{run}-cashier");
-    let offer_id = write_tx(&mut conn, |conn| -> ApiResult<i64> {
-        let merchant = merchants::apply(
-            conn,
-            &actor,
-            NewMerchant {
-                name: format!("压测商户 {run}"),
-                uscc,
-                category: Category::Food,
-                district: District::parse(&config.districts[0], &config.districts)?,
-                address: "遂州大道1号".into(),
-                coordinates: None,
-                contact_name: "压测".into(),
-                contact_phone: "13800000000".into(),
-                bank_name: "遂州银行".into(),
-                bank_account: "6222000000000000".into(),
-                owner_username: Username::parse(&format!("loadgen-{run}-owner"))?,
-                owner_password_hash: hash.clone(),
-            },
-        )?;
-        merchants::transition(conn, &actor, merchant.id, MerchantAction::Approve, None)?;
-        users::create(
-            conn,
-            &actor,
-            NewAccount {
-                username: &Username::parse(&cashier)?,
-                password_hash: hash.clone(),
-                role: Role::Cashier,
-                display_name: "",
-                merchant_id: Some(merchant.id),
-                talent_id: None,
-                active: true,
-            },
-        )?;
-        let offer = offers::create(
-            conn,
-            &actor,
-            merchant.id,
-            NewOffer {
-                title: "压测九折".into(),
-                kind: OfferKind::Percent,
-                percent_bp: Some(1_000),
-                amount_fen: None,
-                min_spend_fen: 0,
-                max_discount_fen: Some(5_000),
-                tiers: TierSet::new(&Tier::ALL)?,
-                per_card_daily: None,
-                per_card_monthly: None,
-                valid_from: None,
-                valid_until: None,
-                subsidy_bp: 5_000,
-                dependents: false,
-            },
-            None,
-        )?;
-        offers::transition(conn, &actor, offer.id, OfferAction::Approve, None)?;
-        let year = crate::time::to_local(now).year();
-        let raised = diesel::update(budgets::table.find(year))
-            .set(budgets::total_fen.eq(budgets::total_fen + 1_000_000_000_000))
-            .execute(conn)?;
-        if raised == 0 {
-            diesel::insert_into(budgets::table)
-                .values((
-                    budgets::year.eq(year),
-                    budgets::total_fen.eq(1_000_000_000_000),
-                    budgets::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
-        crate::budgets::slots::prime_year(conn, year)?;
-        Ok(offer.id)
-    })
-    .map_err(api)?;
-    let card_ids = realistic::seed_cards(&mut conn, &run, cards as i64)?;
-    crate::audit::seal_pending(&mut conn).map_err(api)?;
-    Ok(Seeded {
-        cashier,
-        password,
-        offer_id,
-        card_ids,
-    })
 }
 
 /// What `talentcard loadgen` runs.
