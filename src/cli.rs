@@ -80,10 +80,18 @@ pub enum Command {
         /// Print a line per second: throughput and the worst latencies in that second.
         #[arg(long)]
         per_second: bool,
+        /// Write every redemption the server acknowledged to this file, one
+        /// `id<TAB>idempotency key` per line, for the failover drill to look up.
+        #[arg(long)]
+        acknowledged: Option<std::path::PathBuf>,
     },
     /// Verify the audit record (chain, signed checkpoints, settlement anchors); exits
     /// with status 1 if it is broken.
     AuditVerify,
+    /// Reconcile each budget year and envelope with the redemptions it stands for
+    /// (reserved + settled + paid against their subsidy); exits with status 1 if they
+    /// differ. Run it on a quiet database: after a failover drill, on a restored backup.
+    BudgetVerify,
     /// Print the public keys that verify the audit checkpoints, for an auditor to pin.
     AuditKey,
     /// Verify an audit export (GET /api/v1/audit/export) offline: no database, network
@@ -259,6 +267,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             realistic,
             merchants,
             per_second,
+            acknowledged,
         } => crate::loadgen::run(
             &config,
             crate::loadgen::Options {
@@ -270,6 +279,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 realistic,
                 merchants,
                 per_second,
+                acknowledged,
             },
         ),
         Command::AuditVerify => {
@@ -285,6 +295,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 report.checked,
                 started.elapsed()
             );
+            if !report.ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::BudgetVerify => {
+            let db = Db::connect(&config.database_url, 1, false)?;
+            let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let report = crate::budgets::ledger::reconcile(&mut conn)
+                .map_err(|e| anyhow::anyhow!("{}", e.problem().detail))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             if !report.ok {
                 std::process::exit(1);
             }

@@ -87,13 +87,13 @@ impl Application {
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let workers = config.workers;
-        // The replica is read-only: never migrated from here.
+        // The replica is read-only: never migrated from here, and not needed to start.
         let replica = config
             .replica_database_url
             .as_ref()
-            .map(|url| Db::connect(url, config.db_pool_size, false))
+            .map(|url| Db::connect_lazily(url, config.db_pool_size))
             .transpose()
-            .context("connecting to REPLICA_DATABASE_URL")?;
+            .context("REPLICA_DATABASE_URL")?;
         // Sealing once before serving moves a version 1 chain to version 2 (refusing
         // to start if it does not verify) and links what the last run left unsealed.
         {

@@ -2,8 +2,12 @@
 
 use std::sync::Arc;
 
+use actix_web::ResponseError;
+use actix_web::http::StatusCode;
+
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, DbConnection};
+use crate::error::ApiResult;
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
 
@@ -18,8 +22,22 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Where reports read from: the replica when there is one.
-    pub fn reports_db(&self) -> &Db {
-        self.replica.as_ref().unwrap_or(&self.db)
+    /// Runs a report's read on the replica when there is one, and on the primary while
+    /// the replica is unreachable (down, restarting, being rebuilt after a failover):
+    /// officials keep their reports, a little fresher for it.
+    pub async fn read_reports<T, F>(&self, read: F) -> ApiResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> ApiResult<T> + Clone + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Some(replica) = &self.replica {
+            match replica.run(read.clone()).await {
+                Err(e) if e.status_code() == StatusCode::SERVICE_UNAVAILABLE => {
+                    tracing::warn!(error = %e, "the reports' replica is unavailable; reading from the primary");
+                }
+                answered => return answered,
+            }
+        }
+        self.db.run(read).await
     }
 }

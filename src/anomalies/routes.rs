@@ -26,7 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(resolve);
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
 pub struct FlagFilter {
     /// `YYYY-MM`
     #[param(pattern = r"^\s*2[0-9]{3}-(0[1-9]|1[0-2])\s*$")]
@@ -70,8 +70,7 @@ pub async fn list(
         filter.severity = Some(Severity::High);
     }
     let result = state
-        .reports_db()
-        .run(move |conn| {
+        .read_reports(move |conn| {
             let query = || {
                 let mut q = anomaly_flags::table.into_boxed();
                 if let Some(p) = &period {

@@ -12,6 +12,7 @@
 //! settled − paid` always.
 
 pub mod fast;
+pub mod ledger;
 pub mod routes;
 pub mod setting;
 pub mod slots;

@@ -33,6 +33,11 @@ pub use url::{Backend, DatabaseUrl};
 
 use crate::error::{ApiError, ApiResult};
 
+diesel::define_sql_function! {
+    /// PostgreSQL: true on a standby (or a primary still recovering).
+    fn pg_is_in_recovery() -> diesel::sql_types::Bool;
+}
+
 /// One connection type for both backends; where they differ we branch on the variant.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -333,16 +338,32 @@ impl Db {
             }
         }
         drop(conn);
+        Self::pool(url, pool_size, false)
+    }
+
+    /// A pool that does not need its database up at start: the reports' replica, which
+    /// may be down or not yet made while the primary serves (reports then read from the
+    /// primary, [`crate::state::AppState::read_reports`]). Connections come as it appears.
+    pub fn connect_lazily(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<Self> {
+        Self::pool(url, pool_size, true)
+    }
+
+    fn pool(url: &DatabaseUrl, pool_size: u32, lazily: bool) -> anyhow::Result<Self> {
         let manager = DbManager::new(url.clone());
         let health = manager.health.clone();
-        let pool = r2d2::Pool::builder()
+        let builder = r2d2::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(CONNECTION_WAIT)
             // A `SELECT 1` on every checkout doubled the round trips of a short request;
             // broken connections are still detected (`has_broken`) and errors map to 503.
-            .test_on_check_out(false)
-            .build(manager)
-            .context("building the connection pool")?;
+            .test_on_check_out(false);
+        let pool = if lazily {
+            builder.build_unchecked(manager)
+        } else {
+            builder
+                .build(manager)
+                .context("building the connection pool")?
+        };
         Ok(Self {
             pool,
             backend: url.backend(),
@@ -451,11 +472,27 @@ impl Db {
         self.run_writing(move |conn| write_tx(conn, f)).await
     }
 
-    /// Readiness probe: can we reach the database right now?
+    /// Readiness probe: can we reach the database right now, and take writes there? A
+    /// PostgreSQL server in recovery (a standby, a demoted primary) answers reads but
+    /// refuses every redemption: not ready, and its connection is dropped.
     pub async fn ping(&self) -> Result<(), ApiError> {
         self.run(|conn| {
-            diesel::sql_query("SELECT 1").execute(conn)?;
-            Ok(())
+            let writable = match conn {
+                DbConnection::Pg(_) => {
+                    !diesel::select(pg_is_in_recovery()).get_result::<bool>(conn)?
+                }
+                DbConnection::Sqlite(_) => {
+                    diesel::sql_query("SELECT 1").execute(conn)?;
+                    true
+                }
+            };
+            if writable {
+                Ok(())
+            } else {
+                Err(ApiError::ConnectionLost(anyhow::anyhow!(
+                    "the database server is a standby (in recovery): it takes no writes"
+                )))
+            }
         })
         .await
     }

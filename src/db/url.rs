@@ -91,17 +91,42 @@ impl DatabaseUrl {
             .unwrap_or_default()
     }
 
-    /// The URL with any password removed, for logs.
+    /// The URL with any password removed, for logs: in the user part and as a
+    /// `password=` parameter. Every host of a multi-host URL stays, so a log shows which
+    /// servers the pool may choose from.
     pub fn redacted(&self) -> String {
-        match (self.backend, self.raw.split_once("://")) {
-            (Backend::Postgres, Some((scheme, rest))) => match rest.split_once('@') {
-                Some((userinfo, host)) => {
-                    let user = userinfo.split(':').next().unwrap_or_default();
-                    format!("{scheme}://{user}:***@{host}")
-                }
-                None => self.raw.clone(),
-            },
-            _ => self.raw.clone(),
+        let (Backend::Postgres, Some((scheme, rest))) = (self.backend, self.raw.split_once("://"))
+        else {
+            return self.raw.clone();
+        };
+        let (before_query, query) = match rest.split_once('?') {
+            Some((before, query)) => (before, Some(query)),
+            None => (rest, None),
+        };
+        let authority_end = before_query.find('/').unwrap_or(before_query.len());
+        let (authority, path) = before_query.split_at(authority_end);
+        let authority = match authority.rsplit_once('@') {
+            Some((userinfo, hosts)) => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                format!("{user}:***@{hosts}")
+            }
+            None => authority.to_owned(),
+        };
+        let query = query.map(|query| {
+            query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                        format!("{key}=***")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        });
+        match query {
+            Some(query) => format!("{scheme}://{authority}{path}?{query}"),
+            None => format!("{scheme}://{authority}{path}"),
         }
     }
 }
@@ -138,5 +163,22 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/tc").unwrap();
         assert_eq!(url.redacted(), "postgres://app:***@db:5432/tc");
         assert!(!format!("{url:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_multi_host_url_keeps_every_host_and_loses_every_password() {
+        let raw = "postgres://app:s3cret@db1:5432,db2:5433,db3/tc?target_session_attrs=read-write&password=other";
+        let url = DatabaseUrl::parse(raw).unwrap();
+        assert_eq!(url.backend(), Backend::Postgres);
+        // libpq gets the URL as written: it chooses among the hosts.
+        assert_eq!(url.as_str(), raw);
+        assert_eq!(
+            url.redacted(),
+            "postgres://app:***@db1:5432,db2:5433,db3/tc?target_session_attrs=read-write&password=***"
+        );
+        let socket = DatabaseUrl::parse("postgres:///tc?host=/var/run/postgresql").unwrap();
+        assert_eq!(socket.redacted(), "postgres:///tc?host=/var/run/postgresql");
+        let no_user = DatabaseUrl::parse("postgresql://h1,h2/tc").unwrap();
+        assert_eq!(no_user.redacted(), "postgresql://h1,h2/tc");
     }
 }

@@ -25,11 +25,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::e
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     // The review queue lives in the database; without it the other metrics still serve.
-    match state
-        .reports_db()
-        .run(crate::metrics::open_anomaly_flags)
-        .await
-    {
+    match state.read_reports(crate::metrics::open_anomaly_flags).await {
         Ok(counts) => {
             let gauge = &state.metrics.anomaly_flags_open;
             gauge.reset();

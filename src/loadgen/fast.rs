@@ -2,6 +2,7 @@
 //! cashier, one subsidised offer, a budget without envelopes or cap, and
 //! `POST /redemptions` alone — the figure BENCHMARKS.md has followed since the start.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -27,20 +28,52 @@ use crate::users::{self, NewAccount, Username};
 #[derive(Debug, Default)]
 pub struct Report {
     pub ok: u64,
-    /// Answers other than 201 (refusals, 503s while the database is away…).
+    /// Refusals: answers other than 201 that a retry cannot change.
     pub errors: u64,
+    /// Every answer other than 201 by status, the 503s of a failover among them.
+    pub errors_by_status: BTreeMap<u16, u64>,
     /// Requests that got no answer at all (server restarting, connection reset); the
     /// client is rebuilt after each, so a restarted server is loaded again at once.
     pub connection_errors: u64,
+    /// Sends of a redemption whose answer was lost (no answer, 502/503/504), repeated
+    /// with the same code and Idempotency-Key as a counter does.
+    pub retried: u64,
+    /// Of the acknowledged, those the server answered as a replay of the first result.
+    pub replayed: u64,
+    /// Redemptions still unanswered when [`RETRY_FOR`] ran out.
+    pub gave_up: u64,
     pub out_of_codes: u64,
     pub elapsed: Duration,
     /// Latencies of successful redemptions, sorted.
     pub latencies: Vec<Duration>,
+    /// Every redemption the server acknowledged (201), by when.
+    pub acknowledged: Vec<Acknowledged>,
 }
+
+/// A redemption the server said it made: it must be in the database ever after.
+#[derive(Debug, Clone)]
+pub struct Acknowledged {
+    pub id: i64,
+    pub idempotency_key: String,
+    /// Since loadgen started firing.
+    pub at: Duration,
+}
+
+/// How long a redemption whose answer was lost is sent again before it is given up: a
+/// failover's promotion fits well inside it (DESIGN §12), a code's window too.
+pub const RETRY_FOR: Duration = Duration::from_secs(30);
 
 impl Report {
     pub fn percentile(&self, p: f64) -> Duration {
         percentile(&self.latencies, p)
+    }
+
+    /// The longest stretch between two acknowledged redemptions: the time without
+    /// service a failover cost the counters.
+    pub fn longest_without_service(&self) -> Duration {
+        let mut at: Vec<Duration> = self.acknowledged.iter().map(|a| a.at).collect();
+        at.sort();
+        at.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default()
     }
 
     pub fn print(&self) {
@@ -61,43 +94,84 @@ impl Report {
             "errors: {}  connection errors: {}  (out of fresh codes: {})",
             self.errors, self.connection_errors, self.out_of_codes
         );
+        let by_status: Vec<String> = self
+            .errors_by_status
+            .iter()
+            .map(|(status, n)| format!("{status}: {n}"))
+            .collect();
+        println!(
+            "answers other than 201 by status: {{{}}}  lost answers resent: {}  replayed: {}  given up: {}",
+            by_status.join(", "),
+            self.retried,
+            self.replayed,
+            self.gave_up
+        );
+        println!(
+            "longest without an acknowledged redemption: {:.1?}",
+            self.longest_without_service()
+        );
+    }
+
+    fn add(&mut self, other: Report) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        for (status, n) in other.errors_by_status {
+            *self.errors_by_status.entry(status).or_default() += n;
+        }
+        self.connection_errors += other.connection_errors;
+        self.retried += other.retried;
+        self.replayed += other.replayed;
+        self.gave_up += other.gave_up;
+        self.out_of_codes += other.out_of_codes;
+        self.latencies.extend(other.latencies);
+        self.acknowledged.extend(other.acknowledged);
     }
 }
 
-/// Fires redemptions with `concurrency` workers for `duration`, optionally paced to
-/// `rate` requests per second in total.
-#[allow(clippy::too_many_arguments)]
-pub async fn fire(
-    base_url: &str,
-    token: &str,
-    offer_id: i64,
-    keys: KeySet,
-    card_ids: Vec<i64>,
-    concurrency: usize,
-    duration: Duration,
-    rate: Option<f64>,
-    ticker: Option<Arc<Ticker>>,
-) -> anyhow::Result<Report> {
-    if card_ids.is_empty() {
+/// What [`fire`] loads a server with.
+pub struct Fire {
+    pub url: String,
+    pub token: String,
+    pub offer_id: i64,
+    pub keys: KeySet,
+    pub card_ids: Vec<i64>,
+    pub concurrency: usize,
+    pub duration: Duration,
+    /// Requests per second in total; as fast as possible without.
+    pub rate: Option<f64>,
+    pub ticker: Option<Arc<Ticker>>,
+}
+
+/// Fires redemptions with `concurrency` workers for `duration`. A redemption whose answer
+/// was lost is sent again with the same code and key until it is answered, as the
+/// counter page does, so what the server acknowledged can be checked against what it
+/// kept (the failover drill).
+pub async fn fire(fire: Fire) -> anyhow::Result<Report> {
+    if fire.card_ids.is_empty() {
         bail!("no cards to redeem with");
     }
-    let source = Arc::new(CodeSource::new(keys, card_ids));
+    let source = Arc::new(CodeSource::new(fire.keys, fire.card_ids));
     let report = Arc::new(Mutex::new(Report::default()));
     let sequence = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let url = format!("{}/api/v1/redemptions", base_url.trim_end_matches('/'));
+    let url = format!("{}/api/v1/redemptions", fire.url.trim_end_matches('/'));
+    let (duration, rate, offer_id) = (fire.duration, fire.rate, fire.offer_id);
     let mut workers = Vec::new();
-    for _ in 0..concurrency {
+    for _ in 0..fire.concurrency {
         let (source, report, sequence, url, token, ticker) = (
             source.clone(),
             report.clone(),
             sequence.clone(),
             url.clone(),
-            token.to_owned(),
-            ticker.clone(),
+            fire.token.clone(),
+            fire.ticker.clone(),
         );
         workers.push(actix_web::rt::spawn(async move {
-            let new_client = || awc::Client::builder().timeout(Duration::from_secs(10)).finish();
+            let new_client = || {
+                awc::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .finish()
+            };
             let mut client = new_client();
             let mut local = Report::default();
             while started.elapsed() < duration {
@@ -108,49 +182,76 @@ pub async fn fire(
                     actix_web::rt::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
-                let sent = Instant::now();
-                let response = client
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .insert_header(("Idempotency-Key", format!("loadgen-{n}-{}", uuid::Uuid::new_v4())))
-                    .send_json(&serde_json::json!({"code": code, "bill_fen": 12_800, "offer_id": offer_id}))
-                    .await;
-                match response {
-                    Ok(mut r) if r.status().as_u16() == 201 => {
-                        let _ = r.body().await;
-                        local.ok += 1;
-                        let took = sent.elapsed();
-                        local.latencies.push(took);
-                        if let Some(t) = &ticker {
-                            t.sale(took, took);
+                let key = format!("loadgen-{n}-{}", uuid::Uuid::new_v4());
+                let body =
+                    serde_json::json!({"code": code, "bill_fen": 12_800, "offer_id": offer_id});
+                let first_sent = Instant::now();
+                loop {
+                    let sent = Instant::now();
+                    let response = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .insert_header(("Idempotency-Key", key.as_str()))
+                        .send_json(&body)
+                        .await;
+                    let lost = match response {
+                        Ok(mut r) if r.status().as_u16() == 201 => {
+                            let took = sent.elapsed();
+                            let answer: serde_json::Value = r.json().await.unwrap_or_default();
+                            local.ok += 1;
+                            local.replayed +=
+                                u64::from(r.headers().contains_key("idempotent-replayed"));
+                            local.latencies.push(took);
+                            local.acknowledged.push(Acknowledged {
+                                id: answer["id"].as_i64().unwrap_or_default(),
+                                idempotency_key: key.clone(),
+                                at: started.elapsed(),
+                            });
+                            if let Some(t) = &ticker {
+                                t.sale(took, took);
+                            }
+                            false
                         }
-                    }
-                    Ok(mut r) => {
-                        let body = r.body().await.unwrap_or_default();
-                        if local.errors < 3 {
-                            eprintln!("refused {}: {}", r.status(), String::from_utf8_lossy(&body));
+                        Ok(mut r) => {
+                            let status = r.status().as_u16();
+                            *local.errors_by_status.entry(status).or_default() += 1;
+                            let body = r.body().await.unwrap_or_default();
+                            let lost = matches!(status, 502..=504);
+                            if !lost {
+                                if local.errors < 3 {
+                                    eprintln!(
+                                        "refused {status}: {}",
+                                        String::from_utf8_lossy(&body)
+                                    );
+                                }
+                                local.errors += 1;
+                            }
+                            lost
                         }
-                        local.errors += 1;
-                    }
-                    Err(e) => {
-                        if local.connection_errors < 3 {
-                            eprintln!("request failed: {e}");
+                        Err(e) => {
+                            if local.connection_errors < 3 {
+                                eprintln!("request failed: {e}");
+                            }
+                            local.connection_errors += 1;
+                            // awc's connector stays "disconnected" once its server went
+                            // away; only a new client connects again.
+                            client = new_client();
+                            true
                         }
-                        local.connection_errors += 1;
-                        // awc's connector stays "disconnected" once its server went away;
-                        // only a new client connects again. The pause keeps a worker from
-                        // spinning while the server is down.
-                        client = new_client();
-                        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+                    };
+                    if !lost {
+                        break;
                     }
+                    if first_sent.elapsed() >= RETRY_FOR {
+                        local.gave_up += 1;
+                        break;
+                    }
+                    // The pause keeps a worker from spinning while the service is away.
+                    actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+                    local.retried += 1;
                 }
             }
-            let mut total = report.lock().await;
-            total.ok += local.ok;
-            total.errors += local.errors;
-            total.connection_errors += local.connection_errors;
-            total.out_of_codes += local.out_of_codes;
-            total.latencies.extend(local.latencies);
+            report.lock().await.add(local);
         }));
     }
     for w in workers {
@@ -161,6 +262,7 @@ pub async fn fire(
         .into_inner();
     report.elapsed = started.elapsed();
     report.latencies.sort();
+    report.acknowledged.sort_by_key(|a| a.at);
     Ok(report)
 }
 

@@ -17,7 +17,7 @@ pub mod fast;
 pub mod realistic;
 pub mod sales;
 
-pub use fast::{Report, Seeded, fire, seed};
+pub use fast::{Acknowledged, Fire, Report, Seeded, fire, seed};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -156,6 +156,9 @@ pub struct Options {
     /// Merchants of the realistic mix.
     pub merchants: usize,
     pub per_second: bool,
+    /// Fast mix: write every acknowledged redemption here (`id<TAB>idempotency key`),
+    /// for the failover drill to look each one up afterwards.
+    pub acknowledged: Option<std::path::PathBuf>,
 }
 
 /// Logs `username` in and returns its access token.
@@ -189,6 +192,9 @@ pub fn run(config: &Config, options: Options) -> anyhow::Result<()> {
         "the server's secrets file (SECRET_KEY_FILE / DATA_DIR) is needed to mint codes",
     )?;
     if options.realistic {
+        if options.acknowledged.is_some() {
+            bail!("--acknowledged is for the fast mix (the failover drill), not --realistic");
+        }
         return run_realistic(config, &secrets, options);
     }
     let started = Instant::now();
@@ -206,21 +212,36 @@ pub fn run(config: &Config, options: Options) -> anyhow::Result<()> {
         if let Some(t) = &ticker {
             actix_web::rt::spawn(t.clone().print_every_second(options.duration));
         }
-        let report = fire(
-            &options.url,
-            &token,
-            seeded.offer_id,
-            secrets.code.clone(),
-            seeded.card_ids,
-            options.concurrency,
-            options.duration,
-            options.rate,
+        let report = fire(Fire {
+            url: options.url.clone(),
+            token,
+            offer_id: seeded.offer_id,
+            keys: secrets.code.clone(),
+            card_ids: seeded.card_ids,
+            concurrency: options.concurrency,
+            duration: options.duration,
+            rate: options.rate,
             ticker,
-        )
+        })
         .await?;
+        if let Some(path) = &options.acknowledged {
+            write_acknowledged(path, &report.acknowledged)?;
+        }
         report.print();
         Ok(())
     })
+}
+
+fn write_acknowledged(path: &std::path::Path, acknowledged: &[Acknowledged]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    for a in acknowledged {
+        writeln!(out, "{}\t{}", a.id, a.idempotency_key)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// The realistic mix from the command line: run it and print the report.

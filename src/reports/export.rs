@@ -33,8 +33,7 @@ pub async fn subsidies_export(
     let range = describe_range(q.from.as_deref(), q.to.as_deref());
     let group_by = q.group_by.clone();
     let report = state
-        .reports_db()
-        .run(move |conn| subsidy_report(conn, &group_by, from, to))
+        .read_reports(move |conn| subsidy_report(conn, &group_by, from, to))
         .await?;
     let filename = format!("subsidies-by-{}.xlsx", report.group_by);
     let sheet = off_the_worker(move || sheet(&report, &range)).await?;

@@ -19,7 +19,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(subsidies).service(export::subsidies_export);
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Deserialize, IntoParams)]
 pub struct ReportQuery {
     /// `category`, `district`, `month`, `merchant`, `tier`, `card_kind` (the talents'
     /// own cards against family cards) or `method` (code against printed card and PIN).
@@ -68,10 +68,8 @@ pub async fn subsidies(
 ) -> ApiResult<web::Json<Report>> {
     let q = query.into_inner();
     let (from, to) = q.range()?;
-    // A replica may serve reports when configured (REPLICA_DATABASE_URL).
     let report = state
-        .reports_db()
-        .run(move |conn| subsidy_report(conn, &q.group_by, from, to))
+        .read_reports(move |conn| subsidy_report(conn, &q.group_by, from, to))
         .await?;
     Ok(web::Json(report))
 }

@@ -106,6 +106,49 @@ async fn signing_in_again_keeps_the_scanned_code_and_bill(app: TestApp) {
     app.stop().await;
 }
 
+/// The database goes away as the cashier confirms (a failover): the page says it is
+/// sending again, sends the same request with the same key until the service is back,
+/// and the sale is made once.
+async fn a_redeem_whose_answer_was_lost_is_sent_again_once(app: TestApp) {
+    let card_id = counter_ready(&app, "shift4", 84).await;
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    b.login("shift4-cashier", MERCHANT_PASSWORD).await;
+    b.type_into(
+        "#scan-code",
+        &format!("{}\u{E007}", fresh_code(&app, card_id)),
+    )
+    .await;
+    b.type_into("#scan-bill", "128.00\u{E007}").await;
+    b.wait_text("#quote-pay", "¥115.20").await;
+    // Long enough for SQLite's busy time-out (5 s) to answer 503 at least once.
+    let outage = app.database_outage(std::time::Duration::from_secs(10));
+    b.click("#quote-confirm").await;
+    b.wait_text("#scan-msg", "正在重新提交").await;
+    b.assert_fits_width().await;
+    b.screenshot(&format!("counter-resending-zh-390-{}", backend_name(&app)))
+        .await;
+    b.wait_text("#receipt-pay", "¥115.20").await;
+    assert_eq!(
+        b.count("#scan-msg .alert").await,
+        0,
+        "the notice went with the sale"
+    );
+    actix_web::rt::task::spawn_blocking(move || outage.join().unwrap())
+        .await
+        .unwrap();
+    let admin = app.admin_token().await;
+    let (_, list) = app.get("/api/v1/redemptions", &admin).await;
+    assert_eq!(
+        list["total"],
+        json!(1),
+        "one sale however often it was sent: {list}"
+    );
+    b.close().await;
+    app.stop().await;
+}
+
 /// Changes the password from the account dialog, then logs in with the new one.
 async fn change_password(b: &Browser, username: &str, old: &str, new: &str, shot: &str) {
     b.login(username, old).await;
@@ -169,5 +212,6 @@ async fn every_role_changes_its_own_password(app: TestApp) {
 crate::both_backends!(
     a_cashier_works_on_when_the_access_token_runs_out,
     signing_in_again_keeps_the_scanned_code_and_bill,
+    a_redeem_whose_answer_was_lost_is_sent_again_once,
     every_role_changes_its_own_password,
 );

@@ -122,9 +122,13 @@ impl TestApp {
 
     /// Starts the app on a PostgreSQL server the test controls (a throwaway cluster).
     pub async fn spawn_on_postgres(url: &str) -> TestApp {
+        Self::spawn_on_postgres_with(url, |_| {}).await
+    }
+
+    pub async fn spawn_on_postgres_with(url: &str, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let url = DatabaseUrl::parse(url).expect("valid url");
         let dir = tempfile::tempdir().expect("temp dir");
-        Self::start(Backend::Postgres, url, None, dir, |_| {}).await
+        Self::start(Backend::Postgres, url, None, dir, tweak).await
     }
 
     /// Starts the app as `roles`' service role, migrating as its owner role
@@ -397,6 +401,12 @@ impl TestApp {
             .await
     }
 
+    /// The budget's books against the redemptions (`talentcard budget-verify`).
+    pub async fn budget_reconciliation(&self) -> talentcard::budgets::ledger::Reconciliation {
+        self.with_conn(|conn| talentcard::budgets::ledger::reconcile(conn).expect("reconciling"))
+            .await
+    }
+
     /// Waits until the sealer has linked every committed audit entry.
     pub async fn seal_audit(&self) {
         self.with_conn(|conn| talentcard::audit::seal_pending(conn).expect("sealing"))
@@ -435,6 +445,50 @@ impl TestApp {
         ))
         .execute(&mut conn)
         .unwrap();
+    }
+
+    /// Undoes [`TestApp::make_database_unreachable`].
+    pub fn make_database_reachable(&self) {
+        let PgDatabase { base, name } = self.pg_database.as_ref().expect("a PostgreSQL test");
+        let mut conn = diesel::PgConnection::establish(base).expect("PostgreSQL connect");
+        diesel::sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+            .execute(&mut conn)
+            .unwrap();
+    }
+
+    /// The database refuses the app's work for `outage` (on PostgreSQL it takes no
+    /// connections, on SQLite another process holds the write lock past the app's busy
+    /// time-out): every request meanwhile answers 503. Returns once the outage began.
+    pub fn database_outage(&self, outage: std::time::Duration) -> std::thread::JoinHandle<()> {
+        let (began, started) = std::sync::mpsc::channel();
+        let handle = match self.backend {
+            Backend::Postgres => {
+                self.make_database_unreachable();
+                let PgDatabase { base, name } = self.pg_database.as_ref().expect("PostgreSQL");
+                let (base, name) = (base.clone(), name.clone());
+                began.send(()).unwrap();
+                std::thread::spawn(move || {
+                    std::thread::sleep(outage);
+                    let mut conn = diesel::PgConnection::establish(&base).expect("connect");
+                    diesel::sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+                        .execute(&mut conn)
+                        .unwrap();
+                })
+            }
+            Backend::Sqlite => {
+                let path = self.config.database_url.sqlite_path().to_owned();
+                std::thread::spawn(move || {
+                    use diesel::connection::SimpleConnection;
+                    let mut conn = diesel::SqliteConnection::establish(&path).expect("SQLite");
+                    conn.batch_execute("BEGIN EXCLUSIVE").unwrap();
+                    began.send(()).unwrap();
+                    std::thread::sleep(outage);
+                    conn.batch_execute("COMMIT").unwrap();
+                })
+            }
+        };
+        started.recv().expect("the outage began");
+        handle
     }
 
     pub fn stop(&self) -> impl std::future::Future<Output = ()> {

@@ -35,17 +35,17 @@ async fn loadgen_reconnects_after_the_server_restarts() {
         .expect("seeded");
     let token = app.login(&seeded.cashier, &seeded.password).await;
     let base_url = format!("http://127.0.0.1:{}", app.port);
-    let fire = loadgen::fire(
-        &base_url,
-        &token,
-        seeded.offer_id,
-        secrets.code.clone(),
-        seeded.card_ids,
-        4,
-        Duration::from_secs(4),
-        Some(200.0),
-        None,
-    );
+    let fire = loadgen::fire(loadgen::Fire {
+        url: base_url,
+        token,
+        offer_id: seeded.offer_id,
+        keys: secrets.code.clone(),
+        card_ids: seeded.card_ids,
+        concurrency: 4,
+        duration: Duration::from_secs(4),
+        rate: Some(200.0),
+        ticker: None,
+    });
     let restart = async {
         tokio::time::sleep(Duration::from_millis(1200)).await;
         app.stop().await;
@@ -91,6 +91,7 @@ async fn the_realistic_mix_sells_and_counts_refusals_by_code(app: TestApp) {
         realistic: true,
         merchants: 12,
         per_second: false,
+        acknowledged: None,
     };
     let report = loadgen::realistic_mix(app.config.clone(), secrets, &options)
         .await

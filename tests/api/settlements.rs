@@ -382,6 +382,11 @@ async fn a_reversal_after_payout_is_a_negative_line_next_time(app: TestApp) {
         paid_before, 1_500,
         "nothing moves until the reversal settles"
     );
+    let books = app.budget_reconciliation().await;
+    assert!(
+        books.ok,
+        "the reversed subsidy still counts until it settles: {books:?}"
+    );
     let next = generate(&app, &c.admin, "2026-12").await;
     assert_eq!(next.len(), 1);
     let nid = next[0]["id"].as_i64().unwrap();
@@ -407,6 +412,21 @@ async fn a_reversal_after_payout_is_a_negative_line_next_time(app: TestApp) {
         b["paid_fen"], 1_000,
         "the reversed subsidy returns to the budget: {b}"
     );
+    let books = app.budget_reconciliation().await;
+    assert!(books.ok, "{books:?}");
+    assert_eq!(books.accounts[0].redeemed_fen, 1_000, "{books:?}");
+    // A fen the redemptions do not account for is found.
+    app.with_conn(|conn| {
+        use diesel::prelude::*;
+        use talentcard::schema::budgets;
+        diesel::update(budgets::table.find(2026))
+            .set(budgets::paid_fen.eq(budgets::paid_fen + 1))
+            .execute(conn)
+            .unwrap()
+    })
+    .await;
+    let books = app.budget_reconciliation().await;
+    assert!(!books.ok, "{books:?}");
 }
 
 async fn disputed_redemptions_wait_for_the_resolution(app: TestApp) {

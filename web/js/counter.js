@@ -54,6 +54,14 @@ let resumeCard = null;
 const RESUME_MS = 5 * 60 * 1000;
 
 /** The refusal of a scanned code, localised, big enough to read across the counter. */
+/** How long a redemption whose answer was lost is sent again (a failover fits in it). */
+const REDEEM_RETRY_MS = 30 * 1000;
+
+/** The request may have been made or not: no answer, or the service briefly away. */
+function answerLost(err) {
+  return err instanceof ApiError && (err.code === 'network' || [502, 503, 504].includes(err.status));
+}
+
 function refusal(err) {
   return h('div', { class: 'refusal', id: 'scan-refusal', dataset: { code: err.code || '' } }, errorBox(err));
 }
@@ -412,16 +420,32 @@ function scan(body, me) {
         o ? h('div', { class: 'qf-row qf-subsidy muted' }, h('span', { text: t('quote.subsidy') }), h('span', { class: 'qf-val', text: money(o.subsidy_fen) })) : null,
         o ? null : alertBox('warn', t('quote.no_offer')));
     }
+    // The answer to a redemption can be lost on the way (the network, a database
+    // failover answered 503): the same request goes again with the same key for up to
+    // half a minute, and the server answers the first result or makes it once.
+    async function redeemSurely() {
+      const until = Date.now() + REDEEM_RETRY_MS;
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          return await post('/redemptions', { ...cred, bill_fen: fen, offer_id: chosenId }, { 'Idempotency-Key': key });
+        } catch (err) {
+          if (!answerLost(err) || Date.now() >= until) throw err;
+          mount(msg, alertBox('warn', t('quote.retrying'), t('quote.retrying_detail')));
+          await new Promise((resolve) => setTimeout(resolve, Math.min(500 * attempt, 3000)));
+        }
+      }
+    }
     confirm.addEventListener('click', () => busy(confirm, async () => {
       if (byPin && !cred.pin) return;
       try {
-        const r = await post('/redemptions', { ...cred, bill_fen: fen, offer_id: chosenId }, { 'Idempotency-Key': key });
+        const r = await redeemSurely();
+        mount(msg);
         forget();
         showReceipt(q, r);
       } catch (err) {
-        if (err instanceof ApiError && err.code === 'network') {
-          // Same key (and the same PIN) on retry: the server answers the first result,
-          // never a second redemption.
+        if (answerLost(err)) {
+          // Still no answer: the quote stays, and 确认 sends the same key (and the same
+          // PIN) again — never a second redemption.
           mount(msg, errorBox(err));
           return;
         }
