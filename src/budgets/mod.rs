@@ -13,6 +13,7 @@
 
 pub mod fast;
 pub mod ledger;
+pub mod left;
 pub mod routes;
 pub mod setting;
 pub mod slots;

@@ -249,14 +249,7 @@ fn quote_offers(
     now: NaiveDateTime,
 ) -> ApiResult<Quote> {
     let (day, period, year) = local_keys(now);
-    let budget_left = budgets::view(conn, year)?.map(|b| {
-        let envelope = b
-            .categories
-            .iter()
-            .find(|c| c.category == category)
-            .map(|c| c.remaining_fen);
-        envelope.map_or(b.remaining_fen, |e| e.min(b.remaining_fen))
-    });
+    let budget_left = budgets::left::left_for(conn, year, category)?.map(|left| left.for_subsidy());
     let live = offers::live_for_merchant(conn, merchant_id, now)?;
     if let Some(id) = offer_id
         && !live.iter().any(|o| o.id == id)

@@ -108,6 +108,24 @@ async fn admins_set_budgets_and_the_parts_add_up(app: TestApp) {
     assert_eq!(view["categories"][0]["category"], "food");
     assert_eq!(view["categories"][0]["reserved_fen"], 1_234);
     assert_parts_add_up(&view);
+    // The quote's one-statement read agrees with the budget's view, slots counted.
+    let left = |category: &'static str| {
+        app.with_conn(move |conn| {
+            talentcard::budgets::left::left_for(conn, 2026, category).unwrap()
+        })
+    };
+    let food = left("food").await.expect("a budget");
+    assert_eq!(food.year_fen, 1_000_000 - 1_234);
+    assert_eq!(food.envelope_fen, Some(300_000 - 1_234));
+    assert_eq!(food.for_subsidy(), 300_000 - 1_234);
+    let clothing = left("clothing").await.expect("a budget");
+    assert_eq!(clothing.envelope_fen, None, "no envelope for clothing");
+    assert_eq!(clothing.for_subsidy(), 1_000_000 - 1_234);
+    assert_eq!(
+        app.with_conn(|conn| talentcard::budgets::left::left_for(conn, 2031, "food").unwrap())
+            .await,
+        None
+    );
 
     let (status, list) = app.get("/api/v1/budgets", &token).await;
     assert_eq!(status, StatusCode::OK);
