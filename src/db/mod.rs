@@ -100,6 +100,33 @@ impl ManageConnection for DbManager {
     }
 }
 
+/// The pool's background reconnects fail many times a second while the database is
+/// away (a failover, a restart); one warning every few seconds says so, with how many
+/// failed since, instead of an ERROR line for each.
+#[derive(Debug, Default)]
+struct QuietConnectErrors {
+    last: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+}
+
+const CONNECT_ERROR_EVERY: Duration = Duration::from_secs(5);
+
+impl r2d2::HandleError<r2d2::Error> for QuietConnectErrors {
+    fn handle_error(&self, error: r2d2::Error) {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match last.as_mut() {
+            Some((at, suppressed)) if at.elapsed() < CONNECT_ERROR_EVERY => *suppressed += 1,
+            _ => {
+                let suppressed = last.map_or(0, |(_, n)| n);
+                tracing::warn!(error = %error, failed_since_last_warning = suppressed, "cannot open a database connection");
+                *last = Some((std::time::Instant::now(), 0));
+            }
+        }
+    }
+}
+
 /// Opens one connection and applies the per-connection settings.
 pub fn establish(url: &DatabaseUrl) -> diesel::ConnectionResult<DbConnection> {
     match url.backend() {
@@ -352,6 +379,7 @@ impl Db {
         let manager = DbManager::new(url.clone());
         let health = manager.health.clone();
         let builder = r2d2::Pool::builder()
+            .error_handler(Box::new(QuietConnectErrors::default()))
             .max_size(pool_size)
             .connection_timeout(CONNECTION_WAIT)
             // A `SELECT 1` on every checkout doubled the round trips of a short request;
