@@ -398,6 +398,8 @@ impl Deltas {
 /// move that would overdraw a part.
 pub fn adjust(conn: &mut DbConnection, moves: &BTreeMap<(i32, String), Deltas>) -> ApiResult<()> {
     let mut per_year: BTreeMap<i32, Deltas> = BTreeMap::new();
+    let mut folded_envelopes: Vec<(i32, &str)> = Vec::new();
+    let mut folded_years: Vec<i32> = Vec::new();
     for ((year, category), deltas) in moves {
         if deltas.is_zero() {
             continue;
@@ -409,6 +411,7 @@ pub fn adjust(conn: &mut DbConnection, moves: &BTreeMap<(i32, String), Deltas>) 
         if deltas.reserved != 0 {
             // The slots hold part of what is reserved: bring it home before taking any out.
             slots::fold(conn, *year, Scope::Envelope(category))?;
+            folded_envelopes.push((*year, category));
         }
         diesel::update(budget_envelopes::table.find((*year, category)))
             .set((
@@ -424,6 +427,7 @@ pub fn adjust(conn: &mut DbConnection, moves: &BTreeMap<(i32, String), Deltas>) 
         }
         if deltas.reserved != 0 {
             slots::fold(conn, year, Scope::Year)?;
+            folded_years.push(year);
         }
         let updated = diesel::update(budgets::table.find(year))
             .set((
@@ -438,6 +442,15 @@ pub fn adjust(conn: &mut DbConnection, moves: &BTreeMap<(i32, String), Deltas>) 
                 "budget {year} missing while moving subsidy"
             )));
         }
+    }
+    // A fold leaves its slots dry; hand them their share again at once (this transaction
+    // holds every lock it needs already), or the next redemptions of each slot would
+    // queue on the budget row to refill it, one by one, after every settlement approval.
+    for (year, category) in folded_envelopes {
+        slots::prime(conn, year, Scope::Envelope(category))?;
+    }
+    for year in folded_years {
+        slots::prime(conn, year, Scope::Year)?;
     }
     Ok(())
 }

@@ -365,6 +365,23 @@ async fn a_reversal_after_payout_is_a_negative_line_next_time(app: TestApp) {
         .await;
     app.post(&path(id, "verify"), &c.admin, json!({})).await;
     app.post(&path(id, "approve"), &admin2, json!({})).await;
+    // The approval folded the slots into the budget and handed them room again, so
+    // the next redemptions take the fast path rather than queue to refill them.
+    let room: i64 = app
+        .with_conn(|conn| {
+            use diesel::prelude::*;
+            use talentcard::schema::budget_slots;
+            budget_slots::table
+                .filter(budget_slots::year.eq(2026))
+                .filter(budget_slots::scope.eq(""))
+                .select(budget_slots::room_fen)
+                .load::<i64>(conn)
+                .unwrap()
+                .iter()
+                .sum()
+        })
+        .await;
+    assert!(room > 0, "slots primed after the fold: {room}");
     app.post(&path(id, "pay"), &c.admin, json!({"bank_reference": "B-1"}))
         .await;
     let (status, _) = app
