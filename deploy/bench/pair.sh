@@ -70,4 +70,24 @@ echo "server peak RSS: $(grep VmHWM "/proc/$server/status" | awk '{print $2 / 10
 kill "$server"
 wait "$server" 2>/dev/null || true
 server=
+# With REALISTIC_PGBENCH=1 (after --realistic): the realistic redemption's own SQL on the
+# database loadgen just filled, as deploy/bench/redemption-realistic.pgbench describes.
+if [[ ${REALISTIC_PGBENCH:-0} == 1 ]]; then
+  psql -qAt -d "$db" >/dev/null <<'SQL'
+UPDATE budget_slots SET room_fen = 1000000000000;
+UPDATE budgets SET merchant_monthly_cap_fen = 1000000000000;
+CREATE TABLE pgb_counters AS
+  SELECT row_number() OVER (ORDER BY o.id) AS n, c.id AS cashier_id,
+         (SELECT max(s.id) FROM sessions s WHERE s.user_id = c.id) AS session_id, o.id AS offer_id
+  FROM offers o JOIN LATERAL (SELECT min(u.id) AS id FROM users u
+    WHERE u.merchant_id = o.merchant_id AND u.role = 'cashier') c ON true
+  WHERE o.status = 'active' AND o.subsidy_bp > 0;
+ALTER TABLE pgb_counters ADD PRIMARY KEY (n);
+SQL
+  counters=$(psql -Atc 'SELECT count(*) FROM pgb_counters' "$db")
+  cards=$(psql -Atc 'SELECT max(id) FROM cards' "$db")
+  pgbench -n -M prepared -c 8 -j 2 -T 20 -D cards="$cards" -D counters="$counters" \
+    -f "$(dirname "$0")/redemption-realistic.pgbench" "$db" 2>/dev/null |
+    grep -E '^tps' | sed 's/^/pgbench (realistic redemption SQL): /'
+fi
 pgbench -c 8 -j 2 -T 20 tc_pgbench 2>/dev/null | grep -E '^tps' | sed 's/^/pgbench: /'
