@@ -23,6 +23,17 @@ fn fresh_code(app: &TestApp, card_id: i64) -> String {
     crate::redemptions::mint(app, card_id, talentcard::time::now(), 0)
 }
 
+/// Scans a fresh code of the card and rings up ¥128.00; the quote says ¥115.20 to pay.
+async fn quote_a_sale(b: &Browser, app: &TestApp, card_id: i64) {
+    b.type_into(
+        "#scan-code",
+        &format!("{}\u{E007}", fresh_code(app, card_id)),
+    )
+    .await;
+    b.type_into("#scan-bill", "128.00\u{E007}").await;
+    b.wait_text("#quote-pay", "¥115.20").await;
+}
+
 async fn a_cashier_works_on_when_the_access_token_runs_out(app: TestApp) {
     let card_id = counter_ready(&app, "shift1", 81).await;
     let Some(b) = Browser::phone(&app).await else {
@@ -35,13 +46,7 @@ async fn a_cashier_works_on_when_the_access_token_runs_out(app: TestApp) {
         .delete_cookie("tc_session")
         .await
         .expect("cookie removed");
-    b.type_into(
-        "#scan-code",
-        &format!("{}\u{E007}", fresh_code(&app, card_id)),
-    )
-    .await;
-    b.type_into("#scan-bill", "128.00\u{E007}").await;
-    b.wait_text("#quote-pay", "¥115.20").await;
+    quote_a_sale(&b, &app, card_id).await;
     assert_eq!(b.count("#reauth").await, 0, "no password asked");
     assert_eq!(
         b.count("#login-form").await,
@@ -115,29 +120,23 @@ async fn a_redeem_whose_answer_was_lost_is_sent_again_once(app: TestApp) {
         return;
     };
     b.login("shift4-cashier", MERCHANT_PASSWORD).await;
-    b.type_into(
-        "#scan-code",
-        &format!("{}\u{E007}", fresh_code(&app, card_id)),
-    )
-    .await;
-    b.type_into("#scan-bill", "128.00\u{E007}").await;
-    b.wait_text("#quote-pay", "¥115.20").await;
-    // Long enough for SQLite's busy time-out (5 s) to answer 503 at least once.
-    let outage = app.database_outage(std::time::Duration::from_secs(10));
+    quote_a_sale(&b, &app, card_id).await;
+    let outage = app.database_outage();
     b.click("#quote-confirm").await;
+    // SQLite answers 503 once its busy time-out (5 s) ran out; PostgreSQL at once.
     b.wait_text("#scan-msg", "正在重新提交").await;
     b.assert_fits_width().await;
     b.screenshot(&format!("counter-resending-zh-390-{}", backend_name(&app)))
         .await;
+    actix_web::rt::task::spawn_blocking(move || outage.end())
+        .await
+        .unwrap();
     b.wait_text("#receipt-pay", "¥115.20").await;
     assert_eq!(
         b.count("#scan-msg .alert").await,
         0,
         "the notice went with the sale"
     );
-    actix_web::rt::task::spawn_blocking(move || outage.join().unwrap())
-        .await
-        .unwrap();
     let admin = app.admin_token().await;
     let (_, list) = app.get("/api/v1/redemptions", &admin).await;
     assert_eq!(

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use talentcard::loadgen::{self, Fire};
 use talentcard::schema::redemptions;
-use talentcard::secrets::Secrets;
 
 use crate::helpers::TestApp;
 use crate::pgcluster::Cluster;
@@ -28,12 +27,7 @@ async fn a_promoted_standby_has_every_acknowledged_redemption_and_the_switch_ans
         primary.port, standby.port
     );
     let app = TestApp::spawn_on_postgres(&url).await;
-    let secrets = Secrets::load(&app.config.secret_key_file).expect("secrets");
-    let config = app.config.clone();
-    let seeded = actix_web::web::block(move || loadgen::seed(&config, 300))
-        .await
-        .unwrap()
-        .expect("seeded");
+    let (seeded, secrets) = app.loadgen_seed(300).await;
     let token = app.login(&seeded.cashier, &seeded.password).await;
 
     let started = Instant::now();

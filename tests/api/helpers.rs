@@ -401,6 +401,18 @@ impl TestApp {
             .await
     }
 
+    /// `talentcard loadgen`'s seed in this app's database (a merchant with a cashier and
+    /// an offer, a budget, `cards` cards), with the keys that mint the cards' codes.
+    pub async fn loadgen_seed(&self, cards: usize) -> (talentcard::loadgen::Seeded, Secrets) {
+        let secrets = Secrets::load(&self.config.secret_key_file).expect("secrets");
+        let config = self.config.clone();
+        let seeded = actix_web::web::block(move || talentcard::loadgen::seed(&config, cards))
+            .await
+            .unwrap()
+            .expect("seeded");
+        (seeded, secrets)
+    }
+
     /// The budget's books against the redemptions (`talentcard budget-verify`).
     pub async fn budget_reconciliation(&self) -> talentcard::budgets::ledger::Reconciliation {
         self.with_conn(|conn| talentcard::budgets::ledger::reconcile(conn).expect("reconciling"))
@@ -447,48 +459,36 @@ impl TestApp {
         .unwrap();
     }
 
-    /// Undoes [`TestApp::make_database_unreachable`].
-    pub fn make_database_reachable(&self) {
-        let PgDatabase { base, name } = self.pg_database.as_ref().expect("a PostgreSQL test");
-        let mut conn = diesel::PgConnection::establish(base).expect("PostgreSQL connect");
-        diesel::sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-            .execute(&mut conn)
-            .unwrap();
-    }
-
-    /// The database refuses the app's work for `outage` (on PostgreSQL it takes no
-    /// connections, on SQLite another process holds the write lock past the app's busy
-    /// time-out): every request meanwhile answers 503. Returns once the outage began.
-    pub fn database_outage(&self, outage: std::time::Duration) -> std::thread::JoinHandle<()> {
-        let (began, started) = std::sync::mpsc::channel();
-        let handle = match self.backend {
+    /// The database refuses the app's work until [`DatabaseOutage::end`] (on PostgreSQL
+    /// it takes no connections, on SQLite another connection holds the write lock past
+    /// the app's busy time-out): requests meanwhile answer 503. Returns once it began.
+    pub fn database_outage(&self) -> DatabaseOutage {
+        match self.backend {
             Backend::Postgres => {
                 self.make_database_unreachable();
                 let PgDatabase { base, name } = self.pg_database.as_ref().expect("PostgreSQL");
-                let (base, name) = (base.clone(), name.clone());
-                began.send(()).unwrap();
-                std::thread::spawn(move || {
-                    std::thread::sleep(outage);
-                    let mut conn = diesel::PgConnection::establish(&base).expect("connect");
-                    diesel::sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-                        .execute(&mut conn)
-                        .unwrap();
-                })
+                DatabaseOutage::Postgres {
+                    base: base.clone(),
+                    name: name.clone(),
+                }
             }
             Backend::Sqlite => {
                 let path = self.config.database_url.sqlite_path().to_owned();
-                std::thread::spawn(move || {
+                let (began, started) = std::sync::mpsc::channel();
+                let (end, ended) = std::sync::mpsc::channel::<()>();
+                let holder = std::thread::spawn(move || {
                     use diesel::connection::SimpleConnection;
                     let mut conn = diesel::SqliteConnection::establish(&path).expect("SQLite");
-                    conn.batch_execute("BEGIN EXCLUSIVE").unwrap();
+                    conn.batch_execute("PRAGMA busy_timeout = 10000; BEGIN EXCLUSIVE")
+                        .unwrap();
                     began.send(()).unwrap();
-                    std::thread::sleep(outage);
+                    let _ = ended.recv();
                     conn.batch_execute("COMMIT").unwrap();
-                })
+                });
+                started.recv().expect("the outage began");
+                DatabaseOutage::Sqlite { end, holder }
             }
-        };
-        started.recv().expect("the outage began");
-        handle
+        }
     }
 
     pub fn stop(&self) -> impl std::future::Future<Output = ()> {
@@ -500,6 +500,36 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop accepting work; the PostgreSQL database is dropped with `pg_database`.
         drop(self.handle.stop(false));
+    }
+}
+
+/// A database outage a test began ([`TestApp::database_outage`]) and ends.
+pub enum DatabaseOutage {
+    Postgres {
+        base: String,
+        name: String,
+    },
+    Sqlite {
+        end: std::sync::mpsc::Sender<()>,
+        holder: std::thread::JoinHandle<()>,
+    },
+}
+
+impl DatabaseOutage {
+    /// The database takes work again.
+    pub fn end(self) {
+        match self {
+            DatabaseOutage::Postgres { base, name } => {
+                let mut conn = diesel::PgConnection::establish(&base).expect("connect");
+                diesel::sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+                    .execute(&mut conn)
+                    .unwrap();
+            }
+            DatabaseOutage::Sqlite { end, holder } => {
+                end.send(()).unwrap();
+                holder.join().unwrap();
+            }
+        }
     }
 }
 

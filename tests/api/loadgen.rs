@@ -27,12 +27,7 @@ async fn redemption_count(db: &Db) -> i64 {
 #[actix_web::test]
 async fn loadgen_reconnects_after_the_server_restarts() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite app");
-    let secrets = Secrets::load(&app.config.secret_key_file).expect("secrets");
-    let config = app.config.clone();
-    let seeded = actix_web::web::block(move || loadgen::seed(&config, 200))
-        .await
-        .unwrap()
-        .expect("seeded");
+    let (seeded, secrets) = app.loadgen_seed(200).await;
     let token = app.login(&seeded.cashier, &seeded.password).await;
     let base_url = format!("http://127.0.0.1:{}", app.port);
     let fire = loadgen::fire(loadgen::Fire {

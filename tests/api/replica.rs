@@ -8,7 +8,6 @@ use std::time::Duration;
 use calamine::{Data, Reader, Xlsx};
 use reqwest::StatusCode;
 use talentcard::loadgen::{self, Fire};
-use talentcard::secrets::Secrets;
 
 use crate::helpers::TestApp;
 use crate::pgcluster::Cluster;
@@ -68,12 +67,7 @@ async fn reports_read_from_the_standby_and_from_the_primary_when_it_is_gone() {
     })
     .await;
     let admin = app.admin_token().await;
-    let secrets = Secrets::load(&app.config.secret_key_file).expect("secrets");
-    let config = app.config.clone();
-    let seeded = actix_web::web::block(move || loadgen::seed(&config, 100))
-        .await
-        .unwrap()
-        .expect("seeded");
+    let (seeded, secrets) = app.loadgen_seed(100).await;
     let token = app.login(&seeded.cashier, &seeded.password).await;
     // Each round its own cards: a round's codes start again at the window's first slot.
     let (round1, round2) = seeded.card_ids.split_at(50);
