@@ -4,30 +4,34 @@
 //! Query functions take `&mut DbConnection`, never the pool, so they compose inside one
 //! transaction. Blocking diesel work runs on actix's blocking pool via [`Db::run`].
 
+mod connect;
 mod job_lock;
 mod lock;
+mod migrate;
 pub mod roles;
 mod together;
 mod url;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::migration::MigrationSource;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{self, ManageConnection};
+use diesel::r2d2;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use connect::{ConnectHealth, QuietConnectErrors, private_sqlite_file};
+pub use connect::{DbManager, establish};
 pub use job_lock::job_lock;
 pub use lock::ForNoKeyUpdateOf;
+use migrate::migrate_as_owner;
+pub use migrate::{PG_MIGRATIONS, SQLITE_MIGRATIONS, run_migrations};
 pub use together::{InOneStatement, SelectOne};
 pub use url::{Backend, DatabaseUrl};
 
@@ -45,252 +49,9 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgresql");
-pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-
-/// How long a SQLite writer waits for the lock before giving up with "database is locked".
-const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
-
-/// r2d2 manager that dispatches on the URL scheme itself: diesel's generic
-/// `MultiConnection::establish` tries every backend in turn, so a mistyped PostgreSQL URL
-/// would silently create an empty SQLite file.
-#[derive(Debug, Clone)]
-pub struct DbManager {
-    url: DatabaseUrl,
-    health: Arc<ConnectHealth>,
-}
-
-impl DbManager {
-    pub fn new(url: DatabaseUrl) -> Self {
-        Self {
-            url,
-            health: Arc::default(),
-        }
-    }
-}
-
-/// Whether the last attempt to open a connection failed. While it did and no idle
-/// connection is left, requests are refused at once with a 503 instead of each waiting
-/// out the pool's time-out: an outage answers fast, and the pool's own background
-/// reconnects (with back-off) clear the flag as soon as the database is back.
-#[derive(Debug, Default)]
-struct ConnectHealth {
-    failing: AtomicBool,
-}
-
-impl ManageConnection for DbManager {
-    type Connection = DbConnection;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        let result = establish(&self.url);
-        self.health
-            .failing
-            .store(result.is_err(), Ordering::Relaxed);
-        result.map_err(r2d2::Error::ConnectionError)
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        r2d2::R2D2Connection::is_broken(conn)
-    }
-}
-
-/// The pool's background reconnects fail many times a second while the database is
-/// away (a failover, a restart); one warning every few seconds says so, with how many
-/// failed since, instead of an ERROR line for each.
-#[derive(Debug, Default)]
-struct QuietConnectErrors {
-    last: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
-}
-
-const CONNECT_ERROR_EVERY: Duration = Duration::from_secs(5);
-
-impl r2d2::HandleError<r2d2::Error> for QuietConnectErrors {
-    fn handle_error(&self, error: r2d2::Error) {
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match last.as_mut() {
-            Some((at, suppressed)) if at.elapsed() < CONNECT_ERROR_EVERY => *suppressed += 1,
-            _ => {
-                let suppressed = last.map_or(0, |(_, n)| n);
-                tracing::warn!(error = %error, failed_since_last_warning = suppressed, "cannot open a database connection");
-                *last = Some((std::time::Instant::now(), 0));
-            }
-        }
-    }
-}
-
-/// Opens one connection and applies the per-connection settings.
-pub fn establish(url: &DatabaseUrl) -> diesel::ConnectionResult<DbConnection> {
-    match url.backend() {
-        Backend::Postgres => Ok(DbConnection::Pg(PgConnection::establish(url.as_str())?)),
-        Backend::Sqlite => {
-            let mut conn = SqliteConnection::establish(url.sqlite_path())?;
-            // WAL lets readers run beside the writer; foreign keys are off by default in
-            // SQLite. FULL syncs the WAL at every commit: NORMAL survives a crash of the
-            // process but may lose the last acknowledged redemptions on power loss.
-            conn.batch_execute(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = {};",
-                sqlite_synchronous()
-            ))
-            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-            Ok(DbConnection::Sqlite(conn))
-        }
-    }
-}
-
-/// `SQLITE_SYNCHRONOUS=normal` trades the last commits before a power loss for speed
-/// (BENCHMARKS.md has the price); anything else, or nothing, is FULL.
-fn sqlite_synchronous() -> &'static str {
-    static SETTING: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
-    SETTING.get_or_init(|| match std::env::var("SQLITE_SYNCHRONOUS") {
-        Ok(v) if v.trim().eq_ignore_ascii_case("normal") => {
-            tracing::warn!("SQLITE_SYNCHRONOUS=normal: a power loss may lose the last commits");
-            "NORMAL"
-        }
-        _ => "FULL",
-    })
-}
-
-/// The SQLite file holds bank accounts, password hashes and the audit log: it is created
-/// (or tightened) to mode 0600 before SQLite opens it, so its `-wal` and `-shm` files,
-/// which SQLite creates with the database file's mode, are private too. A directory we
-/// create for it is 0700.
-fn private_sqlite_file(path: &Path) -> anyhow::Result<()> {
-    use std::fs::{self, DirBuilder, OpenOptions, Permissions};
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    if let Some(dir) = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
-    }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    for suffix in ["", "-wal", "-shm"] {
-        let file = PathBuf::from(format!("{}{suffix}", path.display()));
-        let Ok(meta) = fs::metadata(&file) else {
-            continue;
-        };
-        if meta.permissions().mode() & 0o077 != 0 {
-            fs::set_permissions(&file, Permissions::from_mode(0o600))
-                .with_context(|| format!("making {} private", file.display()))?;
-        }
-    }
-    Ok(())
-}
-
 /// A name quoted as an SQL identifier (same on both backends).
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// Applies the embedded migrations of the connection's backend. Safe to run repeatedly.
-pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
-    let source = match conn {
-        DbConnection::Pg(_) => PG_MIGRATIONS,
-        DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
-    };
-    if all_applied(conn, &source)? {
-        return Ok(0);
-    }
-    let applied = conn.run_pending_migrations(source).map_err(|e| {
-        let e = e.to_string();
-        let hint = if e.contains("permission denied") || e.contains("must be owner") {
-            " (a restricted service role cannot migrate: run `talentcard migrate` with \
-             MIGRATION_DATABASE_URL set to the schema owner)"
-        } else {
-            ""
-        };
-        anyhow::anyhow!("applying migrations: {e}{hint}")
-    })?;
-    Ok(applied.len())
-}
-
-/// Migrates over `owner` and, when `service` connects as another role, grants that role
-/// its privileges (see [`roles::grant_service_role`]).
-fn migrate_as_owner(owner: &DatabaseUrl, service: &DatabaseUrl) -> anyhow::Result<()> {
-    if owner.backend() != Backend::Postgres || service.backend() != Backend::Postgres {
-        bail!(
-            "MIGRATION_DATABASE_URL separates the schema's owner from the service's role, \
-             which only PostgreSQL has: with SQLite leave it unset"
-        );
-    }
-    let mut owner_conn = establish(owner)
-        .with_context(|| format!("connecting to {} (migrations)", owner.redacted()))?;
-    let applied = run_migrations(&mut owner_conn)?;
-    let owner_role = roles::current_role(&mut owner_conn)?;
-    tracing::info!(applied, owner = %owner.redacted(), role = %owner_role, "database migrated as the owner");
-    let mut service_conn =
-        establish(service).with_context(|| format!("connecting to {}", service.redacted()))?;
-    let service_role = roles::current_role(&mut service_conn)?;
-    if service_role != owner_role {
-        roles::grant_service_role(&mut owner_conn, &service_role)?;
-        tracing::info!(role = %service_role, "service role granted its privileges");
-    }
-    Ok(())
-}
-
-/// Whether every embedded migration is recorded as applied. Asked here rather than
-/// through diesel's harness, which first runs `CREATE TABLE IF NOT EXISTS
-/// __diesel_schema_migrations`: PostgreSQL refuses that to a role without CREATE on the
-/// schema even when the table exists, and such a service role (see [`roles`]) must
-/// still start once the owner has migrated.
-fn all_applied(conn: &mut DbConnection, source: &EmbeddedMigrations) -> anyhow::Result<bool> {
-    #[derive(diesel::QueryableByName)]
-    struct Present {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        present: bool,
-    }
-    #[derive(diesel::QueryableByName)]
-    struct Version {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        version: String,
-    }
-    let present = match conn {
-        DbConnection::Pg(_) => {
-            "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS present"
-        }
-        DbConnection::Sqlite(_) => {
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master \
-             WHERE type = 'table' AND name = '__diesel_schema_migrations') AS present"
-        }
-    };
-    let present: Present = diesel::sql_query(present)
-        .get_result(conn)
-        .context("looking for the migrations table")?;
-    if !present.present {
-        return Ok(false);
-    }
-    let applied: std::collections::HashSet<String> =
-        diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
-            .load::<Version>(conn)
-            .context("reading the applied migrations")?
-            .into_iter()
-            .map(|v| v.version)
-            .collect();
-    // The backend parameter only picks an impl: the names are the same for both.
-    let embedded = MigrationSource::<diesel::pg::Pg>::migrations(source)
-        .map_err(|e| anyhow::anyhow!("listing the embedded migrations: {e}"))?;
-    Ok(embedded
-        .iter()
-        .all(|m| applied.contains(&m.name().version().to_string())))
 }
 
 /// Runs `f` inside a write transaction.
@@ -547,118 +308,4 @@ async fn wait_turn(queue: &Arc<Semaphore>, deadline: Instant) -> ApiResult<Owned
         .await
         .map_err(|_| busy())?
         .map_err(|_| busy())
-}
-
-#[cfg(test)]
-mod upgrade_tests {
-    use diesel::migration::MigrationSource;
-    use diesel::prelude::*;
-    use diesel::sqlite::{Sqlite, SqliteConnection};
-    use diesel_migrations::MigrationHarness;
-
-    use super::SQLITE_MIGRATIONS;
-
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-
-    fn count(conn: &mut SqliteConnection, sql: &str) -> i64 {
-        diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
-    }
-
-    /// The family-cards migration rebuilds `talents` on SQLite (foreign keys off, its
-    /// own transaction): a database with talents, cards and logins comes through whole,
-    /// its references intact and foreign keys enforced again.
-    #[test]
-    fn the_talents_rebuild_keeps_a_populated_database_whole() {
-        let mut conn = SqliteConnection::establish(":memory:").unwrap();
-        diesel::sql_query("PRAGMA foreign_keys = ON")
-            .execute(&mut conn)
-            .unwrap();
-        let all = MigrationSource::<Sqlite>::migrations(&SQLITE_MIGRATIONS).unwrap();
-        let rebuild = all
-            .iter()
-            .position(|m| m.name().to_string().contains("family_cards"))
-            .expect("the family cards migration");
-        // What `run_pending_migrations` would create first.
-        diesel::sql_query(
-            "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
-             run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
-        )
-        .execute(&mut conn)
-        .unwrap();
-        for migration in &all[..rebuild] {
-            conn.run_migration(migration).unwrap();
-        }
-        diesel::sql_query(
-            "INSERT INTO talents (name, id_number_enc, id_number_index, id_number_masked, phone_enc, \
-             phone_index, phone_masked, employer, tier, created_at, updated_at) VALUES \
-             ('甲', 'e1', 'i1', 'm1', 'p1', 'x1', 'q1', '', 'A', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), \
-             ('乙', 'e2', 'i2', 'm2', 'p2', 'x2', 'q2', '', 'B', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-        )
-        .execute(&mut conn)
-        .unwrap();
-        diesel::sql_query(
-            "INSERT INTO cards (card_no, talent_id, tier, status, issued_at, expires_at, \
-             status_changed_at, created_at, updated_at) VALUES \
-             ('100000000001', 2, 'B', 'active', '2026-01-01 00:00:00', '2030-01-01 00:00:00', \
-              '2026-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-        )
-        .execute(&mut conn)
-        .unwrap();
-
-        conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
-
-        assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM talents"), 2);
-        assert_eq!(
-            count(
-                &mut conn,
-                "SELECT COUNT(*) AS n FROM cards c JOIN talents t ON t.id = c.talent_id WHERE t.name = '乙'"
-            ),
-            1
-        );
-        assert_eq!(
-            count(
-                &mut conn,
-                "SELECT COUNT(*) AS n FROM pragma_foreign_key_check"
-            ),
-            0
-        );
-        assert_eq!(
-            count(
-                &mut conn,
-                "SELECT foreign_keys AS n FROM pragma_foreign_keys"
-            ),
-            1
-        );
-        // New ids continue after the old ones, and the rules came along.
-        let refused = diesel::sql_query(
-            "INSERT INTO cards (card_no, talent_id, tier, status, issued_at, expires_at, \
-             status_changed_at, created_at, updated_at) VALUES \
-             ('100000000002', 99, 'B', 'active', '2026-01-01 00:00:00', '2030-01-01 00:00:00', \
-              '2026-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-        )
-        .execute(&mut conn);
-        assert!(refused.is_err(), "a card of no talent is refused");
-        let phoneless_talent = diesel::sql_query(
-            "INSERT INTO talents (name, id_number_enc, id_number_index, id_number_masked, employer, \
-             tier, created_at, updated_at) VALUES ('丙', 'e3', 'i3', 'm3', '', 'A', \
-             '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-        )
-        .execute(&mut conn);
-        assert!(
-            phoneless_talent.is_err(),
-            "only a family member may lack a phone"
-        );
-        diesel::sql_query(
-            "INSERT INTO talents (name, id_number_enc, id_number_index, id_number_masked, employer, \
-             tier, created_at, updated_at, principal_id, relation) VALUES ('丙', 'e3', 'i3', 'm3', '', \
-             'A', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, 'child')",
-        )
-        .execute(&mut conn)
-        .unwrap();
-        assert_eq!(count(&mut conn, "SELECT MAX(id) AS n FROM talents"), 3);
-    }
 }
