@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::db::DbConnection;
 use crate::error::ApiResult;
-use crate::schema::{budgets, redemptions, settlement_lines, settlements};
+use crate::schema::budgets;
 
 /// One year's or envelope's books against its redemptions.
 #[derive(Debug, Clone, Serialize)]
@@ -51,62 +51,33 @@ struct Subsidy {
     subsidy_fen: i64,
 }
 
-/// Settlement states in which a line's money has moved out of "reserved".
-const SETTLED: [&str; 2] = ["approved", "paid"];
-
-/// Ids of redemptions with an active line of `kind` in a settled settlement.
-fn settled_lines(conn: &mut DbConnection, kind: &str) -> ApiResult<BTreeSet<i64>> {
-    Ok(settlement_lines::table
-        .inner_join(settlements::table)
-        .filter(settlement_lines::kind.eq(kind))
-        .filter(settlement_lines::active.eq(true))
-        .filter(settlements::status.eq_any(SETTLED))
-        .select(settlement_lines::redemption_id)
-        .load::<i64>(conn)?
-        .into_iter()
-        .collect())
-}
-
 /// Reconciles every budget year. Read-only; run it against a quiet database (a drill's
 /// end, a restored backup), since redemptions made meanwhile would move the figures.
 pub fn reconcile(conn: &mut DbConnection) -> ApiResult<Reconciliation> {
-    // (year, category) → subsidy that still counts.
-    let mut counted: BTreeMap<(i32, String), i64> = BTreeMap::new();
-    // Summed in the database: a year has millions of redemptions.
-    let active: Vec<Subsidy> = diesel::sql_query(
-        "SELECT period, category, CAST(COALESCE(SUM(subsidy_fen), 0) AS BIGINT) AS subsidy_fen \
-         FROM redemptions WHERE status = 'active' GROUP BY period, category",
+    // Summed in the database, in one pass: a year has millions of redemptions. A line
+    // counts as settled once its settlement is approved or paid.
+    let still_counting: Vec<Subsidy> = diesel::sql_query(
+        "SELECT r.period, r.category, CAST(COALESCE(SUM(r.subsidy_fen), 0) AS BIGINT) AS subsidy_fen \
+         FROM redemptions r WHERE r.status = 'active' OR (r.status = 'reversed' \
+           AND EXISTS (SELECT 1 FROM settlement_lines l JOIN settlements s ON s.id = l.settlement_id \
+             WHERE l.redemption_id = r.id AND l.kind = 'redemption' AND l.active \
+               AND s.status IN ('approved', 'paid')) \
+           AND NOT EXISTS (SELECT 1 FROM settlement_lines l JOIN settlements s ON s.id = l.settlement_id \
+             WHERE l.redemption_id = r.id AND l.kind = 'reversal' AND l.active \
+               AND s.status IN ('approved', 'paid'))) \
+         GROUP BY r.period, r.category",
     )
     .load(conn)?;
-    let year_of = |period: &str| period.get(..4).and_then(|y| y.parse::<i32>().ok());
+    // (year, category) → subsidy that still counts.
+    let mut counted: BTreeMap<(i32, String), i64> = BTreeMap::new();
     for Subsidy {
         period,
         category,
         subsidy_fen,
-    } in active
+    } in still_counting
     {
-        if let Some(year) = year_of(&period) {
+        if let Some(year) = period.get(..4).and_then(|y| y.parse::<i32>().ok()) {
             *counted.entry((year, category)).or_default() += subsidy_fen;
-        }
-    }
-    let settled = settled_lines(conn, "redemption")?;
-    let negated = settled_lines(conn, "reversal")?;
-    let reversed: Vec<(i64, String, String, i64)> = redemptions::table
-        .filter(redemptions::status.eq("reversed"))
-        .filter(redemptions::subsidy_fen.gt(0))
-        .select((
-            redemptions::id,
-            redemptions::period,
-            redemptions::category,
-            redemptions::subsidy_fen,
-        ))
-        .load(conn)?;
-    for (id, period, category, subsidy) in reversed {
-        if let Some(year) = year_of(&period)
-            && settled.contains(&id)
-            && !negated.contains(&id)
-        {
-            *counted.entry((year, category)).or_default() += subsidy;
         }
     }
 

@@ -12,7 +12,7 @@ use chrono::Datelike;
 use diesel::prelude::*;
 use tokio::sync::Mutex;
 
-use super::{CodeSource, Ticker, pace, percentile, realistic};
+use super::{CodeSource, Ticker, collect, pace, percentile, realistic};
 use crate::auth::password::Password;
 use crate::auth::{Actor, Role};
 use crate::config::Config;
@@ -254,12 +254,7 @@ pub async fn fire(fire: Fire) -> anyhow::Result<Report> {
             report.lock().await.add(local);
         }));
     }
-    for w in workers {
-        w.await.context("worker")?;
-    }
-    let mut report = Arc::try_unwrap(report)
-        .map_err(|_| anyhow::anyhow!("workers still running"))?
-        .into_inner();
+    let mut report = collect(workers, report).await?;
     report.elapsed = started.elapsed();
     report.latencies.sort();
     report.acknowledged.sort_by_key(|a| a.at);

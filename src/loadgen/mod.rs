@@ -144,6 +144,19 @@ impl Ticker {
     }
 }
 
+/// Waits for every worker and hands back the report they added to.
+async fn collect<R>(
+    workers: Vec<actix_web::rt::task::JoinHandle<()>>,
+    report: Arc<tokio::sync::Mutex<R>>,
+) -> anyhow::Result<R> {
+    for w in workers {
+        w.await.context("worker")?;
+    }
+    Ok(Arc::try_unwrap(report)
+        .map_err(|_| anyhow::anyhow!("workers still running"))?
+        .into_inner())
+}
+
 /// What `talentcard loadgen` runs.
 pub struct Options {
     pub url: String,

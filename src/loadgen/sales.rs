@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::{CodeSource, Ticker, pace, percentile};
+use super::{CodeSource, Ticker, collect, pace, percentile};
 use crate::codes::{self, CodeId};
 use crate::secrets::KeySet;
 
@@ -304,12 +304,7 @@ pub async fn fire(
             report.lock().await.merge(local);
         }));
     }
-    for w in workers {
-        w.await.context("worker")?;
-    }
-    let mut report = Arc::try_unwrap(report)
-        .map_err(|_| anyhow::anyhow!("workers still running"))?
-        .into_inner();
+    let mut report = collect(workers, report).await?;
     report.elapsed = started.elapsed();
     report.quote.sort();
     report.redeem.sort();
