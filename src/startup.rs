@@ -62,6 +62,33 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     api
 }
 
+/// Warms every pooled connection for the counter ([`crate::redemptions::warm_up`]). A
+/// failure only costs the first requests their speed, so it is logged, not fatal.
+fn warm_up(db: &Db, pool_size: u32) {
+    // Every connection out at once, so each is warmed rather than one of them 16 times.
+    let warmed = (0..pool_size)
+        .map(|_| db.get())
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|mut conns| {
+            conns
+                .iter_mut()
+                .try_for_each(|conn| crate::redemptions::warm_up(conn))
+        });
+    if let Err(e) = warmed {
+        tracing::warn!(error = %e, "could not warm the connections for the counter");
+    }
+}
+
+/// The blocking threads each worker may have: its share of the pooled connections (the
+/// database work of requests, at most one task per connection across all workers: see
+/// [`Db::run`]), and two for the odd spreadsheet or audit export. Tokio's default, 512
+/// per worker, let each worker grow a thread for every connection of the pool: 36
+/// threads under the counter mix, each keeping its own stack and allocator pages, about
+/// 1.7 MiB apiece (BENCHMARKS.md).
+fn blocking_threads_per_worker(pool_size: u32, workers: usize) -> usize {
+    (pool_size as usize).div_ceil(workers.max(1)) + 2
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -87,6 +114,7 @@ impl Application {
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let workers = config.workers;
+        let pool_size = config.db_pool_size;
         // The replica is read-only: never migrated from here, and not needed to start.
         let replica = config
             .replica_database_url
@@ -101,6 +129,7 @@ impl Application {
             crate::audit::sealer::seal_all(&mut conn)
                 .map_err(|e| anyhow::anyhow!("sealing the audit log: {e:#}"))?;
         }
+        warm_up(&db, config.db_pool_size);
         let state = AppState {
             replica,
             config: Arc::new(config),
@@ -150,6 +179,7 @@ impl Application {
                 .default_service(web::to(http::not_found))
         })
         .workers(workers)
+        .worker_max_blocking_threads(blocking_threads_per_worker(pool_size, workers))
         .listen(listener)?
         .run();
         Ok(Application {

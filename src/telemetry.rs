@@ -29,21 +29,22 @@ pub struct RedactedRootSpan;
 impl tracing_actix_web::RootSpanBuilder for RedactedRootSpan {
     fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
         use actix_web::HttpMessage;
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        let request_id = request
-            .extensions()
-            .get::<tracing_actix_web::RequestId>()
-            .map(|id| id.to_string())
-            .unwrap_or_default();
+        // Inside the macro, the fields are worked out only when the span is enabled:
+        // finding the route pattern matches the path against every route again.
         tracing::info_span!(
             "request",
             http.method = %request.method(),
-            http.target = %redacted_target(&route, request.query_string()),
+            http.target = %redacted_target(
+                &request.match_pattern().unwrap_or_else(|| "unmatched".to_owned()),
+                request.query_string()
+            ),
             http.client_ip = %request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
             http.status_code = tracing::field::Empty,
-            request_id = %request_id,
+            request_id = %request
+                .extensions()
+                .get::<tracing_actix_web::RequestId>()
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
         )
     }
 

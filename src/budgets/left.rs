@@ -1,6 +1,7 @@
 //! What a quote needs of the budget — the room left in the year and in the category's
 //! envelope, slots counted — in one prepared statement instead of the year, its
-//! envelopes and its slots read one by one ([`super::view`]).
+//! envelopes and its slots read one by one ([`super::view`]); or, for the counter's
+//! quote, as two columns of the quote's own read ([`YearRoom`], [`EnvelopeRoom`]).
 
 use diesel::backend::Backend;
 use diesel::prelude::*;
@@ -78,4 +79,69 @@ pub fn left_for(conn: &mut DbConnection, year: i32, category: &str) -> ApiResult
         year_fen,
         envelope_fen,
     }))
+}
+
+/// The room left in `year` (NULL: no budget), as a column of a query that reads
+/// anything: `total − reserved − settled − paid`, less what the slots took since their
+/// last fold.
+#[derive(Debug, Clone, Copy)]
+pub struct YearRoom {
+    pub year: i32,
+}
+
+crate::db::scalar_subquery!(YearRoom, YearRoom, Nullable<BigInt>);
+
+impl<DB> QueryFragment<DB> for YearRoom
+where
+    DB: Backend,
+    i32: ToSql<Integer, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(
+            "(SELECT CAST(b.total_fen - b.reserved_fen - b.settled_fen - b.paid_fen - \
+             COALESCE((SELECT SUM(s.used_fen) FROM budget_slots s \
+             WHERE s.year = b.year AND s.scope = ''), 0) AS BIGINT) \
+             FROM budgets b WHERE b.year = ",
+        );
+        out.push_bind_param::<Integer, _>(&self.year)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// The room left in the envelope of the joined merchant's category in `year` (NULL: the
+/// year has no envelope for it), as a column of a query that joins `merchants`.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvelopeRoom {
+    pub year: i32,
+}
+
+crate::db::scalar_subquery!(EnvelopeRoom, EnvelopeRoom, Nullable<BigInt>);
+
+impl<DB> QueryFragment<DB> for EnvelopeRoom
+where
+    DB: Backend,
+    i32: ToSql<Integer, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(
+            "(SELECT CAST(e.total_fen - e.reserved_fen - e.settled_fen - e.paid_fen - \
+             COALESCE((SELECT SUM(s.used_fen) FROM budget_slots s \
+             WHERE s.year = e.year AND s.scope = e.category), 0) AS BIGINT) \
+             FROM budget_envelopes e WHERE e.category = merchants.category AND e.year = ",
+        );
+        out.push_bind_param::<Integer, _>(&self.year)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl Left {
+    /// From the two rooms a read selected ([`YearRoom`], [`EnvelopeRoom`]).
+    pub fn from_rooms(year_fen: Option<i64>, envelope_fen: Option<i64>) -> Option<Self> {
+        year_fen.map(|year_fen| Left {
+            year_fen,
+            envelope_fen,
+        })
+    }
 }

@@ -9,6 +9,7 @@ mod job_lock;
 mod lock;
 mod migrate;
 pub mod roles;
+mod subquery;
 mod together;
 mod url;
 
@@ -32,6 +33,7 @@ pub use job_lock::job_lock;
 pub use lock::ForNoKeyUpdateOf;
 use migrate::migrate_as_owner;
 pub use migrate::{PG_MIGRATIONS, SQLITE_MIGRATIONS, run_migrations};
+pub(crate) use subquery::scalar_subquery;
 pub use together::{InOneStatement, SelectOne};
 pub use url::{Backend, DatabaseUrl};
 
@@ -48,6 +50,24 @@ pub enum DbConnection {
     Pg(PgConnection),
     Sqlite(SqliteConnection),
 }
+
+/// Runs a query on the backend's own connection: `direct!(conn, |c| query.first(c))`,
+/// with the query expression written once and built for each backend.
+///
+/// diesel's `MultiConnection` hands a query to the inner connection by rendering its
+/// whole SQL text on every execution (twice: for its binds and its cache check), before
+/// the prepared-statement cache is even asked; the inner connection finds a statement
+/// with a static query id by its type alone. On the counter's hot path that rendering
+/// was a tenth of the server's CPU (perf, BENCHMARKS.md), so hot queries run directly.
+macro_rules! direct {
+    ($conn:expr, |$c:ident| $run:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Pg($c) => $run,
+            $crate::db::DbConnection::Sqlite($c) => $run,
+        }
+    };
+}
+pub(crate) use direct;
 
 /// A name quoted as an SQL identifier (same on both backends).
 pub fn quote_ident(name: &str) -> String {

@@ -37,13 +37,25 @@ pub fn live_offers(
         .load(conn)?)
 }
 
-/// The live offers of one merchant (what a counter may redeem now).
+/// The live offers of one merchant (what a counter may redeem now). Every quote asks, so
+/// the query is not boxed: its prepared statement is found by type, not rebuilt as text.
 pub fn live_for_merchant(
     conn: &mut DbConnection,
     merchant_id: i64,
     now: NaiveDateTime,
 ) -> ApiResult<Vec<Offer>> {
-    live_offers(conn, &[merchant_id], None, now)
+    Ok(crate::db::direct!(conn, |c| offers::table
+        .filter(offers::merchant_id.eq(merchant_id))
+        .filter(offers::status.eq(OfferStatus::Active.as_str()))
+        .filter(offers::valid_from.is_null().or(offers::valid_from.le(now)))
+        .filter(
+            offers::valid_until
+                .is_null()
+                .or(offers::valid_until.gt(now)),
+        )
+        .order(offers::id)
+        .select(Offer::as_select())
+        .load(c))?)
 }
 
 /// The live offers of the given merchants (for the directory), optionally only those a

@@ -90,6 +90,17 @@ impl Redemption {
     }
 }
 
+/// Prepares the counter's statements on a connection fresh from the pool's start, so
+/// the first quotes and redemptions after a start do not each pay for a new PostgreSQL
+/// backend parsing, planning and loading its catalog caches (under load, the first
+/// second of a run was its slowest: BENCHMARKS.md). It reads card 0, which no card is:
+/// nothing is locked or changed.
+pub fn warm_up(conn: &mut DbConnection) -> ApiResult<()> {
+    let now = crate::time::now();
+    quote::warm_up(conn, now)?;
+    redeem::warm_up(conn, now)
+}
+
 /// Local (Asia/Shanghai) calendar keys of an instant: day `YYYY-MM-DD`, month `YYYY-MM`.
 pub fn local_keys(at: NaiveDateTime) -> (String, String, i32) {
     let local = crate::time::to_local(at);

@@ -57,8 +57,7 @@ pub struct Quote {
     pub chosen: Option<Chosen>,
 }
 
-/// Everything a quote by code checks before the offers, from one read (see
-/// [`quote_read`]).
+/// Everything a quote by code needs, from one read (see [`quote_read`]).
 struct QuoteRead {
     card: Card,
     talent_name: String,
@@ -66,11 +65,23 @@ struct QuoteRead {
     failures: codes::guard::Failures,
     merchant: Option<CounterMerchant>,
     code_used: bool,
+    offers: Vec<LiveOffer>,
+    budget_left: Option<budgets::left::Left>,
+}
+
+/// A live offer of the merchant with what the card has used of it today and this month
+/// (counted only for offers with per-card limits; 0 for the others).
+struct LiveOffer {
+    offer: offers::Offer,
+    used_today: i64,
+    used_this_month: i64,
 }
 
 /// The card, its talent's name, the caller's user row and session, its and its
-/// merchant's failed code checks, the merchant, and whether this code was used: one
-/// statement where there were eight, and no lock (a quote consumes nothing). `None` when
+/// merchant's failed code checks, the merchant, whether this code was used, the room
+/// left in the budget for the merchant's category, and — a row each — the merchant's
+/// live offers with the card's uses of those it limits: one statement, where it was
+/// three plus one per limited offer, and no lock (a quote consumes nothing). `None` when
 /// there is no such card (or user).
 fn quote_read(
     conn: &mut DbConnection,
@@ -78,15 +89,53 @@ fn quote_read(
     (user_id, session_id): (i64, i64),
     now: NaiveDateTime,
 ) -> ApiResult<Option<QuoteRead>> {
+    use super::eligibility::UsesOf;
+    use crate::budgets::left::{EnvelopeRoom, YearRoom};
+    use crate::offers::OfferStatus;
     use crate::schema::{
         cards, code_guess_throttle as throttle, merchant_guess_throttle as merchant_throttle,
-        merchants, redemptions, sessions, users,
+        merchants, offers as offers_table, redemptions, sessions, users,
     };
+    type Row = (
+        Card,
+        String,
+        crate::users::SessionUser,
+        Option<i64>,
+        (codes::guard::Counted, codes::guard::Counted),
+        Option<CounterMerchant>,
+        bool,
+        (Option<i64>, Option<i64>),
+        Option<offers::Offer>,
+        (i64, i64),
+    );
+    let (day, period, year) = local_keys(now);
+    let (first_day, last_day) = (format!("{period}-01"), format!("{period}-31"));
     let used = redemptions::table
         .filter(redemptions::card_id.eq(code.card_id))
         .filter(redemptions::code_window.eq(code.window))
         .filter(redemptions::code_slot.eq(code.slot as i32));
-    let found = cards::table
+    let live = offers_table::merchant_id
+        .eq(merchants::id)
+        .and(offers_table::status.eq(OfferStatus::Active.as_str()))
+        .and(
+            offers_table::valid_from
+                .is_null()
+                .or(offers_table::valid_from.le(now)),
+        )
+        .and(
+            offers_table::valid_until
+                .is_null()
+                .or(offers_table::valid_until.gt(now)),
+        );
+    let today = UsesOf {
+        from: &day,
+        to: &day,
+    };
+    let this_month = UsesOf {
+        from: &first_day,
+        to: &last_day,
+    };
+    let rows = crate::db::direct!(conn, |c| cards::table
         .inner_join(talents::table)
         .inner_join(users::table.on(users::id.eq(user_id)))
         .left_join(sessions::table.on(crate::auth::session::live(session_id, now)))
@@ -97,7 +146,9 @@ fn quote_read(
                 .eq(users::merchant_id)),
         )
         .left_join(merchants::table.on(merchants::id.nullable().eq(users::merchant_id)))
+        .left_join(offers_table::table.on(live))
         .filter(cards::id.eq(code.card_id))
+        .order(offers_table::id)
         .select((
             Card::as_select(),
             talents::name,
@@ -109,29 +160,65 @@ fn quote_read(
             ),
             Option::<CounterMerchant>::as_select(),
             diesel::dsl::exists(used),
+            (YearRoom { year }, EnvelopeRoom { year }),
+            Option::<offers::Offer>::as_select(),
+            (today, this_month),
         ))
-        .first::<(
-            Card,
-            String,
-            crate::users::SessionUser,
-            Option<i64>,
-            (codes::guard::Counted, codes::guard::Counted),
-            Option<CounterMerchant>,
-            bool,
-        )>(conn)
-        .optional()?;
-    Ok(found.map(
-        |(card, talent_name, user, session, (account, merchant_failures), merchant, code_used)| {
-            QuoteRead {
-                card,
-                talent_name,
-                user: (user, session),
-                failures: codes::guard::Failures::new(account, merchant_failures),
-                merchant,
-                code_used,
-            }
+        .load::<Row>(c))?;
+    let mut offers = Vec::with_capacity(rows.len());
+    let mut first = None;
+    for (card, talent_name, user, session, failures, merchant, code_used, rooms, offer, uses) in
+        rows
+    {
+        if let Some(offer) = offer {
+            offers.push(LiveOffer {
+                offer,
+                used_today: uses.0,
+                used_this_month: uses.1,
+            });
+        }
+        first.get_or_insert((
+            card,
+            talent_name,
+            user,
+            session,
+            failures,
+            merchant,
+            code_used,
+            rooms,
+        ));
+    }
+    Ok(first.map(
+        |(
+            card,
+            talent_name,
+            user,
+            session,
+            (account, merchant_failures),
+            merchant,
+            code_used,
+            (year_room, envelope_room),
+        )| QuoteRead {
+            card,
+            talent_name,
+            user: (user, session),
+            failures: codes::guard::Failures::new(account, merchant_failures),
+            merchant,
+            code_used,
+            offers,
+            budget_left: budgets::left::Left::from_rooms(year_room, envelope_room),
         },
     ))
+}
+
+/// Prepares [`quote_read`] (see [`super::warm_up`]).
+pub(super) fn warm_up(conn: &mut DbConnection, now: NaiveDateTime) -> ApiResult<()> {
+    let nobody = CodeId {
+        card_id: 0,
+        window: 0,
+        slot: 0,
+    };
+    quote_read(conn, &nobody, (0, 0), now).map(|_| ())
 }
 
 /// What redeeming this code would give at the caller's merchant; consumes nothing. The
@@ -199,13 +286,12 @@ pub fn quote_by_token(
         return Err(super::eligibility::inactive_merchant());
     }
     quote_offers(
-        conn,
-        merchant.id,
-        &merchant.category,
         verified.card,
         &found.talent_name,
         bill,
         offer_id,
+        found.offers,
+        found.budget_left,
         now,
     )
 }
@@ -224,42 +310,50 @@ pub fn quote_card(
         .find(card.talent_id)
         .select(talents::name)
         .first(conn)?;
-    quote_offers(
-        conn,
-        merchant_id,
-        &merchant.category,
-        card,
-        &name,
-        bill,
-        offer_id,
-        now,
-    )
+    let (day, period, year) = local_keys(now);
+    let budget_left = budgets::left::left_for(conn, year, &merchant.category)?;
+    let mut live = Vec::new();
+    for offer in offers::live_for_merchant(conn, merchant_id, now)? {
+        let (used_today, used_this_month) =
+            if offer.per_card_daily.is_some() || offer.per_card_monthly.is_some() {
+                uses_so_far(conn, card.id, offer.id, &day, &period)?
+            } else {
+                (0, 0)
+            };
+        live.push(LiveOffer {
+            offer,
+            used_today,
+            used_this_month,
+        });
+    }
+    quote_offers(card, &name, bill, offer_id, live, budget_left, now)
 }
 
 /// The quote of each live offer of the merchant for the card, and the one chosen.
-#[allow(clippy::too_many_arguments)]
 fn quote_offers(
-    conn: &mut DbConnection,
-    merchant_id: i64,
-    category: &str,
     card: Card,
     name: &str,
     bill: Fen,
     offer_id: Option<i64>,
+    live: Vec<LiveOffer>,
+    budget_left: Option<budgets::left::Left>,
     now: NaiveDateTime,
 ) -> ApiResult<Quote> {
-    let (day, period, year) = local_keys(now);
-    let budget_left = budgets::left::left_for(conn, year, category)?.map(|left| left.for_subsidy());
-    let live = offers::live_for_merchant(conn, merchant_id, now)?;
+    let budget_left = budget_left.map(|left| left.for_subsidy());
     if let Some(id) = offer_id
-        && !live.iter().any(|o| o.id == id)
+        && !live.iter().any(|o| o.offer.id == id)
     {
         return Err(ApiError::not_found(
             "This merchant has no such offer available now.",
         ));
     }
     let mut quoted = Vec::with_capacity(live.len());
-    for offer in &live {
+    for LiveOffer {
+        offer,
+        used_today,
+        used_this_month,
+    } in &live
+    {
         let mut refusal = eligibility(offer, &card, now)?;
         let outcome = money::compute(&offer.money_terms()?, bill);
         if refusal.is_none()
@@ -267,10 +361,8 @@ fn quote_offers(
         {
             refusal = Some(e.into());
         }
-        if refusal.is_none() && (offer.per_card_daily.is_some() || offer.per_card_monthly.is_some())
-        {
-            let (today, month) = uses_so_far(conn, card.id, offer.id, &day, &period)?;
-            refusal = limit_refusal(offer, today, month);
+        if refusal.is_none() {
+            refusal = limit_refusal(offer, *used_today, *used_this_month);
         }
         let outcome = outcome.unwrap_or(Outcome {
             bill_fen: bill.get(),

@@ -294,6 +294,15 @@ fn counter_read(
     ))
 }
 
+/// Prepares the redemption's reads (see [`super::warm_up`]); its write is prepared by
+/// the first redemption.
+pub(super) fn warm_up(conn: &mut DbConnection, now: NaiveDateTime) -> ApiResult<()> {
+    let (day, period, year) = local_keys(now);
+    counter_read(conn, 0, (0, 0), 0, year, now)?;
+    uses_so_far(conn, 0, 0, &day, &period)?;
+    Ok(())
+}
+
 /// Redeems a code submitted as text (decoding it first), for staff already
 /// authenticated. The HTTP handler decodes the code itself and calls [`redeem_code`] with
 /// [`Caller::Token`], so the session is confirmed within the redemption's own read.
