@@ -106,33 +106,14 @@ pub async fn verify_in_turn(password: String, stored: Option<String>) -> ApiResu
         .acquire()
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("password check queue closed: {e}")))?;
-    on_own_thread(move || verify(&password, stored.as_deref()))
+    actix_web::web::block(move || verify(&password, stored.as_deref()))
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("password check failed: {e}")))
 }
 
-/// Runs `work` on a thread of its own that ends with it. argon2's 19 MiB block is freed
-/// into the allocator of the thread that used it, which keeps it while that thread lives
-/// (the blocking pool's threads live on, the main thread for ever): after a shift's
-/// logins the server held two such blocks, 37 MiB, for nothing. A thread that ends
-/// hands its memory back. Starting one costs microseconds against argon2's tens of
-/// milliseconds.
-async fn on_own_thread<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> std::io::Result<T> {
-    let (done, result) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("password-check".into())
-        .spawn(move || {
-            let _ = done.send(work());
-        })?;
-    result.await.map_err(std::io::Error::other)
-}
-
-/// Warms the dummy hash at start-up so the first unknown-user login is not faster; on a
-/// thread that ends, so its argon2 block is not kept (see [`on_own_thread`]).
+/// Warms the dummy hash at start-up so the first unknown-user login is not faster.
 pub fn warm_up() {
-    let _ = std::thread::spawn(|| LazyLock::force(&DUMMY_HASH).len()).join();
+    LazyLock::force(&DUMMY_HASH);
 }
 
 /// The schema of a new password as [`Password::parse`] takes it: 8–128 characters, no

@@ -418,6 +418,62 @@ async fn a_daily_limit_holds_under_a_storm_of_valid_codes(app: TestApp) {
     );
 }
 
+/// The quote judges each offer from its one read as the redemption would: the card's
+/// uses of a limited offer, and the room left in the merchant's category envelope (slots
+/// counted); the offer it can still give is chosen.
+async fn the_quote_judges_limits_and_the_envelope_in_its_one_read(app: TestApp) {
+    let mut daily = offer_body("每日一次");
+    daily["per_card_daily"] = json!(1);
+    let c = counter(&app, "shop", 1, daily).await;
+    let year = talentcard::time::to_local(now()).format("%Y").to_string();
+    // Food's envelope has room for the first redemption's ¥5 subsidy and ¥1 more.
+    app.set_budget(
+        year.parse().unwrap(),
+        json!({"total_fen": 10_000_000, "categories": {"food": 600}}),
+    )
+    .await;
+    let subsidised = app.active_offer(&c.merchant, offer_body("九五折")).await;
+    let mut unsubsidised = offer_body("店内自享");
+    unsubsidised["percent_bp"] = json!(300);
+    unsubsidised["subsidy_bp"] = json!(0);
+    let unsubsidised = app.active_offer(&c.merchant, unsubsidised).await;
+    let body = |code: &str| json!({"code": code, "bill_fen": 10_000, "offer_id": c.offer_id});
+    let first = mint(&app, c.card_id, now(), 0);
+    let (status, made) = redeem(&app, &c.merchant.cashier_token, "q1", body(&first)).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["subsidy_fen"], 500, "{made}");
+
+    let fresh = mint(&app, c.card_id, now(), 1);
+    let (status, quote) = app
+        .post(
+            "/api/v1/redemptions/quote",
+            &c.merchant.cashier_token,
+            json!({"code": fresh, "bill_fen": 10_000}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{quote}");
+    let reason = |id: &Value| {
+        quote["offers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| &o["offer_id"] == id)
+            .map(|o| (o["eligible"].clone(), o["reason"].clone()))
+            .unwrap_or_else(|| panic!("offer {id} quoted: {quote}"))
+    };
+    assert_eq!(quote["offers"].as_array().unwrap().len(), 3, "{quote}");
+    assert_eq!(
+        reason(&json!(c.offer_id)),
+        (json!(false), json!("limit_reached"))
+    );
+    assert_eq!(
+        reason(&subsidised["id"]),
+        (json!(false), json!("budget_exhausted"))
+    );
+    assert_eq!(reason(&unsubsidised["id"]), (json!(true), Value::Null));
+    assert_eq!(quote["chosen"]["offer_id"], unsubsidised["id"], "{quote}");
+}
+
 /// At a card's daily limit a code used twice is still `code_used`; and the audit entry
 /// describes the very row that was written (its id is known before the row exists).
 async fn a_used_code_at_the_limit_is_used_and_the_audit_names_the_row(app: TestApp) {
@@ -896,6 +952,7 @@ both_backends!(
     one_code_fired_fifty_times_redeems_once,
     a_daily_limit_holds_under_a_storm_of_valid_codes,
     a_used_code_at_the_limit_is_used_and_the_audit_names_the_row,
+    the_quote_judges_limits_and_the_envelope_in_its_one_read,
     a_budget_with_room_for_three_grants_exactly_three,
     reversal_releases_the_subsidy_once,
     staff_may_reverse_only_within_the_window,
