@@ -216,12 +216,16 @@ pub async fn fire(
             while started.elapsed() < duration {
                 let n = sequence.fetch_add(1, Ordering::Relaxed);
                 pace(n, rate, started).await;
-                let counter = &counters[(n % counters.len() as u64) as usize];
+                let at = n % counters.len() as u64;
+                let counter = &counters[at as usize];
                 // The merchant's own count of sales picks its cashier and the kind of
-                // sale, so every merchant sees every kind.
+                // sale, so every merchant sees every kind; offset per merchant, so the
+                // kinds are spread over the run rather than every merchant's first sale
+                // being an expired code and its next four a regular's.
                 let round = n / counters.len() as u64;
+                let kind = (round + at * 37) % 100;
                 let token = &counter.tokens[round as usize % counter.tokens.len()];
-                let code = match round % 100 {
+                let code = match kind {
                     // A code from half an hour ago: the counter says it has expired.
                     0 => expired_code(&keys, &source, n),
                     1..=4 if !counter.regulars.is_empty() => regulars
@@ -234,7 +238,7 @@ pub async fn fire(
                     continue;
                 };
                 let bill = 1_000 + (n * 7_883) % 30_000;
-                let picked = (round % 20 == 7).then_some(counter.first_offer);
+                let picked = (kind % 20 == 7).then_some(counter.first_offer);
                 let mut quote_body = json!({"code": code, "bill_fen": bill});
                 if let Some(offer) = picked {
                     quote_body["offer_id"] = json!(offer);
