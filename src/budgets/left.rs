@@ -1,11 +1,11 @@
 //! What a quote needs of the budget — the room left in the year and in the category's
-//! envelope, slots counted — in one prepared statement instead of the year, its
-//! envelopes and its slots read one by one ([`super::view`]); or, for the counter's
-//! quote, as two columns of the quote's own read ([`YearRoom`], [`EnvelopeRoom`]).
+//! envelope, slots counted — as two columns ([`YearRoom`], [`EnvelopeRoom`]): of the
+//! counter's quote read, or selected on their own ([`left_for`]), instead of the year,
+//! its envelopes and its slots read one by one ([`super::view`]).
 
 use diesel::backend::Backend;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
@@ -28,57 +28,18 @@ impl Left {
     }
 }
 
-struct BudgetLeft<'a> {
-    year: i32,
-    category: &'a str,
-}
-
-impl QueryId for BudgetLeft<'_> {
-    type QueryId = BudgetLeft<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for BudgetLeft<'_> {
-    type SqlType = (BigInt, Nullable<BigInt>);
-}
-
-impl<Conn> RunQueryDsl<Conn> for BudgetLeft<'_> {}
-
-impl<DB> QueryFragment<DB> for BudgetLeft<'_>
-where
-    DB: Backend,
-    i32: ToSql<Integer, DB>,
-    str: ToSql<Text, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        // remaining = total − reserved − settled − paid, where what the slots took since
-        // their last fold is reserved too; an absent envelope leaves the second NULL.
-        out.push_sql(
-            "SELECT CAST(b.total_fen - b.reserved_fen - b.settled_fen - b.paid_fen - \
-             COALESCE((SELECT SUM(s.used_fen) FROM budget_slots s \
-             WHERE s.year = b.year AND s.scope = ''), 0) AS BIGINT), \
-             CAST(e.total_fen - e.reserved_fen - e.settled_fen - e.paid_fen - \
-             COALESCE((SELECT SUM(s.used_fen) FROM budget_slots s \
-             WHERE s.year = b.year AND s.scope = e.category), 0) AS BIGINT) \
-             FROM budgets b LEFT JOIN budget_envelopes e ON e.year = b.year AND e.category = ",
-        );
-        out.push_bind_param::<Text, _>(self.category)?;
-        out.push_sql(" WHERE b.year = ");
-        out.push_bind_param::<Integer, _>(&self.year)
-    }
-}
-
 /// The room left for a subsidy of a merchant of `category` in `year`.
 pub fn left_for(conn: &mut DbConnection, year: i32, category: &str) -> ApiResult<Option<Left>> {
-    let query = BudgetLeft { year, category };
-    let row: Option<(i64, Option<i64>)> = match conn {
-        DbConnection::Pg(pg) => query.get_result(pg).optional()?,
-        DbConnection::Sqlite(sqlite) => query.get_result(sqlite).optional()?,
-    };
-    Ok(row.map(|(year_fen, envelope_fen)| Left {
-        year_fen,
-        envelope_fen,
-    }))
+    let rooms = (
+        YearRoom { year },
+        EnvelopeRoom {
+            year,
+            category: category.into_sql::<Text>(),
+        },
+    );
+    let (year_fen, envelope_fen): (Option<i64>, Option<i64>) =
+        crate::db::direct!(conn, |c| diesel::select(rooms).get_result(c))?;
+    Ok(Left::from_rooms(year_fen, envelope_fen))
 }
 
 /// The room left in `year` (NULL: no budget), as a column of a query that reads
@@ -109,18 +70,35 @@ where
     }
 }
 
-/// The room left in the envelope of the joined merchant's category in `year` (NULL: the
-/// year has no envelope for it), as a column of a query that joins `merchants`.
+/// The room left in `category`'s envelope in `year` (NULL: the year has no envelope for
+/// it), as a column: `category` is a bound name, or the column of a joined merchant.
 #[derive(Debug, Clone, Copy)]
-pub struct EnvelopeRoom {
+pub struct EnvelopeRoom<C> {
     pub year: i32,
+    pub category: C,
 }
 
-crate::db::scalar_subquery!(EnvelopeRoom, EnvelopeRoom, Nullable<BigInt>);
+impl<C: Expression<SqlType = Text>> Expression for EnvelopeRoom<C> {
+    type SqlType = Nullable<BigInt>;
+}
 
-impl<DB> QueryFragment<DB> for EnvelopeRoom
+impl<C, QS> diesel::AppearsOnTable<QS> for EnvelopeRoom<C> where Self: Expression {}
+
+impl<C, QS> diesel::SelectableExpression<QS> for EnvelopeRoom<C> where Self: Expression {}
+
+impl<C, GB> diesel::expression::ValidGrouping<GB> for EnvelopeRoom<C> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<C: QueryId> QueryId for EnvelopeRoom<C> {
+    type QueryId = EnvelopeRoom<C::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = C::HAS_STATIC_QUERY_ID;
+}
+
+impl<C, DB> QueryFragment<DB> for EnvelopeRoom<C>
 where
     DB: Backend,
+    C: QueryFragment<DB>,
     i32: ToSql<Integer, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
@@ -128,8 +106,10 @@ where
             "(SELECT CAST(e.total_fen - e.reserved_fen - e.settled_fen - e.paid_fen - \
              COALESCE((SELECT SUM(s.used_fen) FROM budget_slots s \
              WHERE s.year = e.year AND s.scope = e.category), 0) AS BIGINT) \
-             FROM budget_envelopes e WHERE e.category = merchants.category AND e.year = ",
+             FROM budget_envelopes e WHERE e.category = ",
         );
+        self.category.walk_ast(out.reborrow())?;
+        out.push_sql(" AND e.year = ");
         out.push_bind_param::<Integer, _>(&self.year)?;
         out.push_sql(")");
         Ok(())

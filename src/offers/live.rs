@@ -11,6 +11,21 @@ use crate::error::ApiResult;
 use crate::schema::offers;
 use crate::tier::Tier;
 
+/// An offer live at `now`: active, and within its dates where it has them. A filter, or
+/// the condition a read joins the merchant's offers on.
+#[diesel::dsl::auto_type]
+pub fn live_at(now: NaiveDateTime) -> _ {
+    let active: &'static str = OfferStatus::Active.as_str();
+    offers::status
+        .eq(active)
+        .and(offers::valid_from.is_null().or(offers::valid_from.le(now)))
+        .and(
+            offers::valid_until
+                .is_null()
+                .or(offers::valid_until.gt(now)),
+        )
+}
+
 /// The offers of the given merchants live at `now`, optionally only those a tier may use.
 pub fn live_offers(
     conn: &mut DbConnection,
@@ -20,13 +35,7 @@ pub fn live_offers(
 ) -> ApiResult<Vec<Offer>> {
     let mut query = offers::table
         .filter(offers::merchant_id.eq_any(merchant_ids))
-        .filter(offers::status.eq(OfferStatus::Active.as_str()))
-        .filter(offers::valid_from.is_null().or(offers::valid_from.le(now)))
-        .filter(
-            offers::valid_until
-                .is_null()
-                .or(offers::valid_until.gt(now)),
-        )
+        .filter(live_at(now))
         .into_boxed();
     if let Some(tier) = tier {
         query = query.filter(offers::tiers.like(format!("%{}%", tier.as_char())));
@@ -46,13 +55,7 @@ pub fn live_for_merchant(
 ) -> ApiResult<Vec<Offer>> {
     Ok(crate::db::direct!(conn, |c| offers::table
         .filter(offers::merchant_id.eq(merchant_id))
-        .filter(offers::status.eq(OfferStatus::Active.as_str()))
-        .filter(offers::valid_from.is_null().or(offers::valid_from.le(now)))
-        .filter(
-            offers::valid_until
-                .is_null()
-                .or(offers::valid_until.gt(now)),
-        )
+        .filter(live_at(now))
         .order(offers::id)
         .select(Offer::as_select())
         .load(c))?)

@@ -23,7 +23,7 @@ use crate::schema::offers;
 use crate::tier::{Tier, TierSet};
 use money::{BasisPoints, Discount, Fen, MoneyTerms};
 
-pub use live::{live_for_merchant, live_offers, live_offers_by_merchant};
+pub use live::{live_at, live_for_merchant, live_offers, live_offers_by_merchant};
 pub use terms::NewOffer;
 pub use views::{OfferView, PublicOffer};
 pub use workflow::{OfferAction, create, revise, transition};

@@ -91,7 +91,6 @@ fn quote_read(
 ) -> ApiResult<Option<QuoteRead>> {
     use super::eligibility::UsesOf;
     use crate::budgets::left::{EnvelopeRoom, YearRoom};
-    use crate::offers::OfferStatus;
     use crate::schema::{
         cards, code_guess_throttle as throttle, merchant_guess_throttle as merchant_throttle,
         merchants, offers as offers_table, redemptions, sessions, users,
@@ -116,17 +115,7 @@ fn quote_read(
         .filter(redemptions::code_slot.eq(code.slot as i32));
     let live = offers_table::merchant_id
         .eq(merchants::id)
-        .and(offers_table::status.eq(OfferStatus::Active.as_str()))
-        .and(
-            offers_table::valid_from
-                .is_null()
-                .or(offers_table::valid_from.le(now)),
-        )
-        .and(
-            offers_table::valid_until
-                .is_null()
-                .or(offers_table::valid_until.gt(now)),
-        );
+        .and(offers::live_at(now));
     let today = UsesOf {
         from: &day,
         to: &day,
@@ -160,7 +149,13 @@ fn quote_read(
             ),
             Option::<CounterMerchant>::as_select(),
             diesel::dsl::exists(used),
-            (YearRoom { year }, EnvelopeRoom { year }),
+            (
+                YearRoom { year },
+                EnvelopeRoom {
+                    year,
+                    category: merchants::category,
+                },
+            ),
             Option::<offers::Offer>::as_select(),
             (today, this_month),
         ))
