@@ -65,7 +65,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 /// Warms every pooled connection for the counter ([`crate::redemptions::warm_up`]). A
 /// failure only costs the first requests their speed, so it is logged, not fatal.
 fn warm_up(db: &Db, pool_size: u32) {
-    // Every connection out at once, so each is warmed rather than one of them 16 times.
+    // Every connection out at once, so each is warmed rather than the same one again.
     let warmed = (0..pool_size)
         .map(|_| db.get())
         .collect::<Result<Vec<_>, _>>()
@@ -81,7 +81,7 @@ fn warm_up(db: &Db, pool_size: u32) {
 
 /// The blocking threads each worker may have: its share of the pooled connections (the
 /// database work of requests, at most one task per connection across all workers: see
-/// [`Db::run`]), and two for the odd spreadsheet or audit export. Tokio's default, 512
+/// [`Db::run`]), and two for a password check, a spreadsheet or an audit export. Tokio's default, 512
 /// per worker, let each worker grow a thread for every connection of the pool: 36
 /// threads under the counter mix, each keeping its own stack and allocator pages, about
 /// 1.7 MiB apiece (BENCHMARKS.md).
