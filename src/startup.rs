@@ -79,14 +79,15 @@ fn warm_up(db: &Db, pool_size: u32) {
     }
 }
 
-/// The blocking threads each worker may have: its share of the pooled connections (the
-/// database work of requests, at most one task per connection across all workers: see
-/// [`Db::run`]), and two for a password check, a spreadsheet or an audit export. Tokio's default, 512
-/// per worker, let each worker grow a thread for every connection of the pool: 36
-/// threads under the counter mix, each keeping its own stack and allocator pages, about
-/// 1.7 MiB apiece (BENCHMARKS.md).
-fn blocking_threads_per_worker(pool_size: u32, workers: usize) -> usize {
-    (pool_size as usize).div_ceil(workers.max(1)) + 2
+/// The blocking threads each worker may have: its share of the pooled connections —
+/// the primary's and the reports' replica's, since a request's database work holds one
+/// (at most one task per connection across all workers: see [`Db::run`]) — and two for
+/// a password check, a spreadsheet or an audit export. Tokio's default, 512 per worker,
+/// let each worker grow a thread for every connection of the pool: 36 threads under the
+/// counter mix, each keeping its own stack and allocator pages, about 1.7 MiB apiece
+/// (BENCHMARKS.md).
+fn blocking_threads_per_worker(connections: u32, workers: usize) -> usize {
+    (connections as usize).div_ceil(workers.max(1)) + 2
 }
 
 pub struct Application {
@@ -114,7 +115,13 @@ impl Application {
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let workers = config.workers;
-        let pool_size = config.db_pool_size;
+        // A replica has a pool of the same size, whose report reads must not take the
+        // counter's threads.
+        let connections = if config.replica_database_url.is_some() {
+            2 * config.db_pool_size
+        } else {
+            config.db_pool_size
+        };
         // The replica is read-only: never migrated from here, and not needed to start.
         let replica = config
             .replica_database_url
@@ -179,7 +186,7 @@ impl Application {
                 .default_service(web::to(http::not_found))
         })
         .workers(workers)
-        .worker_max_blocking_threads(blocking_threads_per_worker(pool_size, workers))
+        .worker_max_blocking_threads(blocking_threads_per_worker(connections, workers))
         .listen(listener)?
         .run();
         Ok(Application {

@@ -108,7 +108,7 @@ fn quote_read(
         (i64, i64),
     );
     let (day, period, year) = local_keys(now);
-    let (first_day, last_day) = (format!("{period}-01"), format!("{period}-31"));
+    let (first_day, last_day) = super::eligibility::month_days(&period);
     let used = redemptions::table
         .filter(redemptions::card_id.eq(code.card_id))
         .filter(redemptions::code_window.eq(code.window))
