@@ -208,9 +208,94 @@ async fn every_role_changes_its_own_password(app: TestApp) {
     app.stop().await;
 }
 
+/// The talent's offline snapshot as the page stored it: whose it is, whether its owner
+/// signed out, and its codes.
+async fn offline_snapshot(b: &Browser) -> serde_json::Value {
+    b.js(
+        "return new Promise((resolve) => { \
+           const open = indexedDB.open('talentcard', 1); \
+           open.onerror = () => resolve(null); \
+           open.onsuccess = () => { \
+             const db = open.result; \
+             if (!db.objectStoreNames.contains('offline')) { db.close(); resolve(null); return; } \
+             const get = db.transaction('offline').objectStore('offline').get('snapshot'); \
+             get.onsuccess = () => { \
+               const s = get.result; db.close(); \
+               resolve(s ? { id: s.me.id, signed_out: !!s.signed_out, codes: (s.codes || []).map((c) => c.code) } : null); \
+             }; \
+           }; \
+         });",
+        vec![],
+    )
+    .await
+}
+
+/// Waits until the snapshot belongs to `user_id`, is signed in or out as `signed_out`
+/// says, and holds codes; returns those codes.
+async fn snapshot_of(b: &Browser, user_id: i64, signed_out: bool) -> Vec<String> {
+    for _ in 0..300 {
+        let snap = offline_snapshot(b).await;
+        if snap["id"] == json!(user_id)
+            && snap["signed_out"] == json!(signed_out)
+            && snap["codes"].as_array().is_some_and(|c| !c.is_empty())
+        {
+            return serde_json::from_value(snap["codes"].clone()).expect("codes");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "no snapshot of user {user_id} (signed out: {signed_out}): {}",
+        offline_snapshot(b).await
+    );
+}
+
+/// Signing out keeps the talent's codes on the phone (marked signed out, so the offline
+/// start no longer shows them); the same talent signing in again has them back, and
+/// another talent's login on that phone drops them.
+async fn a_talents_offline_codes_survive_signing_in_again_but_not_another_login(app: TestApp) {
+    talent_with_card(&app, 85, "A").await;
+    talent_with_card(&app, 86, "B").await;
+    let Some(b) = Browser::phone(&app).await else {
+        return;
+    };
+    let first = phone(85);
+    b.login(&first, TALENT_PASSWORD).await;
+    let me = b
+        .js("return fetch('/api/v1/me').then((r) => r.json())", vec![])
+        .await;
+    let first_id = me["id"].as_i64().expect("the talent's user id");
+    let codes = snapshot_of(&b, first_id, false).await;
+    b.logout().await;
+    let kept = snapshot_of(&b, first_id, true).await;
+    assert!(
+        kept.contains(&codes[codes.len() - 1]),
+        "signing out kept the codes: {kept:?} against {codes:?}"
+    );
+    b.login(&first, TALENT_PASSWORD).await;
+    let again = snapshot_of(&b, first_id, false).await;
+    assert!(
+        again.contains(&codes[codes.len() - 1]),
+        "the same talent has the codes back: {again:?} against {codes:?}"
+    );
+    b.logout().await;
+    b.login(&phone(86), TALENT_PASSWORD).await;
+    let other = b
+        .js("return fetch('/api/v1/me').then((r) => r.json())", vec![])
+        .await;
+    let other_id = other["id"].as_i64().expect("the other talent's user id");
+    let theirs = snapshot_of(&b, other_id, false).await;
+    assert!(
+        codes.iter().all(|c| !theirs.contains(c)),
+        "another talent's login dropped the first one's codes: {theirs:?}"
+    );
+    b.close().await;
+    app.stop().await;
+}
+
 crate::both_backends!(
     a_cashier_works_on_when_the_access_token_runs_out,
     signing_in_again_keeps_the_scanned_code_and_bill,
     a_redeem_whose_answer_was_lost_is_sent_again_once,
     every_role_changes_its_own_password,
+    a_talents_offline_codes_survive_signing_in_again_but_not_another_login,
 );
