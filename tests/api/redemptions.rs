@@ -551,6 +551,120 @@ async fn a_budget_with_room_for_three_grants_exactly_three(app: TestApp) {
     assert_eq!(budget["remaining_fen"], 0);
 }
 
+/// A sale the category envelope cannot cover is refused whole: the merchant's month,
+/// whose step comes before the envelope's and took its share, gives it back too. Each
+/// account then holds exactly the three sales that fit.
+async fn a_storm_past_the_envelope_leaves_the_merchant_cap_exact(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    let year = talentcard::time::to_local(now()).format("%Y").to_string();
+    // Room in food's envelope for three ¥5 subsidies; the merchant's cap and the year
+    // have room for all twenty.
+    app.set_budget(
+        year.parse().unwrap(),
+        json!({"total_fen": 10_000_000, "categories": {"food": 1_500}, "merchant_monthly_cap_fen": 100_000}),
+    )
+    .await;
+    let mut cards = vec![c.card_id];
+    for seq in 2..=5 {
+        let (_, no, _) = talent_with_card(&app, seq, "C").await;
+        cards.push(card_id(&app, &c.admin, &no).await);
+    }
+    let t = now();
+    let shots = (0..20).map(|i| {
+        let code = mint(&app, cards[i % cards.len()], t, (i / cards.len()) as i64);
+        let token = c.merchant.cashier_token.clone();
+        let app = &app;
+        async move {
+            redeem(
+                app,
+                &token,
+                &format!("envelope-{i}"),
+                json!({"code": code, "bill_fen": 10_000, "offer_id": c.offer_id}),
+            )
+            .await
+        }
+    });
+    let results = futures_util::future::join_all(shots).await;
+    let created = results.iter().filter(|r| r.0 == StatusCode::CREATED);
+    assert_eq!(created.count(), 3, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.0 != StatusCode::CREATED)
+            .all(|r| r.1["code"] == "budget_exhausted"),
+        "{results:?}"
+    );
+    let merchant_id = c.merchant.id;
+    let cap_used: i64 = app
+        .with_conn(move |conn| {
+            use diesel::prelude::*;
+            use talentcard::schema::merchant_month_subsidy as month;
+            month::table
+                .filter(month::merchant_id.eq(merchant_id))
+                .select(month::subsidy_fen)
+                .first(conn)
+                .expect("the merchant's month")
+        })
+        .await;
+    assert_eq!(
+        cap_used, 1_500,
+        "the merchant's month holds the three sales"
+    );
+    let books = app.budget_reconciliation().await;
+    assert!(books.ok, "{:?}", books.accounts);
+    let (_, budget) = app.get(&format!("/api/v1/budgets/{year}"), &c.admin).await;
+    assert_eq!(budget["reserved_fen"], 1_500, "{budget}");
+}
+
+/// A card being suspended while a redemption of it arrives is never overtaken: the
+/// redemption waits on the card's row until the suspension commits, is then refused,
+/// and nothing of it is written.
+async fn a_card_suspended_during_a_redemption_is_refused(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    let code = mint(&app, c.card_id, now(), 0);
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel::<()>();
+    let db = app.state.db.clone();
+    let card_id = c.card_id;
+    // An official's suspension, held open: the card's row is locked and changed, not
+    // yet committed.
+    let official = std::thread::spawn(move || {
+        use diesel::prelude::*;
+        use talentcard::schema::cards;
+        let mut conn = db.get().expect("connection");
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            diesel::update(cards::table.find(card_id))
+                .set((
+                    cards::status.eq("suspended"),
+                    cards::status_reason.eq("reported lost"),
+                ))
+                .execute(conn)?;
+            locked_tx.send(()).expect("test waits");
+            go_rx.recv().expect("test says go");
+            Ok(())
+        })
+        .expect("suspended");
+    });
+    locked.recv().expect("the card is locked");
+    let body = json!({"code": code, "bill_fen": 10_000, "offer_id": c.offer_id});
+    let (refused, ()) = futures_util::future::join(
+        redeem(&app, &c.merchant.cashier_token, "suspended-1", body),
+        async {
+            // Long enough for the redemption to be waiting on the card.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            go.send(()).expect("the official waits");
+        },
+    )
+    .await;
+    official.join().expect("the suspension committed");
+    assert_problem(&refused, StatusCode::CONFLICT, "card_inactive");
+    let (_, list) = app.get("/api/v1/redemptions", &c.admin).await;
+    assert_eq!(list["total"], 0, "{list}");
+    let year = talentcard::time::to_local(now()).format("%Y").to_string();
+    let (_, budget) = app.get(&format!("/api/v1/budgets/{year}"), &c.admin).await;
+    assert_eq!(budget["reserved_fen"], 0, "{budget}");
+}
+
 async fn reversal_releases_the_subsidy_once(app: TestApp) {
     let c = counter(&app, "shop", 1, offer_body("九折")).await;
     let other = app.active_merchant("other").await;
@@ -953,6 +1067,8 @@ both_backends!(
     a_daily_limit_holds_under_a_storm_of_valid_codes,
     a_used_code_at_the_limit_is_used_and_the_audit_names_the_row,
     the_quote_judges_limits_and_the_envelope_in_its_one_read,
+    a_storm_past_the_envelope_leaves_the_merchant_cap_exact,
+    a_card_suspended_during_a_redemption_is_refused,
     a_budget_with_room_for_three_grants_exactly_three,
     reversal_releases_the_subsidy_once,
     staff_may_reverse_only_within_the_window,
