@@ -56,6 +56,9 @@ pub struct Config {
     pub secret_key_file: PathBuf,
     pub db_pool_size: u32,
     pub workers: usize,
+    /// Login password checks running at once (`PASSWORD_CHECKS_AT_ONCE`): each holds
+    /// argon2's 19 MiB while it runs.
+    pub password_checks_at_once: usize,
     /// Lifetime of an access token; short so a stolen token is worth little.
     pub token_ttl: Duration,
     /// Set the `Secure` flag on the session cookie: on unless `COOKIE_SECURE=false`,
@@ -240,6 +243,7 @@ impl Config {
             secret_key_file,
             db_pool_size: env_parse("DB_POOL_SIZE", default_pool)?,
             workers: env_parse("WORKERS", cores)?,
+            password_checks_at_once: env_parse("PASSWORD_CHECKS_AT_ONCE", 1)?,
             token_ttl: Duration::from_secs(env_parse("TOKEN_TTL_SECS", 15 * 60)?),
             json_limit_bytes: env_parse("JSON_LIMIT_BYTES", 64 * 1024)?,
             audit_seal_interval: Duration::from_millis(env_parse("AUDIT_SEAL_INTERVAL_MS", 1000)?),
@@ -269,6 +273,9 @@ impl Config {
         if config.db_pool_size == 0 {
             bail!("DB_POOL_SIZE must be at least 1");
         }
+        if !(1..=64).contains(&config.password_checks_at_once) {
+            bail!("PASSWORD_CHECKS_AT_ONCE must be between 1 and 64");
+        }
         if config.token_ttl < Duration::from_secs(60)
             || config.token_ttl > Duration::from_secs(12 * 3600)
         {
@@ -288,6 +295,7 @@ impl Config {
             data_dir,
             db_pool_size: 8,
             workers: 2,
+            password_checks_at_once: 1,
             token_ttl: Duration::from_secs(15 * 60),
             // Tests listen on loopback: what `cookie_secure` decides for that.
             cookie_secure: false,

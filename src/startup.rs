@@ -139,6 +139,7 @@ impl Application {
         warm_up(&db, config.db_pool_size);
         let state = AppState {
             replica,
+            password_checks: crate::auth::password::check_turns(config.password_checks_at_once),
             config: Arc::new(config),
             db,
             secrets: Arc::new(secrets),

@@ -93,16 +93,23 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
         && real
 }
 
-/// Password checks running at once, at most one per core: a shift's worth of cashiers
-/// signing in together then neither starves the counters of CPU nor holds a pooled
-/// connection for the tens of milliseconds each takes, and argon2's 19 MiB working
-/// memory is needed only that many times over.
-static HASHING: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)));
+/// Turns for login password checks (`PASSWORD_CHECKS_AT_ONCE`, default one). A shift's
+/// worth of cashiers signing in together then neither starves the counters of CPU nor
+/// holds a pooled connection for the tens of milliseconds each check takes, and argon2's
+/// 19 MiB working memory is needed only that many times over: with two at once, the
+/// logins before a shift were the server's highest memory (BENCHMARKS.md). One check
+/// at a time still signs in about 30 people a second.
+pub fn check_turns(at_once: usize) -> std::sync::Arc<Semaphore> {
+    std::sync::Arc::new(Semaphore::new(at_once))
+}
 
 /// [`verify`] on a blocking thread, waiting its turn among the checks in flight.
-pub async fn verify_in_turn(password: String, stored: Option<String>) -> ApiResult<bool> {
-    let _turn = HASHING
+pub async fn verify_in_turn(
+    turns: &Semaphore,
+    password: String,
+    stored: Option<String>,
+) -> ApiResult<bool> {
+    let _turn = turns
         .acquire()
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("password check queue closed: {e}")))?;
@@ -148,5 +155,23 @@ mod tests {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse(&"x".repeat(129)).is_err());
         assert!(Password::parse("long enough").is_ok());
+    }
+
+    /// A login's password check waits while every turn is taken, and runs once one is
+    /// free: with one turn, argon2's 19 MiB is held once at most.
+    #[actix_web::test]
+    async fn a_password_check_waits_for_its_turn() {
+        let turns = check_turns(1);
+        let phc = hash(&Password::parse("correct horse").unwrap()).unwrap();
+        let held = turns.clone().acquire_owned().await.unwrap();
+        let check = verify_in_turn(&turns, "correct horse".into(), Some(phc));
+        tokio::pin!(check);
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(300), &mut check).await;
+        assert!(
+            waited.is_err(),
+            "the check ran while the only turn was taken"
+        );
+        drop(held);
+        assert!(check.await.unwrap(), "the check runs once the turn is free");
     }
 }

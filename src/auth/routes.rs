@@ -185,9 +185,9 @@ pub async fn login(
     };
     state.metrics.login_password_checks.inc();
     // Verified against a dummy hash when the user is unknown: same work, same answer.
-    // Off the connection pool and a few at a time (see `password::verify_in_turn`).
-    let valid =
-        password::verify_in_turn(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    // Off the connection pool and in turn (see `password::check_turns`).
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let valid = password::verify_in_turn(&state.password_checks, password, stored).await?;
     let outcome = match user {
         Some(user) if valid && user.active => {
             LoginOutcome::Ok(user.id, user.role()?, user.token_version)
