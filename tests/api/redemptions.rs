@@ -505,39 +505,31 @@ async fn a_used_code_at_the_limit_is_used_and_the_audit_names_the_row(app: TestA
     assert_eq!(list["items"][0]["created_at"], made["created_at"], "{list}");
 }
 
-async fn a_budget_with_room_for_three_grants_exactly_three(app: TestApp) {
-    let c = counter(&app, "shop", 1, offer_body("九折")).await;
-    // Each redemption of 100 元 is subsidised 5 元 (10 % off, half of it).
-    set_budget(&app, &c.admin, 1_500).await;
+/// Twenty ¥100 sales at once over five cards (each subsidised ¥5) where the budget has
+/// room for three: exactly three are made, every other is `budget_exhausted`.
+async fn three_of_twenty_fit(app: &TestApp, c: &Counter, keys: &str) {
     let mut cards = vec![c.card_id];
     for seq in 2..=5 {
-        let (_, no, _) = talent_with_card(&app, seq, "C").await;
-        cards.push(card_id(&app, &c.admin, &no).await);
+        let (_, no, _) = talent_with_card(app, seq, "C").await;
+        cards.push(card_id(app, &c.admin, &no).await);
     }
     let t = now();
     let shots = (0..20).map(|i| {
-        let code = mint(&app, cards[i % cards.len()], t, (i / cards.len()) as i64);
+        let code = mint(app, cards[i % cards.len()], t, (i / cards.len()) as i64);
         let token = c.merchant.cashier_token.clone();
-        let app = &app;
         async move {
             redeem(
                 app,
                 &token,
-                &format!("budget-{i}"),
+                &format!("{keys}-{i}"),
                 json!({"code": code, "bill_fen": 10_000, "offer_id": c.offer_id}),
             )
             .await
         }
     });
     let results = futures_util::future::join_all(shots).await;
-    assert_eq!(
-        results
-            .iter()
-            .filter(|r| r.0 == StatusCode::CREATED)
-            .count(),
-        3,
-        "{results:?}"
-    );
+    let created = results.iter().filter(|r| r.0 == StatusCode::CREATED);
+    assert_eq!(created.count(), 3, "{results:?}");
     assert!(
         results
             .iter()
@@ -545,7 +537,14 @@ async fn a_budget_with_room_for_three_grants_exactly_three(app: TestApp) {
             .all(|r| r.1["code"] == "budget_exhausted"),
         "{results:?}"
     );
-    let year = talentcard::time::to_local(t).format("%Y").to_string();
+}
+
+async fn a_budget_with_room_for_three_grants_exactly_three(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    // Each redemption of 100 元 is subsidised 5 元 (10 % off, half of it).
+    set_budget(&app, &c.admin, 1_500).await;
+    three_of_twenty_fit(&app, &c, "budget").await;
+    let year = talentcard::time::to_local(now()).format("%Y").to_string();
     let (_, budget) = app.get(&format!("/api/v1/budgets/{year}"), &c.admin).await;
     assert_eq!(budget["reserved_fen"], 1_500);
     assert_eq!(budget["remaining_fen"], 0);
@@ -564,36 +563,7 @@ async fn a_storm_past_the_envelope_leaves_the_merchant_cap_exact(app: TestApp) {
         json!({"total_fen": 10_000_000, "categories": {"food": 1_500}, "merchant_monthly_cap_fen": 100_000}),
     )
     .await;
-    let mut cards = vec![c.card_id];
-    for seq in 2..=5 {
-        let (_, no, _) = talent_with_card(&app, seq, "C").await;
-        cards.push(card_id(&app, &c.admin, &no).await);
-    }
-    let t = now();
-    let shots = (0..20).map(|i| {
-        let code = mint(&app, cards[i % cards.len()], t, (i / cards.len()) as i64);
-        let token = c.merchant.cashier_token.clone();
-        let app = &app;
-        async move {
-            redeem(
-                app,
-                &token,
-                &format!("envelope-{i}"),
-                json!({"code": code, "bill_fen": 10_000, "offer_id": c.offer_id}),
-            )
-            .await
-        }
-    });
-    let results = futures_util::future::join_all(shots).await;
-    let created = results.iter().filter(|r| r.0 == StatusCode::CREATED);
-    assert_eq!(created.count(), 3, "{results:?}");
-    assert!(
-        results
-            .iter()
-            .filter(|r| r.0 != StatusCode::CREATED)
-            .all(|r| r.1["code"] == "budget_exhausted"),
-        "{results:?}"
-    );
+    three_of_twenty_fit(&app, &c, "envelope").await;
     let merchant_id = c.merchant.id;
     let cap_used: i64 = app
         .with_conn(move |conn| {
