@@ -38,8 +38,9 @@ if ! psql -qAt -d tc_pgbench -c 'SELECT 1 FROM pgbench_branches LIMIT 1' >/dev/n
   pgbench -q -i -s 10 tc_pgbench >/dev/null
 fi
 createdb "$db"
-# As deploy/'s unit and image run it (README, MIMALLOC_PURGE_DELAY).
+# As deploy/'s unit and image run it (README, MIMALLOC_PURGE_DELAY and MIMALLOC_ALLOW_THP).
 export MIMALLOC_PURGE_DELAY=${MIMALLOC_PURGE_DELAY:-0}
+export MIMALLOC_ALLOW_THP=${MIMALLOC_ALLOW_THP:-0}
 DATABASE_URL="postgres:///$db" DATA_DIR="$dir" BIND="127.0.0.1:$port" RUST_LOG=warn \
   "$bin" serve >"$dir/server.log" 2>&1 &
 server=$!
