@@ -2308,7 +2308,7 @@ const en = {
   // Search, ledger, trace and to-do (issue 17, part 6).
   'off.tab.ledger': 'Sales ledger',
   'search.label': 'Search talents, cards or merchants',
-  'search.placeholder': 'Name, phone, card no. or shop',
+  'search.placeholder': 'Name, phone, card, shop',
   'search.submit': 'Search',
   'search.title': 'Search results',
   'search.searching': 'Looking for “{q}”…',
