@@ -738,7 +738,7 @@ async fn the_counter_scan_screen_suits_a_handheld_scanner(app: TestApp) {
 }
 
 /// The digits of the code the talent's page shows now (shown grouped, e.g. `1234 5678`).
-async fn shown_numeric_code(b: &Browser) -> String {
+pub(crate) async fn shown_numeric_code(b: &Browser) -> String {
     b.wait_until(
         "a QR code drawn from the server's SVG",
         "const q = document.getElementById('qr'); return q && q.complete && q.naturalWidth > 0 && q.src.startsWith('data:image/svg+xml');",

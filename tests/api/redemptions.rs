@@ -595,23 +595,26 @@ async fn a_card_suspended_during_a_redemption_is_refused(app: TestApp) {
     let (locked_tx, locked) = std::sync::mpsc::channel();
     let (go, go_rx) = std::sync::mpsc::channel::<()>();
     let db = app.state.db.clone();
-    let card_id = c.card_id;
+    let card_no = talentcard::cards::CardNo::parse(&c.card_no).expect("a card number");
     // An official's suspension, held open: the card's row is locked and changed, not
     // yet committed.
     let official = std::thread::spawn(move || {
-        use diesel::prelude::*;
-        use talentcard::schema::cards;
+        use talentcard::cards::{Transition, transition};
         let mut conn = db.get().expect("connection");
-        conn.transaction::<_, diesel::result::Error, _>(|conn| {
-            diesel::update(cards::table.find(card_id))
-                .set((
-                    cards::status.eq("suspended"),
-                    cards::status_reason.eq("reported lost"),
-                ))
-                .execute(conn)?;
+        let official = talentcard::auth::Actor::system("test");
+        talentcard::db::write_tx(&mut conn, |conn| {
+            let reason = Some("reported lost".to_owned());
+            transition(
+                conn,
+                &official,
+                &card_no,
+                Transition::Suspend,
+                reason,
+                now(),
+            )?;
             locked_tx.send(()).expect("test waits");
             go_rx.recv().expect("test says go");
-            Ok(())
+            Ok::<_, talentcard::error::ApiError>(())
         })
         .expect("suspended");
     });
