@@ -58,16 +58,27 @@ until grep -q '^firing' "$dir/loadgen.out" 2>/dev/null; do
 done
 server_before=$(cpu_of "$server")
 pg_before=$(cpu_of $(postgres_pids))
+# loadgen shares the two cores with the server and PostgreSQL, as pgbench's client does:
+# its own CPU, sampled until it exits (the last sample misses at most its report).
+loadgen_before=$(cpu_of "$loadgen")
+loadgen_after=$loadgen_before
+while kill -0 "$loadgen" 2>/dev/null; do
+  sample=$(cpu_of "$loadgen")
+  [[ -n "$sample" && "$sample" -gt 0 ]] && loadgen_after=$sample
+  sleep 0.2
+done
 wait "$loadgen"
 server_after=$(cpu_of "$server")
 pg_after=$(cpu_of $(postgres_pids))
 cat "$dir/loadgen.out"
 done_count=$(grep -oP '^(sales|redemptions): \K[0-9]+' "$dir/loadgen.out")
-python3 - "$done_count" "$ticks" "$server_before" "$server_after" "$pg_before" "$pg_after" <<'EOF'
+python3 - "$done_count" "$ticks" "$server_before" "$server_after" "$pg_before" "$pg_after" \
+  "$loadgen_before" "$loadgen_after" <<'EOF'
 import sys
-n, ticks, sb, sa, pb, pa = map(int, sys.argv[1:])
+n, ticks, sb, sa, pb, pa, lb, la = map(int, sys.argv[1:])
 us = lambda a, b: (b - a) / ticks * 1e6 / max(n, 1)
-print(f"CPU per redemption: server {us(sb, sa):.0f} µs, PostgreSQL {us(pb, pa):.0f} µs")
+print(f"CPU per redemption: server {us(sb, sa):.0f} µs, PostgreSQL {us(pb, pa):.0f} µs, "
+      f"loadgen {us(lb, la):.0f} µs")
 EOF
 echo "server peak RSS: $(grep VmHWM "/proc/$server/status" | awk '{print $2 / 1024 " MiB"}')"
 kill "$server"

@@ -990,6 +990,62 @@ async fn the_session_and_the_guessing_limit_hold_at_the_counter(app: TestApp) {
     assert_eq!(list["total"], 1, "{list}");
 }
 
+/// The rows a redemption names (merchant, offer, card, talent, cashier) are never
+/// deleted: the database refuses it, on PostgreSQL in place of the redemption's foreign
+/// keys, and the redemption keeps naming rows that exist.
+async fn the_rows_a_redemption_names_cannot_be_deleted(app: TestApp) {
+    let c = counter(&app, "kept", 1, offer_body("九折")).await;
+    let code = mint(&app, c.card_id, now(), 0);
+    let (status, made) = redeem(
+        &app,
+        &c.merchant.cashier_token,
+        "kept-1",
+        json!({"code": code, "bill_fen": 10_000, "offer_id": c.offer_id}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = made["id"].as_i64().unwrap();
+    let (refused, named) = app
+        .with_conn(move |conn| {
+            use diesel::prelude::*;
+            let mut refused = Vec::new();
+            for table in ["merchants", "offers", "cards", "talents", "users"] {
+                let column = match table {
+                    "merchants" => "merchant_id",
+                    "offers" => "offer_id",
+                    "cards" => "card_id",
+                    "talents" => "talent_id",
+                    _ => "cashier_id",
+                };
+                let deleted = diesel::sql_query(format!(
+                    "DELETE FROM {table} WHERE id = (SELECT {column} FROM redemptions WHERE id = {id})"
+                ))
+                .execute(conn);
+                let message = deleted.expect_err(table).to_string();
+                assert!(message.contains("never deleted"), "{table}: {message}");
+                refused.push(table);
+            }
+            #[derive(diesel::QueryableByName)]
+            struct Named {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let named = diesel::sql_query(format!(
+                "SELECT COUNT(*) AS n FROM redemptions r \
+                 JOIN merchants m ON m.id = r.merchant_id JOIN offers o ON o.id = r.offer_id \
+                 JOIN cards c ON c.id = r.card_id JOIN talents t ON t.id = r.talent_id \
+                 JOIN users u ON u.id = r.cashier_id WHERE r.id = {id}"
+            ))
+            .get_result::<Named>(conn)
+            .unwrap()
+            .n;
+            (refused, named)
+        })
+        .await;
+    assert_eq!(refused.len(), 5);
+    assert_eq!(named, 1, "the redemption still names all five rows");
+}
+
 async fn the_merchant_guessing_budget_holds_at_the_counter_across_cashiers(app: TestApp) {
     let c = counter(&app, "budgeted", 1, offer_body("九折")).await;
     let body = |code: &str| json!({"code": code, "bill_fen": 10_000, "offer_id": c.offer_id});
@@ -1032,6 +1088,7 @@ async fn the_merchant_guessing_budget_holds_at_the_counter_across_cashiers(app: 
 }
 
 both_backends!(
+    the_rows_a_redemption_names_cannot_be_deleted,
     the_merchant_guessing_budget_holds_at_the_counter_across_cashiers,
     quote_then_redeem_at_the_counter,
     a_retried_request_returns_the_first_result,
