@@ -1005,32 +1005,29 @@ async fn the_rows_a_redemption_names_cannot_be_deleted(app: TestApp) {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let id = made["id"].as_i64().unwrap();
-    let (refused, named) = app
+    let named = app
         .with_conn(move |conn| {
             use diesel::prelude::*;
-            let mut refused = Vec::new();
-            for table in ["merchants", "offers", "cards", "talents", "users"] {
-                let column = match table {
-                    "merchants" => "merchant_id",
-                    "offers" => "offer_id",
-                    "cards" => "card_id",
-                    "talents" => "talent_id",
-                    _ => "cashier_id",
-                };
+            for (table, column) in [
+                ("merchants", "merchant_id"),
+                ("offers", "offer_id"),
+                ("cards", "card_id"),
+                ("talents", "talent_id"),
+                ("users", "cashier_id"),
+            ] {
                 let deleted = diesel::sql_query(format!(
                     "DELETE FROM {table} WHERE id = (SELECT {column} FROM redemptions WHERE id = {id})"
                 ))
                 .execute(conn);
                 let message = deleted.expect_err(table).to_string();
                 assert!(message.contains("never deleted"), "{table}: {message}");
-                refused.push(table);
             }
             #[derive(diesel::QueryableByName)]
             struct Named {
                 #[diesel(sql_type = diesel::sql_types::BigInt)]
                 n: i64,
             }
-            let named = diesel::sql_query(format!(
+            diesel::sql_query(format!(
                 "SELECT COUNT(*) AS n FROM redemptions r \
                  JOIN merchants m ON m.id = r.merchant_id JOIN offers o ON o.id = r.offer_id \
                  JOIN cards c ON c.id = r.card_id JOIN talents t ON t.id = r.talent_id \
@@ -1038,11 +1035,9 @@ async fn the_rows_a_redemption_names_cannot_be_deleted(app: TestApp) {
             ))
             .get_result::<Named>(conn)
             .unwrap()
-            .n;
-            (refused, named)
+            .n
         })
         .await;
-    assert_eq!(refused.len(), 5);
     assert_eq!(named, 1, "the redemption still names all five rows");
 }
 
