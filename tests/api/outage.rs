@@ -3,6 +3,7 @@
 //! without restarting the app. Runs on a throwaway PostgreSQL cluster the test stops.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,10 +15,16 @@ use crate::pgcluster::Cluster;
 /// What the load saw: (milliseconds since start, status, had Retry-After) per answer.
 type Seen = Arc<Mutex<Vec<(u128, u16, bool)>>>;
 
-async fn load(app_address: String, token: String, seen: Seen, started: Instant, until: Instant) {
+async fn load(
+    app_address: String,
+    token: String,
+    seen: Seen,
+    started: Instant,
+    done: Arc<AtomicBool>,
+) {
     let client = reqwest::Client::new();
     let mut n = 0u32;
-    while Instant::now() < until {
+    while !done.load(Ordering::Relaxed) {
         n += 1;
         // A login-protected read (the session row), readiness, and a write.
         let request = match n % 3 {
@@ -42,6 +49,13 @@ async fn load(app_address: String, token: String, seen: Seen, started: Instant, 
     }
 }
 
+fn served_since(seen: &Seen, since: u128) -> bool {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .any(|(at, status, _)| *at > since && *status == 200)
+}
+
 #[actix_web::test]
 async fn a_stopped_postgresql_answers_503_from_the_first_request_and_service_returns() {
     let Some(cluster) = Cluster::create("the outage test") else {
@@ -52,7 +66,7 @@ async fn a_stopped_postgresql_answers_503_from_the_first_request_and_service_ret
     let token = app.admin_token().await;
     let started = Instant::now();
     let seen: Seen = Arc::default();
-    let until = started + Duration::from_secs(9);
+    let done = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..4)
         .map(|_| {
             actix_web::rt::spawn(load(
@@ -60,7 +74,7 @@ async fn a_stopped_postgresql_answers_503_from_the_first_request_and_service_ret
                 token.clone(),
                 seen.clone(),
                 started,
-                until,
+                done.clone(),
             ))
         })
         .collect();
@@ -83,6 +97,15 @@ async fn a_stopped_postgresql_answers_503_from_the_first_request_and_service_ret
     actix_web::rt::task::spawn_blocking(move || c.start())
         .await
         .unwrap();
+    // The load runs until it has been served again (or for long enough to say it was
+    // not): on a busy machine a stop, a start and the pool's reconnect back-off (up to
+    // half the connection wait) together take seconds, so no fixed window fits.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && !served_since(&seen, restarting) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    done.store(true, Ordering::Relaxed);
     for w in workers {
         w.await.unwrap();
     }
