@@ -38,6 +38,9 @@ pub struct Metrics {
     pub redemptions: IntCounterVec,
     /// Refused redemptions and quotes, by problem code.
     pub refusals: IntCounterVec,
+    /// Redemptions made, by how: `quoted` (the one statement a quote prepared),
+    /// `quoted_then_transaction` (that statement found something moved), `transaction`.
+    pub redemption_paths: IntCounterVec,
     /// Passwords checked at login (each an argon2 verification): what the login throttle
     /// bounds, so a storm of wrong passwords shows here.
     pub login_password_checks: IntCounter,
@@ -81,6 +84,14 @@ impl Metrics {
             &["code"],
         )
         .expect("valid metric");
+        let redemption_paths = IntCounterVec::new(
+            Opts::new(
+                "redemption_paths_total",
+                "Redemptions made, by path: quoted, quoted_then_transaction, transaction",
+            ),
+            &["path"],
+        )
+        .expect("valid metric");
         let login_password_checks = IntCounter::new(
             "login_password_checks_total",
             "Passwords verified at login (argon2 checks)",
@@ -99,6 +110,7 @@ impl Metrics {
             Box::new(http_duration.clone()),
             Box::new(redemptions.clone()),
             Box::new(refusals.clone()),
+            Box::new(redemption_paths.clone()),
             Box::new(login_password_checks.clone()),
             Box::new(anomaly_flags_open.clone()),
             Box::new(CODE_FORGERY_SUSPECTED.clone()),
@@ -112,6 +124,7 @@ impl Metrics {
             http_duration,
             redemptions,
             refusals,
+            redemption_paths,
             login_password_checks,
             anomaly_flags_open,
         }

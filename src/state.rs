@@ -19,6 +19,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Read replica for reports (`REPLICA_DATABASE_URL`), when configured.
     pub replica: Option<Db>,
+    /// Quotes kept for the redemptions that follow them (see [`crate::redemptions::redeem_quoted`]).
+    pub quoted: Arc<crate::redemptions::QuotedSales>,
     /// Turns for login password checks (see [`crate::auth::password::check_turns`]).
     pub password_checks: Arc<tokio::sync::Semaphore>,
 }

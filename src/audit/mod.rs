@@ -115,6 +115,40 @@ pub fn record_all(conn: &mut DbConnection, entries: &[Entry]) -> ApiResult<()> {
 }
 
 impl Entry {
+    /// This entry's INSERT inside a PostgreSQL `WITH`, made only when the entry `after`
+    /// has a row (a redemption's one guarded statement, see [`crate::redemptions`]).
+    pub fn walk_insert_after<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+        after: &str,
+    ) -> diesel::QueryResult<()> {
+        use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+        out.push_sql(
+            "INSERT INTO audit_events (at, actor_id, actor, action, entity_type, entity_id, \
+             before_json, after_json) SELECT ",
+        );
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.actor_id)?;
+        for text in [
+            &self.actor,
+            &self.action,
+            &self.entity_type,
+            &self.entity_id,
+        ] {
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(text)?;
+        }
+        for json in [&self.before_json, &self.after_json] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(json)?;
+        }
+        out.push_sql(" WHERE EXISTS (SELECT 1 FROM ");
+        out.push_sql(after);
+        out.push_sql(")");
+        Ok(())
+    }
+
     /// The INSERT of this entry. `None` binds NULL rather than writing DEFAULT, so the
     /// statement's text never varies and diesel keeps it prepared.
     pub fn insert(

@@ -64,6 +64,29 @@ where
 
 impl<Conn> RunQueryDsl<Conn> for AddToMerchantMonth<'_> {}
 
+impl AddToMerchantMonth<'_> {
+    /// The same upsert inside a PostgreSQL `WITH`, adding only when the entry `after`
+    /// has a row (see [`crate::redemptions`]'s quoted path).
+    pub fn walk_after<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>, after: &str) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO merchant_month_subsidy (merchant_id, period, subsidy_fen) SELECT ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.merchant_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.period)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.amount)?;
+        out.push_sql(" WHERE EXISTS (SELECT 1 FROM ");
+        out.push_sql(after);
+        out.push_sql(
+            ") ON CONFLICT (merchant_id, period) DO UPDATE SET subsidy_fen = \
+             merchant_month_subsidy.subsidy_fen + excluded.subsidy_fen \
+             WHERE merchant_month_subsidy.subsidy_fen + excluded.subsidy_fen <= ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.cap)
+    }
+}
+
 /// The fast reservation of one redemption: the year's slot, and the merchant's month and
 /// the envelope's slot where the budget has a cap and an envelope for the category.
 #[derive(Debug, Clone, Copy)]

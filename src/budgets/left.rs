@@ -125,3 +125,24 @@ impl Left {
         })
     }
 }
+
+/// The year's merchant monthly cap (NULL: no cap, or no budget), as a column.
+#[derive(Debug, Clone, Copy)]
+pub struct YearCap {
+    pub year: i32,
+}
+
+crate::db::scalar_subquery!(YearCap, YearCap, Nullable<BigInt>);
+
+impl<DB> QueryFragment<DB> for YearCap
+where
+    DB: Backend,
+    i32: ToSql<Integer, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("(SELECT b.merchant_monthly_cap_fen FROM budgets b WHERE b.year = ");
+        out.push_bind_param::<Integer, _>(&self.year)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}

@@ -12,6 +12,7 @@ pub mod roles;
 mod subquery;
 mod together;
 mod url;
+pub mod version;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -10,11 +10,17 @@
 //! serialises redemptions of one card only (so its daily and monthly counts are exact
 //! under concurrency), and the shared budget slot is touched last, so its lock is held
 //! only until commit.
+//!
+//! On PostgreSQL the redemption that follows its quote (same session, same code) is one
+//! statement instead of that transaction ([`quoted`]): the quote's read is kept, and the
+//! statement confirms none of it has moved before it writes ([`guarded`]).
 
 pub mod by_pin;
 pub mod disputes;
 mod eligibility;
+mod guarded;
 mod quote;
+mod quoted;
 mod redeem;
 mod reversal;
 pub mod routes;
@@ -33,6 +39,7 @@ use crate::offers::money::Fen;
 use crate::schema::redemptions;
 
 pub use quote::{Chosen, Quote, QuotedOffer, quote_by_token, quote_card};
+pub use quoted::{Quoted, QuotedSales, redeem_quoted};
 pub use redeem::{
     Caller, Made, RedeemRequest, Redeemed, merchant_of, redeem, redeem_code, replay, session,
 };
@@ -86,6 +93,38 @@ impl Redemption {
             category: &self.category,
             amount_fen: self.subsidy_fen,
             redemption_id: self.id,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Redemption {
+    /// A redemption for the statement tests: id 7, ¥100, ¥5 subsidised.
+    pub(crate) fn sample() -> Self {
+        Redemption {
+            id: 7,
+            merchant_id: 1,
+            offer_id: 1,
+            card_id: 1,
+            talent_id: 1,
+            tier: "C".into(),
+            category: "food".into(),
+            district: "船山区".into(),
+            subsidy_bp: 5_000,
+            bill_fen: 10_000,
+            discount_fen: 1_000,
+            paid_fen: 9_000,
+            subsidy_fen: 500,
+            code_window: 1,
+            code_slot: 0,
+            local_day: "2026-11-24".into(),
+            period: "2026-11".into(),
+            cashier_id: 2,
+            idempotency_key: "k".into(),
+            request_hash: "h".into(),
+            status: "active".into(),
+            disputed: false,
+            created_at: crate::time::now(),
         }
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::eligibility::{active_merchant, eligibility, limit_refusal, uses_so_far};
+use super::quoted::{KeptOffer, QuotedSale};
 use super::redeem::{Caller, CounterMerchant, code_used};
 use super::{MaskedTalent, local_keys, problem};
 use crate::auth::principal::{Claimed, MerchantStaff};
@@ -60,6 +61,9 @@ pub struct Quote {
 /// Everything a quote by code needs, from one read (see [`quote_read`]).
 struct QuoteRead {
     card: Card,
+    versions: Versions,
+    /// The year's merchant cap, when the year has a budget.
+    cap: Option<i64>,
     talent_name: String,
     user: (crate::users::SessionUser, Option<i64>),
     failures: codes::guard::Failures,
@@ -69,10 +73,22 @@ struct QuoteRead {
     budget_left: Option<budgets::left::Left>,
 }
 
+/// The versions of the rows a quote read (see [`crate::db::version`]): the card, the
+/// caller's user row, its and its merchant's guessing counters, and the merchant.
+type Versions = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// A live offer of the merchant with what the card has used of it today and this month
 /// (counted only for offers with per-card limits; 0 for the others).
 struct LiveOffer {
     offer: offers::Offer,
+    /// Its row's version (PostgreSQL; see [`crate::db::version`]).
+    version: Option<String>,
     used_today: i64,
     used_this_month: i64,
 }
@@ -90,7 +106,11 @@ fn quote_read(
     now: NaiveDateTime,
 ) -> ApiResult<Option<QuoteRead>> {
     use super::eligibility::UsesOf;
-    use crate::budgets::left::{EnvelopeRoom, YearRoom};
+    use crate::budgets::left::{EnvelopeRoom, YearCap, YearRoom};
+    use crate::db::version::{
+        AccountThrottleVersion, CardVersion, MerchantThrottleVersion, MerchantVersion,
+        OfferVersion, UserVersion,
+    };
     use crate::schema::{
         cards, code_guess_throttle as throttle, merchant_guess_throttle as merchant_throttle,
         merchants, offers as offers_table, redemptions, sessions, users,
@@ -103,9 +123,11 @@ fn quote_read(
         (codes::guard::Counted, codes::guard::Counted),
         Option<CounterMerchant>,
         bool,
-        (Option<i64>, Option<i64>),
+        (Option<i64>, Option<i64>, Option<i64>),
         Option<offers::Offer>,
         (i64, i64),
+        Versions,
+        Option<String>,
     );
     let (day, period, year) = local_keys(now);
     let (first_day, last_day) = super::eligibility::month_days(&period);
@@ -155,19 +177,41 @@ fn quote_read(
                     year,
                     category: merchants::category,
                 },
+                YearCap { year },
             ),
             Option::<offers::Offer>::as_select(),
             (today, this_month),
+            (
+                CardVersion,
+                UserVersion,
+                AccountThrottleVersion,
+                MerchantThrottleVersion,
+                MerchantVersion,
+            ),
+            OfferVersion,
         ))
         .load::<Row>(c))?;
     let mut offers = Vec::with_capacity(rows.len());
     let mut first = None;
-    for (card, talent_name, user, session, failures, merchant, code_used, rooms, offer, uses) in
-        rows
+    for (
+        card,
+        talent_name,
+        user,
+        session,
+        failures,
+        merchant,
+        code_used,
+        rooms,
+        offer,
+        uses,
+        versions,
+        offer_version,
+    ) in rows
     {
         if let Some(offer) = offer {
             offers.push(LiveOffer {
                 offer,
+                version: offer_version,
                 used_today: uses.0,
                 used_this_month: uses.1,
             });
@@ -181,6 +225,7 @@ fn quote_read(
             merchant,
             code_used,
             rooms,
+            versions,
         ));
     }
     Ok(first.map(
@@ -192,9 +237,12 @@ fn quote_read(
             (account, merchant_failures),
             merchant,
             code_used,
-            (year_room, envelope_room),
+            (year_room, envelope_room, cap),
+            versions,
         )| QuoteRead {
             card,
+            versions,
+            cap,
             talent_name,
             user: (user, session),
             failures: codes::guard::Failures::new(account, merchant_failures),
@@ -218,7 +266,8 @@ pub(super) fn warm_up(conn: &mut DbConnection, now: NaiveDateTime) -> ApiResult<
 
 /// What redeeming this code would give at the caller's merchant; consumes nothing. The
 /// HTTP path: the token's user row comes with the quote's own read, as a redemption's
-/// does.
+/// does. With the quote comes, on PostgreSQL, what the redemption of the same code needs
+/// (see [`super::quoted`]), for the caller to keep.
 pub fn quote_by_token(
     conn: &mut DbConnection,
     secrets: &Secrets,
@@ -227,7 +276,7 @@ pub fn quote_by_token(
     bill: Fen,
     offer_id: Option<i64>,
     now: NaiveDateTime,
-) -> ApiResult<Quote> {
+) -> ApiResult<(Quote, Option<(CodeId, QuotedSale)>)> {
     let id = match codes::decode(&secrets.code, code, now) {
         Ok(id) => id,
         // Not genuine or not current: the session and the guessing limit are judged
@@ -265,7 +314,7 @@ pub fn quote_by_token(
         id,
         now,
     )?;
-    let Some((staff, found)) = read else {
+    let Some((staff, mut found)) = read else {
         return Err(ApiError::internal(anyhow::anyhow!(
             "card checked without being read"
         )));
@@ -275,12 +324,14 @@ pub fn quote_by_token(
     }
     let merchant = found
         .merchant
+        .take()
         .filter(|m| Some(m.id) == staff.merchant_scope())
         .ok_or_else(|| ApiError::forbidden("Only merchant staff quote."))?;
     if merchant.status != crate::merchants::MerchantStatus::Active.as_str() {
         return Err(super::eligibility::inactive_merchant());
     }
-    quote_offers(
+    let sale = quoted_sale(&found, merchant, local_keys(now).2);
+    let quote = quote_offers(
         verified.card,
         &found.talent_name,
         bill,
@@ -288,7 +339,44 @@ pub fn quote_by_token(
         found.offers,
         found.budget_left,
         now,
-    )
+    )?;
+    Ok((quote, sale.map(|sale| (id, sale))))
+}
+
+/// What the redemption of the quoted code needs, when every row read has a version
+/// (PostgreSQL).
+fn quoted_sale(found: &QuoteRead, merchant: CounterMerchant, year: i32) -> Option<QuotedSale> {
+    let (card, user, account_throttle, merchant_throttle, merchant_version) =
+        found.versions.clone();
+    let offers = found
+        .offers
+        .iter()
+        .filter_map(|o| {
+            Some(KeptOffer {
+                offer: o.offer.clone(),
+                version: o.version.clone()?,
+                used_today: o.used_today,
+                used_this_month: o.used_this_month,
+            })
+        })
+        .collect();
+    Some(QuotedSale {
+        card: found.card.clone(),
+        card_version: card?,
+        talent_name: found.talent_name.clone(),
+        user: found.user.clone(),
+        user_version: user?,
+        failures: found.failures,
+        throttles: (account_throttle, merchant_throttle),
+        merchant,
+        merchant_version: merchant_version?,
+        offers,
+        shape: found.budget_left.map(|left| budgets::Shape {
+            merchant_monthly_cap_fen: found.cap,
+            has_envelope: left.envelope_fen.is_some(),
+        }),
+        year,
+    })
 }
 
 /// What the card (its code or PIN already verified) would get at the merchant.
@@ -317,6 +405,7 @@ pub fn quote_card(
             };
         live.push(LiveOffer {
             offer,
+            version: None,
             used_today,
             used_this_month,
         });
@@ -347,6 +436,7 @@ fn quote_offers(
         offer,
         used_today,
         used_this_month,
+        ..
     } in &live
     {
         let mut refusal = eligibility(offer, &card, now)?;

@@ -373,7 +373,7 @@ fn redeem_decoded(
     now: NaiveDateTime,
     approach: Approach,
 ) -> Result<Made, Attempt> {
-    let (day, period, year) = local_keys(now);
+    let (_, _, year) = local_keys(now);
     let mut looked_up = None;
     let verified = codes::check_card(
         |card_id| {
@@ -411,38 +411,16 @@ fn redeem_decoded(
         active_merchant(conn, merchant_id)?;
         return Err(ApiError::not_found("This merchant has no such offer.").into());
     };
-    if merchant.status != MerchantStatus::Active.as_str() {
-        return Err(inactive_merchant().into());
-    }
-    if let Some(refusal) = eligibility(&offer, &card, now)? {
-        return Err(refusal.into());
-    }
-    let outcome = money::compute(&offer.money_terms()?, req.bill).map_err(ApiError::from)?;
-    let redemption = Redemption {
-        id: next_id,
-        merchant_id: merchant.id,
-        offer_id: offer.id,
-        card_id: card.id,
-        talent_id: card.talent_id,
-        tier: card.tier.clone(),
-        category: merchant.category.clone(),
-        district: merchant.district.clone(),
-        subsidy_bp: offer.subsidy_bp,
-        bill_fen: outcome.bill_fen,
-        discount_fen: outcome.discount_fen,
-        paid_fen: outcome.paid_fen,
-        subsidy_fen: outcome.subsidy_fen,
-        code_window: verified.id.window,
-        code_slot: verified.id.slot as i32,
-        local_day: day,
-        period,
-        cashier_id: staff.user_id,
-        idempotency_key: req.idempotency_key.clone(),
-        request_hash: req.fingerprint(),
-        status: "active".to_owned(),
-        disputed: false,
-        created_at: now,
-    };
+    let redemption = decided(
+        next_id,
+        staff,
+        &merchant,
+        &offer,
+        &card,
+        verified.id,
+        req,
+        now,
+    )?;
     if offer.per_card_daily.is_some() || offer.per_card_monthly.is_some() {
         // Exact: the card row is locked, so no other redemption of this card can commit
         // before ours.
@@ -459,6 +437,11 @@ fn redeem_decoded(
                 return Err(code_used().into());
             }
             return Err(refusal.into());
+        }
+        // A new version of the card's row, so a quoted redemption of it sees that its
+        // quote's count is no longer the card's (see [`super::guarded::Guard::limited`]).
+        if let DbConnection::Pg(pg) = conn {
+            NewCardVersion(card.id).execute(pg)?;
         }
     }
     let entry = audit::Entry::new(
@@ -491,18 +474,61 @@ fn redeem_decoded(
             Reservation::Retry => return Err(Attempt::RetryLocked),
         },
     }
-    let mut receipt = view(
-        &redemption,
-        &merchant.name,
-        &offer.title,
-        &card.card_no,
-        &talent_name,
-        true,
-    );
-    receipt.family_card = card.is_dependent();
-    Ok(Made {
+    Ok(Made::new(
         redemption,
-        receipt,
+        &merchant,
+        &offer,
+        &card,
+        &talent_name,
+    ))
+}
+
+/// The redemption a sale makes (its id already drawn) once the merchant, the offer and
+/// the card are read: refused when the merchant is not active, the card may not have the
+/// offer, or the bill does not meet its terms.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn decided(
+    id: i64,
+    staff: &Principal,
+    merchant: &CounterMerchant,
+    offer: &Offer,
+    card: &Card,
+    code: CodeId,
+    req: &RedeemRequest,
+    now: NaiveDateTime,
+) -> ApiResult<Redemption> {
+    if merchant.status != MerchantStatus::Active.as_str() {
+        return Err(inactive_merchant());
+    }
+    if let Some(refusal) = eligibility(offer, card, now)? {
+        return Err(refusal);
+    }
+    let outcome = money::compute(&offer.money_terms()?, req.bill)?;
+    let (day, period, _) = local_keys(now);
+    Ok(Redemption {
+        id,
+        merchant_id: merchant.id,
+        offer_id: offer.id,
+        card_id: card.id,
+        talent_id: card.talent_id,
+        tier: card.tier.clone(),
+        category: merchant.category.clone(),
+        district: merchant.district.clone(),
+        subsidy_bp: offer.subsidy_bp,
+        bill_fen: outcome.bill_fen,
+        discount_fen: outcome.discount_fen,
+        paid_fen: outcome.paid_fen,
+        subsidy_fen: outcome.subsidy_fen,
+        code_window: code.window,
+        code_slot: code.slot as i32,
+        local_day: day,
+        period,
+        cashier_id: staff.user_id,
+        idempotency_key: req.idempotency_key.clone(),
+        request_hash: req.fingerprint(),
+        status: "active".to_owned(),
+        disputed: false,
+        created_at: now,
     })
 }
 
@@ -510,6 +536,30 @@ fn redeem_decoded(
 pub struct Made {
     pub redemption: Redemption,
     pub receipt: RedemptionView,
+}
+
+impl Made {
+    pub(super) fn new(
+        redemption: Redemption,
+        merchant: &CounterMerchant,
+        offer: &Offer,
+        card: &Card,
+        talent_name: &str,
+    ) -> Self {
+        let mut receipt = view(
+            &redemption,
+            &merchant.name,
+            &offer.title,
+            &card.card_no,
+            talent_name,
+            true,
+        );
+        receipt.family_card = card.is_dependent();
+        Made {
+            redemption,
+            receipt,
+        }
+    }
 }
 
 /// The refusal for a redemption row the database would not take: its code was used, or
@@ -554,3 +604,20 @@ pub(super) fn code_used() -> ApiError {
         "This code has already been used. Ask the talent to show the next code.",
     )
 }
+
+/// `UPDATE cards SET updated_at = updated_at WHERE id = …`: a new version of the row and
+/// nothing else (see [`super::guarded::Guard::limited`]). Hand-written so it stays prepared.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct NewCardVersion(i64);
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for NewCardVersion {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("UPDATE cards SET updated_at = updated_at WHERE id = ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.0)
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for NewCardVersion {}

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{Caller, Quote, RedeemRequest, Redeemed, Redemption, RedemptionView};
+use super::{Caller, Quote, Quoted, RedeemRequest, Redeemed, Redemption, RedemptionView};
 use crate::auth::principal::{Claimed, MerchantStaff, OfficialOrStaff, Reverser, TalentRole};
 use crate::auth::{Auth, Principal, Role};
 use crate::cards::CardNo;
@@ -107,6 +107,7 @@ pub async fn quote(
     let bill = super::parse_bill(body.bill_fen)?;
     let presented = presented(body.code, body.card_no, body.pin)?;
     let secrets = state.secrets.clone();
+    let quoted = state.quoted.clone();
     let result = state
         .db
         .run(move |conn| {
@@ -114,7 +115,19 @@ pub async fn quote(
             match presented {
                 // The session is confirmed within the quote's own read.
                 Presented::Code(code) => {
-                    super::quote_by_token(conn, &secrets, &claimed, &code, bill, body.offer_id, now)
+                    let (quote, sale) = super::quote_by_token(
+                        conn,
+                        &secrets,
+                        &claimed,
+                        &code,
+                        bill,
+                        body.offer_id,
+                        now,
+                    )?;
+                    if let Some((code, sale)) = sale {
+                        quoted.keep(claimed.session_id(), code, sale);
+                    }
+                    Ok(quote)
                 }
                 Presented::Card { card_no, pin } => {
                     let (staff, failures) = super::session(conn, &claimed)?;
@@ -240,6 +253,8 @@ pub async fn redeem(
         offer_id: body.offer_id,
     };
     let secrets = state.secrets.clone();
+    let quoted = state.quoted.clone();
+    let paths = state.metrics.redemption_paths.clone();
     let result = state
         .db
         .run_writing(move |conn| {
@@ -251,8 +266,22 @@ pub async fn redeem(
                 // The usual case: the session and the guessing limit are judged from the
                 // user row the redemption reads with the card and the offer.
                 Ok(code) => {
+                    // A code this session just quoted: one statement, if nothing moved.
+                    let path =
+                        match super::redeem_quoted(conn, &quoted, &claimed, &request, code, now)? {
+                            Quoted::Made(made) => {
+                                paths.with_label_values(&["quoted"]).inc();
+                                return Ok((
+                                    Redeemed::Created(made.redemption),
+                                    vec![made.receipt],
+                                ));
+                            }
+                            Quoted::Moved => "quoted_then_transaction",
+                            Quoted::NotQuoted => "transaction",
+                        };
                     match super::redeem_code(conn, Caller::Token(&claimed), &request, code, now) {
                         Ok(made) => {
+                            paths.with_label_values(&[path]).inc();
                             return Ok((Redeemed::Created(made.redemption), vec![made.receipt]));
                         }
                         // Refused for the session: nothing to replay.

@@ -155,31 +155,7 @@ mod tests {
     /// per connection): it is what every counter in the city runs.
     #[test]
     fn the_one_statement_of_a_redemption_is_kept_prepared() {
-        let redemption = Redemption {
-            id: 7,
-            merchant_id: 1,
-            offer_id: 1,
-            card_id: 1,
-            talent_id: 1,
-            tier: "C".into(),
-            category: "food".into(),
-            district: "船山区".into(),
-            subsidy_bp: 5_000,
-            bill_fen: 10_000,
-            discount_fen: 1_000,
-            paid_fen: 9_000,
-            subsidy_fen: 500,
-            code_window: 1,
-            code_slot: 0,
-            local_day: "2026-11-24".into(),
-            period: "2026-11".into(),
-            cashier_id: 2,
-            idempotency_key: "k".into(),
-            request_hash: "h".into(),
-            status: "active".into(),
-            disputed: false,
-            created_at: crate::time::now(),
-        };
+        let redemption = Redemption::sample();
         let actor = Actor {
             user_id: Some(2),
             name: "cashier".into(),

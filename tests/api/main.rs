@@ -36,6 +36,7 @@ mod outage;
 mod pgcluster;
 mod pins;
 mod proposals;
+mod quoted;
 mod redemptions;
 mod renewal;
 mod replica;
