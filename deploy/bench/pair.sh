@@ -81,6 +81,8 @@ print(f"CPU per redemption: server {us(sb, sa):.0f} µs, PostgreSQL {us(pb, pa):
       f"loadgen {us(lb, la):.0f} µs")
 EOF
 echo "server peak RSS: $(grep VmHWM "/proc/$server/status" | awk '{print $2 / 1024 " MiB"}')"
+# Which way the redemptions went (quoted: the one statement a quote prepared).
+curl -sf "http://127.0.0.1:$port/metrics" | grep '^talentcard_redemption_paths_total' || true
 kill "$server"
 wait "$server" 2>/dev/null || true
 server=
@@ -92,16 +94,24 @@ UPDATE budget_slots SET room_fen = 1000000000000;
 UPDATE budgets SET merchant_monthly_cap_fen = 1000000000000;
 CREATE TABLE pgb_counters AS
   SELECT row_number() OVER (ORDER BY o.id) AS n, c.id AS cashier_id,
-         (SELECT max(s.id) FROM sessions s WHERE s.user_id = c.id) AS session_id, o.id AS offer_id
-  FROM offers o JOIN LATERAL (SELECT min(u.id) AS id FROM users u
+         (SELECT max(s.id) FROM sessions s WHERE s.user_id = c.id) AS session_id, o.id AS offer_id,
+         o.merchant_id, m.category, m.district, o.subsidy_bp,
+         CASE WHEN o.kind = 'percent' THEN LEAST(12800 * o.percent_bp / 10000, COALESCE(o.max_discount_fen, 12800))
+              ELSE o.amount_fen END AS discount
+  FROM offers o JOIN merchants m ON m.id = o.merchant_id
+  JOIN LATERAL (SELECT min(u.id) AS id FROM users u
     WHERE u.merchant_id = o.merchant_id AND u.role = 'cashier') c ON true
-  WHERE o.status = 'active' AND o.subsidy_bp > 0;
+  WHERE o.status = 'active' AND o.subsidy_bp > 0
+    AND o.per_card_daily IS NULL AND o.per_card_monthly IS NULL;
 ALTER TABLE pgb_counters ADD PRIMARY KEY (n);
 SQL
   counters=$(psql -Atc 'SELECT count(*) FROM pgb_counters' "$db")
   cards=$(psql -Atc 'SELECT max(id) FROM cards' "$db")
   pgbench -n -M prepared -c 8 -j 2 -T 20 -D cards="$cards" -D counters="$counters" \
     -f "$(dirname "$0")/redemption-realistic.pgbench" "$db" 2>/dev/null |
-    grep -E '^tps' | sed 's/^/pgbench (realistic redemption SQL): /'
+    grep -E '^tps' | sed 's/^/pgbench (realistic redemption SQL, transaction): /'
+  pgbench -n -M prepared -c 8 -j 2 -T 20 -D cards="$cards" -D counters="$counters" \
+    -f "$(dirname "$0")/redemption-quoted.pgbench" "$db" 2>/dev/null |
+    grep -E '^tps' | sed 's/^/pgbench (realistic redemption SQL, quoted): /'
 fi
 pgbench -c 8 -j 2 -T 20 tc_pgbench 2>/dev/null | grep -E '^tps' | sed 's/^/pgbench: /'
