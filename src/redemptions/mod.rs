@@ -85,6 +85,18 @@ impl Redemption {
         self.code_window < 0
     }
 
+    /// The audit entry of this redemption's creation, by `actor`.
+    pub fn creation_entry(&self, actor: &crate::auth::Actor) -> ApiResult<crate::audit::Entry> {
+        crate::audit::Entry::new(
+            actor,
+            "redemption.create",
+            "redemption",
+            self.id,
+            None::<&()>,
+            Some(self),
+        )
+    }
+
     pub fn booking(&self) -> Booking<'_> {
         Booking {
             year: self.period[..4].parse().unwrap_or_default(),

@@ -208,14 +208,7 @@ fn redeem_sale(
     ) else {
         return Ok(None);
     };
-    let entry = audit::Entry::new(
-        &staff.actor(),
-        "redemption.create",
-        "redemption",
-        redemption.id,
-        None::<&()>,
-        Some(&redemption),
-    )?;
+    let entry = redemption.creation_entry(&staff.actor())?;
     let booking = redemption.booking();
     let limited = offer.per_card_daily.is_some() || offer.per_card_monthly.is_some();
     let guard = Guard {

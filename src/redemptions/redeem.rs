@@ -10,7 +10,6 @@ use super::eligibility::{
     active_merchant, eligibility, inactive_merchant, limit_refusal, uses_so_far,
 };
 use super::{Redemption, RedemptionView, local_keys, problem, view, write};
-use crate::audit;
 use crate::auth::Principal;
 use crate::auth::principal::SessionRead;
 use crate::auth::principal::{Claimed, MerchantStaff};
@@ -444,14 +443,7 @@ fn redeem_decoded(
             NewCardVersion(card.id).execute(pg)?;
         }
     }
-    let entry = audit::Entry::new(
-        &staff.actor(),
-        "redemption.create",
-        "redemption",
-        redemption.id,
-        None::<&()>,
-        Some(&redemption),
-    )?;
+    let entry = redemption.creation_entry(&staff.actor())?;
     let booking = redemption.booking();
     let in_one_go = budgets::fast::FastReservation::of(&booking, budget, approach);
     let reserved = write::write(conn, &redemption, &entry, in_one_go).map_err(refusal_for_write)?;

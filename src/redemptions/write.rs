@@ -160,15 +160,7 @@ mod tests {
             user_id: Some(2),
             name: "cashier".into(),
         };
-        let entry = audit::Entry::new(
-            &actor,
-            "redemption.create",
-            "redemption",
-            7,
-            None::<&()>,
-            Some(&redemption),
-        )
-        .unwrap();
+        let entry = redemption.creation_entry(&actor).unwrap();
         let take = TakeFromSlot::new(2026, Scope::Year, 7, 500);
         let statement = InOneStatement::new(row_insert!(&redemption), entry.insert(), take);
         assert!(statement.is_safe_to_cache_prepared(&Pg).unwrap());

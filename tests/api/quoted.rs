@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::codes::forged;
 use crate::helpers::{Backend, MERCHANT_PASSWORD, TestApp, assert_problem, offer_body};
-use crate::redemptions::{Counter, card_id, counter, mint, now, redeem};
+use crate::redemptions::{Counter, card_id, counter, merchant_month, mint, now, redeem};
 use crate::talents::talent_with_card;
 
 async fn quote(app: &TestApp, token: &str, code: &str, bill_fen: i64) -> (StatusCode, Value) {
@@ -167,18 +167,7 @@ async fn a_quoted_sale_is_one_statement_and_books_as_the_usual_way(app: TestApp)
         .await;
     assert_eq!(budget["reserved_fen"], 3_000, "{budget}");
     let merchant_id = c.merchant.id;
-    let month: i64 = app
-        .with_conn(move |conn| {
-            use diesel::prelude::*;
-            use talentcard::schema::merchant_month_subsidy as month;
-            month::table
-                .filter(month::merchant_id.eq(merchant_id))
-                .select(month::subsidy_fen)
-                .first(conn)
-                .expect("the merchant's month")
-        })
-        .await;
-    assert_eq!(month, 3_000);
+    assert_eq!(merchant_month(&app, merchant_id).await, 3_000);
     assert!(app.budget_reconciliation().await.ok);
     app.seal_audit().await;
     let (_, report) = app.get("/api/v1/audit/verify", &c.admin).await;

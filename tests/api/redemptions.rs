@@ -63,6 +63,20 @@ pub fn mint(app: &TestApp, card_id: i64, at: NaiveDateTime, slot: i64) -> String
     codes::encode(&app.state.secrets.code, &id).unwrap()
 }
 
+/// The subsidy booked to the merchant's current month (under its cap).
+pub async fn merchant_month(app: &TestApp, merchant_id: i64) -> i64 {
+    app.with_conn(move |conn| {
+        use diesel::prelude::*;
+        use talentcard::schema::merchant_month_subsidy as month;
+        month::table
+            .filter(month::merchant_id.eq(merchant_id))
+            .select(month::subsidy_fen)
+            .first(conn)
+            .expect("the merchant's month")
+    })
+    .await
+}
+
 pub fn now() -> NaiveDateTime {
     talentcard::time::now()
 }
@@ -565,17 +579,7 @@ async fn a_storm_past_the_envelope_leaves_the_merchant_cap_exact(app: TestApp) {
     .await;
     three_of_twenty_fit(&app, &c, "envelope").await;
     let merchant_id = c.merchant.id;
-    let cap_used: i64 = app
-        .with_conn(move |conn| {
-            use diesel::prelude::*;
-            use talentcard::schema::merchant_month_subsidy as month;
-            month::table
-                .filter(month::merchant_id.eq(merchant_id))
-                .select(month::subsidy_fen)
-                .first(conn)
-                .expect("the merchant's month")
-        })
-        .await;
+    let cap_used = merchant_month(&app, merchant_id).await;
     assert_eq!(
         cap_used, 1_500,
         "the merchant's month holds the three sales"
