@@ -6,12 +6,12 @@
 //! also confirms nothing it relied on has changed ([`super::guarded`]): one round trip
 //! instead of four (BEGIN, counter read, write, COMMIT).
 //!
-//! Whatever the statement finds moved — the card suspended, the session ended, the offer
-//! or merchant edited, a guessing counter bumped, the budget reshaped or its slot dry —
-//! it writes nothing, and the redemption runs the usual way, which decides from what is
-//! there now. So is every case this path does not take: another instance's quote, an
-//! offer with per-card limits (their counts need the card's lock before they are read),
-//! a refusal, SQLite.
+//! Whatever the statement finds moved — the card suspended or redeemed for a limited
+//! offer, the session ended, the offer or merchant edited, a guessing counter bumped,
+//! the budget reshaped or its slot dry — it writes nothing, and the redemption runs the
+//! usual way, which decides from what is there now. So does every case this path does
+//! not take: no quote here (another instance's, or none), anything the kept read would
+//! refuse (the usual way words the refusal), SQLite.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
