@@ -44,6 +44,7 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::codes::routes::configure(cfg);
     crate::merchants::routes::configure(cfg);
     crate::offers::routes::configure(cfg);
+    crate::redemptions::lists::configure(cfg);
     crate::redemptions::disputes::configure(cfg);
     crate::settlements::routes::configure(cfg);
     crate::reports::configure(cfg);

@@ -44,21 +44,8 @@ where
     i64: ToSql<BigInt, DB>,
     str: ToSql<Text, DB>,
 {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(
-            "INSERT INTO merchant_month_subsidy (merchant_id, period, subsidy_fen) VALUES (",
-        );
-        out.push_bind_param::<BigInt, _>(&self.merchant_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(self.period)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.amount)?;
-        out.push_sql(
-            ") ON CONFLICT (merchant_id, period) DO UPDATE SET subsidy_fen = \
-             merchant_month_subsidy.subsidy_fen + excluded.subsidy_fen \
-             WHERE merchant_month_subsidy.subsidy_fen + excluded.subsidy_fen <= ",
-        );
-        out.push_bind_param::<BigInt, _>(&self.cap)
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.walk(out, None)
     }
 }
 
@@ -67,19 +54,37 @@ impl<Conn> RunQueryDsl<Conn> for AddToMerchantMonth<'_> {}
 impl AddToMerchantMonth<'_> {
     /// The same upsert inside a PostgreSQL `WITH`, adding only when the entry `after`
     /// has a row (see [`crate::redemptions`]'s quoted path).
-    pub fn walk_after<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>, after: &str) -> QueryResult<()> {
-        out.push_sql(
-            "INSERT INTO merchant_month_subsidy (merchant_id, period, subsidy_fen) SELECT ",
-        );
+    pub fn walk_after<'b>(&'b self, out: AstPass<'_, 'b, Pg>, after: &str) -> QueryResult<()> {
+        self.walk(out, Some(after))
+    }
+
+    fn walk<'b, DB>(&'b self, mut out: AstPass<'_, 'b, DB>, after: Option<&str>) -> QueryResult<()>
+    where
+        DB: Backend,
+        i64: ToSql<BigInt, DB>,
+        str: ToSql<Text, DB>,
+    {
+        out.push_sql("INSERT INTO merchant_month_subsidy (merchant_id, period, subsidy_fen) ");
+        out.push_sql(if after.is_some() {
+            "SELECT "
+        } else {
+            "VALUES ("
+        });
         out.push_bind_param::<BigInt, _>(&self.merchant_id)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(self.period)?;
         out.push_sql(", ");
         out.push_bind_param::<BigInt, _>(&self.amount)?;
-        out.push_sql(" WHERE EXISTS (SELECT 1 FROM ");
-        out.push_sql(after);
+        match after {
+            Some(after) => {
+                out.push_sql(" WHERE EXISTS (SELECT 1 FROM ");
+                out.push_sql(after);
+                out.push_sql(")");
+            }
+            None => out.push_sql(")"),
+        }
         out.push_sql(
-            ") ON CONFLICT (merchant_id, period) DO UPDATE SET subsidy_fen = \
+            " ON CONFLICT (merchant_id, period) DO UPDATE SET subsidy_fen = \
              merchant_month_subsidy.subsidy_fen + excluded.subsidy_fen \
              WHERE merchant_month_subsidy.subsidy_fen + excluded.subsidy_fen <= ",
         );

@@ -16,9 +16,11 @@
 //! statement confirms none of it has moved before it writes ([`guarded`]).
 
 pub mod by_pin;
+mod caller;
 pub mod disputes;
 mod eligibility;
 mod guarded;
+pub mod lists;
 mod quote;
 mod quoted;
 mod redeem;
@@ -38,11 +40,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::offers::money::Fen;
 use crate::schema::redemptions;
 
+pub use caller::{Caller, merchant_of, session};
 pub use quote::{Chosen, Quote, QuotedOffer, quote_by_token, quote_card};
 pub use quoted::{Quoted, QuotedSales, redeem_quoted};
-pub use redeem::{
-    Caller, Made, RedeemRequest, Redeemed, merchant_of, redeem, redeem_code, replay, session,
-};
+pub use redeem::{Made, RedeemRequest, Redeemed, redeem, redeem_code, replay};
 pub use reversal::{reversal_window, reverse};
 pub use views::{MaskedTalent, Named, RedemptionView, mask_card_no, name_cashiers, view, views};
 

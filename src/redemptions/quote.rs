@@ -7,9 +7,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Caller;
 use super::eligibility::{active_merchant, eligibility, limit_refusal, uses_so_far};
 use super::quoted::{KeptOffer, QuotedSale};
-use super::redeem::{Caller, CounterMerchant, code_used};
+use super::redeem::{CounterMerchant, code_used};
 use super::{MaskedTalent, local_keys, problem};
 use crate::auth::principal::{Claimed, MerchantStaff};
 use crate::budgets;
@@ -58,9 +59,9 @@ pub struct Quote {
     pub chosen: Option<Chosen>,
 }
 
-/// Everything a quote by code needs, from one read (see [`quote_read`]).
+/// Everything a quote by code needs besides the card, from one read (see
+/// [`quote_read`]).
 struct QuoteRead {
-    card: Card,
     versions: Versions,
     /// The year's merchant cap, when the year has a budget.
     cap: Option<i64>,
@@ -73,15 +74,16 @@ struct QuoteRead {
     budget_left: Option<budgets::left::Left>,
 }
 
-/// The versions of the rows a quote read (see [`crate::db::version`]): the card, the
-/// caller's user row, its and its merchant's guessing counters, and the merchant.
-type Versions = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// The versions of the rows a quote read (see [`crate::db::version`]; all `None` on
+/// SQLite). The guessing counters' are `None` where there is no row.
+#[derive(Debug, Queryable)]
+struct Versions {
+    card: Option<String>,
+    user: Option<String>,
+    account_throttle: Option<String>,
+    merchant_throttle: Option<String>,
+    merchant: Option<String>,
+}
 
 /// A live offer of the merchant with what the card has used of it today and this month
 /// (counted only for offers with per-card limits; 0 for the others).
@@ -104,7 +106,7 @@ fn quote_read(
     code: &CodeId,
     (user_id, session_id): (i64, i64),
     now: NaiveDateTime,
-) -> ApiResult<Option<QuoteRead>> {
+) -> ApiResult<Option<(Card, QuoteRead)>> {
     use super::eligibility::UsesOf;
     use crate::budgets::left::{EnvelopeRoom, YearCap, YearRoom};
     use crate::db::version::{
@@ -239,17 +241,19 @@ fn quote_read(
             code_used,
             (year_room, envelope_room, cap),
             versions,
-        )| QuoteRead {
-            card,
-            versions,
-            cap,
-            talent_name,
-            user: (user, session),
-            failures: codes::guard::Failures::new(account, merchant_failures),
-            merchant,
-            code_used,
-            offers,
-            budget_left: budgets::left::Left::from_rooms(year_room, envelope_room),
+        )| {
+            let read = QuoteRead {
+                versions,
+                cap,
+                talent_name,
+                user: (user, session),
+                failures: codes::guard::Failures::new(account, merchant_failures),
+                merchant,
+                code_used,
+                offers,
+                budget_left: budgets::left::Left::from_rooms(year_room, envelope_room),
+            };
+            (card, read)
         },
     ))
 }
@@ -304,9 +308,8 @@ pub fn quote_by_token(
                 codes::guard::refuse_if_throttled(failures, now)?;
                 Ok(None)
             }
-            Some(found) => {
+            Some((card, found)) => {
                 let staff = caller.admit(Some(found.user.clone()), found.failures, now)?;
-                let card = found.card.clone();
                 read = Some((staff, found));
                 Ok(Some(card))
             }
@@ -330,46 +333,50 @@ pub fn quote_by_token(
     if merchant.status != crate::merchants::MerchantStatus::Active.as_str() {
         return Err(super::eligibility::inactive_merchant());
     }
-    let sale = quoted_sale(&found, merchant, local_keys(now).2);
     let quote = quote_offers(
-        verified.card,
+        &verified.card,
         &found.talent_name,
         bill,
         offer_id,
-        found.offers,
+        &found.offers,
         found.budget_left,
         now,
     )?;
+    let sale = quoted_sale(found, verified.card, merchant, local_keys(now).2);
     Ok((quote, sale.map(|sale| (id, sale))))
 }
 
 /// What the redemption of the quoted code needs, when every row read has a version
 /// (PostgreSQL).
-fn quoted_sale(found: &QuoteRead, merchant: CounterMerchant, year: i32) -> Option<QuotedSale> {
-    let (card, user, account_throttle, merchant_throttle, merchant_version) =
-        found.versions.clone();
+fn quoted_sale(
+    found: QuoteRead,
+    card: Card,
+    merchant: CounterMerchant,
+    year: i32,
+) -> Option<QuotedSale> {
+    let versions = found.versions;
     let offers = found
         .offers
-        .iter()
+        .into_iter()
         .filter_map(|o| {
             Some(KeptOffer {
-                offer: o.offer.clone(),
-                version: o.version.clone()?,
+                version: o.version?,
+                offer: o.offer,
                 used_today: o.used_today,
                 used_this_month: o.used_this_month,
             })
         })
         .collect();
     Some(QuotedSale {
-        card: found.card.clone(),
-        card_version: card?,
-        talent_name: found.talent_name.clone(),
-        user: found.user.clone(),
-        user_version: user?,
+        card,
+        card_version: versions.card?,
+        talent_name: found.talent_name,
+        user: found.user,
+        user_version: versions.user?,
         failures: found.failures,
-        throttles: (account_throttle, merchant_throttle),
+        throttles: (versions.account_throttle, versions.merchant_throttle),
         merchant,
-        merchant_version: merchant_version?,
+        merchant_version: versions.merchant?,
         offers,
         shape: found.budget_left.map(|left| budgets::Shape {
             merchant_monthly_cap_fen: found.cap,
@@ -410,16 +417,16 @@ pub fn quote_card(
             used_this_month,
         });
     }
-    quote_offers(card, &name, bill, offer_id, live, budget_left, now)
+    quote_offers(&card, &name, bill, offer_id, &live, budget_left, now)
 }
 
 /// The quote of each live offer of the merchant for the card, and the one chosen.
 fn quote_offers(
-    card: Card,
+    card: &Card,
     name: &str,
     bill: Fen,
     offer_id: Option<i64>,
-    live: Vec<LiveOffer>,
+    live: &[LiveOffer],
     budget_left: Option<budgets::left::Left>,
     now: NaiveDateTime,
 ) -> ApiResult<Quote> {
@@ -437,9 +444,9 @@ fn quote_offers(
         used_today,
         used_this_month,
         ..
-    } in &live
+    } in live
     {
-        let mut refusal = eligibility(offer, &card, now)?;
+        let mut refusal = eligibility(offer, card, now)?;
         let outcome = money::compute(&offer.money_terms()?, bill);
         if refusal.is_none()
             && let Err(e) = outcome
@@ -492,7 +499,7 @@ fn quote_offers(
             masked_name: crate::talents::domain::mask_name(name),
         },
         family_card: card.is_dependent(),
-        tier: card.tier,
+        tier: card.tier.clone(),
         bill_fen: bill.get(),
         offers: quoted,
         chosen,

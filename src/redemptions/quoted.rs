@@ -21,10 +21,10 @@ use chrono::NaiveDateTime;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
+use super::Redemption;
 use super::eligibility::limit_refusal;
 use super::guarded::{BudgetGuard, Guard, GuardedWrite};
 use super::redeem::{CounterMerchant, Made, RedeemRequest, decided};
-use super::{Redemption, local_keys};
 use crate::audit;
 use crate::auth::principal::{Claimed, MerchantStaff};
 use crate::budgets::fast::FastReservation;
@@ -47,7 +47,7 @@ const KEPT_FOR: Duration = Duration::from_secs(120);
 const MOST_KEPT: usize = 5_000;
 
 /// What a quote read, as the redemption of the same code needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct QuotedSale {
     pub(super) card: Card,
     pub(super) card_version: String,
@@ -66,7 +66,7 @@ pub struct QuotedSale {
 }
 
 /// A live offer as the quote read it, with the card's uses of it when it limits them.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct KeptOffer {
     pub(super) offer: Offer,
     pub(super) version: String,
@@ -174,68 +174,75 @@ fn redeem_sale(
     code: CodeId,
     now: NaiveDateTime,
 ) -> ApiResult<Option<Made>> {
-    let (_, _, year) = local_keys(now);
-    let caller = super::Caller::Token(claimed);
+    let QuotedSale {
+        card,
+        card_version,
+        talent_name,
+        user,
+        user_version,
+        failures,
+        throttles,
+        merchant,
+        merchant_version,
+        offers,
+        shape,
+        year,
+    } = sale;
     // As the usual way would judge them, from the rows the statement confirms unchanged.
-    let Ok(staff) = caller.admit(Some(sale.user.clone()), sale.failures, now) else {
+    let Ok(staff) = super::Caller::Token(claimed).admit(Some(user), failures, now) else {
         return Ok(None);
     };
-    let Some(quoted) = sale.offers.iter().find(|o| o.offer.id == req.offer_id) else {
+    let Some(quoted) = offers.iter().find(|o| o.offer.id == req.offer_id) else {
         return Ok(None);
     };
     let (offer, offer_version) = (&quoted.offer, &quoted.version);
     // The quote's count is still the card's (see [`Guard::limited`]); used up, the usual way
     // says so.
-    if limit_refusal(offer, quoted.used_today, quoted.used_this_month).is_some() {
+    if limit_refusal(offer, quoted.used_today, quoted.used_this_month).is_some()
+        || staff.merchant_id != Some(merchant.id)
+    {
         return Ok(None);
     }
-    if year != sale.year || staff.merchant_id != Some(sale.merchant.id) {
-        return Ok(None);
-    }
-    let Ok(verified) = codes::check_card(|_| Ok(Some(sale.card.clone())), code, now) else {
+    let Ok(verified) = codes::check_card(|_| Ok(Some(card)), code, now) else {
         return Ok(None);
     };
     let id = sales.next_id(pg)?;
-    let Ok(redemption) = decided(
-        id,
-        &staff,
-        &sale.merchant,
-        offer,
-        &verified.card,
-        code,
-        req,
-        now,
-    ) else {
+    let Ok(redemption) = decided(id, &staff, &merchant, offer, &verified.card, code, req, now)
+    else {
         return Ok(None);
     };
-    let entry = redemption.creation_entry(&staff.actor())?;
     let booking = redemption.booking();
+    // The budget's shape was read for the quote's year.
+    if booking.year != year {
+        return Ok(None);
+    }
+    let entry = redemption.creation_entry(&staff.actor())?;
     let limited = offer.per_card_daily.is_some() || offer.per_card_monthly.is_some();
     let guard = Guard {
-        card_id: sale.card.id,
-        card_version: &sale.card_version,
+        card_id: verified.card.id,
+        card_version: &card_version,
         user_id: staff.user_id,
-        user_version: &sale.user_version,
+        user_version: &user_version,
         session_id: claimed.session_id(),
         now,
-        account_throttle: sale.throttles.0.as_deref(),
-        merchant_throttle: sale.throttles.1.as_deref(),
+        account_throttle: throttles.0.as_deref(),
+        merchant_throttle: throttles.1.as_deref(),
         offer_id: offer.id,
         offer_version,
-        merchant_id: sale.merchant.id,
-        merchant_version: &sale.merchant_version,
+        merchant_id: merchant.id,
+        merchant_version: &merchant_version,
         budget: BudgetGuard {
             year,
-            cap: sale.shape.and_then(|s| s.merchant_monthly_cap_fen),
-            category: &sale.merchant.category,
-            has_envelope: sale.shape.is_some_and(|s| s.has_envelope),
+            cap: shape.and_then(|s| s.merchant_monthly_cap_fen),
+            category: &merchant.category,
+            has_envelope: shape.is_some_and(|s| s.has_envelope),
         },
         limited,
     };
     let reservation = if redemption.subsidy_fen == 0 {
         None
     } else {
-        match FastReservation::of(&booking, sale.shape, Approach::Fast) {
+        match FastReservation::of(&booking, shape, Approach::Fast) {
             Some(r) => Some(r),
             // No budget, or a subsidy above the cap: the usual way refuses it.
             None => return Ok(None),
@@ -245,10 +252,10 @@ fn redeem_sale(
     match written {
         Ok(1) => Ok(Some(Made::new(
             redemption,
-            &sale.merchant,
+            &merchant,
             offer,
             &verified.card,
-            &sale.talent_name,
+            &talent_name,
         ))),
         Ok(_) => Ok(None),
         // A used code or a reused key: the usual way tells which and answers for it.
