@@ -242,7 +242,10 @@ impl Config {
             data_dir,
             secret_key_file,
             db_pool_size: env_parse("DB_POOL_SIZE", default_pool)?,
-            workers: env_parse("WORKERS", cores)?,
+            // Two a core: the counter's statements run on the workers, each waiting out
+            // its round trip to PostgreSQL while the other of its core's pair serves
+            // (see `Db::run_on_worker`).
+            workers: env_parse("WORKERS", 2 * cores)?,
             password_checks_at_once: env_parse("PASSWORD_CHECKS_AT_ONCE", 1)?,
             token_ttl: Duration::from_secs(env_parse("TOKEN_TTL_SECS", 15 * 60)?),
             json_limit_bytes: env_parse("JSON_LIMIT_BYTES", 64 * 1024)?,

@@ -155,6 +155,9 @@ impl Application {
         let mut api =
             serde_json::to_value(openapi_document()).context("serialising the OpenAPI document")?;
         http::openapi::configured_districts(&mut api, &state.config.districts);
+        // Serialised once and shared: a parsed copy per worker cost each worker megabytes.
+        let api =
+            web::Bytes::from(serde_json::to_vec(&api).context("serialising the OpenAPI document")?);
         let server = HttpServer::new(move || {
             let json_limit = app_state.config.json_limit_bytes;
             let api = api.clone();
@@ -176,7 +179,11 @@ impl Application {
                     "/api/v1/openapi.json",
                     web::get().to(move || {
                         let api = api.clone();
-                        async move { HttpResponse::Ok().json(api) }
+                        async move {
+                            HttpResponse::Ok()
+                                .content_type(actix_web::http::header::ContentType::json())
+                                .body(api)
+                        }
                     }),
                 )
                 .service(

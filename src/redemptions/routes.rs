@@ -102,7 +102,7 @@ pub async fn quote(
     let quoted = state.quoted.clone();
     let result = state
         .db
-        .run(move |conn| {
+        .run_on_worker(move |conn| {
             let now = crate::time::now();
             match presented {
                 // The session is confirmed within the quote's own read.
@@ -249,7 +249,7 @@ pub async fn redeem(
     let paths = state.metrics.redemption_paths.clone();
     let result = state
         .db
-        .run_writing(move |conn| {
+        .run_writing_on_worker(move |conn| {
             let now = crate::time::now();
             if let Some((card_no, pin)) = by_card {
                 return redeem_by_pin(conn, &secrets, &claimed, &request, &card_no, &pin, now);

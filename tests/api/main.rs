@@ -30,6 +30,7 @@ mod loadgen;
 mod merchants;
 mod notify;
 mod offers;
+mod on_worker;
 mod onboarding;
 mod ops;
 mod outage;
