@@ -149,6 +149,7 @@ impl Application {
             secrets: Arc::new(secrets),
             metrics: Arc::new(Metrics::new()),
             quoted: Arc::default(),
+            verified_tokens: Arc::default(),
         };
         crate::auth::password::warm_up();
         let app_state = state.clone();

@@ -10,6 +10,7 @@ pub mod routes;
 pub mod session;
 pub mod throttle;
 pub mod token;
+pub mod verified;
 
 use std::fmt;
 use std::str::FromStr;

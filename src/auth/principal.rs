@@ -132,7 +132,7 @@ fn token_from_request(req: &HttpRequest) -> Option<String> {
 fn claims_of(state: &AppState, token: Option<String>) -> ApiResult<(token::Claims, i64)> {
     let token =
         token.ok_or_else(|| ApiError::unauthorized("Log in first: no access token was sent."))?;
-    let claims = token::decode(&state.secrets.jwt, &token)?;
+    let claims = state.verified_tokens.decode(&state.secrets.jwt, &token)?;
     let user_id: i64 = claims
         .sub
         .parse()

@@ -56,6 +56,11 @@ pub fn issue(
     )?)
 }
 
+/// Whether `claims` are still within their time, as [`decode`] judges it.
+pub fn unexpired(claims: &Claims, now: i64) -> bool {
+    now <= claims.exp.saturating_add(LEEWAY_SECS as i64)
+}
+
 /// Checks signature, key id, issuer and expiry. Every failure is the same 401 to the
 /// client; the reason goes to the debug log only.
 pub fn decode(keys: &KeySet, token: &str) -> Result<Claims, ApiError> {
