@@ -150,6 +150,7 @@ impl Application {
             metrics: Arc::new(Metrics::new()),
             quoted: Arc::default(),
             verified_tokens: Arc::default(),
+            budget_rooms: Arc::default(),
         };
         crate::auth::password::warm_up();
         let app_state = state.clone();

@@ -21,6 +21,8 @@ pub struct AppState {
     pub replica: Option<Db>,
     /// Quotes kept for the redemptions that follow them (see [`crate::redemptions::redeem_quoted`]).
     pub quoted: Arc<crate::redemptions::QuotedSales>,
+    /// The budget's room as quotes see it (see [`crate::budgets::rooms`]).
+    pub budget_rooms: Arc<crate::budgets::rooms::RoomsSeen>,
     /// Access tokens already verified (see [`crate::auth::verified`]).
     pub verified_tokens: Arc<crate::auth::verified::VerifiedTokens>,
     /// Turns for login password checks (see [`crate::auth::password::check_turns`]).

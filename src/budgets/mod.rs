@@ -14,6 +14,7 @@
 pub mod fast;
 pub mod ledger;
 pub mod left;
+pub mod rooms;
 pub mod routes;
 pub mod setting;
 pub mod slots;

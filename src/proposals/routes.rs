@@ -266,6 +266,12 @@ pub async fn approve(
             Ok((None, Some(approved)))
         })
         .await?;
+    if outcome
+        .as_ref()
+        .is_some_and(|approved| approved.budget.is_some())
+    {
+        state.budget_rooms.forget();
+    }
     match (expired, outcome) {
         (Some(refusal), _) => Err(refusal),
         (None, Some(approved)) => Ok(web::Json(approved)),

@@ -71,7 +71,6 @@ struct QuoteRead {
     merchant: Option<CounterMerchant>,
     code_used: bool,
     offers: Vec<LiveOffer>,
-    budget_left: Option<budgets::left::Left>,
 }
 
 /// The versions of the rows a quote read (see [`crate::db::version`]; all `None` on
@@ -96,11 +95,11 @@ struct LiveOffer {
 }
 
 /// The card, its talent's name, the caller's user row and session, its and its
-/// merchant's failed code checks, the merchant, whether this code was used, the room
-/// left in the budget for the merchant's category, and — a row each — the merchant's
-/// live offers with the card's uses of those it limits: one statement, where it was
-/// three plus one per limited offer, and no lock (a quote consumes nothing). `None` when
-/// there is no such card (or user).
+/// merchant's failed code checks, the merchant, whether this code was used, the year's
+/// merchant cap, and — a row each — the merchant's live offers with the card's uses of
+/// those it limits: one statement, where it was three plus one per limited offer, and no
+/// lock (a quote consumes nothing). The room left in the budget comes from
+/// [`budgets::rooms`]. `None` when there is no such card (or user).
 fn quote_read(
     conn: &mut DbConnection,
     code: &CodeId,
@@ -108,7 +107,7 @@ fn quote_read(
     now: NaiveDateTime,
 ) -> ApiResult<Option<(Card, QuoteRead)>> {
     use super::eligibility::UsesOf;
-    use crate::budgets::left::{EnvelopeRoom, YearCap, YearRoom};
+    use crate::budgets::left::YearCap;
     use crate::db::version::{
         AccountThrottleVersion, CardVersion, MerchantThrottleVersion, MerchantVersion,
         OfferVersion, UserVersion,
@@ -125,7 +124,7 @@ fn quote_read(
         (codes::guard::Counted, codes::guard::Counted),
         Option<CounterMerchant>,
         bool,
-        (Option<i64>, Option<i64>, Option<i64>),
+        Option<i64>,
         Option<offers::Offer>,
         (i64, i64),
         Versions,
@@ -161,7 +160,6 @@ fn quote_read(
         .left_join(merchants::table.on(merchants::id.nullable().eq(users::merchant_id)))
         .left_join(offers_table::table.on(live))
         .filter(cards::id.eq(code.card_id))
-        .order(offers_table::id)
         .select((
             Card::as_select(),
             talents::name,
@@ -173,14 +171,7 @@ fn quote_read(
             ),
             Option::<CounterMerchant>::as_select(),
             diesel::dsl::exists(used),
-            (
-                YearRoom { year },
-                EnvelopeRoom {
-                    year,
-                    category: merchants::category,
-                },
-                YearCap { year },
-            ),
+            YearCap { year },
             Option::<offers::Offer>::as_select(),
             (today, this_month),
             (
@@ -203,7 +194,7 @@ fn quote_read(
         failures,
         merchant,
         code_used,
-        rooms,
+        cap,
         offer,
         uses,
         versions,
@@ -226,10 +217,12 @@ fn quote_read(
             failures,
             merchant,
             code_used,
-            rooms,
+            cap,
             versions,
         ));
     }
+    // Ordered here rather than by the statement: a sort node in every quote's plan.
+    offers.sort_unstable_by_key(|live| live.offer.id);
     Ok(first.map(
         |(
             card,
@@ -239,7 +232,7 @@ fn quote_read(
             (account, merchant_failures),
             merchant,
             code_used,
-            (year_room, envelope_room, cap),
+            cap,
             versions,
         )| {
             let read = QuoteRead {
@@ -251,7 +244,6 @@ fn quote_read(
                 merchant,
                 code_used,
                 offers,
-                budget_left: budgets::left::Left::from_rooms(year_room, envelope_room),
             };
             (card, read)
         },
@@ -272,9 +264,11 @@ pub(super) fn warm_up(conn: &mut DbConnection, now: NaiveDateTime) -> ApiResult<
 /// HTTP path: the token's user row comes with the quote's own read, as a redemption's
 /// does. With the quote comes, on PostgreSQL, what the redemption of the same code needs
 /// (see [`super::quoted`]), for the caller to keep.
+#[allow(clippy::too_many_arguments)]
 pub fn quote_by_token(
     conn: &mut DbConnection,
     secrets: &Secrets,
+    rooms: &budgets::rooms::RoomsSeen,
     claimed: &Claimed<MerchantStaff>,
     code: &str,
     bill: Fen,
@@ -333,16 +327,18 @@ pub fn quote_by_token(
     if merchant.status != crate::merchants::MerchantStatus::Active.as_str() {
         return Err(super::eligibility::inactive_merchant());
     }
+    let year = local_keys(now).2;
+    let budget_left = rooms.left(conn, year, &merchant.category)?;
     let quote = quote_offers(
         &verified.card,
         &found.talent_name,
         bill,
         offer_id,
         &found.offers,
-        found.budget_left,
+        budget_left,
         now,
     )?;
-    let sale = quoted_sale(found, verified.card, merchant, local_keys(now).2);
+    let sale = quoted_sale(found, budget_left, verified.card, merchant, year);
     Ok((quote, sale.map(|sale| (id, sale))))
 }
 
@@ -350,6 +346,7 @@ pub fn quote_by_token(
 /// (PostgreSQL).
 fn quoted_sale(
     found: QuoteRead,
+    budget_left: Option<budgets::left::Left>,
     card: Card,
     merchant: CounterMerchant,
     year: i32,
@@ -378,7 +375,7 @@ fn quoted_sale(
         merchant,
         merchant_version: versions.merchant?,
         offers,
-        shape: found.budget_left.map(|left| budgets::Shape {
+        shape: budget_left.map(|left| budgets::Shape {
             merchant_monthly_cap_fen: found.cap,
             has_envelope: left.envelope_fen.is_some(),
         }),

@@ -100,6 +100,7 @@ pub async fn quote(
     let presented = presented(body.code, body.card_no, body.pin)?;
     let secrets = state.secrets.clone();
     let quoted = state.quoted.clone();
+    let rooms = state.budget_rooms.clone();
     let result = state
         .db
         .run_on_worker(move |conn| {
@@ -110,6 +111,7 @@ pub async fn quote(
                     let (quote, sale) = super::quote_by_token(
                         conn,
                         &secrets,
+                        &rooms,
                         &claimed,
                         &code,
                         bill,
@@ -325,6 +327,9 @@ pub async fn redeem(
                 .redemptions
                 .with_label_values(&[&r.category])
                 .inc();
+            if let Some(year) = r.period.get(..4).and_then(|year| year.parse().ok()) {
+                state.budget_rooms.took(year, &r.category, r.subsidy_fen);
+            }
             HttpResponse::Created().json(view)
         }
         Redeemed::Replayed(_) => HttpResponse::Created()
@@ -410,5 +415,6 @@ pub async fn reverse(
             Ok(super::views(conn, &[reversed], principal.role != Role::Admin)?.remove(0))
         })
         .await?;
+    state.budget_rooms.forget();
     Ok(web::Json(view))
 }

@@ -255,6 +255,8 @@ async fn step(
             full_view(conn, &principal, id)
         })
         .await?;
+    // Approval, payout and rejection move the budget's parts.
+    state.budget_rooms.forget();
     Ok(web::Json(view))
 }
 

@@ -443,8 +443,72 @@ async fn quoted_at_once(
     futures_util::future::join_all(shots).await
 }
 
+/// The room a quote checks the subsidy against: this instance's own redemptions and
+/// budget changes show at once; another instance's redemption within a second (the
+/// quote reads the room at most once a second, `budgets::rooms`). The redemption itself
+/// always decides from the budget as it is.
+async fn a_quote_sees_the_budget_s_room_at_once_here_and_within_a_second_elsewhere(app: TestApp) {
+    let c = counter(&app, "shop", 1, offer_body("九折")).await;
+    let cashier = c.merchant.cashier_token.clone();
+    // Room for one subsidy of ¥5 and ¥2 more.
+    app.set_budget(year(), json!({"total_fen": 700})).await;
+    let subsidy_offered = |quote: &(StatusCode, Value)| {
+        assert_eq!(quote.0, StatusCode::OK, "{}", quote.1);
+        let offer = &quote.1["offers"][0];
+        (offer["eligible"].clone(), offer["reason"].clone())
+    };
+    let yes = (json!(true), Value::Null);
+    let no = (json!(false), json!("budget_exhausted"));
+
+    let code = mint(&app, c.card_id, now(), 0);
+    assert_eq!(
+        subsidy_offered(&quote(&app, &cashier, &code, 10_000).await),
+        yes
+    );
+    let made = redeem(&app, &cashier, "room-1", sale(&code, 10_000, c.offer_id)).await;
+    assert_eq!(made.0, StatusCode::CREATED, "{}", made.1);
+    assert_eq!(made.1["subsidy_fen"], 500, "{}", made.1);
+    // ¥2 left, at once.
+    let code = mint(&app, c.card_id, now(), 1);
+    assert_eq!(
+        subsidy_offered(&quote(&app, &cashier, &code, 10_000).await),
+        no
+    );
+    // Topped up here: at once.
+    app.set_budget(year(), json!({"total_fen": 1_200})).await;
+    assert_eq!(
+        subsidy_offered(&quote(&app, &cashier, &code, 10_000).await),
+        yes
+    );
+
+    if app.backend != Backend::Postgres {
+        return;
+    }
+    // Another instance takes ¥5 of the ¥7 left: this one sees it within a second.
+    let second = app.second_instance().await;
+    let (_, other_card_no, _) = talent_with_card(&app, 2, "B").await;
+    let other_card = card_id(&app, &c.admin, &other_card_no).await;
+    let elsewhere = mint(&app, other_card, now(), 0);
+    let made = app
+        .client
+        .post(format!("{second}/api/v1/redemptions"))
+        .bearer_auth(&cashier)
+        .header("Idempotency-Key", "room-elsewhere")
+        .json(&sale(&elsewhere, 10_000, c.offer_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(
+        subsidy_offered(&quote(&app, &cashier, &code, 10_000).await),
+        no
+    );
+}
+
 both_backends!(
     a_quoted_sale_is_one_statement_and_books_as_the_usual_way,
     what_moved_since_the_quote_decides_the_redemption,
     quoted_sales_hold_single_use_limits_and_the_budget_at_once,
+    a_quote_sees_the_budget_s_room_at_once_here_and_within_a_second_elsewhere,
 );
