@@ -29,6 +29,17 @@ const SEALS_PER_STATEMENT: usize = 1_000;
 /// request or batch here takes); a slower one's entries wait for the full sweep.
 const MAX_TRANSACTION: Duration = Duration::from_secs(60);
 
+/// How far back the background sealer's pass of every tick looks. Each pass rereads
+/// every entry allocated in its window: over [`MAX_TRANSACTION`], at 2 700 sales a
+/// second, that was 120 000 entries and 130 ms of PostgreSQL's time every second
+/// (BENCHMARKS.md). The counter's transactions last milliseconds; an entry of a longer
+/// one (an import's batch, a settlement run) waits for the pass over
+/// [`MAX_TRANSACTION`] every [`WIDE_PASS`].
+const TICK_WINDOW: Duration = Duration::from_secs(5);
+
+/// How often the background sealer looks back over [`MAX_TRANSACTION`].
+const WIDE_PASS: Duration = Duration::from_secs(30);
+
 /// How often the background sealer asks whether a checkpoint is due.
 const CHECKPOINT_CHECK: Duration = Duration::from_secs(60);
 
@@ -129,7 +140,14 @@ pub(super) fn insert_seals(conn: &mut DbConnection, entries: &[ChainEntry]) -> A
 /// transaction has ended; if it committed after that seal (a straggler) the periodic
 /// [`seal_all`] of the background sealer links it. Cheap however long the log is.
 pub fn seal_pending(conn: &mut DbConnection) -> ApiResult<usize> {
-    let low = recent_low(conn)?;
+    seal_within(conn, MAX_TRANSACTION)
+}
+
+/// [`seal_pending`] looking back only `window`: entries with ids above the last one
+/// sealed `window` ago. A transaction that took longer leaves its entries to a wider
+/// pass.
+pub fn seal_within(conn: &mut DbConnection, window: Duration) -> ApiResult<usize> {
+    let low = recent_low(conn, window)?;
     seal_above(conn, low)
 }
 
@@ -139,10 +157,9 @@ pub fn seal_all(conn: &mut DbConnection) -> ApiResult<usize> {
     seal_above(conn, 0)
 }
 
-/// The entry id of the last seal made at least [`MAX_TRANSACTION`] ago (0 if none).
-fn recent_low(conn: &mut DbConnection) -> ApiResult<i64> {
-    let cutoff =
-        crate::time::now() - chrono::Duration::from_std(MAX_TRANSACTION).expect("a small duration");
+/// The entry id of the last seal made at least `window` ago (0 if none).
+fn recent_low(conn: &mut DbConnection, window: Duration) -> ApiResult<i64> {
+    let cutoff = crate::time::now() - chrono::Duration::from_std(window).expect("a small duration");
     Ok(audit_seals::table
         .filter(audit_seals::sealed_at.le(cutoff))
         .order(audit_seals::sealed_at.desc())
@@ -201,17 +218,21 @@ pub fn spawn(db: Db, secrets: Arc<Secrets>, config: Arc<crate::config::Config>) 
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Startup has just sealed everything (`seal_all`).
         let mut next_full_sweep = Instant::now() + FULL_SWEEP;
+        let mut next_wide_pass = Instant::now() + WIDE_PASS;
         let mut next_checkpoint_check = Instant::now();
         loop {
             ticker.tick().await;
             let started = Instant::now();
             let full = started >= next_full_sweep;
+            let wide = started >= next_wide_pass;
             let sealing = db
                 .run_writing(move |conn| {
                     if full {
                         seal_all(conn)
-                    } else {
+                    } else if wide {
                         seal_pending(conn)
+                    } else {
+                        seal_within(conn, TICK_WINDOW)
                     }
                 })
                 .await;
@@ -219,6 +240,9 @@ pub fn spawn(db: Db, secrets: Arc<Secrets>, config: Arc<crate::config::Config>) 
                 Ok(sealed) => {
                     if full {
                         next_full_sweep = started + FULL_SWEEP;
+                    }
+                    if full || wide {
+                        next_wide_pass = started + WIDE_PASS;
                     }
                     if sealed > 0 {
                         tracing::debug!(sealed, "audit entries sealed");

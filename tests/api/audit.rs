@@ -230,3 +230,74 @@ both_backends!(
     verify_finds_a_deleted_entry,
     verify_finds_entries_cut_from_the_end,
 );
+
+/// The background sealer's pass of every tick looks back only a few seconds; an entry
+/// whose transaction outlasted that — committed after a later entry was sealed — is
+/// linked by the wider pass, and the chain stays whole.
+#[actix_web::test]
+async fn an_entry_of_a_slow_transaction_waits_for_the_wider_pass() {
+    use std::time::Duration;
+
+    use talentcard::audit::sealer::seal_within;
+    use talentcard::auth::Actor;
+    use talentcard::db::Db;
+
+    let Some(database) = crate::helpers::PgDatabase::create() else {
+        return;
+    };
+    let db = Db::migrate_and_connect(&database.url(), None, 2).expect("database");
+    let mut quick = db.get().unwrap();
+    let mut slow = db.get().unwrap();
+    let actor = Actor::system("test");
+    let record = |conn: &mut talentcard::db::DbConnection, action: &str| {
+        talentcard::audit::record(
+            conn,
+            &actor,
+            action,
+            "test",
+            1,
+            None::<&()>,
+            Some(&json!({})),
+        )
+        .unwrap()
+    };
+    let sealed = |conn: &mut talentcard::db::DbConnection, action: &str| -> bool {
+        diesel::sql_query(
+            "SELECT 1 AS one FROM audit_events e JOIN audit_seals s ON s.event_id = e.id \
+             WHERE e.action = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(action)
+        .load::<One>(conn)
+        .unwrap()
+        .len()
+            == 1
+    };
+    seal_within(&mut quick, Duration::from_secs(1)).unwrap();
+
+    // The slow transaction takes its entry's id first and commits after the quick one's
+    // entry was sealed.
+    diesel::sql_query("BEGIN").execute(&mut *slow).unwrap();
+    record(&mut slow, "test.slow");
+    record(&mut quick, "test.quick");
+    assert_eq!(seal_within(&mut quick, Duration::from_secs(1)).unwrap(), 1);
+    diesel::sql_query("COMMIT").execute(&mut *slow).unwrap();
+    std::thread::sleep(Duration::from_millis(1_100));
+
+    assert_eq!(seal_within(&mut quick, Duration::from_secs(1)).unwrap(), 0);
+    assert!(!sealed(&mut quick, "test.slow"));
+    assert_eq!(talentcard::audit::seal_pending(&mut quick).unwrap(), 1);
+    assert!(sealed(&mut quick, "test.slow") && sealed(&mut quick, "test.quick"));
+    let secrets = talentcard::secrets::Secrets::load_or_create(
+        &tempfile::tempdir().unwrap().path().join("secrets.json"),
+    )
+    .unwrap();
+    let report = talentcard::audit::verify(&mut quick, &secrets).unwrap();
+    assert!(report.ok, "{report:?}");
+}
+
+#[derive(diesel::QueryableByName)]
+struct One {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    #[allow(dead_code)]
+    one: i32,
+}
