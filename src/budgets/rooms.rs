@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::Booking;
 use super::left::{Left, left_for};
 use crate::db::DbConnection;
 use crate::error::ApiResult;
@@ -17,12 +18,15 @@ use crate::error::ApiResult;
 /// How old a room read may be when a quote uses it.
 const FRESH: Duration = Duration::from_secs(1);
 
+/// By category: a quote looks its room up by the merchant's category without making a
+/// key; a read of another year (at the new year) replaces the entry.
 #[derive(Default)]
 pub struct RoomsSeen {
-    seen: Mutex<HashMap<(i32, String), Seen>>,
+    seen: Mutex<HashMap<String, Seen>>,
 }
 
 struct Seen {
+    year: i32,
     read_at: Instant,
     left: Option<Left>,
 }
@@ -36,15 +40,17 @@ impl RoomsSeen {
         year: i32,
         category: &str,
     ) -> ApiResult<Option<Left>> {
-        if let Some(seen) = self.lock().get(&(year, category.to_owned()))
+        if let Some(seen) = self.lock().get(category)
+            && seen.year == year
             && seen.read_at.elapsed() < FRESH
         {
             return Ok(seen.left);
         }
         let left = left_for(conn, year, category)?;
         self.lock().insert(
-            (year, category.to_owned()),
+            category.to_owned(),
             Seen {
+                year,
                 read_at: Instant::now(),
                 left,
             },
@@ -52,19 +58,19 @@ impl RoomsSeen {
         Ok(left)
     }
 
-    /// A redemption made here took `subsidy_fen` of `category` in `year`: the year's room
-    /// as every category saw it, and this category's envelope, shrink by it.
-    pub fn took(&self, year: i32, category: &str, subsidy_fen: i64) {
-        if subsidy_fen == 0 {
+    /// A redemption made here booked its subsidy: the year's room as every category saw
+    /// it, and its category's envelope, shrink by it.
+    pub fn took(&self, booking: &Booking<'_>) {
+        if booking.amount_fen == 0 {
             return;
         }
-        for ((seen_year, seen_category), seen) in self.lock().iter_mut() {
-            if let (true, Some(left)) = (*seen_year == year, seen.left.as_mut()) {
-                left.year_fen -= subsidy_fen;
-                if seen_category == category
+        for (category, seen) in self.lock().iter_mut() {
+            if let (true, Some(left)) = (seen.year == booking.year, seen.left.as_mut()) {
+                left.year_fen -= booking.amount_fen;
+                if category == booking.category
                     && let Some(envelope) = left.envelope_fen.as_mut()
                 {
-                    *envelope -= subsidy_fen;
+                    *envelope -= booking.amount_fen;
                 }
             }
         }
@@ -76,7 +82,7 @@ impl RoomsSeen {
         self.lock().clear();
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<(i32, String), Seen>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Seen>> {
         // Each entry is whole at every moment; a panic elsewhere leaves it usable.
         self.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -88,8 +94,9 @@ mod tests {
 
     fn seen(rooms: &RoomsSeen, year: i32, category: &str, left: Option<Left>, age: Duration) {
         rooms.lock().insert(
-            (year, category.to_owned()),
+            category.to_owned(),
             Seen {
+                year,
                 read_at: Instant::now() - age,
                 left,
             },
@@ -114,14 +121,22 @@ mod tests {
             left(1_000, Some(500)),
             Duration::ZERO,
         );
-        seen(&rooms, 2027, "food", left(9_000, None), Duration::ZERO);
+        // A category already read in the new year, while this sale is of the old one.
+        seen(&rooms, 2027, "clothing", left(9_000, None), Duration::ZERO);
         seen(&rooms, 2026, "transport", None, Duration::ZERO);
-        rooms.took(2026, "food", 120);
-        let room = |year: i32, category: &str| rooms.lock()[&(year, category.to_owned())].left;
-        assert_eq!(room(2026, "food"), left(880, Some(180)));
-        assert_eq!(room(2026, "housing"), left(880, Some(500)));
-        assert_eq!(room(2027, "food"), left(9_000, None));
-        assert_eq!(room(2026, "transport"), None);
+        rooms.took(&Booking {
+            year: 2026,
+            period: "2026-12",
+            merchant_id: 1,
+            category: "food",
+            amount_fen: 120,
+            redemption_id: 7,
+        });
+        let room = |category: &str| rooms.lock()[category].left;
+        assert_eq!(room("food"), left(880, Some(180)));
+        assert_eq!(room("housing"), left(880, Some(500)));
+        assert_eq!(room("clothing"), left(9_000, None));
+        assert_eq!(room("transport"), None);
         rooms.forget();
         assert!(rooms.lock().is_empty());
     }

@@ -287,13 +287,9 @@ impl Db {
     {
         let turn = wait_turn(&self.turns, Instant::now() + CONNECTION_WAIT).await?;
         match self.pool.try_get() {
-            Some(mut conn) => {
+            Some(conn) => {
                 let _turn = turn;
-                let result = f(&mut conn);
-                if let Err(ApiError::ConnectionLost(_)) = &result {
-                    discard_on_return(&mut conn);
-                }
-                result
+                on_connection(conn, f)
             }
             None => self.on_blocking_thread(turn, f).await,
         }
@@ -326,12 +322,7 @@ impl Db {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
             let _turn = turn;
-            let mut conn = pool.get().map_err(ApiError::from)?;
-            let result = f(&mut conn);
-            if let Err(ApiError::ConnectionLost(_)) = &result {
-                discard_on_return(&mut conn);
-            }
-            result
+            on_connection(pool.get().map_err(ApiError::from)?, f)
         })
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
@@ -370,6 +361,18 @@ impl Db {
         })
         .await
     }
+}
+
+/// `f` on a pooled connection, which goes back to the pool unless its link broke.
+fn on_connection<T>(
+    mut conn: r2d2::PooledConnection<DbManager>,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let result = f(&mut conn);
+    if let Err(ApiError::ConnectionLost(_)) = &result {
+        discard_on_return(&mut conn);
+    }
+    result
 }
 
 /// Marks a connection whose link broke so that the pool drops it when it comes back

@@ -2,7 +2,7 @@
 //! offer a counter would choose; consumes nothing.
 
 use actix_web::http::StatusCode;
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -327,7 +327,7 @@ pub fn quote_by_token(
     if merchant.status != crate::merchants::MerchantStatus::Active.as_str() {
         return Err(super::eligibility::inactive_merchant());
     }
-    let year = local_keys(now).2;
+    let year = crate::time::to_local(now).year();
     let budget_left = rooms.left(conn, year, &merchant.category)?;
     let quote = quote_offers(
         &verified.card,

@@ -327,9 +327,7 @@ pub async fn redeem(
                 .redemptions
                 .with_label_values(&[&r.category])
                 .inc();
-            if let Some(year) = r.period.get(..4).and_then(|year| year.parse().ok()) {
-                state.budget_rooms.took(year, &r.category, r.subsidy_fen);
-            }
+            state.budget_rooms.took(&r.booking());
             HttpResponse::Created().json(view)
         }
         Redeemed::Replayed(_) => HttpResponse::Created()

@@ -262,14 +262,14 @@ async fn an_entry_of_a_slow_transaction_waits_for_the_wider_pass() {
         .unwrap()
     };
     let sealed = |conn: &mut talentcard::db::DbConnection, action: &str| -> bool {
-        diesel::sql_query(
-            "SELECT 1 AS one FROM audit_events e JOIN audit_seals s ON s.event_id = e.id \
-             WHERE e.action = $1",
-        )
-        .bind::<diesel::sql_types::Text, _>(action)
-        .load::<One>(conn)
-        .unwrap()
-        .len()
+        use diesel::prelude::*;
+        use talentcard::schema::{audit_events, audit_seals};
+        audit_seals::table
+            .inner_join(audit_events::table.on(audit_events::id.eq(audit_seals::event_id)))
+            .filter(audit_events::action.eq(action))
+            .count()
+            .get_result::<i64>(conn)
+            .unwrap()
             == 1
     };
     seal_within(&mut quick, Duration::from_secs(1)).unwrap();
@@ -293,11 +293,4 @@ async fn an_entry_of_a_slow_transaction_waits_for_the_wider_pass() {
     .unwrap();
     let report = talentcard::audit::verify(&mut quick, &secrets).unwrap();
     assert!(report.ok, "{report:?}");
-}
-
-#[derive(diesel::QueryableByName)]
-struct One {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    #[allow(dead_code)]
-    one: i32,
 }
